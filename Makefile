@@ -1,0 +1,148 @@
+# stated: Terraform/OpenTofu state server. GNU make; `make help` lists the targets.
+
+CC      ?= cc
+CSTD    := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 \
+           -Wundef -Wvla -Wno-unused-parameter
+PKGS    := libh2o-evloop libcurl libpq jansson openssl
+SAN     ?=
+# One object tree per flavour, never mixed: release in build/, sanitizer builds in build/san/.
+OUT     := build$(if $(SAN),/san)
+OBJDIR  := $(OUT)/obj
+BINDIR  := $(OUT)/bin
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= $(if $(SAN),-O1 -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer,-O2)
+CFLAGS  += $(CSTD) $(WARN) -g -MMD -MP -I. $(PKG_CFLAGS) $(if $(WERROR),-Werror) \
+           $(if $(WCONV),-Wconversion -Wsign-conversion)
+LDFLAGS += $(if $(SAN),-fsanitize=$(SAN))
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+# Every part's sources are found by wildcard; each program's main lives in its own main.c.
+LIB_SRC  := $(wildcard common/*.c s3/*.c lock/*.c audit/*.c) \
+            $(filter-out backend/main.c,$(wildcard backend/*.c)) \
+            $(filter-out statectl/main.c,$(wildcard statectl/*.c)) \
+            $(filter-out module/gen/main.c,$(wildcard module/gen/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
+LIB      := $(OBJDIR)/libstated.a
+PROGRAMS := $(BINDIR)/stated $(BINDIR)/statectl $(BINDIR)/stackgen
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BINDIR)/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BINDIR)/replay_%)
+
+.PHONY: all run test unit bench deps lint format format-check fuzz clean help install check-deps golden-update memcheck
+.DEFAULT_GOAL := all
+# Keep intermediate objects of test binaries (they are reused by the next build).
+.SECONDARY:
+
+all: check-deps $(PROGRAMS)
+
+help:
+	@echo "make            build build/bin/stated, statectl and stackgen"
+	@echo "make run        build and start stated on 127.0.0.1:8080 in embedded mode (./data)"
+	@echo "make test       every test: ASan/UBSan unit tests, fuzz corpus replay, golden files,"
+	@echo "                protocol, end-to-end (terraform), PostgreSQL and Ceph RGW integration"
+	@echo "make unit       only the unit tests, under ASan+UBSan"
+	@echo "make bench      wrk/pgbench/curl benchmarks on loopback (bounded in time)"
+	@echo "make fuzz       libFuzzer on each tests/fuzz target for FUZZ_SECS (default 60)"
+	@echo "make lint       format-check + cppcheck"
+	@echo "make deps       apt-get install the build and test dependencies (root)"
+	@echo "make install    PREFIX=/usr/local DESTDIR="
+
+# A missing library makes the build install the dependencies itself (run/test/all on a fresh
+# machine); an explicit `make deps` always runs the installer.
+check-deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) || { echo "missing libraries: $(PKGS); run make deps as root" >&2; exit 1; }
+
+deps:
+	tests/env/install-deps.sh
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/stated: $(OBJDIR)/backend/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/statectl: $(OBJDIR)/statectl/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/stackgen: $(OBJDIR)/module/gen/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/test_%: $(OBJDIR)/tests/unit/test_%.o $(OBJDIR)/tests/unit/t.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/replay_%: $(OBJDIR)/tests/fuzz/%.o $(OBJDIR)/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests and corpus replay under ASan+UBSan; library globals suppressed in tests/lsan.supp.
+SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+unit-bins: $(UNIT_BIN) $(FUZZ_REPLAY)
+
+unit: check-deps
+	@$(MAKE) --no-print-directory SAN=address,undefined unit-bins
+	@$(SAN_ENV) tests/run-unit.sh build/san/bin
+
+run: all
+	backend/run.sh
+
+test: check-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SAN=address,undefined unit-bins
+	@$(SAN_ENV) tests/run-all.sh
+
+bench: all
+	tests/bench/run.sh
+
+golden-update: all
+	tests/golden/run.sh --update
+
+FUZZ_SECS ?= 60
+fuzz:
+	@for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); mkdir -p build/fuzz tests/fuzz/corpus/$$n; \
+	  clang $(CSTD) -I. $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
+	    $(filter-out $(OBJDIR)/backend/%,$(LIB_SRC)) $(LDLIBS) || exit 1; \
+	  build/fuzz/$$n -max_total_time=$(FUZZ_SECS) -dict=tests/fuzz/$$n.dict tests/fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; \
+	done
+
+memcheck: all
+	@$(MAKE) --no-print-directory unit-bins
+	@for t in $(UNIT_BIN); do valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+lint: format-check
+	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
+	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common s3 lock audit backend statectl module/gen
+
+PREFIX  ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/stated
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	cp -r module/scaleway $(DESTDIR)$(PREFIX)/share/stated/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,94 @@
+/* audit/audit.h: the tamper-evident audit trail. The whole API of audit/.
+ *
+ * Every request that reads or changes a state, takes or releases a lock, or fails
+ * authentication produces one event. Events form a hash chain: each carries its sequence number
+ * and the SHA-256 of the previous event, and its own hash covers its canonical text, so
+ * `verify` finds a changed, removed or reordered event. The canonical text is one JSON object
+ * with the keys in a fixed order (audit_event_canonical), identical for both drivers:
+ * JSON Lines under the data dir (embedded) and an append-only PostgreSQL table.
+ *
+ * Threads: append may be called from any worker thread; appends are serialised so the chain
+ * order is the commit order (across instances for PostgreSQL). */
+#ifndef STATED_AUDIT_H
+#define STATED_AUDIT_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct audit_event {
+    int64_t time_us;
+    char request_id[40];
+    char actor[128];    /* token name; "" when authentication failed */
+    char username[128]; /* HTTP Basic username, "" for Bearer */
+    char remote[64];    /* client address */
+    char action[32];    /* "get", "write", "delete", "lock", "unlock", "force-unlock",
+                           "lock-expired", "auth-failed", "restore", "snapshot-read",
+                           "token-create", "token-revoke", "list", "export", ... */
+    char state[1040];
+    char lock_id[256];
+    int64_t serial; /* -1 when not applicable */
+    char lineage[129];
+    char sha256[65];
+    int64_t size; /* -1 when not applicable */
+    int status;   /* HTTP status answered */
+    char detail[256]; /* short human note, e.g. "lease of ID x expired"; never secrets */
+};
+/* Sets numeric fields to "not applicable" and strings to "". */
+void audit_event_init(struct audit_event *ev);
+
+/* The canonical text of an event with its chain fields, without a trailing newline:
+ * {"seq":N,"time":"…","request_id":"…","actor":"…","username":"…","remote":"…","action":"…",
+ *  "state":"…","lock_id":"…","serial":N|null,"lineage":"…","sha256":"…","size":N|null,
+ *  "status":N,"detail":"…","prev":"<64 hex>","hash":"<64 hex>"}
+ * where hash = SHA-256 of the same text up to and including the prev field followed by '}'.
+ * The first event's prev is 64 zeros. */
+int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
+                          struct buf *out, char hash_out[65], struct err *err);
+/* Parses one canonical line back (export filters, verify). Checks the line's own hash:
+ * ERR_INVALID when it does not match. seq, prev and hash are returned. */
+int audit_event_parse(const char *line, size_t len, struct audit_event *ev, uint64_t *seq,
+                      char prev[65], char hash[65], struct err *err);
+
+enum audit_format { AUDIT_JSONL, AUDIT_CSV };
+
+struct audit_filter {
+    int64_t since_us, until_us; /* 0: unbounded */
+    const char *state_pattern;  /* NULL: all; pattern_match() syntax */
+};
+
+struct audit_verify_result {
+    uint64_t events;       /* events checked */
+    uint64_t first_broken; /* seq of the first broken event, 0 when the chain is intact */
+    char reason[200];
+};
+
+struct auditlog;
+struct auditlog_ops {
+    int (*append)(struct auditlog *al, const struct audit_event *ev, struct err *err);
+    /* Streams matching events in chain order, formatted, to sink in chunks (never the whole
+     * export in memory). A non-zero return from sink stops the export and is returned. */
+    int (*export)(struct auditlog *al, const struct audit_filter *f, enum audit_format fmt,
+                  int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
+                  struct err *err);
+    int (*verify)(struct auditlog *al, struct audit_verify_result *res, struct err *err);
+    int (*ping)(struct auditlog *al, struct err *err);
+    void (*free)(struct auditlog *al);
+    const char *kind; /* "jsonl" or "postgres" */
+};
+struct auditlog {
+    const struct auditlog_ops *ops;
+};
+
+/* CSV header line (with newline) and one event as a CSV row (RFC 4180 quoting). */
+extern const char audit_csv_header[];
+int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[65],
+                    struct buf *out, struct err *err);
+
+/* Embedded: DIR/audit.jsonl, O_APPEND, one write(2) per event, fdatasync before returning. */
+struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err);
+/* PostgreSQL: table audit_events; UPDATE and DELETE refused by a trigger. */
+struct auditlog *auditlog_pg_new(const char *conninfo, struct err *err);
+
+#endif

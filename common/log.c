@@ -1,0 +1,97 @@
+/* common/log.c: see log.h. */
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_level log_min_level = LOG_INFO;
+static enum log_format log_fmt = LOG_TEXT;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void log_setup(enum log_level level, enum log_format format)
+{
+    log_min_level = level;
+    log_fmt = format;
+}
+
+int log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* JSON-escapes src into dst (always NUL-terminated, truncated to fit). */
+static void json_escape_into(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && o + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)*p;
+        } else if (*p < 0x20) {
+            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", *p);
+        } else {
+            dst[o++] = (char)*p;
+        }
+    }
+    dst[o] = '\0';
+}
+
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+{
+    char msg[2048], line[4200], ts[40];
+    struct timeval tv;
+    struct tm tm;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+    int len;
+    if (log_fmt == LOG_JSON) {
+        char esc[sizeof(line) - 100];
+        json_escape_into(esc, sizeof(esc), msg);
+        len = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
+                       level_names[level], esc);
+    } else {
+        len = snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level], msg);
+    }
+    if (len < 0)
+        return;
+    if ((size_t)len >= sizeof(line))
+        len = (int)sizeof(line) - 1, line[len - 1] = '\n';
+    /* One write(2) per record keeps lines from different threads whole. */
+    ssize_t w = write(STDERR_FILENO, line, (size_t)len);
+    (void)w;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    if (level > log_min_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, fmt, ap);
+    va_end(ap);
+}
+
+void log_die_bug(const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(LOG_ERROR, "BUG at %s:%d: %s", file, line, msg);
+    abort();
+}

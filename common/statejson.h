@@ -1,0 +1,27 @@
+/* common/statejson.h: validate a state body and read its top-level serial and lineage without
+ * building a tree.
+ *
+ * A state can be hundreds of MB; jansson would allocate many times that. This is a strict
+ * single-pass RFC 8259 validator over the bytes (UTF-8 checked, depth limited) that records the
+ * top-level "serial" (a non-negative integer) and "lineage" (a string) of the root object.
+ * Plain v4 states and OpenTofu-encrypted envelopes both have them. Fuzzed
+ * (tests/fuzz/fuzz_statejson.c). */
+#ifndef STATED_COMMON_STATEJSON_H
+#define STATED_COMMON_STATEJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct state_summary {
+    uint64_t serial;
+    char lineage[129]; /* unescaped; longer lineages are refused */
+    int is_encrypted;  /* 1 when the root has "encryption_version" (OpenTofu) */
+};
+
+/* 0 when data is one JSON object with a numeric "serial" and a string "lineage" at top level;
+ * else -1 with ERR_INVALID and a message naming the problem and its byte offset. */
+int statejson_scan(const char *data, size_t len, struct state_summary *out, struct err *err);
+
+#endif

@@ -1,0 +1,94 @@
+/* lock/lock.h: state locks as leases. The whole API of lock/.
+ *
+ * A lock is a lease (DESIGN.md "Locks"): taken by LOCK, renewed by every accepted write that
+ * carries its ID, released by UNLOCK, and expired `ttl` after its last renewal. An expired lease
+ * is free: the next acquire takes it over and reports whose lease expired. Two drivers sit
+ * behind one vtable: the embedded store (a file under the data dir, one stated instance) and
+ * PostgreSQL (any number of instances; acquisition is one atomic statement). Time comes from the
+ * driver's own clock (PostgreSQL's now() for the PostgreSQL driver), never from the client.
+ *
+ * Threads: any worker thread may call any function concurrently; none may run on an event loop
+ * thread. Failures to reach the backing service are ERR_UNAVAILABLE (503 + Retry-After). */
+#ifndef STATED_LOCK_H
+#define STATED_LOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define LOCK_ID_MAX 256 /* IDs longer than 255 bytes are refused with ERR_INVALID */
+
+struct lock_holder {
+    char id[LOCK_ID_MAX];
+    char *info_json;    /* the client's lock info JSON, verbatim (malloc'd; lock_holder_cleanup) */
+    int64_t created_us; /* when the lease was taken, server clock */
+    int64_t renewed_us; /* last renewal */
+    int64_t expires_us; /* renewed_us + ttl */
+};
+void lock_holder_cleanup(struct lock_holder *h);
+
+enum lock_outcome {
+    LOCK_ACQUIRED,   /* was free */
+    LOCK_REENTERED,  /* already held by the same ID (a client retry): lease renewed */
+    LOCK_TAKEN_OVER, /* an expired lease was taken over; `previous` names it */
+    LOCK_RELEASED,   /* unlock released a held lock; `previous` names it */
+    LOCK_NOT_HELD,   /* unlock with nothing held (or only an expired lease): nothing to do */
+    LOCK_RENEWED,    /* write check: the live holder wrote, lease renewed */
+    LOCK_FREE,       /* write check: no ID given and no live lock: write allowed */
+};
+
+struct lock_result {
+    enum lock_outcome outcome;
+    struct lock_holder holder;   /* on ERR_LOCKED: the live holder; on success: the lease now */
+    struct lock_holder previous; /* LOCK_TAKEN_OVER: the expired lease; LOCK_RELEASED: released */
+};
+void lock_result_init(struct lock_result *r);
+void lock_result_cleanup(struct lock_result *r);
+
+struct lock_entry {
+    const char *state;
+    const struct lock_holder *holder;
+};
+
+struct lockstore;
+struct lockstore_ops {
+    /* LOCK. 0 with outcome ACQUIRED, REENTERED or TAKEN_OVER; -1 with ERR_LOCKED and
+     * res->holder set when another ID holds a live lease. info_json is stored verbatim. */
+    int (*acquire)(struct lockstore *ls, const char *state, const char *id,
+                   const char *info_json, struct lock_result *res, struct err *err);
+    /* UNLOCK. id NULL means force (any holder is released). 0 with RELEASED or NOT_HELD; -1
+     * with ERR_LOCKED and res->holder when id names another live holder. */
+    int (*release)(struct lockstore *ls, const char *state, const char *id,
+                   struct lock_result *res, struct err *err);
+    /* Before a write. id NULL: allowed (LOCK_FREE) iff no live lease. id given: allowed
+     * (LOCK_RENEWED, lease renewed) iff it is the live holder's ID. Else -1 with ERR_LOCKED
+     * (res->holder set when a live lease exists; an ID with no lock held is also ERR_LOCKED,
+     * so a writer whose lease expired never writes). */
+    int (*check_write)(struct lockstore *ls, const char *state, const char *id,
+                       struct lock_result *res, struct err *err);
+    /* Live holder of state: 0 and res->holder set; ERR_NOT_FOUND when none. */
+    int (*get)(struct lockstore *ls, const char *state, struct lock_result *res, struct err *err);
+    /* Calls cb for every live lease, in state-name order. */
+    int (*list)(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_entry *e),
+                void *ctx, struct err *err);
+    int (*ping)(struct lockstore *ls, struct err *err);
+    void (*free)(struct lockstore *ls);
+    const char *kind; /* "embedded" or "postgres" */
+};
+struct lockstore {
+    const struct lockstore_ops *ops;
+    int64_t ttl_us; /* lease length, at most 1 h */
+};
+
+#define LOCK_TTL_MAX_US (3600LL * 1000000)
+
+/* Embedded driver: leases kept in memory and persisted to DIR/locks.json (temp file, fsync,
+ * rename) on every change, so they survive a restart. One stated instance per data dir. */
+struct lockstore *lockstore_embedded_new(const char *dir, int64_t ttl_us, struct err *err);
+/* PostgreSQL driver: conninfo is a URL or a libpq conninfo string. Applies the versioned schema
+ * migrations (safe when several instances start at once). One connection per worker thread,
+ * reconnecting with backoff. */
+struct lockstore *lockstore_pg_new(const char *conninfo, int64_t ttl_us, struct err *err);
+
+#endif

@@ -1,0 +1,50 @@
+# tests/lib/testlib.sh: sourced by every shell suite.
+#
+# Each check prints one line the runner counts: "PASS name", "FAIL name: why" or
+# "SKIPPED name: why". A suite ends with its own "N passed, N failed, N skipped" line (t_done)
+# and exits non-zero when something failed. Nothing here is a mock: suites drive the real
+# build/bin/stated, real PostgreSQL, real Ceph RGW and the real terraform binary.
+
+T_PASSED=0 T_FAILED=0 T_SKIPPED=0
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=${BIN:-$TOP/build/bin}
+
+pass() { echo "PASS $1"; T_PASSED=$((T_PASSED + 1)); }
+fail() { echo "FAIL $1: ${2:-}"; T_FAILED=$((T_FAILED + 1)); }
+skip() { echo "SKIPPED $1: ${2:-}"; T_SKIPPED=$((T_SKIPPED + 1)); }
+
+# check NAME CMD...: PASS when CMD succeeds, else FAIL with its stderr's last line.
+check() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi
+}
+# expect_eq NAME GOT WANT
+expect_eq() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+t_done() {
+  echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+  [ "$T_FAILED" -eq 0 ]
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# wait_http URL [SECONDS]: until URL answers anything over HTTP(S).
+wait_http() {
+  local url=$1 secs=${2:-20} i
+  for i in $(seq 1 $((secs * 10))); do
+    curl -sk -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
