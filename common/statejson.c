@@ -1,0 +1,441 @@
+/* common/statejson.c: see statejson.h.
+ *
+ * A recursive-descent validator over the raw bytes. Nothing is allocated: the only values kept
+ * are the root object's "serial" and "lineage" (and whether "encryption_version" is present).
+ * Recursion depth is bounded by STATEJSON_MAX_DEPTH, so hostile input cannot exhaust the stack
+ * of a worker thread. Strings are checked for well-formed UTF-8 (no overlong forms, no UTF-16
+ * surrogates encoded as UTF-8, nothing above U+10FFFF) and for unescaped control characters. */
+#include "common/statejson.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define STATEJSON_MAX_DEPTH 512
+
+struct scan {
+    const unsigned char *p, *start, *end;
+    struct err *err;
+    struct state_summary *out;
+    bool seen_serial, seen_lineage;
+};
+
+static int fail(struct scan *s, const char *what)
+{
+    return err_set(s->err, ERR_INVALID, "state is not valid JSON: %s at byte %zu", what,
+                   (size_t)(s->p - s->start));
+}
+
+static int fail_state(struct scan *s, const char *what)
+{
+    return err_set(s->err, ERR_INVALID, "not a state: %s (byte %zu)", what,
+                   (size_t)(s->p - s->start));
+}
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Appends code point cp as UTF-8 to dst (capacity cap, length *n); sets *overflow when it does
+ * not fit. dst may be NULL when the caller does not keep the text. */
+static void put_utf8(char *dst, size_t cap, size_t *n, bool *overflow, unsigned cp)
+{
+    unsigned char tmp[4];
+    size_t k;
+    if (dst == NULL)
+        return;
+    if (cp == 0) { /* an escaped NUL cannot be kept in a C string */
+        *overflow = true;
+        return;
+    }
+    if (cp < 0x80) {
+        tmp[0] = (unsigned char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (unsigned char)(0xC0 | (cp >> 6));
+        tmp[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else if (cp < 0x10000) {
+        tmp[0] = (unsigned char)(0xE0 | (cp >> 12));
+        tmp[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 3;
+    } else {
+        tmp[0] = (unsigned char)(0xF0 | (cp >> 18));
+        tmp[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        tmp[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        tmp[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 4;
+    }
+    if (*n + k >= cap) {
+        *overflow = true;
+        return;
+    }
+    memcpy(dst + *n, tmp, k);
+    *n += k;
+    dst[*n] = '\0';
+}
+
+/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 when malformed (RFC 3629 table). */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < need)
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return need;
+}
+
+/* Parses a string starting at the opening quote. When dst is non-NULL the unescaped text is
+ * written there (NUL-terminated) and *overflow is set when it did not fit in cap bytes. */
+static int scan_string(struct scan *s, char *dst, size_t cap, bool *overflow)
+{
+    size_t n = 0;
+    if (dst != NULL)
+        dst[0] = '\0';
+    s->p++; /* opening quote */
+    while (s->p < s->end) {
+        unsigned char c = *s->p;
+        if (c == '"') {
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return fail(s, "unescaped control character in string");
+        if (c == '\\') {
+            if (s->end - s->p < 2)
+                return fail(s, "unterminated escape");
+            unsigned char e = s->p[1];
+            unsigned cp;
+            switch (e) {
+            case '"':
+            case '\\':
+            case '/':
+                cp = e;
+                break;
+            case 'b':
+                cp = '\b';
+                break;
+            case 'f':
+                cp = '\f';
+                break;
+            case 'n':
+                cp = '\n';
+                break;
+            case 'r':
+                cp = '\r';
+                break;
+            case 't':
+                cp = '\t';
+                break;
+            case 'u': {
+                if (s->end - s->p < 6)
+                    return fail(s, "truncated \\u escape");
+                cp = 0;
+                for (int i = 2; i < 6; i++) {
+                    int v = hexval(s->p[i]);
+                    if (v < 0)
+                        return fail(s, "bad hex digit in \\u escape");
+                    cp = cp * 16 + (unsigned)v;
+                }
+                s->p += 4;
+                /* A surrogate pair becomes one code point; a lone surrogate is legal JSON
+                 * syntax and is kept as U+FFFD, as Go's decoder does. */
+                if (cp >= 0xD800 && cp <= 0xDBFF && s->end - s->p >= 8 && s->p[2] == '\\' &&
+                    s->p[3] == 'u') {
+                    unsigned lo = 0;
+                    bool ok = true;
+                    for (int i = 4; i < 8; i++) {
+                        int v = hexval(s->p[i]);
+                        if (v < 0)
+                            ok = false;
+                        else
+                            lo = lo * 16 + (unsigned)v;
+                    }
+                    if (ok && lo >= 0xDC00 && lo <= 0xDFFF) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        s->p += 6;
+                    }
+                }
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                    cp = 0xFFFD;
+                break;
+            }
+            default:
+                return fail(s, "invalid escape in string");
+            }
+            put_utf8(dst, cap, &n, overflow, cp);
+            s->p += 2;
+            continue;
+        }
+        size_t k = utf8_seq(s->p, s->end);
+        if (k == 0)
+            return fail(s, "invalid UTF-8 in string");
+        if (dst != NULL) {
+            if (n + k >= cap) {
+                *overflow = true;
+            } else {
+                memcpy(dst + n, s->p, k);
+                n += k;
+                dst[n] = '\0';
+            }
+        }
+        s->p += k;
+    }
+    return fail(s, "unterminated string");
+}
+
+/* Parses a number. When serial is non-NULL the number must be a non-negative integer that fits
+ * in 64 bits; it is stored there. */
+static int scan_number(struct scan *s, uint64_t *serial)
+{
+    const unsigned char *begin = s->p;
+    bool negative = false, integral = true;
+    if (*s->p == '-') {
+        negative = true;
+        s->p++;
+    }
+    if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+        return fail(s, "invalid number");
+    if (*s->p == '0') {
+        s->p++;
+    } else {
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    const unsigned char *int_end = s->p;
+    if (s->p < s->end && *s->p == '.') {
+        integral = false;
+        s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            return fail(s, "invalid number: digit expected after '.'");
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        integral = false;
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            return fail(s, "invalid number: digit expected in exponent");
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    if (serial == NULL)
+        return 0;
+    if (negative || !integral) {
+        s->p = begin;
+        return fail_state(s, "\"serial\" must be a non-negative integer");
+    }
+    uint64_t v = 0;
+    for (const unsigned char *q = begin; q < int_end; q++) {
+        unsigned d = (unsigned)(*q - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            s->p = begin;
+            return fail_state(s, "\"serial\" is too large");
+        }
+        v = v * 10 + d;
+    }
+    *serial = v;
+    return 0;
+}
+
+static int scan_literal(struct scan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return fail(s, "invalid literal");
+    s->p += n;
+    return 0;
+}
+
+static int scan_value(struct scan *s, int depth);
+
+/* Root-level keys we care about; others are validated and skipped. */
+enum root_key { KEY_OTHER, KEY_SERIAL, KEY_LINEAGE, KEY_ENCRYPTION_VERSION };
+
+static enum root_key classify_key(const char *k, bool overflow)
+{
+    if (overflow)
+        return KEY_OTHER;
+    if (strcmp(k, "serial") == 0)
+        return KEY_SERIAL;
+    if (strcmp(k, "lineage") == 0)
+        return KEY_LINEAGE;
+    if (strcmp(k, "encryption_version") == 0)
+        return KEY_ENCRYPTION_VERSION;
+    return KEY_OTHER;
+}
+
+static int scan_root_member(struct scan *s, enum root_key key)
+{
+    switch (key) {
+    case KEY_SERIAL:
+        if (s->seen_serial)
+            return fail_state(s, "duplicate \"serial\"");
+        s->seen_serial = true;
+        if (*s->p != '-' && (*s->p < '0' || *s->p > '9'))
+            return fail_state(s, "\"serial\" must be a number");
+        return scan_number(s, &s->out->serial);
+    case KEY_LINEAGE: {
+        bool overflow = false;
+        if (s->seen_lineage)
+            return fail_state(s, "duplicate \"lineage\"");
+        s->seen_lineage = true;
+        if (*s->p != '"')
+            return fail_state(s, "\"lineage\" must be a string");
+        if (scan_string(s, s->out->lineage, sizeof(s->out->lineage), &overflow) != 0)
+            return -1;
+        if (overflow)
+            return fail_state(s, "\"lineage\" longer than 128 bytes or contains NUL");
+        return 0;
+    }
+    case KEY_ENCRYPTION_VERSION:
+        s->out->is_encrypted = 1;
+        return scan_value(s, 1);
+    default:
+        return scan_value(s, 1);
+    }
+}
+
+static int scan_container(struct scan *s, int depth)
+{
+    bool is_object = *s->p == '{';
+    unsigned char close = is_object ? '}' : ']';
+    if (depth >= STATEJSON_MAX_DEPTH)
+        return fail(s, "nesting deeper than 512 levels");
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        enum root_key key = KEY_OTHER;
+        skip_ws(s);
+        if (s->p >= s->end)
+            return fail(s, "unexpected end of input");
+        if (is_object) {
+            char name[24];
+            bool overflow = false;
+            if (*s->p != '"')
+                return fail(s, "object key expected");
+            if (scan_string(s, depth == 0 ? name : NULL, sizeof(name), &overflow) != 0)
+                return -1;
+            if (depth == 0)
+                key = classify_key(name, overflow);
+            skip_ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                return fail(s, "':' expected");
+            s->p++;
+            skip_ws(s);
+            if (s->p >= s->end)
+                return fail(s, "unexpected end of input");
+        }
+        if (depth == 0 && is_object) {
+            if (scan_root_member(s, key) != 0)
+                return -1;
+        } else if (scan_value(s, depth + 1) != 0) {
+            return -1;
+        }
+        skip_ws(s);
+        if (s->p >= s->end)
+            return fail(s, "unexpected end of input");
+        if (*s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (*s->p == close) {
+            s->p++;
+            return 0;
+        }
+        return fail(s, is_object ? "',' or '}' expected" : "',' or ']' expected");
+    }
+}
+
+static int scan_value(struct scan *s, int depth)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return fail(s, "unexpected end of input");
+    switch (*s->p) {
+    case '{':
+    case '[':
+        return scan_container(s, depth);
+    case '"':
+        return scan_string(s, NULL, 0, NULL);
+    case 't':
+        return scan_literal(s, "true");
+    case 'f':
+        return scan_literal(s, "false");
+    case 'n':
+        return scan_literal(s, "null");
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return scan_number(s, NULL);
+        return fail(s, "unexpected character");
+    }
+}
+
+int statejson_scan(const char *data, size_t len, struct state_summary *out, struct err *err)
+{
+    struct scan s = {.p = (const unsigned char *)data,
+                     .start = (const unsigned char *)data,
+                     .end = (const unsigned char *)data + len,
+                     .err = err,
+                     .out = out};
+    memset(out, 0, sizeof(*out));
+    if (data == NULL || len == 0)
+        return err_set(err, ERR_INVALID, "state body is empty");
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{')
+        return fail_state(&s, "the body must be a JSON object");
+    if (scan_container(&s, 0) != 0)
+        return -1;
+    skip_ws(&s);
+    if (s.p != s.end)
+        return fail(&s, "trailing data after the JSON object");
+    if (!s.seen_serial)
+        return err_set(err, ERR_INVALID, "not a state: no top-level \"serial\"");
+    if (!s.seen_lineage)
+        return err_set(err, ERR_INVALID, "not a state: no top-level \"lineage\"");
+    return 0;
+}
