@@ -1,0 +1,423 @@
+/* audit/pg.c: the audit trail in PostgreSQL (table audit_events, shared by every instance).
+ *
+ * Connections, reconnection and the schema come from lock/pgconn.h: the one place audit/
+ * depends on lock/, so both drivers built from one conninfo share a connection per worker.
+ *
+ * Append order is commit order across instances: each append is one transaction that first
+ * takes a transaction-level advisory lock (released by COMMIT or ROLLBACK, so a crashed
+ * instance never leaves it held), then reads the last (seq, hash), builds the canonical line
+ * for seq+1 chained to that hash (audit_event_canonical, the same text the JSON Lines driver
+ * writes), inserts it and commits. The lock makes appends strictly sequential, which is what a
+ * chain needs; the primary key on seq is the second line of defence.
+ *
+ * The row stores the line verbatim (the evidence) plus copies of its fields for queries.
+ * UPDATE, DELETE and TRUNCATE are refused by triggers; verify still assumes an attacker with
+ * superuser rights may disable them, so it recomputes every hash, follows the prev links, checks
+ * seq continuity and that the columns agree with the line. Deleting the newest events leaves a
+ * valid shorter chain: detecting that needs an anchor kept elsewhere (an exported copy). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "lock/pgconn.h"
+
+#define FETCH_ROWS 500
+
+struct pg_auditlog {
+    struct auditlog base;
+    struct pgconn_pool *pool;
+};
+
+static const char ZERO_HASH[65] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+static struct pgconn_pool *pool_of(struct auditlog *al)
+{
+    return ((struct pg_auditlog *)al)->pool;
+}
+
+static const char SQL_INSERT[] =
+    "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"
+    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES"
+    " ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6,"
+    " $7, $8, $9, $10::bigint, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
+
+/* One attempt: 0 committed, 1 outcome unknown (COMMIT lost with the connection), -1 failed
+ * before COMMIT (nothing written). *retryable tells a lost connection from other errors. */
+static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, char hash[65],
+                       bool *retryable, struct err *err)
+{
+    *retryable = false;
+    PGconn *c = pgconn_get(pool, err);
+    if (!c)
+        return -1;
+    struct buf line;
+    buf_init(&line, 0);
+    int rc = -1;
+    char lock_sql[160];
+    snprintf(lock_sql, sizeof(lock_sql),
+             "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
+             " SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+             (long long)PGCONN_LOCK_AUDIT);
+    /* Three statements, one round trip: the result is the last SELECT's. */
+    PGresult *r = pgconn_exec_on(pool, c, "audit head", lock_sql, 0, NULL, err);
+    if (!r)
+        goto out;
+    uint64_t seq = 1;
+    char prev[65];
+    memcpy(prev, ZERO_HASH, sizeof(prev));
+    if (PQntuples(r) > 0) {
+        seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10) + 1;
+        snprintf(prev, sizeof(prev), "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    if (audit_event_canonical(ev, seq, prev, &line, hash, err) != 0)
+        goto out;
+
+    char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16];
+    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)seq);
+    snprintf(time_s, sizeof(time_s), "%lld", (long long)ev->time_us);
+    snprintf(serial_s, sizeof(serial_s), "%lld", (long long)ev->serial);
+    snprintf(size_s, sizeof(size_s), "%lld", (long long)ev->size);
+    snprintf(status_s, sizeof(status_s), "%d", ev->status);
+    const char *params[] = {seq_s,
+                            time_s,
+                            ev->request_id,
+                            ev->actor,
+                            ev->username,
+                            ev->remote,
+                            ev->action,
+                            ev->state,
+                            ev->lock_id,
+                            ev->serial < 0 ? NULL : serial_s,
+                            ev->lineage,
+                            ev->sha256,
+                            ev->size < 0 ? NULL : size_s,
+                            status_s,
+                            ev->detail,
+                            line.data,
+                            hash,
+                            prev};
+    r = pgconn_exec_on(pool, c, "audit insert", SQL_INSERT, 18, params, err);
+    if (!r)
+        goto out;
+    PQclear(r);
+    r = PQexec(c, "COMMIT");
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        rc = 0;
+    } else if (PQstatus(c) != CONNECTION_OK) {
+        rc = 1; /* the server may or may not have committed before the connection broke */
+    } else {
+        pgconn_fail(pool, c, r, "audit commit", err);
+    }
+    PQclear(r);
+out:
+    if (rc < 0) {
+        *retryable = PQstatus(c) != CONNECTION_OK;
+        pgconn_rollback(pool, c);
+    } else if (rc > 0) {
+        pgconn_rollback(pool, c); /* drops the broken connection */
+    }
+    buf_cleanup(&line);
+    return rc;
+}
+
+static int pg_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
+{
+    struct pgconn_pool *pool = pool_of(al);
+    /* A connection lost before COMMIT wrote nothing: appending again is safe. A lost COMMIT
+     * is resolved by looking for the event's hash (unique: it covers seq, time and request id)
+     * so an event is never written twice nor silently dropped. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct err e1 = {0};
+        char hash[65] = "";
+        bool retryable;
+        int rc = append_once(pool, ev, hash, &retryable, &e1);
+        if (rc == 0)
+            return 0;
+        if (rc > 0) {
+            const char *params[] = {hash};
+            PGresult *r =
+                pgconn_exec(pool, "audit commit check",
+                            "SELECT 1 FROM audit_events WHERE hash = $1", 1, params, true, err);
+            if (!r)
+                return -1;
+            bool stored = PQntuples(r) > 0;
+            PQclear(r);
+            if (stored)
+                return 0;
+            retryable = true;
+            err_set(&e1, ERR_UNAVAILABLE, "audit commit lost with the connection");
+        }
+        if (!retryable || attempt == 1) {
+            err_set(err, e1.code, "%s", e1.msg);
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* A read-only cursor over audit_events in seq order; rows come FETCH_ROWS at a time so an
+ * export of millions of events never sits in memory. The snapshot (REPEATABLE READ) makes a
+ * long export consistent while other instances keep appending. */
+struct cursor {
+    struct pgconn_pool *pool;
+    PGconn *c;
+    PGresult *batch;
+    int row;
+};
+
+static int cursor_open(struct cursor *cur, struct pgconn_pool *pool, const char *select,
+                       struct err *err)
+{
+    memset(cur, 0, sizeof(*cur));
+    cur->pool = pool;
+    cur->c = pgconn_get(pool, err);
+    if (!cur->c)
+        return -1;
+    struct buf sql;
+    buf_init(&sql, 0);
+    buf_printf(&sql, err,
+               "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+               " DECLARE audit_cur NO SCROLL CURSOR FOR %s",
+               select);
+    PGresult *r = pgconn_exec_on(pool, cur->c, "audit cursor", sql.data, 0, NULL, err);
+    buf_cleanup(&sql);
+    if (!r) {
+        pgconn_rollback(pool, cur->c);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* The next row's index in cur->batch: 1 and *row set, 0 at the end, -1 on error. */
+static int cursor_next(struct cursor *cur, int *row, struct err *err)
+{
+    if (cur->batch && cur->row < PQntuples(cur->batch)) {
+        *row = cur->row++;
+        return 1;
+    }
+    if (cur->batch && PQntuples(cur->batch) < FETCH_ROWS)
+        return 0; /* the last batch was short: nothing more */
+    PQclear(cur->batch);
+    cur->batch = pgconn_exec_on(cur->pool, cur->c, "audit fetch",
+                                "FETCH " /* constant */ "500 FROM audit_cur", 0, NULL, err);
+    cur->row = 0;
+    if (!cur->batch)
+        return -1;
+    if (PQntuples(cur->batch) == 0)
+        return 0;
+    *row = cur->row++;
+    return 1;
+}
+
+static void cursor_close(struct cursor *cur)
+{
+    PQclear(cur->batch);
+    cur->batch = NULL;
+    /* Read-only: ROLLBACK ends it as well as COMMIT would, and also after an error. */
+    pgconn_rollback(cur->pool, cur->c);
+}
+
+static int pg_export(struct auditlog *al, const struct audit_filter *f, enum audit_format fmt,
+                     int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
+                     struct err *err)
+{
+    char select[400];
+    char since[80] = "", until[80] = "";
+    /* Integers only reach the SQL text here, formatted by us. since is inclusive, until
+     * exclusive, as in the JSON Lines driver. */
+    if (f && f->since_us)
+        snprintf(since, sizeof(since),
+                 " AND time >= timestamptz 'epoch' + %lld * interval '1 microsecond'",
+                 (long long)f->since_us);
+    if (f && f->until_us)
+        snprintf(until, sizeof(until),
+                 " AND time < timestamptz 'epoch' + %lld * interval '1 microsecond'",
+                 (long long)f->until_us);
+    snprintf(select, sizeof(select),
+             "SELECT seq, line, state FROM audit_events WHERE true%s%s ORDER BY seq", since, until);
+    const char *pattern = f ? f->state_pattern : NULL;
+
+    struct cursor cur;
+    if (cursor_open(&cur, pool_of(al), select, err) != 0)
+        return -1;
+    struct buf chunk;
+    buf_init(&chunk, 0);
+    int rc = 0;
+    if (fmt == AUDIT_CSV)
+        rc = buf_append_str(&chunk, audit_csv_header, err);
+    int row, more;
+    while (rc == 0 && (more = cursor_next(&cur, &row, err)) != 0) {
+        if (more < 0) {
+            rc = -1;
+            break;
+        }
+        PGresult *b = cur.batch;
+        if (pattern && !pattern_match(pattern, PQgetvalue(b, row, 2)))
+            continue;
+        const char *line = PQgetvalue(b, row, 1);
+        size_t len = (size_t)PQgetlength(b, row, 1);
+        if (fmt == AUDIT_JSONL) {
+            /* The stored canonical lines as they are: the export verifies with the same
+             * hashes as the table. */
+            if (buf_append(&chunk, line, len, err) != 0 || buf_append(&chunk, "\n", 1, err) != 0)
+                rc = -1;
+        } else {
+            struct audit_event ev;
+            uint64_t seq;
+            char prev[65], hash[65];
+            if (audit_event_parse(line, len, &ev, &seq, prev, hash, err) != 0) {
+                err_clear(err);
+                rc = err_set(err, ERR_INTERNAL,
+                             "audit event %s fails its hash check; run audit verify",
+                             PQgetvalue(b, row, 0));
+            } else {
+                rc = audit_event_csv(&ev, seq, hash, &chunk, err);
+            }
+        }
+        if (rc == 0 && chunk.len >= 64 * 1024) {
+            rc = sink(ctx, chunk.data, chunk.len);
+            buf_reset(&chunk);
+        }
+    }
+    if (rc == 0 && chunk.len > 0)
+        rc = sink(ctx, chunk.data, chunk.len);
+    buf_cleanup(&chunk);
+    cursor_close(&cur);
+    return rc;
+}
+
+static const char SQL_VERIFY[] = "SELECT seq, line, hash, prev, " PGCONN_US(
+    "time") ", request_id, actor, username, remote,"
+            " action, state, lock_id, serial, lineage, sha256, size, status, detail"
+            " FROM audit_events ORDER BY seq";
+
+/* Compares the row's copied columns with the parsed line; the first mismatch's name or NULL. */
+static const char *column_mismatch(const PGresult *b, int row, const struct audit_event *ev)
+{
+    const char *v;
+#define TEXT_COL(i, field)                                                                         \
+    if (strcmp(PQgetvalue(b, row, i), ev->field) != 0)                                             \
+        return #field;
+#define INT_COL(i, field)                                                                          \
+    v = PQgetisnull(b, row, i) ? NULL : PQgetvalue(b, row, i);                                     \
+    if (v ? strtoll(v, NULL, 10) != (long long)ev->field : ev->field >= 0)                         \
+        return #field;
+    if (strtoll(PQgetvalue(b, row, 4), NULL, 10) != ev->time_us)
+        return "time";
+    TEXT_COL(5, request_id)
+    TEXT_COL(6, actor)
+    TEXT_COL(7, username)
+    TEXT_COL(8, remote)
+    TEXT_COL(9, action)
+    TEXT_COL(10, state)
+    TEXT_COL(11, lock_id)
+    INT_COL(12, serial)
+    TEXT_COL(13, lineage)
+    TEXT_COL(14, sha256)
+    INT_COL(15, size)
+    if (strtoll(PQgetvalue(b, row, 16), NULL, 10) != ev->status)
+        return "status";
+    TEXT_COL(17, detail)
+#undef TEXT_COL
+#undef INT_COL
+    return NULL;
+}
+
+static int pg_verify(struct auditlog *al, struct audit_verify_result *res, struct err *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct cursor cur;
+    if (cursor_open(&cur, pool_of(al), SQL_VERIFY, err) != 0)
+        return -1;
+    uint64_t want = 1;
+    char prev[65];
+    memcpy(prev, ZERO_HASH, sizeof(prev));
+    int rc = 0, row, more;
+#define BROKEN(s, ...)                                                                             \
+    do {                                                                                           \
+        res->first_broken = (s);                                                                   \
+        snprintf(res->reason, sizeof(res->reason), __VA_ARGS__);                                   \
+        goto done;                                                                                 \
+    } while (0)
+    while ((more = cursor_next(&cur, &row, err)) != 0) {
+        if (more < 0) {
+            rc = -1;
+            goto done;
+        }
+        PGresult *b = cur.batch;
+        uint64_t seq = strtoull(PQgetvalue(b, row, 0), NULL, 10);
+        const char *line = PQgetvalue(b, row, 1);
+        res->events++;
+        if (seq != want)
+            BROKEN(want, "event %llu is missing (the next stored event is %llu)",
+                   (unsigned long long)want, (unsigned long long)seq);
+        struct audit_event ev;
+        uint64_t lseq;
+        char lprev[65], lhash[65];
+        struct err perr = {0};
+        if (audit_event_parse(line, (size_t)PQgetlength(b, row, 1), &ev, &lseq, lprev, lhash,
+                              &perr) != 0)
+            BROKEN(seq, "event %llu was altered: %.150s", (unsigned long long)seq, perr.msg);
+        if (lseq != seq)
+            BROKEN(seq, "event %llu: its text says seq %llu", (unsigned long long)seq,
+                   (unsigned long long)lseq);
+        if (strcmp(lprev, prev) != 0)
+            BROKEN(seq, "event %llu does not chain to event %llu (removed or reordered)",
+                   (unsigned long long)seq, (unsigned long long)seq - 1);
+        if (strcmp(PQgetvalue(b, row, 2), lhash) != 0 || strcmp(PQgetvalue(b, row, 3), lprev) != 0)
+            BROKEN(seq, "event %llu: hash or prev column differs from its text",
+                   (unsigned long long)seq);
+        const char *col = column_mismatch(b, row, &ev);
+        if (col)
+            BROKEN(seq, "event %llu: column %s differs from its text", (unsigned long long)seq,
+                   col);
+        memcpy(prev, lhash, sizeof(prev));
+        want = seq + 1;
+    }
+#undef BROKEN
+done:
+    cursor_close(&cur);
+    return rc;
+}
+
+static int pg_ping(struct auditlog *al, struct err *err)
+{
+    PGresult *r = pgconn_exec(pool_of(al), "ping", "SELECT 1", 0, NULL, true, err);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static void pg_free(struct auditlog *al)
+{
+    if (!al)
+        return;
+    pgconn_pool_unref(pool_of(al));
+    free(al);
+}
+
+static const struct auditlog_ops pg_ops = {
+    .append = pg_append,
+    .export = pg_export,
+    .verify = pg_verify,
+    .ping = pg_ping,
+    .free = pg_free,
+    .kind = "postgres",
+};
+
+struct auditlog *auditlog_pg_new(const char *conninfo, struct err *err)
+{
+    struct pgconn_pool *pool = pgconn_pool_ref(conninfo, err);
+    if (!pool)
+        return NULL;
+    struct pg_auditlog *p = xcalloc(1, sizeof(*p));
+    p->base.ops = &pg_ops;
+    p->pool = pool;
+    return &p->base;
+}

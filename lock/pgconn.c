@@ -1,0 +1,473 @@
+/* lock/pgconn.c: per-thread PostgreSQL connections, reconnection and schema migrations.
+ *
+ * Why per-thread connections and not a pool with check-out: a worker runs one request at a
+ * time and every statement we send is short, so a connection per worker is never contended and
+ * needs no locking on the hot path. The pthread key's destructor closes a thread's connection
+ * when the thread exits; the pool keeps a list of every connection so freeing the pool closes
+ * the ones still open (pthread_key_delete runs no destructors).
+ *
+ * Reconnection: a connection found broken (the server restarted, a failover, a network cut) is
+ * closed and replaced on the next use. libpq reports a server shutdown to an idle client only
+ * when it next reads, so before handing out an idle connection we poll its socket: readable
+ * while idle means the server said something (usually "terminating connection") or closed it.
+ *
+ * Schema: versioned migrations, applied at start in one transaction that holds a
+ * transaction-level advisory lock, so several instances starting together apply each version
+ * exactly once and the others wait, then see it recorded in schema_migrations. */
+#include "lock/pgconn.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+/* The schema. Append new versions; never edit a shipped one (instances compare numbers only). */
+static const char *const migrations[] = {
+    /* 1: leases. info is the client's lock info kept verbatim (text, not jsonb, which would
+     * reorder keys and drop duplicates). A row whose expires_at has passed is a free lock that
+     * still names its last holder, so the next acquire can report whose lease expired. */
+    "CREATE TABLE locks ("
+    "  state text PRIMARY KEY,"
+    "  id text NOT NULL,"
+    "  info text NOT NULL,"
+    "  created_at timestamptz NOT NULL,"
+    "  renewed_at timestamptz NOT NULL,"
+    "  expires_at timestamptz NOT NULL"
+    ");",
+
+    /* 2: the audit trail. line is the canonical hash-chained text, the evidence; the other
+     * columns are copies for querying and verify checks that they agree with the line. */
+    "CREATE TABLE audit_events ("
+    "  seq bigint PRIMARY KEY CHECK (seq > 0),"
+    "  time timestamptz NOT NULL,"
+    "  request_id text NOT NULL,"
+    "  actor text NOT NULL,"
+    "  username text NOT NULL,"
+    "  remote text NOT NULL,"
+    "  action text NOT NULL,"
+    "  state text NOT NULL,"
+    "  lock_id text NOT NULL,"
+    "  serial bigint,"
+    "  lineage text NOT NULL,"
+    "  sha256 text NOT NULL,"
+    "  size bigint,"
+    "  status integer NOT NULL,"
+    "  detail text NOT NULL,"
+    "  line text NOT NULL,"
+    "  hash text NOT NULL,"
+    "  prev text NOT NULL"
+    ");"
+    "CREATE INDEX audit_events_time ON audit_events (time);"
+    "CREATE INDEX audit_events_state ON audit_events (state, seq);"
+    "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP"
+    "   USING ERRCODE = 'insufficient_privilege';"
+    " END $f$;"
+    "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events"
+    "  FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();"
+    "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+struct slot {
+    struct pgconn_pool *pool;
+    PGconn *conn;
+    struct slot *prev, *next;
+};
+
+struct pgconn_pool {
+    char *conninfo; /* may hold a password: never logged */
+    int refs;
+    pthread_key_t key;
+    pthread_mutex_t mu; /* guards slots */
+    struct slot *slots;
+    atomic_bool down; /* the last connection attempt failed */
+    struct pgconn_pool *next;
+};
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pgconn_pool *registry;
+
+/* Copies a libpq message into err's detail on one line. */
+static void set_pq_err(struct err *err, enum err_code code, const char *what, const char *msg)
+{
+    char clean[200];
+    size_t n = 0;
+    for (const char *s = msg ? msg : ""; *s && n + 1 < sizeof(clean); s++)
+        clean[n++] = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s;
+    while (n > 0 && clean[n - 1] == ' ')
+        n--;
+    clean[n] = '\0';
+    err_set(err, code, "%s: %s", what, n ? clean : "no message from PostgreSQL");
+}
+
+static void slot_close(struct slot *s)
+{
+    if (s->conn) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+}
+
+static void on_thread_exit(void *arg)
+{
+    struct slot *s = arg;
+    struct pgconn_pool *p = s->pool;
+    pthread_mutex_lock(&p->mu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        p->slots = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&p->mu);
+    slot_close(s);
+    free(s);
+}
+
+static struct slot *thread_slot(struct pgconn_pool *p)
+{
+    struct slot *s = pthread_getspecific(p->key);
+    if (s)
+        return s;
+    s = xcalloc(1, sizeof(*s));
+    s->pool = p;
+    pthread_mutex_lock(&p->mu);
+    s->next = p->slots;
+    if (p->slots)
+        p->slots->prev = s;
+    p->slots = s;
+    pthread_mutex_unlock(&p->mu);
+    if (pthread_setspecific(p->key, s) != 0)
+        die_bug("pthread_setspecific failed");
+    return s;
+}
+
+/* False when an idle connection is known dead: its socket is readable (the server spoke or
+ * hung up while we were not asking) and reading shows the connection is gone. */
+static bool conn_alive(PGconn *c)
+{
+    if (PQstatus(c) != CONNECTION_OK)
+        return false;
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (pfd.fd < 0)
+        return false;
+    if (poll(&pfd, 1, 0) <= 0)
+        return true;
+    if (!PQconsumeInput(c))
+        return false;
+    PGnotify *n;
+    while ((n = PQnotifies(c)) != NULL)
+        PQfreemem(n);
+    return PQstatus(c) == CONNECTION_OK;
+}
+
+static PGconn *connect_once(struct pgconn_pool *p, struct err *err)
+{
+    /* Keywords before dbname are defaults the conninfo may override (libpq processes them in
+     * order and expands dbname in place); application_name comes from the conninfo or is
+     * "stated". keepalives find a dead peer on an idle connection in about a minute. */
+    const char *const keys[] = {"connect_timeout",  "keepalives",
+                                "keepalives_idle",  "keepalives_interval",
+                                "keepalives_count", "fallback_application_name",
+                                "dbname",           NULL};
+    const char *const vals[] = {"2", "1", "30", "10", "3", "stated", p->conninfo, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        err_set(err, ERR_UNAVAILABLE, "connect to PostgreSQL: out of memory in libpq");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        set_pq_err(err, ERR_UNAVAILABLE, "connect to PostgreSQL", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    /* A statement stuck behind a lock or a slow server must not hold a worker forever. */
+    PGresult *r = PQexec(c, "SET statement_timeout = '" PGCONN_STATEMENT_TIMEOUT "'");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_pq_err(err, ERR_UNAVAILABLE, "set statement_timeout", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
+{
+    struct slot *s = thread_slot(p);
+    if (s->conn && !conn_alive(s->conn))
+        slot_close(s);
+    if (s->conn && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        /* A transaction left open by a failed request: end it before anyone reuses this. */
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+        if (PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+            slot_close(s);
+    }
+    if (s->conn)
+        return s->conn;
+
+    /* Connect within the request's budget, backing off between attempts. When the server is
+     * already known to be down, one attempt only: the request that noticed the outage waits,
+     * the others answer 503 at once, and the first attempt after recovery succeeds. */
+    int64_t start = mono_ms(), delay = 50;
+    for (;;) {
+        struct err e1 = {0};
+        bool was_down = atomic_load(&p->down);
+        PGconn *c = connect_once(p, &e1);
+        if (c) {
+            if (atomic_exchange(&p->down, false))
+                log_info("PostgreSQL reachable again");
+            s->conn = c;
+            return c;
+        }
+        if (!atomic_exchange(&p->down, true))
+            log_warn("PostgreSQL unreachable: %s", e1.msg);
+        int64_t spent = mono_ms() - start;
+        if (was_down || spent + delay > PGCONN_BUDGET_MS) {
+            err_set(err, e1.code, "%s", e1.msg);
+            return NULL;
+        }
+        sleep_ms(delay);
+        delay *= 2;
+    }
+}
+
+/* Closes the calling thread's connection if it is c and broken. */
+static void drop_if_broken(struct pgconn_pool *p, PGconn *c)
+{
+    if (!c || PQstatus(c) == CONNECTION_OK)
+        return;
+    struct slot *s = pthread_getspecific(p->key);
+    if (s && s->conn == c)
+        slot_close(s);
+}
+
+static enum err_code classify(const char *sqlstate)
+{
+    if (!sqlstate || !*sqlstate)
+        return ERR_UNAVAILABLE; /* no server answer at all: the connection failed */
+    if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "53", 2) || !strncmp(sqlstate, "57", 2) ||
+        !strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") || !strcmp(sqlstate, "55P03") ||
+        !strcmp(sqlstate, "25006"))
+        return ERR_UNAVAILABLE; /* connection, resources, shutdown/timeout, conflicts, replica */
+    if (!strncmp(sqlstate, "22", 2))
+        return ERR_INVALID; /* data exception, e.g. bytes that are not UTF-8 */
+    return ERR_INTERNAL;
+}
+
+int pgconn_fail(struct pgconn_pool *p, PGconn *c, const PGresult *r, const char *what,
+                struct err *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    enum err_code code = classify(state);
+    if (c && PQstatus(c) != CONNECTION_OK)
+        code = ERR_UNAVAILABLE;
+    if (!msg || !*msg)
+        msg = c ? PQerrorMessage(c) : "";
+    char label[120];
+    snprintf(label, sizeof(label), "%s%s%s%s", what, state ? " (SQLSTATE " : "", state ? state : "",
+             state ? ")" : "");
+    set_pq_err(err, code, label, msg);
+    drop_if_broken(p, c);
+    return -1;
+}
+
+static bool result_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return r && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK);
+}
+
+PGresult *pgconn_exec_on(struct pgconn_pool *p, PGconn *c, const char *what, const char *sql,
+                         int nparams, const char *const *params, struct err *err)
+{
+    PGresult *r = (nparams == 0 && !params)
+                      ? PQexec(c, sql)
+                      : PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (result_ok(r))
+        return r;
+    pgconn_fail(p, c, r, what, err);
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *pgconn_exec(struct pgconn_pool *p, const char *what, const char *sql, int nparams,
+                      const char *const *params, bool retry, struct err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = pgconn_get(p, err);
+        if (!c)
+            return NULL;
+        PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (result_ok(r))
+            return r;
+        if (retry && attempt == 0 && PQstatus(c) != CONNECTION_OK) {
+            /* The connection died under us (a restart between our liveness poll and the
+             * send): the statement is safe to repeat, so try once on a fresh connection. */
+            PQclear(r);
+            drop_if_broken(p, c);
+            continue;
+        }
+        pgconn_fail(p, c, r, what, err);
+        PQclear(r);
+        return NULL;
+    }
+}
+
+void pgconn_rollback(struct pgconn_pool *p, PGconn *c)
+{
+    if (!c)
+        return;
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    drop_if_broken(p, c);
+}
+
+static int migrate(struct pgconn_pool *p, struct err *err)
+{
+    PGconn *c = pgconn_get(p, err);
+    if (!c)
+        return -1;
+    PGresult *r = NULL;
+    char lock_sql[96];
+    snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_xact_lock(%lld)",
+             (long long)PGCONN_LOCK_MIGRATE);
+    if (!(r = pgconn_exec_on(p, c, "begin migration", "BEGIN", 0, NULL, err)))
+        goto fail;
+    PQclear(r);
+    if (!(r = pgconn_exec_on(p, c, "migration lock", lock_sql, 0, NULL, err)))
+        goto fail;
+    PQclear(r);
+    if (!(r = pgconn_exec_on(p, c, "create schema_migrations",
+                             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             " version integer PRIMARY KEY,"
+                             " applied_at timestamptz NOT NULL DEFAULT now())",
+                             0, NULL, err)))
+        goto fail;
+    PQclear(r);
+    if (!(r = pgconn_exec_on(p, c, "read schema version",
+                             "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL,
+                             err)))
+        goto fail;
+    int have = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (have > N_MIGRATIONS)
+        log_warn("PostgreSQL schema version %d is newer than this stated (%d); continuing", have,
+                 N_MIGRATIONS);
+    for (int v = have + 1; v <= N_MIGRATIONS; v++) {
+        char what[48], vs[16];
+        snprintf(what, sizeof(what), "schema migration %d", v);
+        snprintf(vs, sizeof(vs), "%d", v);
+        if (!(r = pgconn_exec_on(p, c, what, migrations[v - 1], 0, NULL, err)))
+            goto fail;
+        PQclear(r);
+        const char *params[] = {vs};
+        if (!(r = pgconn_exec_on(p, c, what, "INSERT INTO schema_migrations (version) VALUES ($1)",
+                                 1, params, err)))
+            goto fail;
+        PQclear(r);
+        log_info("PostgreSQL schema migration %d applied", v);
+    }
+    if (!(r = pgconn_exec_on(p, c, "commit migration", "COMMIT", 0, NULL, err)))
+        goto fail;
+    PQclear(r);
+    return 0;
+fail:
+    pgconn_rollback(p, c);
+    return -1;
+}
+
+static void pool_free(struct pgconn_pool *p)
+{
+    pthread_key_delete(p->key);
+    struct slot *s = p->slots;
+    while (s) {
+        struct slot *n = s->next;
+        slot_close(s);
+        free(s);
+        s = n;
+    }
+    pthread_mutex_destroy(&p->mu);
+    free(p->conninfo);
+    free(p);
+}
+
+struct pgconn_pool *pgconn_pool_ref(const char *conninfo, struct err *err)
+{
+    if (!conninfo || !*conninfo) {
+        err_set(err, ERR_INVALID, "empty PostgreSQL conninfo");
+        return NULL;
+    }
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        /* libpq's message names the bad keyword or URL part, not the password. */
+        set_pq_err(err, ERR_INVALID, "PostgreSQL conninfo", perr ? perr : "malformed");
+        PQfreemem(perr);
+        return NULL;
+    }
+    PQconninfoFree(opts);
+
+    pthread_mutex_lock(&registry_mu);
+    for (struct pgconn_pool *q = registry; q; q = q->next) {
+        if (!strcmp(q->conninfo, conninfo)) {
+            q->refs++;
+            pthread_mutex_unlock(&registry_mu);
+            return q;
+        }
+    }
+    struct pgconn_pool *p = xcalloc(1, sizeof(*p));
+    p->conninfo = xstrdup(conninfo);
+    p->refs = 1;
+    atomic_init(&p->down, false);
+    pthread_mutex_init(&p->mu, NULL);
+    if (pthread_key_create(&p->key, on_thread_exit) != 0)
+        die_bug("pthread_key_create failed");
+    /* Migrating under the registry lock keeps a second driver on the same conninfo from using
+     * the schema before it exists; it happens once, at start-up. */
+    if (migrate(p, err) != 0) {
+        pthread_mutex_unlock(&registry_mu);
+        pool_free(p);
+        return NULL;
+    }
+    p->next = registry;
+    registry = p;
+    pthread_mutex_unlock(&registry_mu);
+    return p;
+}
+
+void pgconn_pool_unref(struct pgconn_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&registry_mu);
+    if (--p->refs > 0) {
+        pthread_mutex_unlock(&registry_mu);
+        return;
+    }
+    for (struct pgconn_pool **pp = &registry; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    pool_free(p);
+}

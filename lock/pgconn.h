@@ -1,0 +1,66 @@
+/* lock/pgconn.h: PostgreSQL connections shared by the lock and audit drivers (internal).
+ *
+ * Not part of lock/'s public API: only lock/pg.c and audit/pg.c include it (audit/ depends on
+ * lock/ for this one header, never the other way round). A pool is one conninfo; every thread
+ * that uses it gets its own connection (a pthread key whose destructor closes it), so a worker
+ * never waits for another worker's statement. Both drivers built from the same conninfo share
+ * one pool, hence one connection per worker thread.
+ *
+ * Failures to reach the server are ERR_UNAVAILABLE. A lost connection is replaced on the next
+ * use; a request waits at most about PGCONN_BUDGET_MS for a new one (with backoff between
+ * attempts), and while the server is known to be down each request makes a single attempt, so
+ * an outage turns into quick 503s rather than a pile of blocked workers. */
+#ifndef STATED_LOCK_PGCONN_H
+#define STATED_LOCK_PGCONN_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "common/err.h"
+
+#define PGCONN_BUDGET_MS         2000
+#define PGCONN_STATEMENT_TIMEOUT "5s"
+
+struct pgconn_pool;
+
+/* Returns the pool for conninfo (a postgres:// URL or a key=value string), creating it on first
+ * use and applying the schema migrations once; later calls with the same conninfo share it.
+ * ERR_INVALID for a malformed conninfo, ERR_UNAVAILABLE when the server cannot be reached.
+ * Release with pgconn_pool_unref. */
+struct pgconn_pool *pgconn_pool_ref(const char *conninfo, struct err *err);
+void pgconn_pool_unref(struct pgconn_pool *p);
+
+/* The calling thread's connection, (re)connected if needed and idle (no open transaction).
+ * Borrowed: valid until the next pgconn_* call on this thread for this pool. */
+PGconn *pgconn_get(struct pgconn_pool *p, struct err *err);
+
+/* Runs one statement with text parameters (NULL entries are SQL NULL) and returns its result
+ * when its status is PGRES_TUPLES_OK or PGRES_COMMAND_OK (caller PQclears), else NULL with err
+ * set. With `retry`, a statement that failed because the connection was lost is run once more
+ * on a fresh connection: only for statements that are safe to repeat. */
+PGresult *pgconn_exec(struct pgconn_pool *p, const char *what, const char *sql, int nparams,
+                      const char *const *params, bool retry, struct err *err);
+/* The same on a connection already obtained with pgconn_get (inside a transaction), never
+ * retried. When the connection is found broken it is dropped so the next get reconnects.
+ * With nparams 0 and params NULL the text may hold several statements (simple protocol). */
+PGresult *pgconn_exec_on(struct pgconn_pool *p, PGconn *c, const char *what, const char *sql,
+                         int nparams, const char *const *params, struct err *err);
+/* Best-effort ROLLBACK after a failure inside a transaction (drops a broken connection). */
+void pgconn_rollback(struct pgconn_pool *p, PGconn *c);
+
+/* Sets err from a failed result (or a NULL one): SQLSTATE classes for connection loss,
+ * shutdown, timeouts and resource limits become ERR_UNAVAILABLE, data errors ERR_INVALID,
+ * anything else ERR_INTERNAL. Drops the connection when it is broken. Returns -1. */
+int pgconn_fail(struct pgconn_pool *p, PGconn *c, const PGresult *r, const char *what,
+                struct err *err);
+
+/* Timestamps travel as microseconds since the epoch (bigint) in both directions. */
+#define PGCONN_US(col) "(extract(epoch from " col ") * 1000000)::bigint"
+
+/* Advisory lock keys (pg_advisory_xact_lock): distinct constants so the migration lock and the
+ * audit append lock never wait for each other. */
+#define PGCONN_LOCK_MIGRATE 0x73746174656401LL /* "stated" 01 */
+#define PGCONN_LOCK_AUDIT   0x73746174656402LL /* "stated" 02 */
+
+#endif
