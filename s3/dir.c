@@ -1,0 +1,589 @@
+/* s3/dir.c: the local-directory object store (embedded mode).
+ *
+ * Keys map to files under root. A write goes to a temp file in the target directory, is
+ * fsync'ed, renamed over the key and the directory is fsync'ed, so a reader (or a crash) sees
+ * the old or the new object whole. The data file holds exactly the object's bytes, so an
+ * operator can copy a current.tfstate straight out of the data dir.
+ *
+ * Metadata lives in a sidecar "<file>.meta", written after the data file:
+ *
+ *     v1 <size> <inode> <mtime_ns>\n<meta bytes>
+ *
+ * A crash between the two renames leaves a new data file with the old sidecar. The data file's
+ * inode always changes on a put (the temp file exists alongside the old file before the rename),
+ * so the stale sidecar no longer matches and its meta is reported as "" (untrusted); the store
+ * then rebuilds the metadata from the content. Temp files contain '~', which no key may contain,
+ * and keys may not end in ".meta", so neither is ever listed as an object. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "s3/s3.h"
+
+struct dirstore {
+    struct objstore base;
+    char *root; /* no trailing '/' */
+};
+
+static const char META_SUFFIX[] = ".meta";
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Keys are relative paths: non-empty segments, no "." or "..", no '~' (temp files), no NUL or
+ * backslash, and not ending in ".meta" (sidecars). */
+static int key_check(const char *key, struct err *err)
+{
+    size_t len = strlen(key);
+    if (len == 0 || len >= OBJ_KEY_MAX)
+        return err_set(err, ERR_INVALID, "object key empty or too long");
+    const char *seg = key;
+    for (;;) {
+        const char *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return err_set(err, ERR_INVALID, "object key has an empty, '.' or '..' segment");
+        if (!slash)
+            break;
+        seg = slash + 1;
+    }
+    if (strchr(key, '~') || strchr(key, '\\'))
+        return err_set(err, ERR_INVALID, "object key contains a reserved character");
+    if (ends_with(key, META_SUFFIX))
+        return err_set(err, ERR_INVALID, "object key may not end in %s", META_SUFFIX);
+    return 0;
+}
+
+static int fsync_dir(const char *dir, struct err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(err, ERR_WRITE, errno, "open directory %s", dir);
+    int rc = 0;
+    if (fsync(fd) != 0)
+        rc = err_set_errno(err, ERR_WRITE, errno, "fsync directory %s", dir);
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p for the parent directories of path (a file path). Each directory created is made
+ * durable by fsync'ing its parent, so a later rename into it cannot be lost with it. */
+static int make_parents(const char *path, struct err *err)
+{
+    char *p = xstrdup(path);
+    int rc = 0;
+    char *slash = strrchr(p, '/');
+    if (!slash)
+        goto out;
+    *slash = '\0';
+    struct stat st;
+    if (stat(p, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            rc = err_set(err, ERR_INVALID, "a file is in the way of directory %s", p);
+        goto out;
+    }
+    if (errno != ENOENT) {
+        rc = err_set_errno(err, ERR_WRITE, errno, "stat %s", p);
+        goto out;
+    }
+    if (make_parents(p, err) != 0) {
+        rc = -1;
+        goto out;
+    }
+    if (mkdir(p, 0750) != 0 && errno != EEXIST) {
+        rc = err_set_errno(err, errno == ENOTDIR ? ERR_INVALID : ERR_WRITE, errno, "mkdir %s", p);
+        goto out;
+    }
+    char *pslash = strrchr(p, '/');
+    if (pslash) {
+        *pslash = '\0';
+        rc = fsync_dir(p, err);
+    } else {
+        rc = fsync_dir(".", err);
+    }
+out:
+    free(p);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes path atomically and durably: temp file in the same directory, fsync, rename, fsync
+ * of the directory. st_out (may be NULL) gets the new file's stat. */
+static int atomic_write(const char *path, const void *a, size_t alen, const void *b, size_t blen,
+                        struct stat *st_out, struct err *err)
+{
+    char rnd[8], rndhex[17];
+    random_bytes(rnd, sizeof(rnd));
+    hex_encode((unsigned char *)rnd, sizeof(rnd), rndhex);
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0'; /* paths always start with root/ */
+    char *tmp = xasprintf("%s/.~tmp.%s", dir, rndhex);
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        err_set_errno(err, ERR_WRITE, errno, "create %s", tmp);
+        goto out;
+    }
+    if (write_all(fd, a, alen) != 0 || (blen > 0 && write_all(fd, b, blen) != 0)) {
+        err_set_errno(err, ERR_WRITE, errno, "write %s", tmp);
+        goto fail_fd;
+    }
+    if (fsync(fd) != 0) {
+        err_set_errno(err, ERR_WRITE, errno, "fsync %s", tmp);
+        goto fail_fd;
+    }
+    if (st_out && fstat(fd, st_out) != 0) {
+        err_set_errno(err, ERR_WRITE, errno, "fstat %s", tmp);
+        goto fail_fd;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        err_set_errno(err, ERR_WRITE, errno, "close %s", tmp);
+        goto fail_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        err_set_errno(err, ERR_WRITE, errno, "rename to %s", path);
+        goto fail_unlink;
+    }
+    rc = fsync_dir(dir, err);
+    goto out;
+fail_fd:
+    close(fd);
+fail_unlink:
+    unlink(tmp);
+out:
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+static char *key_path(struct dirstore *ds, const char *key)
+{
+    return xasprintf("%s/%s", ds->root, key);
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static void fill_info(struct obj_info *info, const char *key, const struct stat *st)
+{
+    snprintf(info->key, sizeof(info->key), "%s", key);
+    info->size = (uint64_t)st->st_size;
+    info->mtime_us = st_mtime_ns(st) / 1000;
+    info->meta[0] = '\0';
+}
+
+/* Reads the sidecar of path into meta when it describes exactly the data file st; else
+ * leaves meta "". Never fails: a missing or stale sidecar only means "untrusted". */
+static void read_sidecar(const char *path, const struct stat *st, char meta[OBJ_META_MAX])
+{
+    meta[0] = '\0';
+    char *mpath = xasprintf("%s%s", path, META_SUFFIX);
+    int fd = open(mpath, O_RDONLY | O_CLOEXEC);
+    free(mpath);
+    if (fd < 0)
+        return;
+    char buf[OBJ_META_MAX + 128];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(buf) - 1)
+            break;
+    }
+    close(fd);
+    buf[len] = '\0';
+    char *nl = memchr(buf, '\n', len);
+    if (!nl)
+        return;
+    *nl = '\0';
+    uint64_t size, ino;
+    int64_t mtime_ns;
+    char tail;
+    if (sscanf(buf, "v1 %" SCNu64 " %" SCNu64 " %" SCNd64 "%c", &size, &ino, &mtime_ns, &tail) !=
+        3)
+        return;
+    if (size != (uint64_t)st->st_size || ino != (uint64_t)st->st_ino ||
+        mtime_ns != st_mtime_ns(st))
+        return;
+    size_t mlen = len - (size_t)(nl + 1 - buf);
+    if (mlen >= OBJ_META_MAX || memchr(nl + 1, '\0', mlen))
+        return;
+    memcpy(meta, nl + 1, mlen);
+    meta[mlen] = '\0';
+}
+
+static int dir_put(struct objstore *os, const char *key, const void *data, size_t len,
+                   const char *meta, struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (key_check(key, err) != 0)
+        return -1;
+    size_t mlen = meta ? strlen(meta) : 0;
+    if (mlen >= OBJ_META_MAX)
+        return err_set(err, ERR_INTERNAL, "object metadata too long (%zu bytes)", mlen);
+    char *path = key_path(ds, key);
+    char *mpath = xasprintf("%s%s", path, META_SUFFIX);
+    int rc = -1;
+    struct stat st;
+    if (make_parents(path, err) != 0)
+        goto out;
+    /* Data first, then the sidecar naming the new file: see the file comment. */
+    if (atomic_write(path, data, len, NULL, 0, &st, err) != 0)
+        goto out;
+    if (mlen == 0) {
+        /* No metadata: a stale sidecar would not match anyway, but drop it to keep the dir
+         * tidy. */
+        if (unlink(mpath) != 0 && errno != ENOENT)
+            log_warn("dir store: remove stale %s: %s", mpath, strerror(errno));
+        rc = 0;
+        goto out;
+    }
+    char head[96];
+    int hn = snprintf(head, sizeof(head), "v1 %" PRIu64 " %" PRIu64 " %" PRId64 "\n",
+                      (uint64_t)st.st_size, (uint64_t)st.st_ino, st_mtime_ns(&st));
+    rc = atomic_write(mpath, head, (size_t)hn, meta, mlen, NULL, err);
+out:
+    free(mpath);
+    free(path);
+    return rc;
+}
+
+static int dir_head_path(const char *path, const char *key, struct obj_info *info,
+                         struct err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return err_set(err, ERR_NOT_FOUND, "no object %s", key);
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "stat %s", path);
+    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(err, ERR_NOT_FOUND, "no object %s", key);
+    if (info) {
+        fill_info(info, key, &st);
+        read_sidecar(path, &st, info->meta);
+    }
+    return 0;
+}
+
+static int dir_head(struct objstore *os, const char *key, struct obj_info *info, struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (key_check(key, err) != 0)
+        return -1;
+    char *path = key_path(ds, key);
+    int rc = dir_head_path(path, key, info, err);
+    free(path);
+    return rc;
+}
+
+static int dir_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
+                   struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (key_check(key, err) != 0)
+        return -1;
+    char *path = key_path(ds, key);
+    int rc = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
+            err_set(err, ERR_NOT_FOUND, "no object %s", key);
+        else
+            err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", path);
+        goto out;
+    }
+    if (fstat(fd, &st) != 0) {
+        err_set_errno(err, ERR_UNAVAILABLE, errno, "fstat %s", path);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(err, ERR_NOT_FOUND, "no object %s", key);
+        goto out;
+    }
+    if (out->max && (uint64_t)st.st_size > out->max - out->len) {
+        err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
+                (long long)st.st_size);
+        buf_cleanup(out);
+        goto out;
+    }
+    if (buf_reserve(out, (size_t)st.st_size, err) != 0)
+        goto out;
+    /* Read straight into the reserved room; once it is full, a file that grew meanwhile goes
+     * through buf_append so the ceiling still holds. */
+    for (;;) {
+        char chunk[8192];
+        size_t room = out->cap - out->len - 1;
+        char *dst = room > 0 ? out->data + out->len : chunk;
+        size_t want = room > 0 ? room : sizeof(chunk);
+        ssize_t n = read(fd, dst, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err_set_errno(err, ERR_UNAVAILABLE, errno, "read %s", path);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (dst == chunk) {
+            if (buf_append(out, chunk, (size_t)n, err) != 0)
+                goto out;
+        } else {
+            out->len += (size_t)n;
+            out->data[out->len] = '\0';
+        }
+    }
+    if (info) {
+        fill_info(info, key, &st);
+        read_sidecar(path, &st, info->meta);
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+static int dir_del(struct objstore *os, const char *key, struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (key_check(key, err) != 0)
+        return -1;
+    char *path = key_path(ds, key);
+    char *mpath = xasprintf("%s%s", path, META_SUFFIX);
+    int rc = 0;
+    /* Sidecar first: a crash in between leaves data without metadata (rebuilt on read), never
+     * a sidecar that could describe a later file. */
+    if (unlink(mpath) != 0 && errno != ENOENT && errno != ENOTDIR)
+        rc = err_set_errno(err, ERR_WRITE, errno, "remove %s", mpath);
+    if (rc == 0 && unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR)
+        rc = err_set_errno(err, ERR_WRITE, errno, "remove %s", path);
+    if (rc == 0) {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        if (access(path, F_OK) == 0)
+            rc = fsync_dir(path, err);
+    }
+    free(mpath);
+    free(path);
+    return rc;
+}
+
+struct keylist {
+    char **keys;
+    size_t n, cap;
+};
+
+/* Walks dir (relative key prefix rel, "" or ending in '/') collecting regular files whose key
+ * starts with prefix. Directories that cannot contain such keys are not entered. */
+static int walk(struct dirstore *ds, const char *rel, const char *prefix, struct keylist *kl,
+                struct err *err)
+{
+    char *path = rel[0] ? xasprintf("%s/%s", ds->root, rel) : xstrdup(ds->root);
+    DIR *d = opendir(path);
+    if (!d) {
+        int e = errno;
+        free(path);
+        if (e == ENOENT || e == ENOTDIR)
+            return 0;
+        return err_set_errno(err, ERR_UNAVAILABLE, e, "open directory %s/%s", ds->root, rel);
+    }
+    int rc = 0;
+    size_t plen = strlen(prefix);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strchr(n, '~') ||
+            ends_with(n, META_SUFFIX))
+            continue;
+        char *key = xasprintf("%s%s", rel, n);
+        size_t klen = strlen(key);
+        /* Only names compatible with the prefix: the key is a prefix of it (a directory on
+         * the way) or it starts with it. */
+        size_t cmp = klen < plen ? klen : plen;
+        if (memcmp(key, prefix, cmp) != 0) {
+            free(key);
+            continue;
+        }
+        bool is_dir = false, is_reg = false;
+        if (de->d_type == DT_DIR) {
+            is_dir = true;
+        } else if (de->d_type == DT_REG) {
+            is_reg = true;
+        } else {
+            struct stat st;
+            char *fp = xasprintf("%s/%s", path, n);
+            if (lstat(fp, &st) == 0) {
+                is_dir = S_ISDIR(st.st_mode);
+                is_reg = S_ISREG(st.st_mode);
+            }
+            free(fp);
+        }
+        if (is_dir) {
+            char *sub = xasprintf("%s/", key);
+            size_t slen = klen + 1;
+            size_t c2 = slen < plen ? slen : plen;
+            if (memcmp(sub, prefix, c2) == 0)
+                rc = walk(ds, sub, prefix, kl, err);
+            free(sub);
+            free(key);
+            if (rc != 0)
+                break;
+        } else if (is_reg && klen >= plen && klen < OBJ_KEY_MAX) {
+            if (kl->n == kl->cap) {
+                kl->cap = kl->cap ? kl->cap * 2 : 64;
+                kl->keys = xrealloc(kl->keys, kl->cap * sizeof(*kl->keys));
+            }
+            kl->keys[kl->n++] = key;
+        } else {
+            free(key);
+        }
+    }
+    closedir(d);
+    free(path);
+    return rc;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int dir_list(struct objstore *os, const char *prefix,
+                    int (*cb)(void *ctx, const struct obj_info *info), void *ctx, struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    struct keylist kl = {0};
+    /* Start at the deepest directory the prefix names, so listing one state's snapshots does
+     * not walk every state. */
+    char *start = xstrdup(prefix);
+    char *slash = strrchr(start, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        start[0] = '\0';
+    int rc = walk(ds, start, prefix, &kl, err);
+    free(start);
+    if (rc == 0 && kl.n > 1)
+        qsort(kl.keys, kl.n, sizeof(*kl.keys), cmp_keys);
+    struct obj_info *info = xmalloc(sizeof(*info));
+    for (size_t i = 0; rc == 0 && i < kl.n; i++) {
+        char *path = key_path(ds, kl.keys[i]);
+        struct err e2 = {0};
+        /* A file removed since the walk is simply skipped. */
+        if (dir_head_path(path, kl.keys[i], info, &e2) == 0)
+            rc = cb(ctx, info);
+        free(path);
+    }
+    for (size_t i = 0; i < kl.n; i++)
+        free(kl.keys[i]);
+    free(kl.keys);
+    free(info);
+    return rc;
+}
+
+static int dir_ping(struct objstore *os, struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    struct stat st;
+    if (stat(ds->root, &st) != 0)
+        return err_set_errno(err, ERR_HEALTH, errno, "data dir %s", ds->root);
+    if (!S_ISDIR(st.st_mode))
+        return err_set(err, ERR_HEALTH, "data dir %s is not a directory", ds->root);
+    if (access(ds->root, W_OK | X_OK) != 0)
+        return err_set_errno(err, ERR_HEALTH, errno, "data dir %s not writable", ds->root);
+    return 0;
+}
+
+static void dir_free(struct objstore *os)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (!ds)
+        return;
+    free(ds->root);
+    free(ds);
+}
+
+static const struct objstore_ops dir_ops = {
+    .put = dir_put,
+    .get = dir_get,
+    .head = dir_head,
+    .del = dir_del,
+    .list = dir_list,
+    .ping = dir_ping,
+    .free = dir_free,
+    .kind = "dir",
+};
+
+struct objstore *objstore_dir_new(const char *root, struct err *err)
+{
+    if (!root || !root[0]) {
+        err_set(err, ERR_INVALID, "empty data directory");
+        return NULL;
+    }
+    char *r = xstrdup(root);
+    size_t n = strlen(r);
+    while (n > 1 && r[n - 1] == '/')
+        r[--n] = '\0';
+    struct stat st;
+    if (stat(r, &st) != 0) {
+        if (errno != ENOENT) {
+            err_set_errno(err, ERR_INVALID, errno, "data dir %s", r);
+            free(r);
+            return NULL;
+        }
+        /* make_parents creates the parents of a file path: give it one inside root. */
+        char *probe = xasprintf("%s/x", r);
+        int rc = make_parents(probe, err);
+        free(probe);
+        if (rc != 0) {
+            free(r);
+            return NULL;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        err_set(err, ERR_INVALID, "data dir %s is not a directory", r);
+        free(r);
+        return NULL;
+    }
+    struct dirstore *ds = xcalloc(1, sizeof(*ds));
+    ds->base.ops = &dir_ops;
+    ds->root = r;
+    return &ds->base;
+}
