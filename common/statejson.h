@@ -24,4 +24,13 @@ struct state_summary {
  * else -1 with ERR_INVALID and a message naming the problem and its byte offset. */
 int statejson_scan(const char *data, size_t len, struct state_summary *out, struct err *err);
 
+/* Restore (common/staterewrite.c): copies data to out with every top-level "serial" value
+ * replaced by new_serial, every other byte unchanged (lineage, formatting, key order and an
+ * OpenTofu envelope's ciphertext are kept). data must pass statejson_scan; the key must be
+ * written literally (no escapes), as every client writes it. out is reset first. ERR_INVALID
+ * when data is not a state. */
+struct buf;
+int statejson_rewrite_serial(const char *data, size_t len, uint64_t new_serial, struct buf *out,
+                             struct err *err);
+
 #endif

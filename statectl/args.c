@@ -1,0 +1,284 @@
+/* statectl/args.c: the command table and the command-line parser.
+ *
+ * One table row per command (as tmux's cmd-*.c entries): its words, how many positional
+ * arguments it takes, which options it accepts, its usage line and its help text. Options are
+ * parsed by hand rather than with getopt_long so they may appear before or after the command
+ * words ("statectl --output json states list" and "statectl states list --output json" both
+ * work) and so unknown or misplaced options are reported per command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "statectl/statectl.h"
+
+#define B(o) (1u << (o))
+#define GLOBAL_OPTS                                                                                \
+    (B(OPT_URL) | B(OPT_TOKEN) | B(OPT_CACERT) | B(OPT_CERT) | B(OPT_KEY) | B(OPT_OUTPUT) |       \
+     B(OPT_HELP) | B(OPT_VERSION))
+
+struct ctl_cmd {
+    const char *noun, *verb; /* verb NULL: a one-word command */
+    int min_pos, max_pos;
+    unsigned opts; /* accepted options besides the global ones */
+    const char *args;
+    const char *help;
+};
+
+static const struct ctl_cmd cmds[] = {
+    {"states", "list", 0, 0, B(OPT_PREFIX), "[--prefix P]",
+     "List states: name, serial, size, last write and writer, lock holder. A read token sees\n"
+     "only the states its pattern allows."},
+    {"snapshots", "list", 1, 1, 0, "NAME", "List the snapshots of state NAME, newest first."},
+    {"snapshots", "show", 2, 2, B(OPT_OUTFILE), "NAME SNAPSHOT [-o FILE]",
+     "Write the bytes of one snapshot to stdout (or FILE), exactly as stored."},
+    {"snapshots", "diff", 3, 3, 0, "NAME A B",
+     "Resources (module+mode+type+name+index) and outputs added, removed and changed from\n"
+     "snapshot A to snapshot B. OpenTofu-encrypted snapshots cannot be looked into."},
+    {"snapshots", "restore", 2, 2, B(OPT_FORCE), "NAME SNAPSHOT [--force]",
+     "Write SNAPSHOT's content as the new current state of NAME, with a serial one above the\n"
+     "current one, so clients accept it. Refused while the state is locked unless --force\n"
+     "(the lock is then left in place). Needs a write or admin token."},
+    {"locks", "list", 0, 0, 0, "", "List live locks: state, lock ID, who, created, expires."},
+    {"locks", "force-unlock", 1, 1, B(OPT_ID), "NAME [--id ID]",
+     "Release the lock on NAME whoever holds it (with --id: only if ID still holds it).\n"
+     "Audited as force-unlock. Admin only."},
+    {"audit", "export", 0, 0,
+     B(OPT_SINCE) | B(OPT_UNTIL) | B(OPT_STATE) | B(OPT_FORMAT) | B(OPT_OUTFILE),
+     "[--since T] [--until T] [--state PATTERN] [--format jsonl|csv] [-o FILE]",
+     "Stream audit events (T: RFC 3339 or YYYY-MM-DD) to stdout or FILE; progress on stderr\n"
+     "when it is a terminal. PATTERN: '*' within a segment, '**' across segments."},
+    {"audit", "verify", 0, 0, 0, "",
+     "Check the audit hash chain; exits 7 naming the first broken event."},
+    {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES), "NAME --role read|write|admin --states PATTERN",
+     "Create a token; its secret is printed once and never again."},
+    {"tokens", "list", 0, 0, 0, "", "List tokens: name, role, state pattern (never secrets)."},
+    {"tokens", "revoke", 1, 1, 0, "NAME", "Revoke a token at once."},
+    {"backend-config", NULL, 1, 1,
+     B(OPT_FORMAT) | B(OPT_LAYOUT) | B(OPT_WITH_TOKEN) | B(OPT_USERNAME),
+     "NAME [--format hcl|flags|terragrunt|env] [--layout default|gitlab] [--with-token]\n"
+     "                      [--username U]",
+     "Print client configuration for state NAME on this server: a backend \"http\" block (hcl),\n"
+     "-backend-config= flags, a Terragrunt remote_state block, or TF_HTTP_* exports. Credentials\n"
+     "are placeholders unless --with-token puts the current token in."},
+};
+
+static const struct {
+    const char *name;
+    char shortname;
+    bool has_arg;
+} opt_names[OPT__COUNT] = {
+    [OPT_URL] = {"url", 0, true},          [OPT_TOKEN] = {"token", 0, true},
+    [OPT_CACERT] = {"cacert", 0, true},    [OPT_CERT] = {"cert", 0, true},
+    [OPT_KEY] = {"key", 0, true},          [OPT_OUTPUT] = {"output", 0, true},
+    [OPT_HELP] = {"help", 'h', false},     [OPT_PREFIX] = {"prefix", 0, true},
+    [OPT_FORCE] = {"force", 0, false},     [OPT_ID] = {"id", 0, true},
+    [OPT_SINCE] = {"since", 0, true},      [OPT_UNTIL] = {"until", 0, true},
+    [OPT_STATE] = {"state", 0, true},      [OPT_FORMAT] = {"format", 0, true},
+    [OPT_OUTFILE] = {"out", 'o', true},    [OPT_ROLE] = {"role", 0, true},
+    [OPT_STATES] = {"states", 0, true},    [OPT_LAYOUT] = {"layout", 0, true},
+    [OPT_WITH_TOKEN] = {"with-token", 0, false}, [OPT_USERNAME] = {"username", 0, true},
+    [OPT_VERSION] = {"version", 0, false},
+};
+
+const char *ctl_cmd_name(const struct ctl_cmd *cmd)
+{
+    static _Thread_local char name[64];
+    snprintf(name, sizeof(name), "%s%s%s", cmd->noun, cmd->verb ? " " : "",
+             cmd->verb ? cmd->verb : "");
+    return name;
+}
+
+static int find_opt(const char *arg, size_t len, char shortname)
+{
+    for (int i = 0; i < OPT__COUNT; i++) {
+        if (shortname != 0 ? opt_names[i].shortname == shortname
+                           : strlen(opt_names[i].name) == len &&
+                                 strncmp(opt_names[i].name, arg, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int ctl_parse(int argc, char **argv, struct ctl_cmdline *cl, char *errbuf, size_t errlen)
+{
+    const char *words[16];
+    int nwords = 0, used = 0;
+    bool opts_done = false;
+    unsigned seen = 0;
+
+    memset(cl, 0, sizeof(*cl));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int o;
+        const char *val = NULL;
+        if (opts_done || a[0] != '-' || a[1] == '\0') {
+            if (nwords == (int)(sizeof(words) / sizeof(words[0]))) {
+                snprintf(errbuf, errlen, "too many arguments");
+                return CTL_EXIT_USAGE;
+            }
+            words[nwords++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            opts_done = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t n = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            o = find_opt(a + 2, n, 0);
+            if (eq != NULL)
+                val = eq + 1;
+        } else {
+            o = a[2] == '\0' ? find_opt(NULL, 0, a[1]) : -1;
+        }
+        if (o < 0) {
+            snprintf(errbuf, errlen, "unknown option %s", a);
+            return CTL_EXIT_USAGE;
+        }
+        if (opt_names[o].has_arg && val == NULL) {
+            if (i + 1 >= argc) {
+                snprintf(errbuf, errlen, "option --%s needs a value", opt_names[o].name);
+                return CTL_EXIT_USAGE;
+            }
+            val = argv[++i];
+        } else if (!opt_names[o].has_arg) {
+            if (val != NULL) {
+                snprintf(errbuf, errlen, "option --%s takes no value", opt_names[o].name);
+                return CTL_EXIT_USAGE;
+            }
+            val = "1";
+        }
+        cl->opt[o] = val;
+        seen |= B(o);
+    }
+
+    if (cl->opt[OPT_OUTPUT] != NULL) {
+        if (strcmp(cl->opt[OPT_OUTPUT], "json") == 0)
+            cl->json = true;
+        else if (strcmp(cl->opt[OPT_OUTPUT], "text") != 0) {
+            snprintf(errbuf, errlen, "--output must be text or json");
+            return CTL_EXIT_USAGE;
+        }
+    }
+    if (nwords == 0) {
+        if (cl->opt[OPT_HELP] || cl->opt[OPT_VERSION])
+            return 0;
+        snprintf(errbuf, errlen, "no command given");
+        return CTL_EXIT_USAGE;
+    }
+    for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+        if (strcmp(cmds[k].noun, words[0]) != 0)
+            continue;
+        if (cmds[k].verb == NULL) {
+            cl->cmd = &cmds[k];
+            used = 1;
+            break;
+        }
+        if (nwords >= 2 && strcmp(cmds[k].verb, words[1]) == 0) {
+            cl->cmd = &cmds[k];
+            used = 2;
+            break;
+        }
+    }
+    if (cl->cmd == NULL) {
+        bool noun_known = false;
+        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+            noun_known |= strcmp(cmds[k].noun, words[0]) == 0;
+        if (noun_known && cl->opt[OPT_HELP])
+            return 0; /* "statectl snapshots --help": the global usage lists its verbs */
+        if (noun_known)
+            snprintf(errbuf, errlen, "unknown %s command '%s'", words[0],
+                     nwords >= 2 ? words[1] : "(none)");
+        else
+            snprintf(errbuf, errlen, "unknown command '%s'", words[0]);
+        return CTL_EXIT_USAGE;
+    }
+    if (cl->opt[OPT_HELP])
+        return 0;
+    for (int o = 0; o < OPT__COUNT; o++) {
+        if ((seen & B(o)) && !((GLOBAL_OPTS | cl->cmd->opts) & B(o))) {
+            snprintf(errbuf, errlen, "%s does not take --%s", ctl_cmd_name(cl->cmd),
+                     opt_names[o].name);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    cl->npos = nwords - used;
+    if (cl->npos < cl->cmd->min_pos || cl->npos > cl->cmd->max_pos) {
+        snprintf(errbuf, errlen, "%s takes %s%s", ctl_cmd_name(cl->cmd),
+                 cl->cmd->max_pos == 0 ? "no arguments" : cl->cmd->args,
+                 cl->npos < cl->cmd->min_pos ? " (missing argument)" : " (too many arguments)");
+        return CTL_EXIT_USAGE;
+    }
+    for (int k = 0; k < cl->npos; k++)
+        cl->pos[k] = words[used + k];
+    return 0;
+}
+
+static const char global_usage[] =
+    "Usage: statectl [global options] COMMAND [arguments] [options]\n"
+    "\n"
+    "Operate a stated state server through its admin API.\n"
+    "\n"
+    "Commands:\n";
+
+static const char global_opts[] =
+    "\n"
+    "Global options:\n"
+    "  --url URL         server base URL (default $STATECTL_URL, else http://127.0.0.1:8080)\n"
+    "  --token TOKEN     API token (default $STATECTL_TOKEN); prefer the variable, arguments\n"
+    "                    are visible to other users in the process list\n"
+    "  --cacert FILE     CA bundle to verify an https server\n"
+    "  --cert FILE       client certificate (mutual TLS), with --key FILE\n"
+    "  --output FORMAT   text (aligned tables, default) or json (for scripts)\n"
+    "  -h, --help        this help; `statectl COMMAND --help` for one command\n"
+    "  --version         print the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 server or operation error, 2 usage, 3 not found, 4 locked or\n"
+    "conflict, 5 server unreachable, 6 permission denied, 7 audit chain broken.\n";
+
+void ctl_usage(FILE *f, const struct ctl_cmd *cmd)
+{
+    if (cmd == NULL) {
+        fputs(global_usage, f);
+        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+            char head[64];
+            snprintf(head, sizeof(head), "%s", ctl_cmd_name(&cmds[k]));
+            fprintf(f, "  %-22s%s\n", head, cmds[k].args);
+        }
+        fputs(global_opts, f);
+        return;
+    }
+    fprintf(f, "Usage: statectl %s %s\n\n%s\n", ctl_cmd_name(cmd), cmd->args, cmd->help);
+    fputs("\nGlobal options (--url, --token, --cacert, --cert, --key, --output json) apply; see\n"
+          "`statectl --help`.\n",
+          f);
+}
+
+int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    static const struct {
+        const char *noun, *verb;
+        int (*fn)(const struct ctl_conn *, const struct ctl_cmdline *);
+    } run[] = {
+        {"states", "list", ctl_cmd_states_list},
+        {"snapshots", "list", ctl_cmd_snapshots_list},
+        {"snapshots", "show", ctl_cmd_snapshots_show},
+        {"snapshots", "diff", ctl_cmd_snapshots_diff},
+        {"snapshots", "restore", ctl_cmd_snapshots_restore},
+        {"locks", "list", ctl_cmd_locks_list},
+        {"locks", "force-unlock", ctl_cmd_locks_force_unlock},
+        {"audit", "export", ctl_cmd_audit_export},
+        {"audit", "verify", ctl_cmd_audit_verify},
+        {"tokens", "create", ctl_cmd_tokens_create},
+        {"tokens", "list", ctl_cmd_tokens_list},
+        {"tokens", "revoke", ctl_cmd_tokens_revoke},
+        {"backend-config", NULL, ctl_cmd_backend_config},
+    };
+    for (size_t k = 0; k < sizeof(run) / sizeof(run[0]); k++) {
+        if (strcmp(run[k].noun, cmd->noun) == 0 &&
+            (run[k].verb == NULL ? cmd->verb == NULL
+                                 : cmd->verb != NULL && strcmp(run[k].verb, cmd->verb) == 0))
+            return run[k].fn(c, cl);
+    }
+    return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,192 @@
+/* statectl/cmd_states.c: states list, locks list, locks force-unlock, and the helpers every
+ * command shares. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "statectl/statectl_int.h"
+
+void ctl_print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s != NULL)
+        puts(s);
+    free(s);
+}
+
+int ctl_check_name(const char *name)
+{
+    struct err e = {0};
+    if (state_name_check(name, strlen(name), &e) == 0)
+        return 0;
+    fprintf(stderr, "statectl: %s: invalid state name: %s\n", err_infra_code(e.code), e.msg);
+    return CTL_EXIT_USAGE;
+}
+
+void ctl_short_time(const char *rfc3339, char out[32])
+{
+    /* "2026-11-22T02:20:13.123456Z" -> "2026-11-22T02:20:13Z"; anything else unchanged. */
+    size_t n;
+    if (rfc3339 == NULL || rfc3339[0] == '\0') {
+        snprintf(out, 32, "-");
+        return;
+    }
+    n = strcspn(rfc3339, ".");
+    if (n >= 19 && rfc3339[n] == '.')
+        snprintf(out, 32, "%.*sZ", (int)n, rfc3339);
+    else
+        snprintf(out, 32, "%s", rfc3339);
+}
+
+int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path,
+                  const char *body, const char *what, json_t **out)
+{
+    struct ctl_resp r;
+    struct err e = {0};
+    int ex = 0;
+    *out = NULL;
+    if (ctl_request(c, method, path, body, NULL, false, &r, &e) != 0) {
+        fprintf(stderr, "statectl: %s: %s: %s\n", what, err_infra_code(e.code), e.msg);
+        ctl_resp_cleanup(&r);
+        return e.code == ERR_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
+    }
+    if (r.status < 200 || r.status > 299)
+        ex = ctl_report_http(&r, what);
+    else if ((*out = ctl_resp_json(&r)) == NULL)
+        ex = CTL_EXIT_ERROR;
+    ctl_resp_cleanup(&r);
+    return ex;
+}
+
+void ctl_print_table(struct ctl_table *t)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    ctl_table_render(t, &b);
+    fwrite(b.data, 1, b.len, stdout);
+    buf_cleanup(&b);
+    ctl_table_cleanup(t);
+}
+
+const char *ctl_jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+void ctl_jnum(json_t *o, const char *key, char out[32])
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        snprintf(out, 32, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(out, 32, "-");
+}
+
+int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    static const char *const head[] = {"NAME", "SERIAL", "SIZE", "LAST WRITE", "WRITER", "LOCK"};
+    struct ctl_table t;
+    json_t *arr, *s;
+    size_t i;
+    char *path;
+    int ex;
+
+    if (cl->opt[OPT_PREFIX] != NULL) {
+        char *q = ctl_query_escape(cl->opt[OPT_PREFIX]);
+        path = xasprintf("/v1/states?prefix=%s", q);
+        free(q);
+    } else {
+        path = xstrdup("/v1/states");
+    }
+    ex = ctl_call_json(c, "GET", path, NULL, "states list", &arr);
+    free(path);
+    if (ex != 0)
+        return ex;
+    if (cl->json) {
+        ctl_print_json(arr);
+        json_decref(arr);
+        return 0;
+    }
+    ctl_table_init(&t, 6, head);
+    json_array_foreach(arr, i, s)
+    {
+        char serial[32], size[32], when[32], lock[400];
+        json_t *l = json_object_get(s, "lock");
+        ctl_jnum(s, "serial", serial);
+        ctl_jnum(s, "size", size);
+        ctl_short_time(ctl_jstr(s, "last_write"), when);
+        if (json_is_object(l))
+            snprintf(lock, sizeof(lock), "%s (%s)", ctl_jstr(l, "who")[0] ? ctl_jstr(l, "who") : "?",
+                     ctl_jstr(l, "id"));
+        else
+            lock[0] = '\0';
+        const char *row[] = {ctl_jstr(s, "name"), serial, size, when, ctl_jstr(s, "writer"), lock};
+        ctl_table_add(&t, row);
+    }
+    ctl_print_table(&t);
+    json_decref(arr);
+    return 0;
+}
+
+int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    static const char *const head[] = {"STATE", "ID", "WHO", "OPERATION", "CREATED", "EXPIRES"};
+    struct ctl_table t;
+    json_t *arr, *l;
+    size_t i;
+    int ex = ctl_call_json(c, "GET", "/v1/locks", NULL, "locks list", &arr);
+    if (ex != 0)
+        return ex;
+    if (cl->json) {
+        ctl_print_json(arr);
+        json_decref(arr);
+        return 0;
+    }
+    ctl_table_init(&t, 6, head);
+    json_array_foreach(arr, i, l)
+    {
+        char created[32], expires[32];
+        ctl_short_time(ctl_jstr(l, "created"), created);
+        ctl_short_time(ctl_jstr(l, "expires"), expires);
+        const char *row[] = {ctl_jstr(l, "state"),     ctl_jstr(l, "id"), ctl_jstr(l, "who"),
+                             ctl_jstr(l, "operation"), created,           expires};
+        ctl_table_add(&t, row);
+    }
+    ctl_print_table(&t);
+    json_decref(arr);
+    return 0;
+}
+
+int ctl_cmd_locks_force_unlock(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *name = cl->pos[0];
+    char *path, *what;
+    json_t *res;
+    int ex = ctl_check_name(name);
+    if (ex != 0)
+        return ex;
+    if (cl->opt[OPT_ID] != NULL) {
+        char *q = ctl_query_escape(cl->opt[OPT_ID]);
+        path = xasprintf("/v1/locks/%s?id=%s", name, q);
+        free(q);
+    } else {
+        path = xasprintf("/v1/locks/%s", name);
+    }
+    what = xasprintf("force-unlock %s", name);
+    ex = ctl_call_json(c, "DELETE", path, NULL, what, &res);
+    free(path);
+    free(what);
+    if (ex != 0)
+        return ex;
+    if (cl->json)
+        ctl_print_json(res);
+    else if (json_is_true(json_object_get(res, "released")))
+        printf("released the lock on %s (ID %s, held by %s)\n", name, ctl_jstr(res, "id"),
+               ctl_jstr(res, "who")[0] ? ctl_jstr(res, "who") : "?");
+    else
+        printf("%s was not locked\n", name);
+    json_decref(res);
+    return 0;
+}
