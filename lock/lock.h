@@ -27,6 +27,14 @@ struct lock_holder {
     int64_t expires_us; /* renewed_us + ttl */
 };
 void lock_holder_cleanup(struct lock_holder *h);
+/* Deep copy (dst's previous content is not freed). */
+void lock_holder_copy(struct lock_holder *dst, const struct lock_holder *src);
+/* The lock info JSON to show a client (the 423 body, `locks list`): the client's info object
+ * verbatim when it already has a non-empty string "ID" and "Created"; otherwise that object
+ * with "ID" set to h->id and "Created" set to h->created_us as RFC 3339 UTC (what Terraform and
+ * OpenTofu print and parse). A missing or non-object info gives {"ID":…,"Created":…}. Returns
+ * a new string (caller frees). */
+char *lock_holder_info_json(const struct lock_holder *h);
 
 enum lock_outcome {
     LOCK_ACQUIRED,   /* was free */
