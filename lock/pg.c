@@ -138,7 +138,7 @@ static int pg_acquire(struct lockstore *ls, const char *state, const char *id,
                       const char *info_json, struct lock_result *res, struct err *err)
 {
     struct pg_lockstore *p = pls(ls);
-    if (!id)
+    if (!id || !id[0])
         return err_set(err, ERR_INVALID, "lock without an ID");
     if (check_id(id, err) != 0)
         return -1;

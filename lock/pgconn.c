@@ -169,6 +169,15 @@ static bool conn_alive(PGconn *c)
     return PQstatus(c) == CONNECTION_OK;
 }
 
+/* Server notices (e.g. "relation already exists, skipping") are not errors: debug log only. */
+static void on_notice(void *arg, const char *message)
+{
+    size_t n = strlen(message);
+    while (n > 0 && message[n - 1] == '\n')
+        n--;
+    log_debug("PostgreSQL notice: %.*s", (int)n, message);
+}
+
 static PGconn *connect_once(struct pgconn_pool *p, struct err *err)
 {
     /* Keywords before dbname are defaults the conninfo may override (libpq processes them in
@@ -189,6 +198,7 @@ static PGconn *connect_once(struct pgconn_pool *p, struct err *err)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, on_notice, NULL);
     /* A statement stuck behind a lock or a slow server must not hold a worker forever. */
     PGresult *r = PQexec(c, "SET statement_timeout = '" PGCONN_STATEMENT_TIMEOUT "'");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -226,9 +236,9 @@ PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
      * already known to be down, one attempt only: the request that noticed the outage waits,
      * the others answer 503 at once, and the first attempt after recovery succeeds. */
     int64_t start = mono_ms(), delay = 50;
+    bool was_down = atomic_load(&p->down);
     for (;;) {
         struct err e1 = {0};
-        bool was_down = atomic_load(&p->down);
         PGconn *c = connect_once(p, &e1);
         if (c) {
             if (atomic_exchange(&p->down, false))

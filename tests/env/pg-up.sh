@@ -49,9 +49,11 @@ chmod 700 "$DIR"
 "${AS[@]}" "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
   >"$DIR/initdb.log" 2>&1 || { tail -n 5 "$DIR/initdb.log" >&2; exit 1; }
 
+# The options are kept in DIR/postgres.opts so tests/env/pg-ctl.sh can stop and start the same
+# server again (fault tests).
+echo "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$DIR/postgres.opts"
 if ! "${AS[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-  start >/dev/null 2>&1; then
+  -o "$(cat "$DIR/postgres.opts")" start >/dev/null 2>&1; then
   echo "pg-up: server did not start; log:" >&2
   tail -n 10 "$DIR/server.log" >&2
   exit 1
