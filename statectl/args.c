@@ -98,7 +98,8 @@ static int find_opt(const char *arg, size_t len, char shortname)
     return -1;
 }
 
-int ctl_parse(int argc, char **argv, struct ctl_cmdline *cl, char *errbuf, size_t errlen)
+int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *errbuf,
+              size_t errlen)
 {
     const char *words[16];
     int nwords = 0, used = 0;

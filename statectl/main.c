@@ -15,7 +15,7 @@ int main(int argc, char **argv)
     struct ctl_conn conn;
     char why[256];
     char *url;
-    int ex = ctl_parse(argc, argv, &cl, why, sizeof(why));
+    int ex = ctl_parse(argc, (const char *const *)argv, &cl, why, sizeof(why));
 
     if (ex != 0) {
         fprintf(stderr, "statectl: INFRA_001: %s\n", why);

@@ -69,7 +69,8 @@ struct ctl_cmdline {
 /* Parses argv (options may come before or after the command words; "--" ends options).
  * Returns 0, or CTL_EXIT_USAGE with a one-line reason in errbuf. A --help anywhere is not an
  * error: it is returned in opt[OPT_HELP] with whatever command was recognised. */
-int ctl_parse(int argc, char **argv, struct ctl_cmdline *cl, char *errbuf, size_t errlen);
+int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *errbuf,
+              size_t errlen);
 /* Usage text: the global one (cmd NULL) or one command's. */
 void ctl_usage(FILE *f, const struct ctl_cmd *cmd);
 const char *ctl_cmd_name(const struct ctl_cmd *cmd); /* "snapshots diff" */
