@@ -11,6 +11,9 @@
 #   stated_restart         start again with the same port, data, storage and locks
 #   mode_available MODE    0 when the services MODE needs are up
 #
+# STATED_CURL (array, default empty): extra curl arguments for the start-up health probe, e.g.
+# (--cert client.pem --key client.key) when stated requires client certificates.
+#
 # Each start gets a fresh data dir, a fresh key prefix in the test bucket and a fresh
 # PostgreSQL database, so suites never see each other's states or locks.
 
@@ -50,6 +53,8 @@ stated_start() {
   stated_launch
 }
 
+STATED_CURL=()
+
 stated_launch() {
   local scheme=http
   case " ${STATED_ARGS[*]} " in *" --tls-cert "*) scheme=https ;; esac
@@ -59,7 +64,7 @@ stated_launch() {
   STATED_PID=$!
   local i
   for i in $(seq 1 200); do
-    if curl -sk -o /dev/null --max-time 1 "$STATED_URL/healthz"; then return 0; fi
+    if curl -sk "${STATED_CURL[@]}" -o /dev/null --max-time 1 "$STATED_URL/healthz"; then return 0; fi
     kill -0 "$STATED_PID" 2>/dev/null || break
     sleep 0.05
   done

@@ -1,0 +1,143 @@
+#!/bin/bash
+# tests/bench/http.sh: HTTP throughput of stated on loopback, with wrk, bounded in time.
+#
+# One stated (embedded mode unless BENCH_MODE says otherwise), three wrk runs of BENCH_SECS
+# (default 10) each, in the same process lifetime:
+#   healthz   GET /healthz                       (the server's floor: no auth, no storage)
+#   get100k   GET of a 100 KB state              (auth, storage read, 100 KB response)
+#   cycle     LOCK -> POST ?ID= -> UNLOCK on 64 distinct states, one state machine per connection
+# Prints a table and rewrites the HTTP section of docs/BENCHMARKS.md (date, machine, numbers).
+# Nothing here asserts a timing; a run fails only if the server or wrk does not work.
+# BENCH_NO_DOC=1 leaves docs/BENCHMARKS.md alone.
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/testlib.sh"
+. "$TOP/tests/lib/stated.sh"
+P_TMP=$(mktemp -d /tmp/stated-bench.XXXXXX)
+. "$TOP/tests/protocol/lib.sh"
+trap 'stated_cleanup; rm -rf "$P_TMP"' EXIT
+
+SECS=${BENCH_SECS:-10}
+MODE=${BENCH_MODE:-embedded}
+GET_CONNS=${BENCH_CONNS:-32}
+CYCLE_CONNS=8
+NSTATES=64
+DOC=$TOP/docs/BENCHMARKS.md
+
+if ! command -v wrk >/dev/null; then
+  skip bench/http "wrk not found (apt-get install wrk)"
+  t_done
+  exit
+fi
+if ! stated_start "$MODE"; then
+  fail bench/http "stated did not start"
+  t_done
+  exit
+fi
+AUTH="Basic $(printf 'bench:%s' "$ADMIN_TOKEN" | base64 -w0)"
+p_use_admin
+
+# A 100 KB state to read.
+lin=$(new_id)
+mkstate "$P_TMP/s100k" 1 "$lin" 100000
+post_state /v1/states/bench/get100k "$P_TMP/s100k"
+if [ "$CODE" != 200 ]; then
+  fail bench/http "could not store the 100 KB state: HTTP $CODE"
+  t_done
+  exit
+fi
+
+# run_wrk NAME THREADS CONNS ARGS...: sets RPS, P99, ERRS and writes the raw output.
+run_wrk() {
+  local name=$1 th=$2 co=$3
+  shift 3
+  wrk -t"$th" -c"$co" -d"${SECS}s" --latency --timeout 5s "$@" >"$P_TMP/$name.out" 2>&1
+  RPS=$(awk '/^Requests\/sec:/ {print $2}' "$P_TMP/$name.out")
+  P99=$(awk '$1 == "99%" {print $2}' "$P_TMP/$name.out")
+  P50=$(awk '$1 == "50%" {print $2}' "$P_TMP/$name.out")
+  ERRS=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$P_TMP/$name.out")
+  local sockerr
+  sockerr=$(grep -o 'Socket errors:.*' "$P_TMP/$name.out")
+  ERRS=${ERRS:-0}${sockerr:+ ($sockerr)}
+  if [ -z "$RPS" ]; then
+    fail "bench/http $name" "wrk produced no result: $(tail -n 3 "$P_TMP/$name.out" | tr '\n' ' ')"
+    return 1
+  fi
+  pass "bench/http $name ran"
+}
+
+declare -A R_RPS R_P50 R_P99 R_ERR
+for what in healthz get100k cycle; do
+  case $what in
+    healthz) run_wrk healthz 2 "$GET_CONNS" "$STATED_URL/healthz" ;;
+    get100k) run_wrk get100k 2 "$GET_CONNS" -H "Authorization: $AUTH" "$STATED_URL/v1/states/bench/get100k" ;;
+    cycle) run_wrk cycle "$CYCLE_CONNS" "$CYCLE_CONNS" -s "$TOP/tests/bench/lock_cycle.lua" "$STATED_URL" \
+      -- "$CYCLE_CONNS" "$NSTATES" "$AUTH"
+      ERRS=$(awk '/^non200/ {print $2}' "$P_TMP/cycle.out") ;;
+  esac
+  R_RPS[$what]=${RPS:-n/a} R_P50[$what]=${P50:-n/a} R_P99[$what]=${P99:-n/a} R_ERR[$what]=${ERRS:-n/a}
+done
+
+# The cycle's writes really landed: every state is readable after the run.
+req GET /v1/states/bench/cycle-0
+expect_code "bench/http cycle states were written" 200
+no_5xx "bench/http no 5xx from curl checks"
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+ratio=n/a
+if [[ ${R_RPS[get100k]} =~ ^[0-9.]+$ ]] && [[ ${R_RPS[healthz]} =~ ^[0-9.]+$ ]]; then
+  ratio=$(awk -v a="${R_RPS[get100k]}" -v b="${R_RPS[healthz]}" 'BEGIN {printf "%.0f%%", 100 * a / b}')
+fi
+cycles=n/a
+[[ ${R_RPS[cycle]} =~ ^[0-9.]+$ ]] && cycles=$(awk -v a="${R_RPS[cycle]}" 'BEGIN {printf "%.0f", a / 3}')
+
+table=$P_TMP/table
+{
+  echo "| workload | wrk threads/conns | requests/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|---|"
+  echo "| GET /healthz | 2/$GET_CONNS | ${R_RPS[healthz]} | ${R_P50[healthz]} | ${R_P99[healthz]} | ${R_ERR[healthz]} |"
+  echo "| GET 100 KB state | 2/$GET_CONNS | ${R_RPS[get100k]} | ${R_P50[get100k]} | ${R_P99[get100k]} | ${R_ERR[get100k]} |"
+  echo "| LOCK → POST → UNLOCK, $NSTATES states | $CYCLE_CONNS/$CYCLE_CONNS | ${R_RPS[cycle]} ($cycles cycles/s) | ${R_P50[cycle]} | ${R_P99[cycle]} | ${R_ERR[cycle]} |"
+} >"$table"
+echo
+echo "HTTP benchmark, mode $MODE, ${SECS}s per run, $(nproc) CPUs ($cpu)"
+cat "$table"
+echo "state GET rate is $ratio of the /healthz rate (aim: at least 50%)"
+echo
+
+if [ -z "${BENCH_NO_DOC:-}" ]; then
+  section=$P_TMP/section
+  {
+    echo "<!-- http-bench:start (written by tests/bench/http.sh; edit the script, not this part) -->"
+    echo "## HTTP (wrk against stated)"
+    echo
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($cpu), $(uname -sr), mode $MODE,"
+    echo "wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}') on loopback, ${SECS} s per run, client and server on the same machine."
+    echo "Reproduce with \`make bench\` (or \`tests/bench/http.sh\`; BENCH_SECS, BENCH_MODE, BENCH_CONNS)."
+    echo
+    cat "$table"
+    echo
+    echo "- The state GET reaches **$ratio** of the /healthz rate on the same server in the same run"
+    echo "  (aim: at least 50%). /healthz needs no token and no storage; a state GET checks the token,"
+    echo "  reads the object through the worker pool and sends 100 KB."
+    echo "- The cycle is what one \`terraform apply\` does per state: every POST writes a snapshot and the"
+    echo "  current object durably (fsync + rename in embedded mode) before answering, so it is bound by"
+    echo "  the disk, not by HTTP. Each connection keeps its own states, so there are no lock conflicts."
+    echo "- wrk and stated share the machine's cores; the numbers are a floor for the server, not a"
+    echo "  ceiling."
+    echo "<!-- http-bench:end -->"
+  } >"$section"
+  if [ ! -f "$DOC" ]; then
+    printf '# Benchmarks\n\nEvery number here comes from a script under tests/bench/ (`make bench` runs them all),\nwith the date and the machine it ran on.\n\n' >"$DOC"
+  fi
+  if grep -q '<!-- http-bench:start' "$DOC"; then
+    awk -v f="$section" '
+      /<!-- http-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
+      /<!-- http-bench:end -->/ { skip = 0; next }
+      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
+  else
+    { echo; cat "$section"; } >>"$DOC"
+  fi
+  echo "wrote the HTTP section of $DOC"
+fi
+t_done

@@ -1,0 +1,181 @@
+#!/bin/bash
+# 35-crash: kill -9 stated while a client streams writes, restart it on the same storage, and
+# check what survived.
+#
+# A writer posts states with serials 1, 2, 3, … (each body carries its serial and ~50 KB of
+# padding so a write takes a while) and records every acknowledged (200) one. After a random
+# 0.5-2 s, stated gets SIGKILL; it is restarted on the same data dir / bucket prefix / database.
+# Then:
+#   - the current state is valid JSON and byte-identical to the last acknowledged write or to
+#     the one that was in flight (never torn, never older than the last acknowledgement);
+#   - every acknowledged write exists as a snapshot with exactly its bytes;
+#   - every snapshot object is complete and named SEQ-SERIAL-SHA12.tfstate (no temp file is
+#     taken for a snapshot or a state);
+#   - writes and locks work after the restart.
+# Bounded: CRASH_ROUNDS rounds (default 3), each at most ~10 s. Modes: embedded, and s3 when
+# RGW is up.
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/testlib.sh"
+. "$TOP/tests/lib/stated.sh"
+P_TMP=$(mktemp -d /tmp/stated-crash.XXXXXX)
+. "$TOP/tests/protocol/lib.sh"
+trap 'stated_cleanup; rm -rf "$P_TMP"' EXIT
+
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { skip crash "$tool not found"; t_done; exit; }
+done
+if ! "$BIN/stated" --help >/dev/null 2>&1; then
+  fail crash "$BIN/stated --help does not run; build it with make"
+  t_done
+  exit
+fi
+
+ROUNDS=${CRASH_ROUNDS:-3}
+PAD=${CRASH_PAD:-50000}
+
+# writer NAME DIR LINEAGE: posts serial 1, 2, … until a request fails or 8 s pass.
+writer() {
+  local name=$1 dir=$2 lin=$3 i=1 code end=$((SECONDS + 8))
+  : >"$dir/acked"
+  while [ $SECONDS -lt $end ]; do
+    mkstate "$dir/$i.tfstate" "$i" "$lin" "$PAD"
+    echo "$i" >"$dir/attempt"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -u "admin:$ADMIN_TOKEN" \
+      -H 'Content-Type: application/json' -H "Content-MD5: $(md5_b64 "$dir/$i.tfstate")" \
+      --data-binary "@$dir/$i.tfstate" "$STATED_URL/v1/states/$name")
+    if [ "$code" != 200 ]; then
+      echo "$i $code" >"$dir/stopped"
+      return
+    fi
+    echo "$i" >>"$dir/acked"
+    i=$((i + 1))
+  done
+  echo "timeout" >"$dir/stopped"
+}
+
+crash_round() {
+  local M=$1 r=$2 t="crash/$1/round$2" name="crash/r$2" dir=$P_TMP/r$2 lin wpid
+  mkdir -p "$dir"
+  lin=$(new_id)
+  writer "$name" "$dir" "$lin" &
+  wpid=$!
+  sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+  sleep 0.5
+  stated_kill
+  wait "$wpid"
+  local acked=0 attempt stopped
+  [ -s "$dir/acked" ] && acked=$(tail -n 1 "$dir/acked")
+  attempt=$(cat "$dir/attempt" 2>/dev/null || echo 0)
+  stopped=$(cat "$dir/stopped" 2>/dev/null)
+  echo "  $t: $acked writes acknowledged, write $attempt in flight when killed ($stopped)"
+  if [ "$acked" -lt 1 ]; then
+    fail "$t writes acknowledged before the kill" "none (stopped: $stopped)"
+  else
+    pass "$t writes acknowledged before the kill ($acked)"
+  fi
+  case $stopped in
+    "$attempt 000") pass "$t the writer only failed because stated died" ;;
+    *) fail "$t the writer only failed because stated died" "stopped: '$stopped'" ;;
+  esac
+
+  if ! stated_restart; then
+    fail "$t restart on the same storage" "$(tail -n 5 "$STATED_LOG" | tr '\n' ' ')"
+    return 1
+  fi
+  pass "$t restart on the same storage"
+
+  fetch "$name" "$dir/current"
+  if [ "$acked" -ge 1 ]; then
+    if [ "$CODE" = 200 ] && jq -e . "$dir/current" >/dev/null 2>&1; then
+      pass "$t current state is valid JSON"
+    else
+      fail "$t current state is valid JSON" "HTTP $CODE, $(stat -c %s "$dir/current") bytes"
+    fi
+    local cur
+    cur=$(jq -r .serial "$dir/current" 2>/dev/null)
+    if [[ $cur =~ ^[0-9]+$ ]] && [ "$cur" -ge "$acked" ] && [ "$cur" -le "$attempt" ] && cmp -s "$dir/current" "$dir/$cur.tfstate"; then
+      pass "$t current state is the last acknowledged write or the one in flight (serial $cur)"
+    else
+      fail "$t current state is the last acknowledged write or the one in flight" "serial '$cur', acked $acked, in flight $attempt"
+    fi
+  fi
+
+  # Snapshots: complete, well named, and one per acknowledged write.
+  local snaps name_re='^[0-9]+-([0-9]+)-[0-9a-f]{12}\.tfstate$' s serial bad= torn= missing= checked=0
+  if ! snaps=$(snapshot_list "$name"); then
+    skip "$t snapshots" "cannot list snapshots in this mode (no /usr/bin/aws)"
+    return 0
+  fi
+  declare -A by_serial=()
+  while read -r s; do
+    [ -n "$s" ] || continue
+    if [[ $s =~ $name_re ]]; then
+      by_serial[${BASH_REMATCH[1]}]=$s
+    else
+      bad="$bad $s"
+    fi
+  done <<<"$snaps"
+  if [ -z "$bad" ]; then pass "$t every snapshot object is named SEQ-SERIAL-SHA12.tfstate"; else fail "$t every snapshot object is named SEQ-SERIAL-SHA12.tfstate" "others:$bad"; fi
+  # In s3 modes fetch only the last 10 acknowledged snapshots (each is a download).
+  local first=1
+  [ -n "$(s3_prefix)" ] && [ "$acked" -gt 10 ] && first=$((acked - 9))
+  for ((serial = 1; serial <= acked; serial++)); do
+    s=${by_serial[$serial]:-}
+    if [ -z "$s" ]; then missing="$missing $serial"; continue; fi
+    [ "$serial" -ge "$first" ] || continue
+    snapshot_get "$name" "$s" "$dir/snap" && cmp -s "$dir/snap" "$dir/$serial.tfstate" || torn="$torn $s"
+    checked=$((checked + 1))
+  done
+  if [ -z "$missing" ]; then pass "$t every acknowledged write has a snapshot"; else fail "$t every acknowledged write has a snapshot" "missing serials:$(echo "$missing" | cut -c1-200)"; fi
+  if [ -z "$torn" ]; then pass "$t acknowledged snapshots hold exact bytes ($checked compared)"; else fail "$t acknowledged snapshots hold exact bytes" "differ:$torn"; fi
+  # A snapshot beyond the acknowledged ones may only be the in-flight write, complete.
+  for serial in "${!by_serial[@]}"; do
+    if [ "$serial" -gt "$acked" ]; then
+      if [ "$serial" -ne "$attempt" ]; then
+        fail "$t no snapshot of a write never sent" "serial $serial"
+      elif snapshot_get "$name" "${by_serial[$serial]}" "$dir/snap" && cmp -s "$dir/snap" "$dir/$serial.tfstate"; then
+        pass "$t the in-flight write's snapshot is complete"
+      else
+        fail "$t the in-flight write's snapshot is complete" "${by_serial[$serial]} differs from what was sent"
+      fi
+    fi
+  done
+  # Embedded mode: nothing but current.tfstate and snapshots/ in the state's directory.
+  if [ -z "$(s3_prefix)" ]; then
+    local extra
+    extra=$(cd "$STATED_DATA/data/states/$name" 2>/dev/null && find . -type f ! -name current.tfstate ! -path './snapshots/*' | head -n 5 | tr '\n' ' ')
+    if [ -z "$extra" ]; then pass "$t no stray files in the state's directory"; else fail "$t no stray files in the state's directory" "$extra"; fi
+  fi
+
+  # Life goes on: a write with the next serial and a lock.
+  local next=$((attempt + 1)) id
+  mkstate "$dir/next" "$next" "$lin"
+  post_state "/v1/states/$name" "$dir/next"
+  expect_code "$t write after restart" 200
+  if same_state "$name" "$dir/next"; then pass "$t read after restart"; else fail "$t read after restart" "HTTP $CODE"; fi
+  id=$(new_id)
+  mklock "$dir/lock" "$id" crash@test OperationTypeApply
+  req LOCK "/v1/states/$name" -H 'Content-Type: application/json' --data-binary "@$dir/lock"
+  expect_code "$t lock after restart" 200
+  req UNLOCK "/v1/states/$name" -H 'Content-Type: application/json' --data-binary "@$dir/lock"
+  expect_code "$t unlock after restart" 200
+}
+
+for M in ${CRASH_MODES:-embedded s3}; do
+  if ! mode_available "$M"; then
+    skip "crash/$M" "S3_ENDPOINT not set (Ceph RGW not started)"
+    continue
+  fi
+  if ! stated_start "$M"; then
+    fail "crash/$M start" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
+    stated_cleanup
+    continue
+  fi
+  p_use_admin
+  for r in $(seq 1 "$ROUNDS"); do
+    crash_round "$M" "$r" || break
+  done
+  stated_cleanup
+done
+t_done
