@@ -1,7 +1,207 @@
-/* backend/main.c: placeholder until the server lands. */
+/* backend/main.c: stated's entry point: configuration, storage, locks, audit, tokens, server. */
+#include <errno.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static void fatal(const char *what, const struct err *e)
 {
-    fputs("stated: not built yet\n", stderr);
-    return 1;
+    fprintf(stderr, "stated: %s: %s\n", what, e->msg[0] != '\0' ? e->msg : err_text(e->code));
+    exit(1);
+}
+
+/* mkdir -p with mode 0700: states and audit logs are not for other local users. */
+static int mkdir_p(const char *path, struct err *err)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+                int e = errno;
+                free(p);
+                return err_set_errno(err, ERR_INVALID, e, "--data-dir: cannot create %s", path);
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    return 0;
+}
+
+/* Reads access_key=... and secret_key=... lines. */
+static int read_credentials(const char *path, char **access, char **secret, struct err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return err_set_errno(err, ERR_INVALID, errno, "--s3-credentials-file %s", path);
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *v = strchr(line, '=');
+        if (v == NULL || line[0] == '#')
+            continue;
+        *v++ = '\0';
+        char *k = line;
+        while (*k == ' ')
+            k++;
+        k[strcspn(k, " ")] = '\0';
+        while (*v == ' ')
+            v++;
+        if (strcmp(k, "access_key") == 0 || strcmp(k, "aws_access_key_id") == 0) {
+            free(*access);
+            *access = xstrdup(v);
+        } else if (strcmp(k, "secret_key") == 0 || strcmp(k, "aws_secret_access_key") == 0) {
+            free(*secret);
+            *secret = xstrdup(v);
+        }
+    }
+    fclose(f);
+    if (*access == NULL || *secret == NULL)
+        return err_set(err, ERR_INVALID, "--s3-credentials-file %s: needs access_key= and secret_key=",
+                       path);
+    return 0;
+}
+
+static char *env_dup(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    if (v == NULL || v[0] == '\0')
+        v = getenv(b);
+    return v != NULL && v[0] != '\0' ? xstrdup(v) : NULL;
+}
+
+static struct objstore *open_objstore(const struct config *cfg, struct err *err)
+{
+    if (cfg->storage == NULL || cfg->storage[0] == '\0')
+        return objstore_dir_new(cfg->data_dir, err);
+    char *kind = NULL, *where = NULL, *prefix = NULL;
+    struct objstore *os = NULL;
+    if (storage_url_parse(cfg->storage, &kind, &where, &prefix, err) != 0)
+        return NULL;
+    if (strcmp(kind, "dir") == 0) {
+        os = objstore_dir_new(where, err);
+    } else {
+        char *access = NULL, *secret = NULL, *endpoint = NULL;
+        if (cfg->s3_credentials_file != NULL && cfg->s3_credentials_file[0] != '\0') {
+            if (read_credentials(cfg->s3_credentials_file, &access, &secret, err) != 0)
+                goto s3_out;
+        } else {
+            free(access);
+            free(secret);
+            access = getenv("SCW_ACCESS_KEY") != NULL ? env_dup("SCW_ACCESS_KEY", "")
+                                                      : env_dup("AWS_ACCESS_KEY_ID", "");
+            secret = getenv("SCW_SECRET_KEY") != NULL ? env_dup("SCW_SECRET_KEY", "")
+                                                      : env_dup("AWS_SECRET_ACCESS_KEY", "");
+            if (access == NULL || secret == NULL) {
+                err_set(err, ERR_INVALID,
+                        "S3 storage needs credentials: --s3-credentials-file, or "
+                        "SCW_ACCESS_KEY/SCW_SECRET_KEY, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+                goto s3_out;
+            }
+        }
+        endpoint = cfg->s3_endpoint != NULL && cfg->s3_endpoint[0] != '\0'
+                       ? xstrdup(cfg->s3_endpoint)
+                       : xasprintf("https://s3.%s.scw.cloud", cfg->s3_region);
+        struct s3_config sc = {.endpoint = endpoint,
+                               .region = cfg->s3_region,
+                               .bucket = where,
+                               .prefix = prefix != NULL ? prefix : "",
+                               .access_key = access,
+                               .secret_key = secret,
+                               .virtual_host = cfg->s3_virtual_host,
+                               .connect_timeout_ms = 5000,
+                               .timeout_ms = 120000,
+                               .max_retries = 3};
+        os = objstore_s3_new(&sc, err);
+    s3_out:
+        if (secret != NULL)
+            memset(secret, 0, strlen(secret));
+        free(access);
+        free(secret);
+        free(endpoint);
+    }
+    free(kind);
+    free(where);
+    free(prefix);
+    return os;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct err e = {0};
+    config_parse(&cfg, argc, argv);
+    if (cfg.print_config) {
+        config_print(&cfg);
+        config_cleanup(&cfg);
+        return 0;
+    }
+    log_setup((enum log_level)log_level_parse(cfg.log_level),
+              strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+
+    if (mkdir_p(cfg.data_dir, &e) != 0)
+        fatal("data dir", &e);
+    struct keyring *keys = NULL;
+    if (cfg.encryption_key_file != NULL && cfg.encryption_key_file[0] != '\0') {
+        keys = keyring_load(cfg.encryption_key_file, &e);
+        if (keys == NULL)
+            fatal("--encryption-key-file", &e);
+    }
+    struct objstore *os = open_objstore(&cfg, &e);
+    if (os == NULL)
+        fatal("storage", &e);
+    struct store_config sc = {.max_state_bytes = cfg.max_state_bytes,
+                              .retain_snapshots = (unsigned)cfg.retain_snapshots,
+                              .retain_days = (unsigned)cfg.retain_days,
+                              .keys = keys};
+    struct store *st = store_new(os, &sc, &e);
+    if (st == NULL)
+        fatal("storage", &e);
+
+    struct lockstore *ls;
+    struct auditlog *al;
+    int64_t ttl_us = cfg.lock_ttl_ms * 1000;
+    if (strcmp(cfg.locks, "embedded") == 0 || cfg.locks[0] == '\0') {
+        ls = lockstore_embedded_new(cfg.data_dir, ttl_us, &e);
+        if (ls == NULL)
+            fatal("locks", &e);
+        al = auditlog_jsonl_new(cfg.data_dir, &e);
+    } else {
+        ls = lockstore_pg_new(cfg.locks, ttl_us, &e);
+        if (ls == NULL)
+            fatal("locks (PostgreSQL)", &e);
+        al = auditlog_pg_new(cfg.locks, &e);
+    }
+    if (al == NULL)
+        fatal("audit log", &e);
+
+    if (auth_init(st, cfg.admin_token, cfg.token_file, &e) != 0)
+        fatal("tokens", &e);
+
+    struct server srv = {.cfg = &cfg, .store = st, .locks = ls, .audit = al};
+    log_info("storage %s, locks %s, audit %s, lock ttl %llds, max state %llu bytes%s",
+             store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
+             (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
+             keys != NULL ? ", encrypted at rest" : "");
+    int rc = server_run(&srv, &e);
+    if (rc < 0)
+        fatal("server", &e);
+    if (rc > 0)
+        return 0; /* requests still running after the drain timeout: exit without freeing */
+    auth_shutdown();
+    al->ops->free(al);
+    ls->ops->free(ls);
+    store_free(st);
+    keyring_free(keys);
+    config_cleanup(&cfg);
+    return 0;
 }

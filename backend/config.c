@@ -1,0 +1,308 @@
+/* backend/config.c: stated's options. One table drives parsing (defaults, then environment,
+ * then command line), --help and --print-config, so the three never disagree. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+#include "common/util.h"
+
+enum opt_type { OPT_STR, OPT_BOOL, OPT_INT, OPT_SIZE, OPT_DURATION, OPT_ACTION };
+
+struct opt {
+    const char *name; /* flag without "--" */
+    enum opt_type type;
+    size_t offset;
+    const char *env;  /* environment variable or NULL */
+    const char *def;  /* default as text (NULL: unset) */
+    bool secret;      /* redacted by --print-config */
+    const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct opt opts[] = {
+    {"listen", OPT_STR, F(listen), "STATED_LISTEN", "127.0.0.1:8080", false,
+     "address and port to listen on (HOST:PORT, [IPv6]:PORT or :PORT for all addresses)"},
+    {"data-dir", OPT_STR, F(data_dir), "STATED_DATA_DIR", "./data", false,
+     "directory for embedded-mode states, locks and audit log"},
+    {"storage", OPT_STR, F(storage), "STATED_STORAGE", "", false,
+     "where states live: dir:PATH (default: the data dir) or s3://BUCKET[/PREFIX]"},
+    {"s3-endpoint", OPT_STR, F(s3_endpoint), "STATED_S3_ENDPOINT", "", false,
+     "S3 endpoint URL (default https://s3.REGION.scw.cloud)"},
+    {"s3-region", OPT_STR, F(s3_region), "STATED_S3_REGION", "fr-par", false,
+     "S3 region used for signing"},
+    {"s3-credentials-file", OPT_STR, F(s3_credentials_file), "STATED_S3_CREDENTIALS_FILE", NULL,
+     false,
+     "file with access_key=... and secret_key=... lines (default: SCW_ACCESS_KEY/SCW_SECRET_KEY "
+     "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"},
+    {"s3-virtual-host", OPT_BOOL, F(s3_virtual_host), "STATED_S3_VIRTUAL_HOST", "false", false,
+     "address the bucket as BUCKET.HOST instead of HOST/BUCKET"},
+    {"locks", OPT_STR, F(locks), "STATED_LOCKS", "embedded", true,
+     "lock and audit store: embedded, or a PostgreSQL URL/conninfo (also read from DATABASE_URL)"},
+    {"lock-ttl", OPT_DURATION, F(lock_ttl_ms), "STATED_LOCK_TTL", "1h", false,
+     "lock lease length after the last renewal (at most 1h)"},
+    {"max-state-bytes", OPT_SIZE, F(max_state_bytes), "STATED_MAX_STATE_BYTES", "256M", false,
+     "largest accepted state body (K/M/G suffixes); larger ones get 413"},
+    {"tls-cert", OPT_STR, F(tls_cert), "STATED_TLS_CERT", NULL, false,
+     "PEM certificate chain: serve HTTPS"},
+    {"tls-key", OPT_STR, F(tls_key), "STATED_TLS_KEY", NULL, false, "PEM private key for --tls-cert"},
+    {"client-ca", OPT_STR, F(client_ca), "STATED_CLIENT_CA", NULL, false,
+     "PEM CA bundle: require and verify client certificates (mTLS)"},
+    {"log-format", OPT_STR, F(log_format), "STATED_LOG_FORMAT", "text", false, "text or json"},
+    {"log-level", OPT_STR, F(log_level), "STATED_LOG_LEVEL", "info", false,
+     "error, warn, info or debug"},
+    {"threads", OPT_INT, F(threads), "STATED_THREADS", "2", false, "HTTP event-loop threads"},
+    {"workers", OPT_INT, F(workers), "STATED_WORKERS", "8", false,
+     "worker threads for storage, lock and audit calls"},
+    {"no-force-unlock", OPT_BOOL, F(no_force_unlock), "STATED_NO_FORCE_UNLOCK", "false", false,
+     "refuse force-unlock (UNLOCK with an empty body or only an ID) with 423"},
+    {"encryption-key-file", OPT_STR, F(encryption_key_file), "STATED_ENCRYPTION_KEY_FILE", NULL,
+     false, "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts"},
+    {"retain-snapshots", OPT_INT, F(retain_snapshots), "STATED_RETAIN_SNAPSHOTS", "0", false,
+     "keep at most N snapshots per state (0: all)"},
+    {"retain-days", OPT_INT, F(retain_days), "STATED_RETAIN_DAYS", "0", false,
+     "drop snapshots older than D days, never the newest (0: keep)"},
+    {"token-file", OPT_STR, F(token_file), "STATED_TOKEN_FILE", NULL, false,
+     "static tokens, one per line: NAME ROLE PATTERN SHA256HEX"},
+    {"admin-token", OPT_STR, F(admin_token), "STATED_ADMIN_TOKEN", NULL, true,
+     "(environment only) bootstrap admin token: name admin, role admin, pattern **"},
+    {"print-config", OPT_ACTION, F(print_config), NULL, NULL, false,
+     "print the effective configuration (secrets redacted) and exit"},
+    {"help", OPT_ACTION, 0, NULL, NULL, false, "print this help and exit"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Where each option's value came from, for --print-config. */
+static const char *origin[NOPTS];
+
+static void bad(const char *name, const char *value, const char *why)
+{
+    if (value == NULL || value[0] == '\0')
+        fprintf(stderr, "stated: invalid --%s: %s (see stated --help)\n", name, why);
+    else
+        fprintf(stderr, "stated: invalid value '%s' for --%s: %s (see stated --help)\n", value,
+                name, why);
+    exit(2);
+}
+
+static void set_value(struct config *cfg, const struct opt *o, const char *v)
+{
+    char *base = (char *)cfg;
+    switch (o->type) {
+    case OPT_STR: {
+        char **p = (char **)(base + o->offset);
+        free(*p);
+        *p = xstrdup(v);
+        break;
+    }
+    case OPT_BOOL: {
+        bool *p = (bool *)(base + o->offset);
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+            strcmp(v, "on") == 0)
+            *p = true;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+                 strcmp(v, "off") == 0 || v[0] == '\0')
+            *p = false;
+        else
+            bad(o->name, v, "expected true or false");
+        break;
+    }
+    case OPT_INT: {
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (v[0] == '\0' || *end != '\0' || n < 0 || n > 1000000)
+            bad(o->name, v, "expected a non-negative integer");
+        *(int64_t *)(base + o->offset) = n;
+        break;
+    }
+    case OPT_SIZE:
+        if (parse_size(v, (uint64_t *)(base + o->offset)) != 0)
+            bad(o->name, v, "expected a size such as 256M");
+        break;
+    case OPT_DURATION:
+        if (parse_duration_ms(v, (int64_t *)(base + o->offset)) != 0)
+            bad(o->name, v, "expected a duration such as 30m or 1h");
+        break;
+    case OPT_ACTION:
+        break;
+    }
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: stated [OPTION...]\n\n"
+                 "Terraform/OpenTofu HTTP state server. Options (environment variable, default):\n\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (strcmp(o->name, "admin-token") == 0) {
+            fprintf(out, "  %-24s %s\n", "STATED_ADMIN_TOKEN", o->help);
+            continue;
+        }
+        const char *arg = o->type == OPT_BOOL || o->type == OPT_ACTION ? "" : "=VALUE";
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s%s", o->name, arg);
+        fprintf(out, "  %-24s %s", flag, o->help);
+        if (o->env != NULL || (o->def != NULL && o->def[0] != '\0')) {
+            fprintf(out, " [");
+            if (o->env != NULL)
+                fprintf(out, "%s", o->env);
+            if (o->def != NULL && o->def[0] != '\0')
+                fprintf(out, "%sdefault %s", o->env != NULL ? ", " : "", o->def);
+            fprintf(out, "]");
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "\nBoolean flags also take --flag=true|false. Exit status 2 on a bad option.\n");
+}
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static void validate(struct config *cfg)
+{
+    if (cfg->lock_ttl_ms <= 0 || cfg->lock_ttl_ms > LOCK_TTL_MAX_US / 1000)
+        bad("lock-ttl", "", "must be above 0 and at most 1h");
+    if (cfg->max_state_bytes < 1024)
+        bad("max-state-bytes", "", "must be at least 1K");
+    if (cfg->threads < 1 || cfg->threads > 64)
+        bad("threads", "", "must be 1-64");
+    if (cfg->workers < 1 || cfg->workers > 1024)
+        bad("workers", "", "must be 1-1024");
+    if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0)
+        bad("log-format", cfg->log_format, "expected text or json");
+    if (log_level_parse(cfg->log_level) < 0)
+        bad("log-level", cfg->log_level, "expected error, warn, info or debug");
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        bad(cfg->tls_cert == NULL ? "tls-cert" : "tls-key", "",
+            "--tls-cert and --tls-key go together");
+    if (cfg->client_ca != NULL && cfg->tls_cert == NULL)
+        bad("client-ca", cfg->client_ca, "needs --tls-cert and --tls-key");
+    if (cfg->listen[0] == '\0' || strrchr(cfg->listen, ':') == NULL)
+        bad("listen", cfg->listen, "expected HOST:PORT");
+    if (cfg->data_dir[0] == '\0')
+        bad("data-dir", cfg->data_dir, "must not be empty");
+}
+
+void config_parse(struct config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++) {
+        origin[i] = "default";
+        if (opts[i].def != NULL)
+            set_value(cfg, &opts[i], opts[i].def);
+    }
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = opts[i].env != NULL ? getenv(opts[i].env) : NULL;
+        /* DATABASE_URL is the conventional name on platforms that inject a database. */
+        if (v == NULL && strcmp(opts[i].name, "locks") == 0) {
+            v = getenv("DATABASE_URL");
+            if (v != NULL && v[0] != '\0')
+                origin[i] = "env DATABASE_URL";
+        } else if (v != NULL) {
+            origin[i] = opts[i].env;
+        }
+        if (v != NULL && (v[0] != '\0' || opts[i].type == OPT_STR))
+            set_value(cfg, &opts[i], v);
+        else if (v != NULL)
+            origin[i] = "default";
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "stated: unexpected argument '%s' (see stated --help)\n", arg);
+            exit(2);
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_opt(name, nlen);
+        if (o == NULL || strcmp(o->name, "admin-token") == 0) {
+            fprintf(stderr, "stated: unknown option '--%.*s' (see stated --help)\n", (int)nlen,
+                    name);
+            exit(2);
+        }
+        size_t idx = (size_t)(o - opts);
+        if (o->type == OPT_ACTION) {
+            if (strcmp(o->name, "help") == 0) {
+                config_usage(stdout);
+                exit(0);
+            }
+            cfg->print_config = true;
+            continue;
+        }
+        const char *v;
+        if (eq != NULL)
+            v = eq + 1;
+        else if (o->type == OPT_BOOL)
+            v = "true";
+        else if (a + 1 < argc)
+            v = argv[++a];
+        else
+            bad(o->name, "", "a value is required");
+        set_value(cfg, o, v);
+        origin[idx] = "flag";
+    }
+    validate(cfg);
+}
+
+/* A conninfo may carry a password; an S3 credential never appears here. */
+static void print_value(const struct config *cfg, const struct opt *o)
+{
+    const char *base = (const char *)cfg;
+    switch (o->type) {
+    case OPT_STR: {
+        const char *v = *(char *const *)(base + o->offset);
+        if (v == NULL)
+            printf("(unset)");
+        else if (o->secret && strcmp(v, "embedded") != 0)
+            printf("(set, redacted)");
+        else
+            printf("%s", v);
+        break;
+    }
+    case OPT_BOOL:
+        printf("%s", *(const bool *)(base + o->offset) ? "true" : "false");
+        break;
+    case OPT_INT:
+        printf("%lld", (long long)*(const int64_t *)(base + o->offset));
+        break;
+    case OPT_SIZE:
+        printf("%llu", (unsigned long long)*(const uint64_t *)(base + o->offset));
+        break;
+    case OPT_DURATION:
+        printf("%lldms", (long long)*(const int64_t *)(base + o->offset));
+        break;
+    case OPT_ACTION:
+        break;
+    }
+}
+
+void config_print(const struct config *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type == OPT_ACTION)
+            continue;
+        printf("%-20s = ", opts[i].name);
+        print_value(cfg, &opts[i]);
+        printf("    # %s\n", origin[i]);
+    }
+}
+
+void config_cleanup(struct config *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type == OPT_STR) {
+            char **p = (char **)((char *)cfg + opts[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}

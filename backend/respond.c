@@ -1,0 +1,82 @@
+/* backend/respond.c: the one place where an err becomes HTTP, and the response helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+#include "common/util.h"
+
+void backend_add_header(struct backend_req *r, const char *name, const char *value)
+{
+    r->headers = xrealloc(r->headers, (r->nheaders + 1) * sizeof(*r->headers));
+    r->headers[r->nheaders].name = xstrdup(name);
+    r->headers[r->nheaders].value = xstrdup(value);
+    r->nheaders++;
+}
+
+void respond_take(struct backend_req *r, int status, const char *content_type, struct buf *b)
+{
+    buf_cleanup(&r->resp);
+    r->resp = *b;
+    r->resp.max = 0;
+    buf_init(b, b->max);
+    r->status = status;
+    if (content_type != NULL)
+        backend_add_header(r, "content-type", content_type);
+}
+
+void respond_bytes(struct backend_req *r, int status, const char *content_type, const void *data,
+                   size_t len)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append(&b, data, len, NULL);
+    respond_take(r, status, content_type, &b);
+}
+
+void respond_json(struct backend_req *r, int status, const char *json)
+{
+    respond_bytes(r, status, "application/json", json, strlen(json));
+}
+
+void respond_err(struct backend_req *r, const struct err *err, const char *allow)
+{
+    enum err_code code = err->code == ERR_OK ? ERR_INTERNAL : err->code;
+    int status = err_http_status(code);
+    /* Server-side failures may carry paths, endpoints or driver text in msg: keep them in the
+     * log and give clients the table text only. */
+    const char *message = err->msg[0] != '\0' && status < 500 ? err->msg : err_text(code);
+    if (status >= 500)
+        log_warn("req=%s %s: %s", r->request_id, err_name(code),
+                 err->msg[0] != '\0' ? err->msg : err_text(code));
+    snprintf(r->error, sizeof(r->error), "%s", err->msg[0] != '\0' ? err->msg : err_text(code));
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(err_infra_code(code)));
+    json_t *m = json_string(message);
+    /* A message that is not valid UTF-8 cannot be a JSON string: use the table text. */
+    json_object_set_new(o, "message", m != NULL ? m : json_string(err_text(code)));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    respond_json(r, status, s);
+    free(s);
+    if (err_is_retryable(code))
+        backend_add_header(r, "retry-after", "2");
+    if (status == 401)
+        backend_add_header(r, "www-authenticate", "Basic realm=\"stated\"");
+    if (status == 405 && allow != NULL)
+        backend_add_header(r, "allow", allow);
+}
+
+void respond_error(struct backend_req *r, enum err_code code, const char *fmt, ...)
+{
+    struct err e = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+    va_end(ap);
+    respond_err(r, &e, NULL);
+}
