@@ -1,0 +1,357 @@
+/* audit/chain.c: the canonical event text, its hash chain and CSV rows, shared by both audit
+ * drivers.
+ *
+ * The canonical text is a JSON object with a fixed key order and fixed formatting (no spaces,
+ * integers in decimal, strings escaped as below), so the same event always gives the same bytes
+ * and the same hash in both drivers. Example (wrapped here; one line in the log):
+ *
+ *   {"seq":2,"time":"2026-11-22T02:20:13.123456Z","request_id":"r-2","actor":"ci",
+ *    "username":"","remote":"127.0.0.1","action":"write","state":"prod/net","lock_id":"",
+ *    "serial":7,"lineage":"…","sha256":"…","size":1234,"status":200,"detail":"",
+ *    "prev":"<hash of event 1>","hash":"<sha256 of this text up to prev, then '}'>"}
+ *
+ * String escaping: '"' and '\' get a backslash, \b \f \n \r \t their short forms, other bytes
+ * below 0x20 \u00XX; everything else is copied, except that bytes that are not valid UTF-8 are
+ * replaced by U+FFFD, so every line is valid JSON whatever a client sent (a Basic username is
+ * arbitrary bytes). Parsing re-serialises what it read and requires the identical text, so a
+ * line is accepted only in its canonical form. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit/audit.h"
+#include "audit/audit_int.h"
+#include "common/util.h"
+
+const char audit_csv_header[] = "seq,time,request_id,actor,username,remote,action,state,lock_id,"
+                                "serial,lineage,sha256,size,status,detail,hash\r\n";
+
+void audit_event_init(struct audit_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->serial = -1;
+    ev->size = -1;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Appends s (at most cap bytes, stops at NUL) as a JSON string with quotes. */
+static int put_json_str(struct buf *out, const char *s, size_t cap, struct err *err)
+{
+    size_t n = strnlen(s, cap);
+    const unsigned char *p = (const unsigned char *)s;
+    if (buf_append(out, "\"", 1, err) != 0)
+        return -1;
+    size_t run = 0;  /* start of the pending run of bytes copied as they are */
+    size_t outn = 0; /* bytes the field has once parsed back: must fit its array again */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        const char *esc = NULL;
+        char ubuf[8];
+        size_t step = 1;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20) {
+            snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
+            esc = ubuf;
+        } else if (c >= 0x80) {
+            step = utf8_seq(p + i, n - i);
+            if (step == 0) {
+                esc = "\xef\xbf\xbd"; /* U+FFFD */
+                step = 1;
+            }
+        }
+        size_t decoded = esc && step == 1 && c >= 0x80 ? 3 : step;
+        if (outn + decoded > cap - 1) {
+            n = i; /* replacements grew it past its array: cut at a character boundary */
+            break;
+        }
+        outn += decoded;
+        if (esc) {
+            if (buf_append(out, s + run, i - run, err) != 0 ||
+                buf_append_str(out, esc, err) != 0)
+                return -1;
+            i += step;
+            run = i;
+        } else {
+            i += step;
+        }
+    }
+    if (buf_append(out, s + run, n - run, err) != 0)
+        return -1;
+    return buf_append(out, "\"", 1, err);
+}
+
+static int put_key_str(struct buf *out, const char *key, const char *s, size_t cap,
+                       struct err *err)
+{
+    if (buf_printf(out, err, ",\"%s\":", key) != 0)
+        return -1;
+    return put_json_str(out, s, cap, err);
+}
+
+static int put_key_opt_int(struct buf *out, const char *key, int64_t v, struct err *err)
+{
+    if (v < 0)
+        return buf_printf(out, err, ",\"%s\":null", key);
+    return buf_printf(out, err, ",\"%s\":%lld", key, (long long)v);
+}
+
+#define FIELD(ev, f) (ev)->f, sizeof((ev)->f)
+
+int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
+                          struct buf *out, char hash_out[65], struct err *err)
+{
+    size_t start = out->len;
+    char t[32];
+    time_format_rfc3339(ev->time_us, t);
+    if (buf_printf(out, err, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)seq, t) != 0 ||
+        put_key_str(out, "request_id", FIELD(ev, request_id), err) != 0 ||
+        put_key_str(out, "actor", FIELD(ev, actor), err) != 0 ||
+        put_key_str(out, "username", FIELD(ev, username), err) != 0 ||
+        put_key_str(out, "remote", FIELD(ev, remote), err) != 0 ||
+        put_key_str(out, "action", FIELD(ev, action), err) != 0 ||
+        put_key_str(out, "state", FIELD(ev, state), err) != 0 ||
+        put_key_str(out, "lock_id", FIELD(ev, lock_id), err) != 0 ||
+        put_key_opt_int(out, "serial", ev->serial, err) != 0 ||
+        put_key_str(out, "lineage", FIELD(ev, lineage), err) != 0 ||
+        put_key_str(out, "sha256", FIELD(ev, sha256), err) != 0 ||
+        put_key_opt_int(out, "size", ev->size, err) != 0 ||
+        buf_printf(out, err, ",\"status\":%d", ev->status) != 0 ||
+        put_key_str(out, "detail", FIELD(ev, detail), err) != 0 ||
+        put_key_str(out, "prev", prev, 65, err) != 0)
+        return -1;
+    /* The hash covers the text up to prev, closed with '}'. */
+    if (buf_append(out, "}", 1, err) != 0)
+        return -1;
+    char h[65];
+    sha256_hex(out->data + start, out->len - start, h);
+    out->len--; /* drop the '}' again */
+    if (buf_printf(out, err, ",\"hash\":\"%s\"}", h) != 0)
+        return -1;
+    if (hash_out)
+        memcpy(hash_out, h, 65);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+static bool is_hash(const char *s)
+{
+    if (strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static int get_str(json_t *o, const char *key, char *dst, size_t cap, struct err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        return err_set(err, ERR_INVALID, "audit event: \"%s\" missing or not a string", key);
+    size_t n = json_string_length(v);
+    if (n >= cap || strlen(json_string_value(v)) != n)
+        return err_set(err, ERR_INVALID, "audit event: \"%s\" too long", key);
+    memcpy(dst, json_string_value(v), n + 1);
+    return 0;
+}
+
+static int get_opt_int(json_t *o, const char *key, int64_t *dst, struct err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_null(v)) {
+        *dst = -1;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return err_set(err, ERR_INVALID, "audit event: \"%s\" must be a non-negative integer "
+                                         "or null", key);
+    *dst = json_integer_value(v);
+    return 0;
+}
+
+int audit__parse(const char *line, size_t len, bool check, struct audit_event *ev, uint64_t *seq,
+                 char prev[65], char hash[65], struct err *err)
+{
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    json_error_t je;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return err_set(err, ERR_INVALID, "audit event is not a JSON object: %s", je.text);
+    }
+    int rc = -1;
+    struct audit_event tmp;
+    audit_event_init(&tmp);
+    char t[40], p[65], h[65];
+    json_t *s = json_object_get(o, "seq"), *st = json_object_get(o, "status");
+    if (json_object_size(o) != 17) {
+        err_set(err, ERR_INVALID, "audit event has %zu keys, not 17", json_object_size(o));
+        goto out;
+    }
+    if (!json_is_integer(s) || json_integer_value(s) < 1) {
+        err_set(err, ERR_INVALID, "audit event: \"seq\" must be a positive integer");
+        goto out;
+    }
+    if (!json_is_integer(st) || json_integer_value(st) < 0 || json_integer_value(st) > 999) {
+        err_set(err, ERR_INVALID, "audit event: \"status\" must be an HTTP status");
+        goto out;
+    }
+    tmp.status = (int)json_integer_value(st);
+    if (get_str(o, "time", t, sizeof(t), err) || get_str(o, "request_id", FIELD(&tmp, request_id), err) ||
+        get_str(o, "actor", FIELD(&tmp, actor), err) ||
+        get_str(o, "username", FIELD(&tmp, username), err) ||
+        get_str(o, "remote", FIELD(&tmp, remote), err) ||
+        get_str(o, "action", FIELD(&tmp, action), err) ||
+        get_str(o, "state", FIELD(&tmp, state), err) ||
+        get_str(o, "lock_id", FIELD(&tmp, lock_id), err) ||
+        get_opt_int(o, "serial", &tmp.serial, err) ||
+        get_str(o, "lineage", FIELD(&tmp, lineage), err) ||
+        get_str(o, "sha256", FIELD(&tmp, sha256), err) ||
+        get_opt_int(o, "size", &tmp.size, err) ||
+        get_str(o, "detail", FIELD(&tmp, detail), err) || get_str(o, "prev", p, sizeof(p), err) ||
+        get_str(o, "hash", h, sizeof(h), err))
+        goto out;
+    if (!is_hash(p) || !is_hash(h)) {
+        err_set(err, ERR_INVALID, "audit event: prev and hash must be 64 lowercase hex digits");
+        goto out;
+    }
+    if (time_parse_rfc3339(t, &tmp.time_us) != 0) {
+        err_set(err, ERR_INVALID, "audit event: bad time");
+        goto out;
+    }
+    uint64_t sq = (uint64_t)json_integer_value(s);
+    if (check) {
+        /* Re-serialise and demand the same bytes: this checks the key order, the formatting
+         * and the hash at once. */
+        struct buf b;
+        buf_init(&b, 0);
+        char want[65];
+        if (audit_event_canonical(&tmp, sq, p, &b, want, err) != 0) {
+            buf_cleanup(&b);
+            goto out;
+        }
+        bool same = b.len == len && memcmp(b.data, line, len) == 0;
+        buf_cleanup(&b);
+        if (strcmp(want, h) != 0) {
+            err_set(err, ERR_INVALID, "hash mismatch: the event's text was changed");
+            goto out;
+        }
+        if (!same) {
+            err_set(err, ERR_INVALID, "event text is not in canonical form");
+            goto out;
+        }
+    }
+    *ev = tmp;
+    if (seq)
+        *seq = sq;
+    if (prev)
+        memcpy(prev, p, 65);
+    if (hash)
+        memcpy(hash, h, 65);
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+int audit_event_parse(const char *line, size_t len, struct audit_event *ev, uint64_t *seq,
+                      char prev[65], char hash[65], struct err *err)
+{
+    return audit__parse(line, len, true, ev, seq, prev, hash, err);
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+/* RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes doubled. A text
+ * field a client controls that starts with = + - @ or a tab would be run as a formula by
+ * spreadsheet programs, so it gets a leading apostrophe (and quotes) first. */
+static int put_csv(struct buf *out, const char *s, size_t cap, bool text, struct err *err)
+{
+    size_t n = strnlen(s, cap);
+    bool formula = text && n > 0 && strchr("=+-@\t\r", s[0]) != NULL;
+    bool quote = formula || strpbrk(s, ",\"\r\n") != NULL;
+    if (!quote)
+        return buf_append(out, s, n, err);
+    if (buf_append_str(out, formula ? "\"'" : "\"", err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' && buf_append(out, "\"", 1, err) != 0)
+            return -1;
+        if (buf_append(out, &s[i], 1, err) != 0)
+            return -1;
+    }
+    return buf_append(out, "\"", 1, err);
+}
+
+int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[65],
+                    struct buf *out, struct err *err)
+{
+    char t[32], serial[24] = "", size[24] = "";
+    time_format_rfc3339(ev->time_us, t);
+    if (ev->serial >= 0)
+        snprintf(serial, sizeof(serial), "%lld", (long long)ev->serial);
+    if (ev->size >= 0)
+        snprintf(size, sizeof(size), "%lld", (long long)ev->size);
+    if (buf_printf(out, err, "%llu,%s,", (unsigned long long)seq, t) != 0 ||
+        put_csv(out, FIELD(ev, request_id), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, actor), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, username), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, remote), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, action), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, state), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, lock_id), true, err) ||
+        buf_printf(out, err, ",%s,", serial) != 0 ||
+        put_csv(out, FIELD(ev, lineage), true, err) || buf_append(out, ",", 1, err) ||
+        put_csv(out, FIELD(ev, sha256), false, err) ||
+        buf_printf(out, err, ",%s,%d,", size, ev->status) != 0 ||
+        put_csv(out, FIELD(ev, detail), true, err) ||
+        buf_printf(out, err, ",%s\r\n", hash ? hash : "") != 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,425 @@
+/* audit/jsonl.c: the embedded audit trail, DIR/audit.jsonl.
+ *
+ * One canonical event per line (audit/chain.c). Appends are serialised by a mutex; each builds
+ * the whole line, writes it with one write(2) to an O_APPEND descriptor and fdatasyncs before
+ * returning, so an acknowledged request's event is on disk.
+ *
+ * Start-up recovers the chain head (last seq and hash) from the last line. A crash in the
+ * middle of a write can leave a partial last line (no newline): it is cut off, and logged,
+ * because the request it described was never acknowledged. A complete last line that does not
+ * parse is not repaired: start-up fails and `statectl audit verify` tells where the log broke.
+ *
+ * Export and verify read through their own descriptor up to the size the file had when they
+ * began (taken under the append mutex), so they never see a line being written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "audit/audit_int.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Longest line accepted: every string field at its maximum, each byte escaped as \u00XX. */
+#define LINE_MAX_BYTES (64 * 1024)
+
+struct jsonl {
+    struct auditlog base;
+    pthread_mutex_t mu;
+    char *dir, *path;
+    int fd;
+    uint64_t seq;  /* last written */
+    char prev[65]; /* its hash */
+    off_t size;    /* bytes of complete lines */
+};
+
+static int fsync_dir(const char *dir, struct err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", dir);
+    int rc = 0;
+    if (fsync(fd) != 0)
+        rc = err_set_errno(err, ERR_UNAVAILABLE, errno, "fsync %s", dir);
+    close(fd);
+    return rc;
+}
+
+/* Reads the tail of the file to find the last complete line; cuts a torn partial line. */
+static int recover(struct jsonl *jl, struct err *err)
+{
+    struct stat st;
+    if (fstat(jl->fd, &st) != 0)
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "fstat %s", jl->path);
+    off_t size = st.st_size;
+    memcpy(jl->prev, AUDIT_ZERO_HASH, 65);
+    jl->seq = 0;
+    jl->size = 0;
+    if (size == 0)
+        return 0;
+    size_t want = size < (off_t)(2 * LINE_MAX_BYTES) ? (size_t)size : 2 * LINE_MAX_BYTES;
+    off_t base = size - (off_t)want;
+    char *tail = xmalloc(want + 1);
+    int rc = -1;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = pread(jl->fd, tail + got, want - got, base + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err_set_errno(err, ERR_UNAVAILABLE, n < 0 ? errno : EIO, "read %s", jl->path);
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    /* end: one past the last '\n' (the end of complete lines). */
+    size_t end = want;
+    while (end > 0 && tail[end - 1] != '\n')
+        end--;
+    if (end == 0 && base > 0) {
+        err_set(err, ERR_INVALID, "%s: last %zu bytes hold no line end", jl->path, want);
+        goto out;
+    }
+    if (end < want) {
+        off_t keep = base + (off_t)end;
+        log_warn("audit: %s ends with a torn partial line (%lld bytes, from an interrupted "
+                 "write); cutting it off",
+                 jl->path, (long long)(size - keep));
+        if (ftruncate(jl->fd, keep) != 0 || fdatasync(jl->fd) != 0) {
+            err_set_errno(err, ERR_UNAVAILABLE, errno, "truncate %s", jl->path);
+            goto out;
+        }
+        size = keep;
+    }
+    jl->size = size;
+    if (end == 0) {
+        rc = 0; /* only a torn line was there */
+        goto out;
+    }
+    size_t start = end - 1;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    if (start == 0 && base > 0) {
+        err_set(err, ERR_INVALID, "%s: last line longer than %d bytes", jl->path,
+                LINE_MAX_BYTES);
+        goto out;
+    }
+    struct audit_event ev;
+    struct err pe = {0};
+    if (audit_event_parse(tail + start, end - 1 - start, &ev, &jl->seq, NULL, jl->prev, &pe) !=
+        0) {
+        err_set(err, ERR_INVALID,
+                "%s: last event is damaged (%s); run `statectl audit verify` and repair the "
+                "file before starting",
+                jl->path, pe.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(tail);
+    return rc;
+}
+
+static int jl_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    struct buf line;
+    buf_init(&line, LINE_MAX_BYTES);
+    char hash[65];
+    int rc = -1;
+    pthread_mutex_lock(&jl->mu);
+    if (audit_event_canonical(ev, jl->seq + 1, jl->prev, &line, hash, err) != 0 ||
+        buf_append(&line, "\n", 1, err) != 0)
+        goto out;
+    ssize_t n;
+    do {
+        n = write(jl->fd, line.data, line.len);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)line.len) {
+        int e = n < 0 ? errno : ENOSPC;
+        /* Never leave a partial line for the next append to follow. */
+        if (n > 0 && ftruncate(jl->fd, jl->size) != 0)
+            log_error("audit: cannot cut partial line in %s: %s", jl->path, strerror(errno));
+        err_set_errno(err, ERR_UNAVAILABLE, e, "append to %s", jl->path);
+        goto out;
+    }
+    jl->seq++;
+    memcpy(jl->prev, hash, 65);
+    jl->size += (off_t)line.len;
+    if (fdatasync(jl->fd) != 0) {
+        err_set_errno(err, ERR_UNAVAILABLE, errno, "fdatasync %s", jl->path);
+        goto out;
+    }
+    rc = 0;
+out:
+    pthread_mutex_unlock(&jl->mu);
+    buf_cleanup(&line);
+    return rc;
+}
+
+/* Line reader over a descriptor, bounded by the size taken at the start. */
+struct reader {
+    int fd;
+    off_t pos, end;
+    char *buf;
+    size_t len, off; /* buffered bytes and the read position within them */
+};
+
+static void reader_init(struct reader *r, int fd, off_t end)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = fd;
+    r->end = end;
+    r->buf = xmalloc(2 * LINE_MAX_BYTES);
+}
+
+/* 1 with *line and *len (without '\n') set, 0 at the end, -1 on error. A last line without '\n'
+ * is returned as it is. */
+static int reader_next(struct reader *r, const char **line, size_t *len, struct err *err)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+        if (nl) {
+            *line = r->buf + r->off;
+            *len = (size_t)(nl - (r->buf + r->off));
+            r->off = (size_t)(nl - r->buf) + 1;
+            return 1;
+        }
+        if (r->pos >= r->end) {
+            if (r->off < r->len) {
+                *line = r->buf + r->off;
+                *len = r->len - r->off;
+                r->off = r->len;
+                return 1;
+            }
+            return 0;
+        }
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+        size_t room = 2 * LINE_MAX_BYTES - r->len;
+        if (room == 0)
+            return err_set(err, ERR_INTERNAL, "audit line longer than %d bytes",
+                           2 * LINE_MAX_BYTES);
+        if ((off_t)room > r->end - r->pos)
+            room = (size_t)(r->end - r->pos);
+        ssize_t n = pread(r->fd, r->buf + r->len, room, r->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set_errno(err, ERR_UNAVAILABLE, errno, "read audit log");
+        if (n == 0) {
+            r->end = r->pos; /* shrank meanwhile */
+            continue;
+        }
+        r->pos += n;
+        r->len += (size_t)n;
+    }
+}
+
+static void reader_cleanup(struct reader *r)
+{
+    free(r->buf);
+}
+
+static int open_for_reading(struct jsonl *jl, off_t *end, struct err *err)
+{
+    pthread_mutex_lock(&jl->mu);
+    *end = jl->size;
+    pthread_mutex_unlock(&jl->mu);
+    int fd = open(jl->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", jl->path);
+    return fd;
+}
+
+#define EXPORT_CHUNK (64 * 1024)
+
+static int jl_export(struct auditlog *al, const struct audit_filter *f, enum audit_format fmt,
+                     int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
+                     struct err *err)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    off_t end;
+    int fd = open_for_reading(jl, &end, err);
+    if (fd < 0)
+        return -1;
+    struct reader r;
+    reader_init(&r, fd, end);
+    struct buf out;
+    buf_init(&out, 0);
+    int rc = 0;
+    if (fmt == AUDIT_CSV)
+        buf_append_str(&out, audit_csv_header, err);
+    const char *line;
+    size_t len;
+    int more;
+    uint64_t lineno = 0;
+    struct audit_event *ev = xmalloc(sizeof(*ev));
+    while ((more = reader_next(&r, &line, &len, err)) > 0) {
+        lineno++;
+        uint64_t seq;
+        char hash[65];
+        struct err pe = {0};
+        /* Export is not verify: a damaged line is reported in the log and skipped, so the
+         * rest of the evidence still comes out. */
+        if (audit__parse(line, len, false, ev, &seq, NULL, hash, &pe) != 0) {
+            log_warn("audit export: %s line %llu skipped: %s", jl->path,
+                     (unsigned long long)lineno, pe.msg);
+            continue;
+        }
+        if (f && f->since_us && ev->time_us < f->since_us)
+            continue;
+        if (f && f->until_us && ev->time_us >= f->until_us)
+            continue;
+        if (f && f->state_pattern && !pattern_match(f->state_pattern, ev->state))
+            continue;
+        if (fmt == AUDIT_CSV) {
+            if (audit_event_csv(ev, seq, hash, &out, err) != 0) {
+                rc = -1;
+                break;
+            }
+        } else if (buf_append(&out, line, len, err) != 0 || buf_append(&out, "\n", 1, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (out.len >= EXPORT_CHUNK) {
+            rc = sink(ctx, out.data, out.len);
+            buf_reset(&out);
+            if (rc != 0)
+                break;
+        }
+    }
+    if (more < 0)
+        rc = -1;
+    if (rc == 0 && out.len > 0)
+        rc = sink(ctx, out.data, out.len);
+    free(ev);
+    buf_cleanup(&out);
+    reader_cleanup(&r);
+    close(fd);
+    return rc;
+}
+
+static int jl_verify(struct auditlog *al, struct audit_verify_result *res, struct err *err)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    memset(res, 0, sizeof(*res));
+    off_t end;
+    int fd = open_for_reading(jl, &end, err);
+    if (fd < 0)
+        return -1;
+    struct reader r;
+    reader_init(&r, fd, end);
+    uint64_t want = 1;
+    char prev[65];
+    memcpy(prev, AUDIT_ZERO_HASH, 65);
+    const char *line;
+    size_t len;
+    int more, rc = 0;
+    struct audit_event *ev = xmalloc(sizeof(*ev));
+#define BROKEN(s, ...)                                                                             \
+    do {                                                                                           \
+        res->first_broken = (s);                                                                   \
+        snprintf(res->reason, sizeof(res->reason), __VA_ARGS__);                                   \
+        goto done;                                                                                 \
+    } while (0)
+    while ((more = reader_next(&r, &line, &len, err)) > 0) {
+        res->events++;
+        uint64_t seq;
+        char lprev[65], lhash[65];
+        struct err pe = {0};
+        if (audit_event_parse(line, len, ev, &seq, lprev, lhash, &pe) != 0) {
+            /* Name the seq the line claims when it can still be read, else the expected one. */
+            uint64_t claimed = 0;
+            struct err pe2 = {0};
+            if (audit__parse(line, len, false, ev, &claimed, NULL, NULL, &pe2) != 0)
+                claimed = want;
+            BROKEN(claimed, "event %llu was altered: %.150s", (unsigned long long)claimed,
+                   pe.msg);
+        }
+        if (seq != want)
+            BROKEN(want, "event %llu expected, found %llu (events removed or reordered)",
+                   (unsigned long long)want, (unsigned long long)seq);
+        if (strcmp(lprev, prev) != 0)
+            BROKEN(seq, "event %llu does not chain to event %llu (removed or reordered)",
+                   (unsigned long long)seq, (unsigned long long)seq - 1);
+        memcpy(prev, lhash, 65);
+        want = seq + 1;
+    }
+#undef BROKEN
+    if (more < 0)
+        rc = -1;
+done:
+    free(ev);
+    reader_cleanup(&r);
+    close(fd);
+    return rc;
+}
+
+static int jl_ping(struct auditlog *al, struct err *err)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    struct stat st;
+    if (fstat(jl->fd, &st) != 0)
+        return err_set_errno(err, ERR_HEALTH, errno, "audit log %s", jl->path);
+    if (access(jl->dir, W_OK) != 0)
+        return err_set_errno(err, ERR_HEALTH, errno, "audit dir %s not writable", jl->dir);
+    return 0;
+}
+
+static void jl_free(struct auditlog *al)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    if (!jl)
+        return;
+    if (jl->fd >= 0)
+        close(jl->fd);
+    pthread_mutex_destroy(&jl->mu);
+    free(jl->dir);
+    free(jl->path);
+    free(jl);
+}
+
+static const struct auditlog_ops jsonl_ops = {
+    .append = jl_append,
+    .export = jl_export,
+    .verify = jl_verify,
+    .ping = jl_ping,
+    .free = jl_free,
+    .kind = "jsonl",
+};
+
+struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
+{
+    if (!dir || !dir[0]) {
+        err_set(err, ERR_INVALID, "no audit directory");
+        return NULL;
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        err_set_errno(err, ERR_INVALID, errno, "audit dir %s", dir);
+        return NULL;
+    }
+    struct jsonl *jl = xcalloc(1, sizeof(*jl));
+    jl->base.ops = &jsonl_ops;
+    pthread_mutex_init(&jl->mu, NULL);
+    jl->dir = xstrdup(dir);
+    jl->path = xasprintf("%s/audit.jsonl", dir);
+    bool existed = access(jl->path, F_OK) == 0;
+    jl->fd = open(jl->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (jl->fd < 0) {
+        err_set_errno(err, ERR_INVALID, errno, "open %s", jl->path);
+        jl_free(&jl->base);
+        return NULL;
+    }
+    if ((!existed && fsync_dir(dir, err) != 0) || recover(jl, err) != 0) {
+        jl_free(&jl->base);
+        return NULL;
+    }
+    return &jl->base;
+}
