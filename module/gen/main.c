@@ -1,7 +1,202 @@
-/* backend/main.c: placeholder until the server lands. */
+/* module/gen/main.c: the stackgen command line.
+ *
+ *   stackgen validate STACK.json
+ *   stackgen render STACK.json -o DIR [--format tofu|terragrunt] [--backend-url URL]
+ *                   [--modules-dir DIR]
+ *
+ * Exit status: 0 success, 1 invalid stack (every problem on stderr, one INFRA_001 line each)
+ * or a failed write, 2 usage error. */
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "module/gen/stackgen.h"
+
+#define DEFAULT_BACKEND_URL "http://127.0.0.1:8080"
+
+static void usage(FILE *f)
 {
-    fputs("stackgen: not built yet\n", stderr);
-    return 1;
+    fputs("usage: stackgen validate STACK.json\n"
+          "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
+          "                       [--backend-url URL] [--modules-dir DIR]\n"
+          "       stackgen --help\n"
+          "\n"
+          "validate  check a stack description; every problem is printed as\n"
+          "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
+          "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
+          "          Terragrunt tree (--format terragrunt) to DIR, with the used modules under\n"
+          "          DIR/modules/ and backend \"http\" pointing at stated\n"
+          "\n"
+          "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
+          "  -f, --format FORMAT    tofu (default) or terragrunt\n"
+          "  -b, --backend-url URL  base URL of stated (default " DEFAULT_BACKEND_URL ");\n"
+          "                         states are URL/v1/states/<stack>/<environment>[/<unit>]\n"
+          "  -m, --modules-dir DIR  module sources (default: $STACKGEN_MODULES_DIR, then\n"
+          "                         module/scaleway next to the build, then\n"
+          "                         ../share/stated/scaleway next to the binary)\n"
+          "\n"
+          "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
+          "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
+          "(tofu) or STACK_SECRET_VALUES (terragrunt) for secret values.\n"
+          "Exit status: 0 success, 1 invalid stack or write failure, 2 usage error.\n",
+          f);
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The module sources: next to a build tree (build/bin/../../module/scaleway) or an install
+ * (bin/../share/stated/scaleway). Returns a malloc'd path or NULL. */
+static char *find_modules_dir(void)
+{
+    const char *env = getenv("STACKGEN_MODULES_DIR");
+    if (env && *env)
+        return xstrdup(env);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    static const char *const rel[] = {"/../../module/scaleway", "/../share/stated/scaleway"};
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        char *p = xasprintf("%s%s", exe, rel[i]);
+        if (is_dir(p))
+            return p;
+        free(p);
+    }
+    return NULL;
+}
+
+static int read_file(const char *path, struct buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[8192];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(b, chunk, r, NULL);
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    return bad ? -1 : 0;
+}
+
+/* Loads and validates; prints every problem. Returns the stack or NULL (exit status in *rc). */
+static struct stack *load(const char *path, int *rc)
+{
+    struct buf text, errors;
+    buf_init(&text, 0);
+    buf_init(&errors, 0);
+    if (read_file(path, &text) != 0) {
+        fprintf(stderr, "stackgen: cannot read %s\n", path);
+        buf_cleanup(&text);
+        *rc = 2;
+        return NULL;
+    }
+    struct stack *s = stack_load(text.data ? text.data : "", text.len, &errors);
+    if (!s) {
+        fwrite(errors.data, 1, errors.len, stderr);
+        *rc = 1;
+    }
+    buf_cleanup(&text);
+    buf_cleanup(&errors);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},      {"format", required_argument, NULL, 'f'},
+        {"backend-url", required_argument, NULL, 'b'}, {"modules-dir", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    const char *out = NULL, *format = "tofu", *url = DEFAULT_BACKEND_URL, *mods = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:f:b:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'b':
+            url = optarg;
+            break;
+        case 'm':
+            mods = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind], *path = argv[optind + 1];
+    int rc = 0;
+    if (strcmp(cmd, "validate") == 0) {
+        if (out) {
+            fputs("stackgen: validate takes no -o\n", stderr);
+            return 2;
+        }
+        struct stack *s = load(path, &rc);
+        stack_free(s);
+        return rc;
+    }
+    if (strcmp(cmd, "render") != 0) {
+        fprintf(stderr, "stackgen: unknown command %s\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    struct stack_render_opts o = {.backend_url = url};
+    if (strcmp(format, "tofu") == 0)
+        o.format = STACK_FORMAT_TOFU;
+    else if (strcmp(format, "terragrunt") == 0)
+        o.format = STACK_FORMAT_TERRAGRUNT;
+    else {
+        fprintf(stderr, "stackgen: --format must be tofu or terragrunt\n");
+        return 2;
+    }
+    if (!out) {
+        fputs("stackgen: render needs -o DIR\n", stderr);
+        return 2;
+    }
+    struct err err = {0};
+    if (stack_backend_url_check(url, &err) != 0) {
+        fprintf(stderr, "stackgen: --backend-url: %s\n", err.msg);
+        return 2;
+    }
+    char *found = mods ? xstrdup(mods) : find_modules_dir();
+    if (!found || !is_dir(found)) {
+        fprintf(stderr, "stackgen: module sources not found; pass --modules-dir DIR\n");
+        free(found);
+        return 2;
+    }
+    o.modules_dir = found;
+    struct stack *s = load(path, &rc);
+    if (s && stackgen_render_dir(s, &o, out, &err) != 0) {
+        fprintf(stderr, "stackgen: %s %s\n", err_infra_code(err.code), err.msg);
+        rc = 1;
+    }
+    stack_free(s);
+    free(found);
+    return rc;
 }
