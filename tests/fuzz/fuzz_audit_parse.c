@@ -1,0 +1,41 @@
+/* tests/fuzz/fuzz_audit_parse.c: audit_event_parse must never crash or read out of bounds, and
+ * must accept a line only when it is exactly the canonical text of the event it returns (so
+ * the hash it vouches for is the one audit_event_canonical computes). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "common/buf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* A private copy without a terminator, so any read past the end is caught by ASan. */
+    char *copy = malloc(size ? size : 1);
+    if (size > 0)
+        memcpy(copy, data, size);
+    struct audit_event ev;
+    uint64_t seq = 0;
+    char prev[65], hash[65];
+    struct err e = {0};
+    if (audit_event_parse(copy, size, &ev, &seq, prev, hash, &e) == 0) {
+        struct buf b;
+        buf_init(&b, 0);
+        char again[65];
+        if (audit_event_canonical(&ev, seq, prev, &b, again, &e) != 0 || strcmp(again, hash) != 0)
+            abort();
+        size_t n = size;
+        while (n > 0 && (copy[n - 1] == '\n' || copy[n - 1] == '\r'))
+            n--;
+        if (b.len != n || memcmp(b.data, copy, n) != 0)
+            abort();
+        buf_cleanup(&b);
+    } else if (e.code != ERR_INVALID || e.msg[0] == '\0') {
+        abort();
+    }
+    free(copy);
+    return 0;
+}
