@@ -502,8 +502,8 @@ static void tokens_create(struct admin_call *c)
                       "body must be a JSON object with string name, role and states");
         goto out;
     }
-    snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s role %.8s states %.150s", name,
-             role, states);
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s role %.8s states %.150s", name, role,
+             states);
     if (auth_token_create(name, role, states, secret, &e) != 0) {
         respond_err(r, &e, NULL);
         goto out;

@@ -453,7 +453,9 @@ static void do_unlock(struct backend_req *r, const char *name, struct audit_even
         snprintf(ev->action, sizeof(ev->action), "force-unlock");
     if (id != NULL)
         snprintf(ev->lock_id, sizeof(ev->lock_id), "%s", id);
-    if (force && r->srv->cfg->no_force_unlock) {
+    /* With --no-force-unlock, OpenTofu's force-unlock body (only an ID) is refused as well:
+     * anyone who read the ID from a 423 could otherwise release someone else's lock. */
+    if ((force || lb.zero_fields) && r->srv->cfg->no_force_unlock) {
         if (ls->ops->get(ls, name, &res, &e) == 0) {
             snprintf(ev->detail, sizeof(ev->detail), "refused: force-unlock disabled");
             respond_locked(r, &res.holder);

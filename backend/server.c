@@ -47,6 +47,7 @@
 
 #define STREAM_CHUNK (64 * 1024)
 #define DRAIN_MAX_MS 30000
+#define TOO_LARGE_PATH "/.stated/errors/413"
 
 struct loop {
     pthread_t tid;
@@ -497,6 +498,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             respond_inline(req, 200, "{\"status\":\"ok\"}");
         return 0;
     }
+    if (h2o_memis(path, path_len, H2O_STRLIT(TOO_LARGE_PATH))) {
+        char body[200];
+        snprintf(body, sizeof(body),
+                 "{\"code\":\"INFRA_002\",\"message\":\"request body larger than the limit of "
+                 "%llu bytes\"}",
+                 (unsigned long long)S.srv->cfg->max_state_bytes);
+        respond_inline(req, 413, body);
+        return 0;
+    }
     if (path_len >= 4 && memcmp(path, "/v1/", 4) == 0) {
         submit(req, routes_handle, path_len);
         return 0;
@@ -678,6 +688,11 @@ int server_run(struct server *srv, struct err *err)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));
     h->on_req = on_req;
+    /* h2o answers an over-limit Content-Length itself, before routing, in plain text. Its
+     * error-document filter on the fallback path turns that into an internal GET of
+     * TOO_LARGE_PATH, which on_req answers with the usual JSON error body. */
+    h2o_errordoc_t doc = {.status = 413, .url = h2o_iovec_init(H2O_STRLIT(TOO_LARGE_PATH))};
+    h2o_errordoc_register(&host->fallback_path, &doc, 1);
 
     if (tls_setup(err) != 0)
         return -1;
