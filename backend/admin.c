@@ -425,14 +425,14 @@ static void audit_export(struct admin_call *c)
     if (backend_stream_begin(r) != 0)
         goto out;
     rc = r->srv->audit->ops->export(r->srv->audit, &f, af, export_sink, r, &e);
-    if (rc != 0)
+    if (rc != 0) {
         /* The status is already sent: the export ends short. The detail says so in the trail
          * and the log says why. */
         log_error("req=%s audit export ended early: %s", r->request_id,
                   e.code != ERR_OK ? e.msg : "client went away");
-    if (rc != 0)
         snprintf(c->ev.detail, sizeof(c->ev.detail), "export ended early: %.200s",
                  e.code != ERR_OK ? e.msg : "client went away");
+    }
 out:
     free(since);
     free(until);

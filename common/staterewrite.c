@@ -53,7 +53,8 @@ int statejson_rewrite_serial(const char *data, size_t len, uint64_t new_serial, 
         char c = data[i];
         if (c == '"') {
             size_t end = skip_string(data, len, i);
-            if (depth == 1 && expect_key && end - i == 8 && memcmp(data + i, "\"serial\"", 8) == 0) {
+            if (depth == 1 && expect_key && end - i == 8 &&
+                memcmp(data + i, "\"serial\"", 8) == 0) {
                 size_t v = skip_ws(data, len, end);
                 size_t vend;
                 if (v >= len || data[v] != ':')

@@ -12,7 +12,7 @@
 
 #define B(o) (1u << (o))
 #define GLOBAL_OPTS                                                                                \
-    (B(OPT_URL) | B(OPT_TOKEN) | B(OPT_CACERT) | B(OPT_CERT) | B(OPT_KEY) | B(OPT_OUTPUT) |       \
+    (B(OPT_URL) | B(OPT_TOKEN) | B(OPT_CACERT) | B(OPT_CERT) | B(OPT_KEY) | B(OPT_OUTPUT) |        \
      B(OPT_HELP) | B(OPT_VERSION))
 
 struct ctl_cmd {
@@ -48,7 +48,8 @@ static const struct ctl_cmd cmds[] = {
      "when it is a terminal. PATTERN: '*' within a segment, '**' across segments."},
     {"audit", "verify", 0, 0, 0, "",
      "Check the audit hash chain; exits 7 naming the first broken event."},
-    {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES), "NAME --role read|write|admin --states PATTERN",
+    {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES),
+     "NAME --role read|write|admin --states PATTERN",
      "Create a token; its secret is printed once and never again."},
     {"tokens", "list", 0, 0, 0, "", "List tokens: name, role, state pattern (never secrets)."},
     {"tokens", "revoke", 1, 1, 0, "NAME", "Revoke a token at once."},
@@ -66,16 +67,26 @@ static const struct {
     char shortname;
     bool has_arg;
 } opt_names[OPT__COUNT] = {
-    [OPT_URL] = {"url", 0, true},          [OPT_TOKEN] = {"token", 0, true},
-    [OPT_CACERT] = {"cacert", 0, true},    [OPT_CERT] = {"cert", 0, true},
-    [OPT_KEY] = {"key", 0, true},          [OPT_OUTPUT] = {"output", 0, true},
-    [OPT_HELP] = {"help", 'h', false},     [OPT_PREFIX] = {"prefix", 0, true},
-    [OPT_FORCE] = {"force", 0, false},     [OPT_ID] = {"id", 0, true},
-    [OPT_SINCE] = {"since", 0, true},      [OPT_UNTIL] = {"until", 0, true},
-    [OPT_STATE] = {"state", 0, true},      [OPT_FORMAT] = {"format", 0, true},
-    [OPT_OUTFILE] = {"out", 'o', true},    [OPT_ROLE] = {"role", 0, true},
-    [OPT_STATES] = {"states", 0, true},    [OPT_LAYOUT] = {"layout", 0, true},
-    [OPT_WITH_TOKEN] = {"with-token", 0, false}, [OPT_USERNAME] = {"username", 0, true},
+    [OPT_URL] = {"url", 0, true},
+    [OPT_TOKEN] = {"token", 0, true},
+    [OPT_CACERT] = {"cacert", 0, true},
+    [OPT_CERT] = {"cert", 0, true},
+    [OPT_KEY] = {"key", 0, true},
+    [OPT_OUTPUT] = {"output", 0, true},
+    [OPT_HELP] = {"help", 'h', false},
+    [OPT_PREFIX] = {"prefix", 0, true},
+    [OPT_FORCE] = {"force", 0, false},
+    [OPT_ID] = {"id", 0, true},
+    [OPT_SINCE] = {"since", 0, true},
+    [OPT_UNTIL] = {"until", 0, true},
+    [OPT_STATE] = {"state", 0, true},
+    [OPT_FORMAT] = {"format", 0, true},
+    [OPT_OUTFILE] = {"out", 'o', true},
+    [OPT_ROLE] = {"role", 0, true},
+    [OPT_STATES] = {"states", 0, true},
+    [OPT_LAYOUT] = {"layout", 0, true},
+    [OPT_WITH_TOKEN] = {"with-token", 0, false},
+    [OPT_USERNAME] = {"username", 0, true},
     [OPT_VERSION] = {"version", 0, false},
 };
 
@@ -90,9 +101,9 @@ const char *ctl_cmd_name(const struct ctl_cmd *cmd)
 static int find_opt(const char *arg, size_t len, char shortname)
 {
     for (int i = 0; i < OPT__COUNT; i++) {
-        if (shortname != 0 ? opt_names[i].shortname == shortname
-                           : strlen(opt_names[i].name) == len &&
-                                 strncmp(opt_names[i].name, arg, len) == 0)
+        if (shortname != 0
+                ? opt_names[i].shortname == shortname
+                : strlen(opt_names[i].name) == len && strncmp(opt_names[i].name, arg, len) == 0)
             return i;
     }
     return -1;
@@ -130,7 +141,7 @@ int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *e
             if (eq != NULL)
                 val = eq + 1;
         } else {
-            o = a[2] == '\0' ? find_opt(NULL, 0, a[1]) : -1;
+            o = a[2] == '\0' ? find_opt("", 0, a[1]) : -1;
         }
         if (o < 0) {
             snprintf(errbuf, errlen, "unknown option %s", a);

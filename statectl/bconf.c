@@ -91,10 +91,11 @@ void ctl_backend_config_render(const struct ctl_bc *bc, struct buf *out)
         base_end--;
     address = xasprintf("%.*s/v1/states/%s", (int)(base_end - bc->url), bc->url, bc->name);
     kv[n++] = (struct kv){"address", xstrdup(address)};
-    kv[n++] = (struct kv){"lock_address", gitlab ? xasprintf("%s/lock", address) : xstrdup(address)};
+    kv[n++] =
+        (struct kv){"lock_address", gitlab ? xasprintf("%s/lock", address) : xstrdup(address)};
     kv[n++] = (struct kv){"lock_method", xstrdup(gitlab ? "POST" : "LOCK")};
-    kv[n++] = (struct kv){"unlock_address",
-                          gitlab ? xasprintf("%s/lock", address) : xstrdup(address)};
+    kv[n++] =
+        (struct kv){"unlock_address", gitlab ? xasprintf("%s/lock", address) : xstrdup(address)};
     kv[n++] = (struct kv){"unlock_method", xstrdup(gitlab ? "DELETE" : "UNLOCK")};
     kv[n++] = (struct kv){"update_method", xstrdup("POST")};
     if (creds) {

@@ -26,8 +26,10 @@ static int check_time(const char *opt, const char *v)
     int64_t us;
     if (v == NULL || time_parse_rfc3339(v, &us) == 0)
         return 0;
-    fprintf(stderr, "statectl: INFRA_001: --%s '%s' is not RFC 3339 (2026-11-22T02:20:13Z) or a "
-                    "date (2026-11-22)\n", opt, v);
+    fprintf(stderr,
+            "statectl: INFRA_001: --%s '%s' is not RFC 3339 (2026-11-22T02:20:13Z) or a "
+            "date (2026-11-22)\n",
+            opt, v);
     return CTL_EXIT_USAGE;
 }
 

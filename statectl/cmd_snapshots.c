@@ -14,8 +14,10 @@ static int check_snapshot_id(const char *id)
 {
     size_t n = strlen(id);
     if (n == 0 || n > 60 || strspn(id, "0123456789abcdefABCDEF-.tfstae") != n) {
-        fprintf(stderr, "statectl: INFRA_001: invalid snapshot id '%s' (expected SEQ-SERIAL-SHA12 "
-                        "as `snapshots list` prints it)\n", id);
+        fprintf(stderr,
+                "statectl: INFRA_001: invalid snapshot id '%s' (expected SEQ-SERIAL-SHA12 "
+                "as `snapshots list` prints it)\n",
+                id);
         return CTL_EXIT_USAGE;
     }
     return 0;
@@ -45,7 +47,7 @@ int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *c
         return 0;
     }
     ctl_table_init(&t, 6, head);
-    json_array_foreach(arr, i, s)
+    CTL_ARRAY_EACH(arr, i, s)
     {
         char serial[32], size[32], when[32], sha[16];
         ctl_jnum(s, "serial", serial);
@@ -135,8 +137,8 @@ int ctl_cmd_snapshots_diff(const struct ctl_conn *c, const struct ctl_cmdline *c
     if (ex == 0) {
         if (ctl_diff_compute(ra.body.data ? ra.body.data : "", ra.body.len,
                              rb.body.data ? rb.body.data : "", rb.body.len, &d, &e) != 0) {
-            fprintf(stderr, "statectl: snapshots diff %s: %s: %s\n", name,
-                    err_infra_code(e.code), e.msg);
+            fprintf(stderr, "statectl: snapshots diff %s: %s: %s\n", name, err_infra_code(e.code),
+                    e.msg);
             ex = CTL_EXIT_ERROR;
         } else {
             if (cl->json) {

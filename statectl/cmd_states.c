@@ -39,8 +39,8 @@ void ctl_short_time(const char *rfc3339, char out[32])
         snprintf(out, 32, "%s", rfc3339);
 }
 
-int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path,
-                  const char *body, const char *what, json_t **out)
+int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path, const char *body,
+                  const char *what, json_t **out)
 {
     struct ctl_resp r;
     struct err e = {0};
@@ -110,7 +110,7 @@ int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         return 0;
     }
     ctl_table_init(&t, 6, head);
-    json_array_foreach(arr, i, s)
+    CTL_ARRAY_EACH(arr, i, s)
     {
         char serial[32], size[32], when[32], lock[400];
         json_t *l = json_object_get(s, "lock");
@@ -118,8 +118,8 @@ int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         ctl_jnum(s, "size", size);
         ctl_short_time(ctl_jstr(s, "last_write"), when);
         if (json_is_object(l))
-            snprintf(lock, sizeof(lock), "%s (%s)", ctl_jstr(l, "who")[0] ? ctl_jstr(l, "who") : "?",
-                     ctl_jstr(l, "id"));
+            snprintf(lock, sizeof(lock), "%s (%s)",
+                     ctl_jstr(l, "who")[0] ? ctl_jstr(l, "who") : "?", ctl_jstr(l, "id"));
         else
             lock[0] = '\0';
         const char *row[] = {ctl_jstr(s, "name"), serial, size, when, ctl_jstr(s, "writer"), lock};
@@ -145,7 +145,7 @@ int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         return 0;
     }
     ctl_table_init(&t, 6, head);
-    json_array_foreach(arr, i, l)
+    CTL_ARRAY_EACH(arr, i, l)
     {
         char created[32], expires[32];
         ctl_short_time(ctl_jstr(l, "created"), created);

@@ -26,8 +26,8 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
     int ex = check_token_name(name);
     if (ex != 0)
         return ex;
-    if (role == NULL || (strcmp(role, "read") != 0 && strcmp(role, "write") != 0 &&
-                         strcmp(role, "admin") != 0)) {
+    if (role == NULL ||
+        (strcmp(role, "read") != 0 && strcmp(role, "write") != 0 && strcmp(role, "admin") != 0)) {
         fprintf(stderr, "statectl: INFRA_001: --role read|write|admin is required\n");
         return CTL_EXIT_USAGE;
     }
@@ -68,12 +68,12 @@ int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         return 0;
     }
     ctl_table_init(&t, 4, head);
-    json_array_foreach(arr, i, tok)
+    CTL_ARRAY_EACH(arr, i, tok)
     {
         char created[32];
         ctl_short_time(ctl_jstr(tok, "created"), created);
-        const char *row[] = {ctl_jstr(tok, "name"), ctl_jstr(tok, "role"),
-                             ctl_jstr(tok, "states"), created};
+        const char *row[] = {ctl_jstr(tok, "name"), ctl_jstr(tok, "role"), ctl_jstr(tok, "states"),
+                             created};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);

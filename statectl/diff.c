@@ -52,9 +52,9 @@ static json_t *index_resources(json_t *state)
     size_t i, k;
     struct buf addr;
     buf_init(&addr, 0);
-    json_array_foreach(json_object_get(state, "resources"), i, res)
+    CTL_ARRAY_EACH(json_object_get(state, "resources"), i, res)
     {
-        json_array_foreach(json_object_get(res, "instances"), k, inst)
+        CTL_ARRAY_EACH(json_object_get(res, "instances"), k, inst)
         {
             json_t *a = attributes_of(inst);
             address_of(res, inst, &addr);
@@ -91,7 +91,7 @@ static void compare_maps(json_t *a, json_t *b, json_t *added, json_t *removed, j
 {
     const char *key;
     json_t *va, *vb;
-    json_object_foreach(a, key, va)
+    CTL_OBJECT_EACH(a, key, va)
     {
         vb = json_object_get(b, key);
         if (vb == NULL)
@@ -99,7 +99,7 @@ static void compare_maps(json_t *a, json_t *b, json_t *added, json_t *removed, j
         else if (!json_equal(va, vb))
             json_array_append_new(changed, json_string(key));
     }
-    json_object_foreach(b, key, vb)
+    CTL_OBJECT_EACH(b, key, vb)
     {
         if (json_object_get(a, key) == NULL)
             json_array_append_new(added, json_string(key));
@@ -114,11 +114,11 @@ static json_t *index_outputs(json_t *state)
     json_t *map = json_object();
     const char *name;
     json_t *o;
-    json_object_foreach(json_object_get(state, "outputs"), name, o)
+    CTL_OBJECT_EACH(json_object_get(state, "outputs"), name, o)
     {
         json_t *v = json_array();
-        json_array_append(v, json_object_get(o, "value") ? json_object_get(o, "value")
-                                                          : json_null());
+        json_array_append(v,
+                          json_object_get(o, "value") ? json_object_get(o, "value") : json_null());
         json_array_append_new(v, json_boolean(json_is_true(json_object_get(o, "sensitive"))));
         json_object_set_new(map, name, v);
     }
@@ -185,8 +185,8 @@ static void render_list(json_t *arr, char mark, const char *prefix, struct buf *
     struct err e = {0};
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) buf_printf(out, &e, "%c %s%s\n", mark, prefix,
-                                             json_string_value(v));
+    CTL_ARRAY_EACH(arr, i, v)
+    buf_printf(out, &e, "%c %s%s\n", mark, prefix, json_string_value(v));
 }
 
 void ctl_diff_render(const struct ctl_diff *d, struct buf *out)

@@ -17,6 +17,15 @@
 #include "common/buf.h"
 #include "common/err.h"
 
+/* Loops over jansson arrays and objects, spelled out (jansson's own foreach macros hide the
+ * loop from static analysers that do not read system headers). */
+#define CTL_ARRAY_EACH(arr, i, v)                                                                  \
+    for ((i) = 0; (i) < json_array_size(arr) && ((v) = json_array_get((arr), (i))) != NULL; (i)++)
+#define CTL_OBJECT_EACH(obj, key, v)                                                               \
+    for (void *it_ = json_object_iter(obj);                                                        \
+         it_ != NULL && ((key) = json_object_iter_key(it_), (v) = json_object_iter_value(it_), 1); \
+         it_ = json_object_iter_next((obj), it_))
+
 /* Exit codes (docs/statectl.md). */
 enum ctl_exit {
     CTL_EXIT_OK = 0,

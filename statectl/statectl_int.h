@@ -6,8 +6,8 @@
 
 /* One request whose 2xx answer is JSON: *out gets a new reference. Errors are printed on
  * stderr (prefixed with `what`); the exit code is returned (0 on success). */
-int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path,
-                  const char *body, const char *what, json_t **out);
+int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path, const char *body,
+                  const char *what, json_t **out);
 /* Renders the table on stdout and cleans it up. */
 void ctl_print_table(struct ctl_table *t);
 /* The string member key of object o, or "" (borrowed). */

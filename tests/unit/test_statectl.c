@@ -207,14 +207,15 @@ static void test_backend_config(void)
     bc.token = "s3cr'et";
     bc.username = "ci";
     ctl_backend_config_render(&bc, &b);
-    CHECK_STR(b.data, "'-backend-config=address=http://127.0.0.1:8080/v1/states/prod/net'\n"
-                      "'-backend-config=lock_address=http://127.0.0.1:8080/v1/states/prod/net/lock'\n"
-                      "'-backend-config=lock_method=POST'\n"
-                      "'-backend-config=unlock_address=http://127.0.0.1:8080/v1/states/prod/net/lock'\n"
-                      "'-backend-config=unlock_method=DELETE'\n"
-                      "'-backend-config=update_method=POST'\n"
-                      "'-backend-config=username=ci'\n"
-                      "'-backend-config=password=s3cr'\\''et'\n");
+    CHECK_STR(b.data,
+              "'-backend-config=address=http://127.0.0.1:8080/v1/states/prod/net'\n"
+              "'-backend-config=lock_address=http://127.0.0.1:8080/v1/states/prod/net/lock'\n"
+              "'-backend-config=lock_method=POST'\n"
+              "'-backend-config=unlock_address=http://127.0.0.1:8080/v1/states/prod/net/lock'\n"
+              "'-backend-config=unlock_method=DELETE'\n"
+              "'-backend-config=update_method=POST'\n"
+              "'-backend-config=username=ci'\n"
+              "'-backend-config=password=s3cr'\\''et'\n");
 
     bc.format = CTL_BC_ENV;
     bc.layout = CTL_BC_DEFAULT;
