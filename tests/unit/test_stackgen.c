@@ -1,0 +1,388 @@
+/* tests/unit/test_stackgen.c: the HCL emitter (escaping, alignment, layout) and the stack
+ * validator's rules, one check per rule, plus render determinism. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "module/gen/gen_int.h"
+#include "module/gen/stackgen.h"
+#include "tests/unit/t.h"
+
+static char *quote(const char *s)
+{
+    struct buf b;
+    size_t len;
+    buf_init(&b, 0);
+    hcl_quote(&b, s);
+    return buf_take(&b, &len);
+}
+
+static char *render(struct hcl_body *body)
+{
+    struct buf b;
+    size_t len;
+    buf_init(&b, 0);
+    hcl_render(body, &b);
+    hcl_body_free(body);
+    return buf_take(&b, &len);
+}
+
+#define CHECK_QUOTE(in, want)                                                                      \
+    do {                                                                                           \
+        char *q_ = quote(in);                                                                      \
+        CHECK_STR(q_, want);                                                                       \
+        free(q_);                                                                                  \
+    } while (0)
+
+static void test_quote_escapes(void)
+{
+    CHECK_QUOTE("plain", "\"plain\"");
+    CHECK_QUOTE("a\\b", "\"a\\\\b\"");
+    CHECK_QUOTE("say \"hi\"", "\"say \\\"hi\\\"\"");
+    CHECK_QUOTE("l1\nl2\r\t", "\"l1\\nl2\\r\\t\"");
+    CHECK_QUOTE("\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"");
+    CHECK_QUOTE("${var.x}", "\"$${var.x}\"");
+    CHECK_QUOTE("%{ if x }", "\"%%{ if x }\"");
+    CHECK_QUOTE("100% $5 $$ %%", "\"100% $5 $$ %%\"");
+    CHECK_QUOTE("$${x}", "\"$$${x}\""); /* HCL reads $$${ as $ then ${ -> "$${x}" */
+    CHECK_QUOTE("caf\xc3\xa9", "\"caf\xc3\xa9\"");
+}
+
+static void test_alignment_runs(void)
+{
+    struct hcl_body *f = hcl_body_new(), *b, *o;
+    b = hcl_block(f, "locals", NULL, NULL);
+    hcl_attr_int(b, "a", 1);
+    hcl_attr_str(b, "bbbb", "x");
+    hcl_attr(b, "c", hcl_object(&o));
+    hcl_attr_int(o, "dd", 3);
+    hcl_attr_int(o, "e", 4);
+    hcl_attr_bool(b, "ffffff", true);
+    hcl_attr_expr(b, "g", "var.g");
+    hcl_comment(b, "breaks the run");
+    hcl_attr_int(b, "hhh", 5);
+    char *out = render(f);
+    CHECK_STR(out, "locals {\n"
+                   "  a    = 1\n"
+                   "  bbbb = \"x\"\n"
+                   "  c = {\n"
+                   "    dd = 3\n"
+                   "    e  = 4\n"
+                   "  }\n"
+                   "  ffffff = true\n"
+                   "  g      = var.g\n"
+                   "  # breaks the run\n"
+                   "  hhh = 5\n"
+                   "}\n");
+    free(out);
+}
+
+static void test_blocks_blank_lines(void)
+{
+    struct hcl_body *f = hcl_body_new(), *b, *o;
+    hcl_comment(f, "head");
+    b = hcl_block(f, "module", "x", NULL);
+    hcl_attr_str(b, "source", "./m");
+    hcl_blank(b);
+    hcl_blank(b); /* collapses */
+    hcl_attr(b, "empty", hcl_object(&o));
+    hcl_block(b, "inner", "a", "b");
+    hcl_attr_int(b, "after", 1);
+    hcl_block(f, "terraform", NULL, NULL);
+    char *out = render(f);
+    CHECK_STR(out, "# head\n"
+                   "\n"
+                   "module \"x\" {\n"
+                   "  source = \"./m\"\n"
+                   "\n"
+                   "  empty = {}\n"
+                   "\n"
+                   "  inner \"a\" \"b\" {\n"
+                   "  }\n"
+                   "\n"
+                   "  after = 1\n"
+                   "}\n"
+                   "\n"
+                   "terraform {\n"
+                   "}\n");
+    free(out);
+}
+
+static void test_tuples_and_keys(void)
+{
+    struct hcl_body *f = hcl_body_new(), *o;
+    struct hcl_value *t = hcl_tuple();
+    hcl_tuple_add(t, hcl_str("a"));
+    hcl_tuple_add(t, hcl_int(2));
+    hcl_attr(f, "flat", t);
+    t = hcl_tuple();
+    hcl_tuple_add(t, hcl_object(&o));
+    hcl_attr_int(o, "days", 7);
+    hcl_attr(f, "rules", t);
+    hcl_attr(f, "none", hcl_tuple());
+    hcl_attr_int(f, "has space", 1);
+    hcl_attr_int(f, "null", 2);
+    hcl_attr_int(f, "db-password", 3);
+    char *out = render(f);
+    CHECK_STR(out, "flat = [\"a\", 2]\n"
+                   "rules = [\n"
+                   "  {\n"
+                   "    days = 7\n"
+                   "  },\n"
+                   "]\n"
+                   "none        = []\n"
+                   "\"has space\" = 1\n"
+                   "\"null\"      = 2\n"
+                   "db-password = 3\n");
+    free(out);
+    CHECK(hcl_is_ident("db-password"));
+    CHECK(!hcl_is_ident("1abc"));
+    CHECK(!hcl_is_ident("a.b"));
+}
+
+/* ---- validator ---- */
+
+#define BASE                                                                               \
+    "{\"stack\":{\"name\":\"shop\",\"environment\":\"dev\","                                      \
+    "\"region\":\"fr-par\",\"project_id\":"                                                    \
+    "\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\"}%s}"
+
+/* Validates BASE with extra top-level members; returns the error text (caller frees). */
+static char *validate(const char *extra)
+{
+    char *doc = xasprintf(BASE, extra);
+    struct buf errors;
+    size_t len;
+    buf_init(&errors, 0);
+    struct stack *s = stack_load(doc, strlen(doc), &errors);
+    CHECK((s != NULL) == (errors.len == 0));
+    stack_free(s);
+    free(doc);
+    return buf_take(&errors, &len);
+}
+
+#define CHECK_VALID(extra)                                                                         \
+    do {                                                                                           \
+        char *e_ = validate(extra);                                                                \
+        CHECK_STR(e_, "");                                                                         \
+        free(e_);                                                                                  \
+    } while (0)
+#define CHECK_ERROR(extra, want)                                                                   \
+    do {                                                                                           \
+        char *e_ = validate(extra);                                                                \
+        CHECK_STR(e_, want "\n");                                                                  \
+        free(e_);                                                                                  \
+    } while (0)
+
+#define CT(fields) ",\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1\"," fields "}]"
+
+static void test_validator_valid(void)
+{
+    CHECK_VALID("");
+    CHECK_VALID(CT("\"cpu\":70,\"memory\":128"));
+    CHECK_VALID(CT("\"cpu\":2240,\"memory\":4096,\"min_scale\":10,\"max_scale\":100,"
+                   "\"timeout\":900,\"env\":{\"UUID\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
+                   "\"URL\":\"https://example.com/a?b=c@d\"}"));
+}
+
+static void test_validator_stack_rules(void)
+{
+    char *e = NULL;
+    struct buf errors;
+    size_t len;
+    const char *doc = "{\"stack\":{\"name\":\"Shop\",\"environment\":\"prod\",\"region\":\"eu-west-1\","
+                      "\"project_id\":\"not-a-uuid\"}}";
+    buf_init(&errors, 0);
+    CHECK(stack_load(doc, strlen(doc), &errors) == NULL);
+    e = buf_take(&errors, &len);
+    CHECK_STR(e, "INFRA_001 $.stack.name: \"Shop\" must match ^[a-z][a-z0-9-]*$\n"
+                 "INFRA_001 $.stack.environment: \"prod\" is not one of dev, staging, production\n"
+                 "INFRA_001 $.stack.region: \"eu-west-1\" is not a Scaleway region (fr-par, "
+                 "nl-ams, pl-waw, it-mil)\n"
+                 "INFRA_001 $.stack.project_id: \"not-a-uuid\" is not a UUID (lowercase, "
+                 "8-4-4-4-12 hex digits)\n");
+    free(e);
+    CHECK_ERROR(",\"extra\":1", "INFRA_001 $.extra: unknown key");
+}
+
+static void test_validator_container_rules(void)
+{
+    CHECK_ERROR(CT("\"cpu\":140,\"memory\":300"),
+                "INFRA_001 $.containers[0].memory: 300 is not a Scaleway memory size (128, 256, "
+                "512, 1024, 2048, 3072, 4096)");
+    CHECK_ERROR(CT("\"cpu\":1000,\"memory\":1024"),
+                "INFRA_001 $.containers[0].cpu: 1000 mvCPU does not pair with 1024 MB of memory "
+                "(use 560)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"min_scale\":11"),
+                "INFRA_001 $.containers[0].min_scale: 11 is out of range (0-10)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"max_scale\":0"),
+                "INFRA_001 $.containers[0].max_scale: 0 is out of range (1-100)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"min_scale\":4,\"max_scale\":3"),
+                "INFRA_001 $.containers[0].max_scale: 3 is below min_scale 4");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"timeout\":29"),
+                "INFRA_001 $.containers[0].timeout: 29 is out of range (30-900)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"timeout\":901"),
+                "INFRA_001 $.containers[0].timeout: 901 is out of range (30-900)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":\"128\""),
+                "INFRA_001 $.containers[0].memory: must be an integer");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"env\":{\"DB_PASSWORD\":\"hunter2\"}"),
+                "INFRA_001 $.containers[0].env.DB_PASSWORD: looks like a secret (name contains "
+                "PASSWORD); use secret_env and Secret Manager, not a literal value");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"env\":{\"api_key\":\"x\"}"),
+                "INFRA_001 $.containers[0].env.api_key: looks like a secret (name contains KEY); "
+                "use secret_env and Secret Manager, not a literal value");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"env\":{\"DATABASE_URL\":"
+                   "\"postgres://app:pw@db:5432/app\"}"),
+                "INFRA_001 $.containers[0].env.DATABASE_URL: value looks like a credential (a URL "
+                "with user:password); use secret_env and Secret Manager, not a literal value");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"secret_env\":{\"X\":\"missing\"}"),
+                "INFRA_001 $.containers[0].secret_env.X: secret \"missing\" is not declared in "
+                "$.secrets");
+    CHECK_VALID(",\"secrets\":[{\"name\":\"db\"}]" CT("\"cpu\":70,\"memory\":128,"
+                                                       "\"secret_env\":{\"DB_PASSWORD\":\"db\"}"));
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"cpus\":1"),
+                "INFRA_001 $.containers[0].cpus: unknown key");
+}
+
+static void test_validator_production_rules(void)
+{
+    const char *doc =
+        "{\"stack\":{\"name\":\"shop\",\"environment\":\"production\",\"region\":\"fr-par\","
+        "\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\"},"
+        "\"secrets\":[{\"name\":\"pw\"}],"
+        "\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1\",\"cpu\":70,\"memory\":128}],"
+        "\"databases\":[{\"name\":\"db\",\"admin_password_secret\":\"pw\","
+        "\"backup\":{\"retention_days\":7}}]}";
+    struct buf errors;
+    size_t len;
+    buf_init(&errors, 0);
+    CHECK(stack_load(doc, strlen(doc), &errors) == NULL);
+    char *e = buf_take(&errors, &len);
+    CHECK_STR(e, "INFRA_001 $.containers[0].min_scale: production needs min_scale >= 2 (got 0)\n"
+                 "INFRA_001 $.databases[0].ha: production needs a high-availability database "
+                 "(ha: true)\n"
+                 "INFRA_001 $.databases[0].backup.retention_days: production needs backups kept "
+                 ">= 30 days (got 7)\n"
+                 "INFRA_001 $.monitoring: production needs monitoring enabled\n");
+    free(e);
+}
+
+static void test_validator_json_errors(void)
+{
+    struct buf errors;
+    size_t len;
+    buf_init(&errors, 0);
+    CHECK(stack_load("{\"stack\":", 9, &errors) == NULL);
+    char *e = buf_take(&errors, &len);
+    CHECK(strncmp(e, "INFRA_001 $: invalid JSON at line 1", 35) == 0);
+    free(e);
+    CHECK_ERROR(",\"containers\":{}", "INFRA_001 $.containers: must be an array");
+    CHECK_ERROR(",\"buckets\":[{\"name\":\"ab\"}]",
+                "INFRA_001 $.buckets[0].name: must be 3-63 characters long (got 2)");
+    CHECK_ERROR(",\"buckets\":[{\"name\":\"abc\",\"versioning\":false,\"object_lock\":{\"days\":1}}]",
+                "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
+}
+
+static void test_secret_detection(void)
+{
+    const char *why;
+    CHECK(gen_env_value_is_secret("https://u:p@host/x", &why));
+    CHECK(!gen_env_value_is_secret("https://host/x@y", &why));
+    CHECK(gen_env_value_is_secret("-----BEGIN PRIVATE KEY-----", &why));
+    CHECK(gen_env_value_is_secret("SCWABCDEFGHIJ0123456", &why));
+    CHECK(gen_env_value_is_secret("Zx9KqL2mNp4Rs6Tu8Vw0Yz1Ab3Cd5Ef7Gh", &why));
+    CHECK(!gen_env_value_is_secret("6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10", &why));
+    CHECK(!gen_env_value_is_secret("rg.fr-par.scw.cloud/platform/documentation:1.4.2", &why));
+    CHECK(gen_env_name_is_secret("github_token", &why));
+    CHECK(!gen_env_name_is_secret("LOG_LEVEL", &why));
+}
+
+/* ---- rendering ---- */
+
+static int cap_emit(const char *path, const char *data, size_t len, void *ctx, struct err *err)
+{
+    struct buf *b = ctx;
+    buf_printf(b, err, "== %s\n", path);
+    return buf_append(b, data, len, err);
+}
+
+static int cap_copy(const char *component, void *ctx, struct err *err)
+{
+    return buf_printf(ctx, err, "== copy %s\n", component);
+}
+
+static char *render_stack(const char *doc, enum stack_format fmt)
+{
+    struct buf errors, out;
+    size_t len;
+    struct err err = {0};
+    buf_init(&errors, 0);
+    buf_init(&out, 0);
+    struct stack *s = stack_load(doc, strlen(doc), &errors);
+    CHECK_INT(errors.len, 0);
+    buf_cleanup(&errors);
+    struct stack_render_opts o = {.format = fmt, .backend_url = "http://127.0.0.1:8080"};
+    struct stack_sink k = {.emit = cap_emit, .copy_module = cap_copy, .ctx = &out};
+    CHECK_INT(stack_render(s, &o, &k, &err), 0);
+    stack_free(s);
+    return buf_take(&out, &len);
+}
+
+static void test_render_deterministic(void)
+{
+    const char *doc = "{\"containers\":[{\"name\":\"b\",\"image\":\"x:1\",\"cpu\":70,\"memory\":128,"
+                      "\"env\":{\"Z\":\"${not}\",\"A\":\"1\"}},{\"name\":\"a\",\"image\":\"y:1\","
+                      "\"cpu\":140,\"memory\":256}],"
+                      "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
+                      "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
+    for (int f = 0; f < 2; f++) {
+        char *a = render_stack(doc, (enum stack_format)f), *b = render_stack(doc, (enum stack_format)f);
+        CHECK_STR(a, b);
+        free(b);
+        if (f == 0) {
+            CHECK(strstr(a, "address        = \"http://127.0.0.1:8080/v1/states/shop/dev\"\n"));
+            CHECK(strstr(a, "lock_method    = \"LOCK\"\n"));
+            CHECK(strstr(a, "Z = \"$${not}\"\n"));
+            CHECK(strstr(a, "== copy network\n== copy containers\n"));
+            CHECK(strstr(a, "  containers = {\n    a = {\n") != NULL);
+        } else {
+            CHECK(strstr(a, "/v1/states/shop/dev/${path_relative_to_include()}\""));
+            CHECK(strstr(a, "== containers/terragrunt.hcl\n"));
+            CHECK(strstr(a, "dependency \"network\" {\n"));
+        }
+        free(a);
+    }
+}
+
+static void test_backend_url(void)
+{
+    struct err e = {0};
+    CHECK_INT(stack_backend_url_check("https://state.example.com", &e), 0);
+    CHECK_INT(stack_backend_url_check("http://127.0.0.1:8080/prefix", &e), 0);
+    CHECK_INT(stack_backend_url_check("ftp://x", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_backend_url_check("https://u:p@x", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_backend_url_check("https://x/", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_backend_url_check("https://x/${a}", &e), -1);
+}
+
+int main(void)
+{
+    RUN(test_quote_escapes);
+    RUN(test_alignment_runs);
+    RUN(test_blocks_blank_lines);
+    RUN(test_tuples_and_keys);
+    RUN(test_validator_valid);
+    RUN(test_validator_stack_rules);
+    RUN(test_validator_container_rules);
+    RUN(test_validator_production_rules);
+    RUN(test_validator_json_errors);
+    RUN(test_secret_detection);
+    RUN(test_render_deterministic);
+    RUN(test_backend_url);
+    return t_report();
+}
