@@ -14,6 +14,7 @@ set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/testlib.sh"
 . "$TOP/tests/lib/stated.sh"
+. "$TOP/tests/lib/tls.sh"
 E2E_TMP=$(mktemp -d /tmp/stated-ctl.XXXXXX)
 . "$TOP/tests/e2e/lib.sh"
 trap 'stated_cleanup; rm -rf "$E2E_TMP"' EXIT
@@ -427,7 +428,32 @@ run_mode() {
   rm -rf "$STATED_DATA"
 }
 
+# HTTPS with a client certificate: --cacert, --cert and --key.
+tls_checks() {
+  local t=statectl/tls certs=$W/certs
+  command -v openssl >/dev/null || { skip "$t" "openssl not found"; return; }
+  tls_make_certs "$certs" || { fail "$t certificates" "openssl failed"; return; }
+  STATED_CURL=(--cert "$certs/client.pem" --key "$certs/client.key")
+  if ! stated_start embedded --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" --client-ca "$certs/ca.pem"; then
+    fail "$t start" "stated did not start with TLS: $(tail -n 2 "$STATED_LOG" | tr '\n' ' ')"
+    STATED_CURL=()
+    return
+  fi
+  STATED_CURL=()
+  ctl --cacert "$certs/ca.pem" --cert "$certs/client.pem" --key "$certs/client.key" tokens list
+  expect_rc "$t --cacert --cert --key" 0
+  ctl --cert "$certs/client.pem" --key "$certs/client.key" tokens list
+  expect_rc "$t unknown CA: unreachable (exit 5)" 5
+  ctl --cacert "$certs/ca.pem" tokens list
+  if [ $RC = 5 ] || [ $RC = 6 ]; then pass "$t no client certificate refused (exit $RC)"; else fail "$t no client certificate refused" "exit $RC"; fi
+  ctl --cacert "$certs/ca.pem" --cert "$certs/client.pem" tokens list
+  expect_rc "$t --cert without --key is a usage error" 2
+  stated_stop
+  rm -rf "$STATED_DATA"
+}
+
 cli_basics
+tls_checks
 for M in ${CTL_MODES:-embedded s3pg}; do
   if mode_available "$M"; then
     run_mode "$M"
