@@ -159,7 +159,8 @@ int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char
         put_key_str(out, "lineage", FIELD(ev, lineage), err) != 0 ||
         put_key_str(out, "sha256", FIELD(ev, sha256), err) != 0 ||
         put_key_opt_int(out, "size", ev->size, err) != 0 ||
-        buf_printf(out, err, ",\"status\":%d", ev->status) != 0 ||
+        buf_printf(out, err, ",\"status\":%d",
+                   ev->status >= 0 && ev->status <= 999 ? ev->status : 0) != 0 ||
         put_key_str(out, "detail", FIELD(ev, detail), err) != 0 ||
         put_key_str(out, "prev", prev, 65, err) != 0)
         return -1;

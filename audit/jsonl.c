@@ -132,6 +132,12 @@ static int jl_append(struct auditlog *al, const struct audit_event *ev, struct e
     buf_init(&line, LINE_MAX_BYTES);
     char hash[65];
     int rc = -1;
+    struct audit_event fixed;
+    if (ev->time_us <= 0) {
+        fixed = *ev;
+        fixed.time_us = now_us();
+        ev = &fixed;
+    }
     pthread_mutex_lock(&jl->mu);
     if (audit_event_canonical(ev, jl->seq + 1, jl->prev, &line, hash, err) != 0 ||
         buf_append(&line, "\n", 1, err) != 0)

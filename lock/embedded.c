@@ -40,12 +40,47 @@ struct embedded {
     size_t n, cap;
 };
 
+/* locks.json is JSON, so everything kept in it must be valid UTF-8 (as any JSON lock body
+ * is): anything else is refused up front rather than making the file unloadable. */
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned char c = *p;
+        size_t len;
+        unsigned cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
 static int id_check(const char *id, struct err *err)
 {
     if (!id || !id[0])
         return err_set(err, ERR_INVALID, "lock without an ID");
     if (strlen(id) >= LOCK_ID_MAX)
         return err_set(err, ERR_INVALID, "lock ID longer than %d bytes", LOCK_ID_MAX - 1);
+    if (!utf8_valid(id))
+        return err_set(err, ERR_INVALID, "lock ID is not valid UTF-8");
     return 0;
 }
 
@@ -53,6 +88,8 @@ static int state_check(const char *state, struct err *err)
 {
     if (!state || !state[0])
         return err_set(err, ERR_INVALID, "lock without a state name");
+    if (!utf8_valid(state))
+        return err_set(err, ERR_INVALID, "state name is not valid UTF-8");
     return 0;
 }
 
@@ -261,6 +298,8 @@ static int emb_acquire(struct lockstore *ls, const char *state, const char *id,
     struct embedded *em = (struct embedded *)ls;
     if (state_check(state, err) != 0 || id_check(id, err) != 0)
         return -1;
+    if (info_json && !utf8_valid(info_json))
+        return err_set(err, ERR_INVALID, "lock info is not valid UTF-8");
     int rc = 0;
     pthread_mutex_lock(&em->mu);
     int64_t now = now_us();

@@ -174,23 +174,87 @@ static bool snapshot_key_match(const char *key, const char *snapdir, char id_out
 
 /* ------------------------------------------------------------------ metadata JSON */
 
-static char *meta_encode(const struct state_meta *m)
+/* Copies s into dst (cap bytes) replacing bytes that are not valid UTF-8 with '?', cutting at
+ * a character boundary: jansson refuses invalid strings, and a writer name comes from a
+ * client's Basic username. */
+static void utf8_sanitize(char *dst, size_t cap, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    while (*p) {
+        unsigned char c = *p;
+        size_t len = 1;
+        unsigned cp = c, min = 0;
+        bool ok = true;
+        if (c >= 0x80) {
+            if (c >= 0xc2 && c <= 0xdf)
+                len = 2, cp = c & 0x1f, min = 0x80;
+            else if (c >= 0xe0 && c <= 0xef)
+                len = 3, cp = c & 0x0f, min = 0x800;
+            else if (c >= 0xf0 && c <= 0xf4)
+                len = 4, cp = c & 0x07, min = 0x10000;
+            else
+                ok = false;
+            for (size_t i = 1; ok && i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                    ok = false;
+                else
+                    cp = (cp << 6) | (p[i] & 0x3f);
+            }
+            if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
+                ok = false;
+        }
+        if (!ok)
+            len = 1;
+        if (o + len >= cap)
+            break;
+        if (ok)
+            memmove(dst + o, p, len);
+        else
+            dst[o] = '?';
+        o += len;
+        p += len;
+    }
+    dst[o] = '\0';
+}
+
+static char *meta_dump(const struct state_meta *m, const char *lineage, const char *writer)
 {
     char t[32];
     time_format_rfc3339(m->time_us, t);
     json_t *o = json_object();
     json_object_set_new(o, "serial", json_integer((json_int_t)m->serial));
-    json_object_set_new(o, "lineage", json_string(m->lineage));
+    json_object_set_new(o, "lineage", json_string(lineage));
     json_object_set_new(o, "sha256", json_string(m->sha256));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));
     json_object_set_new(o, "time", json_string(t));
-    json_object_set_new(o, "writer", json_string(m->writer));
+    json_object_set_new(o, "writer", json_string(writer));
     json_object_set_new(o, "snapshot", json_string(m->snapshot));
     /* ASCII only: S3 carries metadata in HTTP headers. */
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
     if (!s)
         die_bug("json_dumps of state metadata failed");
+    return s;
+}
+
+static char *meta_encode(const struct state_meta *m)
+{
+    char lineage[sizeof(m->lineage)], writer[sizeof(m->writer)];
+    utf8_sanitize(lineage, sizeof(lineage), m->lineage);
+    utf8_sanitize(writer, sizeof(writer), m->writer);
+    char *s = meta_dump(m, lineage, writer);
+    /* Non-ASCII text is escaped six bytes per unit: shorten the writer (informational) until
+     * the whole fits the objstore's metadata limit. */
+    while (strlen(s) >= OBJ_META_MAX && writer[0]) {
+        free(s);
+        utf8_sanitize(writer, strlen(writer) / 2 + 1, writer);
+        s = meta_dump(m, lineage, writer);
+    }
+    if (strlen(s) >= OBJ_META_MAX) {
+        free(s);
+        s = meta_dump(m, "", "");
+    }
     return s;
 }
 

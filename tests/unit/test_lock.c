@@ -150,6 +150,17 @@ static void test_force_unlock_and_bad_ids(void)
     CHECK_INT(do_acquire(ls, "s", long_id, &oc, NULL, NULL, &e), 0);
     CHECK_INT(do_acquire(ls, "t", "", &oc, NULL, NULL, &e), -1);
     CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    /* Bytes that are not UTF-8 could not be kept in locks.json: refused, file still loads. */
+    struct lock_result r;
+    lock_result_init(&r);
+    CHECK_INT(ls->ops->acquire(ls, "t", "id", "{\"Who\":\"\xff\"}", &r, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    CHECK_INT(do_acquire(ls, "t", "\xc3(", &oc, NULL, NULL, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    lock_result_cleanup(&r);
     ls->ops->free(ls);
 }
 

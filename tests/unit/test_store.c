@@ -508,6 +508,40 @@ static void test_store_untrusted_current_meta(void)
     store_free(st);
 }
 
+/* A writer name comes from a client's Basic username: any bytes, and non-ASCII text grows
+ * six-fold when escaped. The write still succeeds and its metadata stays readable. */
+static void test_store_odd_writer(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char writer[160];
+    size_t o = 0;
+    while (o + 2 < sizeof(writer) - 1) {
+        writer[o++] = (char)0xc3;
+        writer[o++] = (char)0xa9; /* é */
+    }
+    writer[o] = '\0';
+    writer[5] = (char)0xff; /* and an invalid byte */
+    char lineage[129];
+    memset(lineage, 0, sizeof(lineage));
+    for (size_t i = 0; i + 3 < 128; i += 3)
+        memcpy(lineage + i, "\xe2\x82\xac", 3); /* € */
+    char *body = state_body(1, "l", "w");
+    struct err e = {0};
+    struct store_write w = {.serial = 1, .lineage = lineage, .writer = writer};
+    struct state_meta m;
+    CHECK_INT(store_put(st, "w", body, strlen(body), &w, &m, NULL, &e), 0);
+    struct state_meta h;
+    CHECK_INT(store_head(st, "w", &h, &e), 0);
+    CHECK_STR(h.lineage, lineage);
+    CHECK(strncmp(h.writer, "\xc3\xa9\xc3\xa9?", 5) == 0);
+    CHECK_STR(h.snapshot, m.snapshot);
+    /* Metadata was stored, not rebuilt (a rebuilt one has no writer). */
+    CHECK(h.writer[0] != '\0');
+    free(body);
+    store_free(st);
+}
+
 /* ------------------------------------------------------------------ encryption */
 
 static char *write_keyfile(const char *dir, const char *name, const unsigned char keys[][32],
@@ -647,6 +681,7 @@ int main(void)
     RUN(test_store_retention_count);
     RUN(test_store_retention_days_never_newest);
     RUN(test_store_untrusted_current_meta);
+    RUN(test_store_odd_writer);
     RUN(test_store_encrypted);
     return t_report();
 }
