@@ -73,7 +73,8 @@ for what in healthz get100k cycle; do
     get100k) run_wrk get100k 2 "$GET_CONNS" -H "Authorization: $AUTH" "$STATED_URL/v1/states/bench/get100k" ;;
     cycle) run_wrk cycle "$CYCLE_CONNS" "$CYCLE_CONNS" -s "$TOP/tests/bench/lock_cycle.lua" "$STATED_URL" \
       -- "$CYCLE_CONNS" "$NSTATES" "$AUTH"
-      ERRS=$(awk '/^non200/ {print $2}' "$P_TMP/cycle.out") ;;
+      ERRS=$(awk '$1 == "non200" && NF == 2 {print $2}' "$P_TMP/cycle.out")
+      grep '^non200 statuses' "$P_TMP/cycle.out" ;;
   esac
   R_RPS[$what]=${RPS:-n/a} R_P50[$what]=${P50:-n/a} R_P99[$what]=${P99:-n/a} R_ERR[$what]=${ERRS:-n/a}
 done

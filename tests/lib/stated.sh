@@ -36,21 +36,28 @@ new_pg_db() {
 
 stated_start() {
   local mode=$1; shift
-  STATED_PORT=${STATED_PORT_FIXED:-$(free_port)}
   STATED_DATA=$(mktemp -d /tmp/stated-test.XXXXXX)
   STATED_LOG=$STATED_DATA/stated.log
   ADMIN_TOKEN=${ADMIN_TOKEN_FIXED:-admintoken-$RANDOM$RANDOM$RANDOM}
-  STATED_ARGS=(--listen "127.0.0.1:$STATED_PORT" --data-dir "$STATED_DATA/data")
+  local rest=(--data-dir "$STATED_DATA/data")
   case $mode in
     s3|s3pg)
-      STATED_ARGS+=(--storage "s3://$S3_BUCKET/t$(date +%s%N)$RANDOM" --s3-endpoint "$S3_ENDPOINT" --s3-region us-east-1) ;;
+      rest+=(--storage "s3://$S3_BUCKET/t$(date +%s%N)$RANDOM" --s3-endpoint "$S3_ENDPOINT" --s3-region us-east-1) ;;
   esac
   case $mode in
     pg|s3pg)
-      STATED_ARGS+=(--locks "$(new_pg_db)") ;;
+      rest+=(--locks "$(new_pg_db)") ;;
   esac
-  STATED_ARGS+=("$@")
-  stated_launch
+  rest+=("$@")
+  # A port found free may be taken before stated binds it: then try another one.
+  local try
+  for try in 1 2 3; do
+    STATED_PORT=${STATED_PORT_FIXED:-$(free_port)}
+    STATED_ARGS=(--listen "127.0.0.1:$STATED_PORT" "${rest[@]}")
+    stated_launch && return 0
+    [ -z "${STATED_PORT_FIXED:-}" ] && grep -q 'Address already in use' "$STATED_LOG" || return 1
+  done
+  return 1
 }
 
 STATED_CURL=()

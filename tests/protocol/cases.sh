@@ -205,14 +205,23 @@ cases_no_force() {
   expect_code "$t/C14(i) empty chunked UNLOCK refused with --no-force-unlock" 423
   do_unlock "$n" --no-body
   expect_code "$t/C14(ii) body-less UNLOCK refused with --no-force-unlock" 423
-  mkforce "$P_TMP/nfForceB" "$B"
-  do_unlock "$n" "$P_TMP/nfForceB"
-  expect_code "$t/C12 OpenTofu force-unlock body (ID only) refused with --no-force-unlock" 423
   do_lock "$n" "$P_TMP/nfC"
   expect_code "$t/C14 B still holds" 423
   expect_eq "$t/C14 refusal names B" "$(json_field "$RESP" ID)" "$B"
   do_unlock "$n" "$P_TMP/nfB"
   expect_code "$t/C14 B's own UNLOCK still works" 200
+
+  # OpenTofu's force-unlock (only the ID, zero fields) is a force-unlock too.
+  local m="noforce-$P_LAYOUT/ot"
+  do_lock "$m" "$P_TMP/nfB"
+  expect_code "$t/C12 LOCK B" 200
+  mkforce "$P_TMP/nfForceB" "$B"
+  do_unlock "$m" "$P_TMP/nfForceB"
+  expect_code "$t/C12 OpenTofu force-unlock body (ID only) refused with --no-force-unlock" 423
+  do_lock "$m" "$P_TMP/nfC"
+  expect_code "$t/C12 B still holds after the refused force-unlock" 423
+  do_unlock "$m" "$P_TMP/nfB"
+  expect_code "$t/C12 cleanup: B's own UNLOCK" 200
 }
 
 # C18: bodies over --max-state-bytes (the suite starts stated with 65536).
@@ -227,7 +236,7 @@ cases_limit() {
   expect_error "$t/C18 body over --max-state-bytes is 413" 413 INFRA_002
   req POST "/v1/states/$n" -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' \
     --data-binary "@$P_TMP/huge"
-  expect_code "$t/C18 chunked body over the limit is 413" 413
+  expect_error "$t/C18 chunked body over the limit is 413" 413 INFRA_002
   if same_state "$n" "$P_TMP/small"; then pass "$t/C18 state unchanged"; else fail "$t/C18 state unchanged" "HTTP $CODE"; fi
 }
 

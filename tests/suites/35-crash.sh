@@ -141,12 +141,29 @@ crash_round() {
       fi
     fi
   done
-  # Embedded mode: nothing but current.tfstate and snapshots/ in the state's directory.
+  # Embedded mode: the state's directory holds the current object, snapshots, their ".meta"
+  # sidecars and at most temp files of the killed write (".~tmp.*", never valid object keys).
   if [ -z "$(s3_prefix)" ]; then
-    local extra
-    extra=$(cd "$STATED_DATA/data/states/$name" 2>/dev/null && find . -type f ! -name current.tfstate ! -path './snapshots/*' | head -n 5 | tr '\n' ' ')
-    if [ -z "$extra" ]; then pass "$t no stray files in the state's directory"; else fail "$t no stray files in the state's directory" "$extra"; fi
+    local extra tmps
+    extra=$(cd "$STATED_DATA/data/states/$name" 2>/dev/null && find . -type f | grep -Ev \
+      -e '^\./current\.tfstate(\.meta)?$' -e '^\./snapshots/[0-9]+-[0-9]+-[0-9a-f]{12}\.tfstate(\.meta)?$' \
+      -e '/\.~tmp\.[^/]*$' | head -n 5 | tr '\n' ' ')
+    tmps=$(find "$STATED_DATA/data/states/$name" -name '.~tmp.*' | wc -l)
+    [ "$tmps" -gt 0 ] && echo "  $t: $tmps temp file(s) of the interrupted write left on disk"
+    if [ -z "$extra" ]; then pass "$t no unexpected files in the state's directory"; else fail "$t no unexpected files in the state's directory" "$extra"; fi
   fi
+  # The server's own listings (admin API) show exactly the real states and snapshots.
+  req GET /v1/states
+  local listed
+  listed=$(jq -r '.[].name' "$RESP" 2>/dev/null | sort | tr '\n' ' ')
+  local want
+  want=$(for ((i = 1; i <= r; i++)); do echo "crash/r$i"; done | sort | tr '\n' ' ')
+  expect_eq "$t GET /v1/states lists exactly the written states" "$listed" "$want"
+  req GET "/v1/snapshots/$name"
+  local ids
+  ids=$(jq -r '.[].id' "$RESP" 2>/dev/null | sort | tr '\n' ' ')
+  expect_eq "$t GET /v1/snapshots lists exactly the snapshot objects" "$ids" \
+    "$(echo "$snaps" | sed 's/\.tfstate$//' | grep -v '^$' | sort | tr '\n' ' ')"
 
   # Life goes on: a write with the next serial and a lock.
   local next=$((attempt + 1)) id
