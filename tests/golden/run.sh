@@ -1,0 +1,84 @@
+#!/bin/bash
+# tests/golden/run.sh [--update]: stackgen golden files.
+#
+# Each tests/golden/<case>/ holds stack.json and expected/:
+#   - a valid stack: expected/tofu/ and expected/terragrunt/ are the render output without the
+#     copied modules/ (checked separately: each must equal module/scaleway/<component>), and
+#     expected/<format>.modules lists the copied components; compared with diff -r;
+#   - an invalid stack: expected/error is stackgen's exact stderr followed by "exit: N".
+# An optional <case>/args holds extra render flags (e.g. --backend-url ...). Every case also
+# renders twice to prove the output is byte-identical across runs.
+# --update rewrites expected/ from the current stackgen (review the diff like code).
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${BIN:-$TOP/build/bin}
+SG=$BIN/stackgen
+update=0
+[ "${1:-}" = "--update" ] && update=1
+work=$(mktemp -d /tmp/stackgen-golden.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+[ -x "$SG" ] || { echo "FAIL golden: $SG not built"; exit 1; }
+
+for dir in "$TOP"/tests/golden/*/; do
+  dir=${dir%/}
+  name=golden/$(basename "$dir")
+  [ -f "$dir/stack.json" ] || continue
+  args=()
+  [ -f "$dir/args" ] && read -r -a args <"$dir/args"
+  out=$work/$(basename "$dir")
+  mkdir -p "$out"
+  "$SG" validate "$dir/stack.json" 2>"$out/stderr"
+  rc=$?
+  if [ $rc -ne 0 ] || [ -f "$dir/expected/error" ]; then
+    { cat "$out/stderr"; echo "exit: $rc"; } >"$out/error"
+    if [ $update -eq 1 ]; then
+      rm -rf "$dir/expected"; mkdir -p "$dir/expected"; cp "$out/error" "$dir/expected/error"
+      echo "updated $name"; continue
+    fi
+    if d=$(diff -u "$dir/expected/error" "$out/error" 2>&1); then pass "$name"
+    else fail "$name" "$(echo "$d" | head -n 20 | tr '\n' '|')"; fi
+    # render must refuse the same stack with the same errors and write nothing
+    "$SG" render "$dir/stack.json" -o "$out/refused" "${args[@]}" 2>"$out/render-stderr"
+    rrc=$?
+    if [ $rrc -eq $rc ] && cmp -s "$out/stderr" "$out/render-stderr" && [ -z "$(ls -A "$out/refused" 2>/dev/null)" ]; then
+      pass "$name/render-refuses"
+    else
+      fail "$name/render-refuses" "render exit $rrc, stderr or output differ"
+    fi
+    continue
+  fi
+  for fmt in tofu terragrunt; do
+    for n in 1 2; do
+      if ! "$SG" render "$dir/stack.json" -o "$out/$fmt.$n" --format "$fmt" "${args[@]}" 2>"$out/$fmt.err"; then
+        fail "$name/$fmt" "render failed: $(tr '\n' ' ' <"$out/$fmt.err")"; continue 2
+      fi
+    done
+    (cd "$out/$fmt.1/modules" && ls) >"$out/$fmt.modules"
+    if [ $update -eq 1 ]; then
+      rm -rf "$dir/expected/$fmt"; mkdir -p "$dir/expected"
+      cp -r "$out/$fmt.1" "$dir/expected/$fmt"; rm -rf "$dir/expected/$fmt/modules"
+      cp "$out/$fmt.modules" "$dir/expected/$fmt.modules"
+      echo "updated $name/$fmt"; continue
+    fi
+    if d=$(diff -r -u --exclude=modules "$dir/expected/$fmt" "$out/$fmt.1" 2>&1) &&
+       d2=$(diff -u "$dir/expected/$fmt.modules" "$out/$fmt.modules" 2>&1); then
+      pass "$name/$fmt"
+    else
+      fail "$name/$fmt" "$(echo "$d${d2:-}" | head -n 30 | tr '\n' '|')"
+    fi
+    if diff -r "$out/$fmt.1" "$out/$fmt.2" >/dev/null; then pass "$name/$fmt/deterministic"
+    else fail "$name/$fmt/deterministic" "two renders differ"; fi
+    bad=
+    for m in $(cat "$out/$fmt.modules"); do
+      diff -r "$TOP/module/scaleway/$m" "$out/$fmt.1/modules/$m" >/dev/null || bad="$bad $m"
+    done
+    if [ -z "$bad" ]; then pass "$name/$fmt/modules-copied"; else fail "$name/$fmt/modules-copied" "differ:$bad"; fi
+  done
+done
+[ $update -eq 1 ] && exit 0
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
