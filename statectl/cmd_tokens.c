@@ -55,7 +55,7 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
 
 int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    static const char *const head[] = {"NAME", "ROLE", "STATES", "CREATED"};
+    static const char *const head[] = {"NAME", "ROLE", "STATES", "SOURCE", "CREATED"};
     struct ctl_table t;
     json_t *arr, *tok;
     size_t i;
@@ -67,13 +67,13 @@ int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         json_decref(arr);
         return 0;
     }
-    ctl_table_init(&t, 4, head);
+    ctl_table_init(&t, 5, head);
     CTL_ARRAY_EACH(arr, i, tok)
     {
         char created[32];
         ctl_short_time(ctl_jstr(tok, "created"), created);
         const char *row[] = {ctl_jstr(tok, "name"), ctl_jstr(tok, "role"), ctl_jstr(tok, "states"),
-                             created};
+                             ctl_jstr(tok, "source"), created};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);
