@@ -1,0 +1,34 @@
+output "private_network_id" {
+  description = "ID of the stack's private network."
+  value       = module.network.private_network_id
+}
+
+output "secret_ids" {
+  description = "Secret Manager IDs keyed by secret name."
+  value       = module.secrets.ids
+}
+
+output "database_instance_ids" {
+  description = "Database instance IDs keyed by database name."
+  value = {
+    main = module.database_main.instance_id
+  }
+}
+
+output "container_endpoints" {
+  description = "Container endpoints keyed by container name."
+  value       = module.containers.endpoints
+}
+
+output "bucket_ids" {
+  description = "Bucket IDs keyed by bucket name."
+  value = {
+    platform-dev-artifacts = module.bucket_platform_dev_artifacts.id
+    platform-dev-docs-site = module.bucket_platform_dev_docs_site.id
+  }
+}
+
+output "alert_manager_url" {
+  description = "URL of the Cockpit alert manager."
+  value       = module.monitoring.alert_manager_url
+}
