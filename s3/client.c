@@ -11,8 +11,9 @@
  * Retries: connection failures, 5xx, 429 and SlowDown are retried with exponential backoff and
  * full jitter (a uniform delay in [0, min(cap, base*2^n))), or after the server's Retry-After;
  * never other 4xx. One operation, retries included, stays within cfg->timeout_ms, and a
- * transfer that stalls (no byte for a few seconds, e.g. a frozen server) is abandoned, so a
- * client of stated gets a 503 with Retry-After in bounded time instead of hanging.
+ * transfer that stalls (no byte for twice the connect timeout, e.g. a frozen server) is
+ * abandoned and tried once more at most, so a client of stated gets a 503 with Retry-After
+ * in bounded time (about 20 s with a 5 s connect timeout) instead of hanging.
  *
  * Bodies: uploads are read from the caller's memory by a read callback (no copy); downloads
  * are appended to the caller's struct buf, whose ceiling bounds memory.
@@ -730,7 +731,7 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
     CURLcode rc = CURLE_OK;
     char errbuf[CURL_ERROR_SIZE];
     struct xfer x;
-    int ret = -1;
+    int ret = -1, stalls = 0;
     for (int attempt = 0;; attempt++) {
         memset(rs, 0, sizeof(*rs));
         rs->retry_after_ms = -1;
@@ -817,6 +818,10 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
         if (!s3__should_retry((int)rc, rc == CURLE_OK ? rs->status : 0, rs->code))
             break;
         if (attempt >= c->max_retries)
+            break;
+        /* A stalled transfer already cost stall_s; a server that stalls twice in a row is
+         * frozen or partitioned, and the client is better served by a prompt 503. */
+        if (rc == CURLE_OPERATION_TIMEDOUT && ++stalls >= 2)
             break;
         uint32_t rnd;
         random_bytes(&rnd, sizeof(rnd));

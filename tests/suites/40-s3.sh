@@ -6,8 +6,9 @@
 #     listings, concurrency, credentials, versioning) against the shared RGW;
 #  2. server level (when build/bin/stated runs): layout of the objects in the bucket as seen
 #     by an independent client (awscli), encryption at rest, a wrong secret key refusing the
-#     start, and an RGW outage answered with 503 + Retry-After, then served again without a
-#     restart of stated. The outage uses a second, private RGW so the shared one stays up.
+#     start, and RGW outages (frozen with SIGSTOP, then killed) answered with 503 + Retry-After
+#     in bounded time, then served again without a restart of stated. The outages use a
+#     second, private RGW so the shared one stays up.
 #
 # Needs S3_ENDPOINT, S3_KEY, S3_SECRET, S3_BUCKET (tests/run-all.sh starts the shared RGW).
 set -u
@@ -176,6 +177,20 @@ if out=$(tests/env/rgw-up.sh "$RGW2" 2>"$WORK/rgw2.err"); then
     state_body 2 during >"$WORK/o2.json"
     expect_eq "s3 outage: write before" "$(http POST /v1/states/s3suite/outage "$WORK/o1.json")" 200
     rgwpid=$(cat "$RGW2/run/client.rgw.pid")
+    # Frozen RGW (SIGSTOP: connections accepted, nothing answered): stated gives up on the
+    # stalled transfer and answers 503 in bounded time; the trap always resumes RGW.
+    trap 'kill -CONT "$rgwpid" 2>/dev/null; stated_cleanup' EXIT
+    kill -STOP "$rgwpid"
+    t0=$SECONDS
+    st=$(http GET /v1/states/s3suite/outage)
+    kill -CONT "$rgwpid"
+    ra=$(grep -i '^retry-after:' "$WORK/h" | tr -d '\r' | awk '{print $2}')
+    expect_eq "s3 frozen RGW: GET answers 503" "$st" 503
+    if [ -n "$ra" ]; then pass "s3 frozen RGW: 503 carries Retry-After ($ra)"; else fail "s3 frozen RGW: 503 carries Retry-After" "none"; fi
+    if [ $((SECONDS - t0)) -le 45 ]; then pass "s3 frozen RGW: answer within 45 s ($((SECONDS - t0)) s)"; else fail "s3 frozen RGW: bounded answer" "$((SECONDS - t0)) s"; fi
+    st=$(http GET /v1/states/s3suite/outage)
+    if [ "$st" = 200 ] && cmp -s "$WORK/b" "$WORK/o1.json"; then pass "s3 frozen RGW: served again once resumed"; else fail "s3 frozen RGW: served again once resumed" "status $st"; fi
+    # RGW gone (killed): connection refused, retried briefly, then 503.
     kill -KILL "$rgwpid"
     for _ in $(seq 1 100); do kill -0 "$rgwpid" 2>/dev/null || break; sleep 0.05; done
     t0=$SECONDS
