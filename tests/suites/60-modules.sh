@@ -1,0 +1,161 @@
+#!/bin/bash
+# tests/suites/60-modules.sh: the Scaleway modules and the stack generator.
+#
+#   - golden files of stackgen (tests/golden/run.sh), both formats and error cases;
+#   - the committed examples are exactly what stackgen renders today;
+#   - stackgen's exit codes (0 / 1 invalid / 2 usage) and that no credential reaches a file;
+#   - `terraform fmt -check` on module/, examples/ and fresh renders (SKIPPED without terraform);
+#   - every scaleway_* resource, argument and block exists in the provider schema
+#     (tests/modules/schema-check.sh with the vendored reduced schema; its own bad sample must
+#     fail, so the checker is known to bite);
+#   - a rendered backend block applied for real: terraform init + apply against a running
+#     stated with the Scaleway resources replaced by a terraform_data resource.
+set -u
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$TOP/tests/lib/stated.sh"
+SG=$BIN/stackgen
+TF=${TERRAFORM:-/usr/local/bin/terraform}
+[ -x "$TF" ] || TF=$(command -v terraform 2>/dev/null || true)
+WORK=$(mktemp -d /tmp/stated-modules.XXXXXX)
+trap 'stated_cleanup; rm -rf "$WORK"' EXIT
+export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1
+
+# --- golden files -------------------------------------------------------------------------
+"$TOP/tests/golden/run.sh" >"$WORK/golden.out" 2>&1
+grep -E '^(PASS|FAIL|SKIPPED) ' "$WORK/golden.out"
+while read -r _; do T_PASSED=$((T_PASSED + 1)); done < <(grep '^PASS ' "$WORK/golden.out")
+while read -r _; do T_FAILED=$((T_FAILED + 1)); done < <(grep '^FAIL ' "$WORK/golden.out")
+grep -q '^[0-9]* passed, 0 failed' "$WORK/golden.out" || grep -q '^FAIL ' "$WORK/golden.out" ||
+  fail golden/runner "$(tail -n 3 "$WORK/golden.out" | tr '\n' ' ')"
+
+# --- examples are up to date ----------------------------------------------------------------
+render_example() { # NAME STACK OUTDIR ARGS...
+  local name=$1 stack=$2 want=$3; shift 3
+  if "$SG" render "$TOP/examples/stacks/$stack.json" -o "$WORK/ex/$name" "$@" 2>"$WORK/ex.err" &&
+     d=$(diff -r "$want" "$WORK/ex/$name" 2>&1); then
+    pass "examples/$name/up-to-date"
+  else
+    fail "examples/$name/up-to-date" "re-render examples (docs/stackgen.md): $(echo "${d:-}" | head -n 5 | tr '\n' ' ')$(cat "$WORK/ex.err")"
+  fi
+}
+mkdir -p "$WORK/ex"
+render_example dev dev "$TOP/examples/rendered/dev"
+render_example staging staging "$TOP/examples/rendered/staging" --backend-url https://stated.example.com
+render_example production production "$TOP/examples/rendered/production" --backend-url https://stated.example.com
+render_example terragrunt production "$TOP/examples/terragrunt" --format terragrunt --backend-url https://stated.example.com
+
+# --- command line ---------------------------------------------------------------------------
+"$SG" --help >/dev/null 2>&1; expect_eq stackgen/help-exit "$?" 0
+"$SG" >/dev/null 2>&1; expect_eq stackgen/usage-exit "$?" 2
+"$SG" render "$TOP/examples/stacks/dev.json" >/dev/null 2>&1; expect_eq stackgen/render-needs-o "$?" 2
+"$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/x" --format pulumi >/dev/null 2>&1
+expect_eq stackgen/bad-format-exit "$?" 2
+"$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/x" --backend-url https://u:p@h >/dev/null 2>&1
+expect_eq stackgen/backend-url-credentials-exit "$?" 2
+"$SG" validate "$WORK/no-such.json" >/dev/null 2>&1; expect_eq stackgen/missing-file-exit "$?" 2
+"$SG" validate "$TOP/examples/stacks/production.json"; expect_eq stackgen/validate-ok "$?" 0
+"$SG" validate - <"$TOP/tests/golden/invalid-many/stack.json" 2>"$WORK/many.err"
+rc=$?
+n=$(grep -c '^INFRA_001 \$' "$WORK/many.err")
+if [ $rc -eq 1 ] && [ "$n" -ge 30 ] && [ "$n" -eq "$(wc -l <"$WORK/many.err")" ]; then
+  pass stackgen/all-errors-at-once
+else
+  fail stackgen/all-errors-at-once "exit $rc, $n INFRA_001 lines"
+fi
+# Secrets given at apply time must never appear in a rendered file.
+if grep -rqE 'hunter2|s3cret|TF_HTTP_PASSWORD *=|SCW_SECRET_KEY *=' "$TOP/examples/rendered" "$TOP/examples/terragrunt"; then
+  fail stackgen/no-credentials-in-files "a credential-like value is in a rendered file"
+else
+  pass stackgen/no-credentials-in-files
+fi
+
+# --- terraform fmt --------------------------------------------------------------------------
+if [ -z "$TF" ] || [ ! -x "$TF" ]; then
+  skip modules/fmt "terraform not installed (looked for /usr/local/bin/terraform)"
+  skip modules/apply "terraform not installed"
+else
+  check modules/fmt-module "$TF" fmt -check -recursive "$TOP/module"
+  check modules/fmt-examples "$TF" fmt -check -recursive "$TOP/examples"
+  check modules/fmt-golden "$TF" fmt -check -recursive "$TOP/tests/golden"
+  check modules/fmt-fresh-renders "$TF" fmt -check -recursive "$WORK/ex"
+  # terraform fmt -recursive only reads .tf files: feed each Terragrunt .hcl file on stdin.
+  bad=
+  while IFS= read -r f; do
+    "$TF" fmt -check - <"$f" >/dev/null 2>&1 || bad="$bad $f"
+  done < <(find "$TOP/examples/terragrunt" "$TOP/tests/golden" "$WORK/ex" -name '*.hcl')
+  if [ -z "$bad" ]; then pass modules/fmt-terragrunt-hcl; else fail modules/fmt-terragrunt-hcl "not fmt-clean:$bad"; fi
+fi
+
+# --- provider schema ------------------------------------------------------------------------
+SC=$TOP/tests/modules/schema-check.sh
+if ! command -v awk >/dev/null; then
+  skip modules/schema "awk not installed"
+else
+  out=$("$SC" -q "$TOP/tests/modules/bad.tf" 2>&1)
+  n=$(printf '%s\n' "$out" | grep -c ': scaleway_')
+  if [ "$n" -eq 9 ]; then pass modules/schema-checker-bites; else fail modules/schema-checker-bites "expected 9 findings on bad.tf, got $n: $out"; fi
+  check modules/schema-module "$SC" "$TOP/module/scaleway"
+  check modules/schema-examples "$SC" "$TOP/examples"
+  check modules/schema-fresh-renders "$SC" "$WORK/ex"
+  # Every resource type the modules use must be in the vendored schema (and vice versa).
+  used=$(grep -rhoE '^resource "scaleway_[a-z0-9_]+"' "$TOP/module/scaleway" | cut -d'"' -f2 | sort -u)
+  have=$(awk -F'\t' '$1 == "R" { print $2 }' "$TOP/tests/modules/scaleway-schema.tsv" | sort -u)
+  expect_eq modules/schema-covers-used-types "$have" "$used"
+fi
+
+# --- module conventions ---------------------------------------------------------------------
+bad=
+for d in "$TOP"/module/scaleway/*/; do
+  for f in versions.tf main.tf variables.tf outputs.tf README.md; do
+    [ -f "$d$f" ] || bad="$bad $(basename "$d")/$f"
+  done
+  grep -q 'provider "' "$d"*.tf && bad="$bad $(basename "$d"):provider-block"
+  # every variable has a type and a description; every output a description
+  awk '/^variable "/ { name = $2; t = 0; d = 0 } /^  type *=/ { t = 1 } /^  description *=/ { d = 1 }
+       /^}/ && name != "" { if (!t || !d) print name; name = "" }' "$d/variables.tf" | grep -q . && bad="$bad $(basename "$d"):variable-without-type-or-description"
+  awk '/^output "/ { name = $2; d = 0 } /^  description *=/ { d = 1 } /^}/ && name != "" { if (!d) print name; name = "" }' \
+    "$d/outputs.tf" | grep -q . && bad="$bad $(basename "$d"):output-without-description"
+  vars=$(grep -oE '^variable "[^"]+"' "$d/variables.tf" | cut -d'"' -f2)
+  [ "$vars" = "$(printf '%s\n' "$vars" | LC_ALL=C sort)" ] || bad="$bad $(basename "$d"):variables-not-sorted"
+  grep -q 'source  = "scaleway/scaleway"' "$d/versions.tf" && grep -q 'version = "~> 2.0"' "$d/versions.tf" &&
+    grep -q 'required_version = ">= 1.5.0"' "$d/versions.tf" || bad="$bad $(basename "$d"):versions"
+done
+if [ -z "$bad" ]; then pass modules/layout; else fail modules/layout "$bad"; fi
+
+# --- apply a rendered backend against a running stated -------------------------------------
+if [ -n "$TF" ] && [ -x "$TF" ]; then
+  if ! "$BIN/stated" --help >/dev/null 2>&1; then
+    skip modules/apply "build/bin/stated is not built yet"
+  elif ! stated_start embedded; then
+    fail modules/apply "stated did not start"
+  else
+    A=$WORK/apply
+    "$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/dev" --backend-url "$STATED_URL" &&
+      mkdir -p "$A" && cp "$WORK/dev/backend.tf" "$A/" &&
+      cat >"$A/main.tf" <<'TF'
+resource "terraform_data" "probe" {
+  input = "rendered backend works"
+}
+TF
+    export TF_HTTP_USERNAME=admin TF_HTTP_PASSWORD=$ADMIN_TOKEN
+    if (cd "$A" && timeout 120 "$TF" init -input=false -no-color >"$WORK/init.log" 2>&1); then
+      pass modules/apply-init
+      if (cd "$A" && timeout 120 "$TF" apply -input=false -auto-approve -no-color >"$WORK/apply.log" 2>&1); then
+        pass modules/apply
+        body=$(curl -s -u "admin:$ADMIN_TOKEN" "$STATED_URL/v1/states/platform/dev")
+        case $body in *'"terraform_data"'*) pass modules/apply-state-stored ;;
+          *) fail modules/apply-state-stored "GET /v1/states/platform/dev: $(echo "$body" | head -c 200)" ;; esac
+        (cd "$A" && timeout 120 "$TF" destroy -input=false -auto-approve -no-color >"$WORK/destroy.log" 2>&1)
+        expect_eq modules/apply-destroy "$?" 0
+      else
+        fail modules/apply "$(tail -n 5 "$WORK/apply.log" | tr '\n' ' ')"
+      fi
+    else
+      fail modules/apply-init "$(tail -n 5 "$WORK/init.log" | tr '\n' ' ')"
+    fi
+    unset TF_HTTP_USERNAME TF_HTTP_PASSWORD
+    stated_stop
+  fi
+fi
+
+t_done
