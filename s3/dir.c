@@ -9,7 +9,9 @@
  *
  *     v1 <size> <inode> <mtime_ns>\n<meta bytes>
  *
- * A crash between the two renames leaves a new data file with the old sidecar. The data file's
+ * The sidecar is written without fsync: the data file is durable when put returns, its
+ * metadata may not be. A crash between the two renames leaves a new data file with the old
+ * sidecar. The data file's
  * inode always changes on a put (the temp file exists alongside the old file before the rename),
  * so the stale sidecar no longer matches and its meta is reported as "" (untrusted); the store
  * then rebuilds the metadata from the content. Temp files contain '~', which no key may contain,
@@ -133,10 +135,11 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Writes path atomically and durably: temp file in the same directory, fsync, rename, fsync
- * of the directory. st_out (may be NULL) gets the new file's stat. */
+/* Writes path atomically: temp file in the same directory, rename. When durable, the file is
+ * fsync'ed before the rename and the directory after it. st_out (may be NULL) gets the new
+ * file's stat. */
 static int atomic_write(const char *path, const void *a, size_t alen, const void *b, size_t blen,
-                        struct stat *st_out, struct err *err)
+                        bool durable, struct stat *st_out, struct err *err)
 {
     char rnd[8], rndhex[17];
     random_bytes(rnd, sizeof(rnd));
@@ -155,7 +158,7 @@ static int atomic_write(const char *path, const void *a, size_t alen, const void
         err_set_errno(err, ERR_WRITE, errno, "write %s", tmp);
         goto fail_fd;
     }
-    if (fsync(fd) != 0) {
+    if (durable && fsync(fd) != 0) {
         err_set_errno(err, ERR_WRITE, errno, "fsync %s", tmp);
         goto fail_fd;
     }
@@ -173,7 +176,7 @@ static int atomic_write(const char *path, const void *a, size_t alen, const void
         err_set_errno(err, ERR_WRITE, errno, "rename to %s", path);
         goto fail_unlink;
     }
-    rc = fsync_dir(dir, err);
+    rc = durable ? fsync_dir(dir, err) : 0;
     goto out;
 fail_fd:
     close(fd);
@@ -263,7 +266,7 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     if (make_parents(path, err) != 0)
         goto out;
     /* Data first, then the sidecar naming the new file: see the file comment. */
-    if (atomic_write(path, data, len, NULL, 0, &st, err) != 0)
+    if (atomic_write(path, data, len, NULL, 0, true, &st, err) != 0)
         goto out;
     if (mlen == 0) {
         /* No metadata: a stale sidecar would not match anyway, but drop it to keep the dir
@@ -276,7 +279,9 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     char head[96];
     int hn = snprintf(head, sizeof(head), "v1 %" PRIu64 " %" PRIu64 " %" PRId64 "\n",
                       (uint64_t)st.st_size, (uint64_t)st.st_ino, st_mtime_ns(&st));
-    rc = atomic_write(mpath, head, (size_t)hn, meta, mlen, NULL, err);
+    /* The sidecar is a cache: not fsync'ed (half the fsyncs of a write). After a power loss
+     * it may be missing, old or empty, and each of those reads as "untrusted". */
+    rc = atomic_write(mpath, head, (size_t)hn, meta, mlen, false, NULL, err);
 out:
     free(mpath);
     free(path);

@@ -508,6 +508,40 @@ static void test_store_untrusted_current_meta(void)
     store_free(st);
 }
 
+/* A crash after current's data rename but before its sidecar rename: the old sidecar sits
+ * next to the new content. The store must describe (and compare against) the new content. */
+static void test_store_crash_between_data_and_sidecar(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char *v1 = state_body(1, "l", "one");
+    char *v2 = state_body(2, "l", "two");
+    CHECK_INT(put_state(st, "c", v1, 1, NULL, NULL), 0);
+    char *mpath = xasprintf("%s/states/c/current.tfstate.meta", root);
+    size_t mlen;
+    char *old_sidecar = read_file(mpath, &mlen);
+    CHECK_INT(put_state(st, "c", v2, 2, NULL, NULL), 0);
+    write_file(mpath, old_sidecar, mlen);
+    struct err e = {0};
+    struct state_meta m;
+    CHECK_INT(store_head(st, "c", &m, &e), 0);
+    CHECK_INT(m.serial, 2);
+    char sha[65];
+    sha256_hex(v2, strlen(v2), sha);
+    CHECK_STR(m.sha256, sha);
+    /* Writing v1 again is a real change, not a re-POST. */
+    bool unchanged = true;
+    CHECK_INT(put_state(st, "c", v1, 3, &unchanged, NULL), 0);
+    CHECK(!unchanged);
+    struct snaps s;
+    CHECK_INT(count_snapshots(st, "c", &s), 3);
+    free(old_sidecar);
+    free(mpath);
+    free(v1);
+    free(v2);
+    store_free(st);
+}
+
 /* A writer name comes from a client's Basic username: any bytes, and non-ASCII text grows
  * six-fold when escaped. The write still succeeds and its metadata stays readable. */
 static void test_store_odd_writer(void)
@@ -681,6 +715,7 @@ int main(void)
     RUN(test_store_retention_count);
     RUN(test_store_retention_days_never_newest);
     RUN(test_store_untrusted_current_meta);
+    RUN(test_store_crash_between_data_and_sidecar);
     RUN(test_store_odd_writer);
     RUN(test_store_encrypted);
     return t_report();
