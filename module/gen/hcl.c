@@ -25,8 +25,8 @@ enum value_kind { V_EXPR, V_OBJECT, V_TUPLE };
 
 struct hcl_value {
     enum value_kind kind;
-    char *expr;             /* V_EXPR */
-    struct hcl_body *body;  /* V_OBJECT */
+    char *expr;               /* V_EXPR */
+    struct hcl_body *body;    /* V_OBJECT */
     struct hcl_value **elems; /* V_TUPLE */
     size_t n, cap;
 };
@@ -35,7 +35,7 @@ enum item_kind { I_ATTR, I_BLOCK, I_BLANK, I_COMMENT };
 
 struct item {
     enum item_kind kind;
-    char *name; /* attribute name as printed (quoted when needed), block type, comment text */
+    char *name;   /* attribute name as printed (quoted when needed), block type, comment text */
     char *labels; /* block labels as printed, "" when none */
     struct hcl_value *value;
     struct hcl_body *body;

@@ -118,10 +118,12 @@ static struct stack *load(const char *path, int *rc)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},      {"format", required_argument, NULL, 'f'},
-        {"backend-url", required_argument, NULL, 'b'}, {"modules-dir", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"backend-url", required_argument, NULL, 'b'},
+                                         {"modules-dir", required_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *out = NULL, *format = "tofu", *url = DEFAULT_BACKEND_URL, *mods = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "o:f:b:m:h", opts, NULL)) != -1) {

@@ -121,8 +121,8 @@ static char *secret_ref(const struct rctx *c, const char *secret)
     return buf_take(&b, &len);
 }
 
-static void attr_ref(struct hcl_body *b, const char *name, const struct rctx *c,
-                     const char *unit, const char *output)
+static void attr_ref(struct hcl_body *b, const char *name, const struct rctx *c, const char *unit,
+                     const char *output)
 {
     char *r = ref(c, unit, output);
     hcl_attr_expr(b, name, r);
@@ -178,9 +178,8 @@ static void in_network(struct hcl_body *b, const struct rctx *c)
 
 static void in_secrets(struct hcl_body *b, const struct rctx *c)
 {
-    static const char *const keys[] = {"description", "description", "path",      "path",
-                                       "protected",   "protected",   "type",      "type",
-                                       NULL};
+    static const char *const keys[] = {"description", "description", "path", "path", "protected",
+                                       "protected",   "type",        "type", NULL};
     common_inputs(b, c, true);
     struct hcl_body *sb;
     hcl_attr(b, "secrets", hcl_object(&sb));
@@ -200,9 +199,17 @@ static void in_secrets(struct hcl_body *b, const struct rctx *c)
 
 static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
 {
-    static const char *const top[] = {"admin_user", "admin_user", "databases", "databases",
-                                      "encryption_at_rest", "encryption_at_rest", "engine",
-                                      "engine", "ha", "ha", NULL};
+    static const char *const top[] = {"admin_user",
+                                      "admin_user",
+                                      "databases",
+                                      "databases",
+                                      "encryption_at_rest",
+                                      "encryption_at_rest",
+                                      "engine",
+                                      "engine",
+                                      "ha",
+                                      "ha",
+                                      NULL};
     json_t *acl = json_object_get(db, "acl");
     if (acl) {
         struct hcl_value *t = hcl_tuple();
@@ -215,9 +222,13 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
     hcl_attr_expr(b, "admin_password", r);
     free(r);
     json_t *backup = json_object_get(db, "backup");
-    static const char *const bkeys[] = {"enabled", "backup_enabled", "frequency_hours",
-                                        "backup_frequency_hours", "retention_days",
-                                        "backup_retention_days", NULL};
+    static const char *const bkeys[] = {"enabled",
+                                        "backup_enabled",
+                                        "frequency_hours",
+                                        "backup_frequency_hours",
+                                        "retention_days",
+                                        "backup_retention_days",
+                                        NULL};
     copy_keys(b, backup, bkeys);
     copy_keys(b, db, top);
     char *name = prefixed(c, gen_str(db, "name", ""));
@@ -244,8 +255,8 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
             free(r);
             struct hcl_body *o;
             hcl_attr(ub, un, hcl_object(&o));
-            static const char *const ukeys[] = {"is_admin", "is_admin", "privileges",
-                                                "privileges", NULL};
+            static const char *const ukeys[] = {"is_admin", "is_admin", "privileges", "privileges",
+                                                NULL};
             copy_keys(o, u, ukeys);
         }
     }
@@ -256,11 +267,11 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
 static void in_containers(struct hcl_body *b, const struct rctx *c)
 {
     static const char *const keys[] = {
-        "args",      "args",      "cpu",       "cpu",       "description", "description",
-        "domains",   "domains",   "env",       "env",       "https_only",  "https_only",
-        "image",     "image",     "max_scale", "max_scale", "memory",      "memory",
-        "min_scale", "min_scale", "port",      "port",      "privacy",     "privacy",
-        "protocol",  "protocol",  "secret_env", "secret_env", "timeout",   "timeout",
+        "args",      "args",      "cpu",        "cpu",        "description", "description",
+        "domains",   "domains",   "env",        "env",        "https_only",  "https_only",
+        "image",     "image",     "max_scale",  "max_scale",  "memory",      "memory",
+        "min_scale", "min_scale", "port",       "port",       "privacy",     "privacy",
+        "protocol",  "protocol",  "secret_env", "secret_env", "timeout",     "timeout",
         NULL};
     struct hcl_body *cb;
     hcl_attr(b, "containers", hcl_object(&cb));
@@ -307,9 +318,9 @@ static void in_containers(struct hcl_body *b, const struct rctx *c)
 
 static void in_bucket(struct hcl_body *b, const struct rctx *c, json_t *bk)
 {
-    static const char *const keys[] = {"cors", "cors_rules", "force_destroy", "force_destroy",
-                                       "lifecycle", "lifecycle_rules", "name", "name",
-                                       "object_lock", "object_lock", NULL};
+    static const char *const keys[] = {
+        "cors", "cors_rules", "force_destroy", "force_destroy", "lifecycle", "lifecycle_rules",
+        "name", "name",       "object_lock",   "object_lock",   NULL};
     copy_keys(b, bk, keys);
     common_inputs(b, c, true);
     if (json_object_get(bk, "sse"))
@@ -324,9 +335,13 @@ static void in_bucket(struct hcl_body *b, const struct rctx *c, json_t *bk)
 
 static void in_monitoring(struct hcl_body *b, const struct rctx *c)
 {
-    static const char *const keys[] = {"contact_emails", "contact_emails", "logs_retention_days",
-                                       "logs_retention_days", "metrics_retention_days",
-                                       "metrics_retention_days", NULL};
+    static const char *const keys[] = {"contact_emails",
+                                       "contact_emails",
+                                       "logs_retention_days",
+                                       "logs_retention_days",
+                                       "metrics_retention_days",
+                                       "metrics_retention_days",
+                                       NULL};
     json_t *m = json_object_get(c->root, "monitoring");
     copy_keys(b, m, keys);
     char *name = prefixed(c, NULL);
@@ -366,8 +381,8 @@ static size_t list_units(struct rctx *c, struct unit *u, size_t max)
     json_t *dbs = json_object_get(c->root, "databases");
     json_t *cts = json_object_get(c->root, "containers");
     json_t *m = json_object_get(c->root, "monitoring");
-    c->has_network = json_object_get(c->root, "network") || json_array_size(cts) > 0 ||
-                     json_array_size(dbs) > 0;
+    c->has_network =
+        json_object_get(c->root, "network") || json_array_size(cts) > 0 || json_array_size(dbs) > 0;
     c->has_secrets = json_array_size(json_object_get(c->root, "secrets")) > 0;
     c->has_monitoring = m && gen_bool(m, "enabled", true);
 #define ADD(cp, comp_name, lbl, d, it)                                                             \
@@ -473,8 +488,8 @@ static void required_providers(struct hcl_body *t)
 
 /* ---- OpenTofu root ---- */
 
-static int render_tofu(struct rctx *c, const struct stack_render_opts *o, struct unit *u,
-                       size_t n, const struct stack_sink *k, struct err *err)
+static int render_tofu(struct rctx *c, const struct stack_render_opts *o, struct unit *u, size_t n,
+                       const struct stack_sink *k, struct err *err)
 {
     struct hcl_body *f = hcl_body_new(), *t, *b;
     struct buf q;
@@ -872,8 +887,8 @@ static int on_copy(const char *component, void *ctx, struct err *err)
     return rc;
 }
 
-int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o,
-                        const char *dir, struct err *err)
+int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
+                        struct err *err)
 {
     struct dir_ctx d = {.dir = dir, .modules_dir = o->modules_dir};
     struct stack_sink k = {.emit = on_emit, .copy_module = on_copy, .ctx = &d};

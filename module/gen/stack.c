@@ -94,8 +94,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Reports every key of o not in allowed (NULL-terminated). */
-static void check_keys(struct vctx *c, json_t *o, const char *path,
-                       const char *const *allowed)
+static void check_keys(struct vctx *c, json_t *o, const char *path, const char *const *allowed)
 {
     const char *k;
     json_t *v;
@@ -123,8 +122,8 @@ static void check_keys(struct vctx *c, json_t *o, const char *path,
 
 /* Field getters: each reports a wrong type (or a missing required field) and returns whether
  * a usable value is there. */
-static json_t *field(struct vctx *c, json_t *o, const char *key, const char *path,
-                           bool required, char **fpath)
+static json_t *field(struct vctx *c, json_t *o, const char *key, const char *path, bool required,
+                     char **fpath)
 {
     *fpath = path_key(path, key);
     json_t *v = json_object_get(o, key);
@@ -146,8 +145,8 @@ static const char *get_s(struct vctx *c, json_t *o, const char *key, const char 
     return json_string_value(v);
 }
 
-static bool get_i(struct vctx *c, json_t *o, const char *key, const char *path,
-                  bool required, long long lo, long long hi, long long *out)
+static bool get_i(struct vctx *c, json_t *o, const char *key, const char *path, bool required,
+                  long long lo, long long hi, long long *out)
 {
     char *fp;
     json_t *v = field(c, o, key, path, required, &fp);
@@ -218,9 +217,8 @@ static void get_enum(struct vctx *c, json_t *o, const char *key, const char *pat
 }
 
 /* Optional array of strings; each element checked by fn when given. */
-static json_t *get_str_array(struct vctx *c, json_t *o, const char *key,
-                                   const char *path, bool required,
-                                   void (*fn)(struct vctx *, const char *, const char *))
+static json_t *get_str_array(struct vctx *c, json_t *o, const char *key, const char *path,
+                             bool required, void (*fn)(struct vctx *, const char *, const char *))
 {
     char *fp;
     json_t *v = field(c, o, key, path, required, &fp);
@@ -245,8 +243,7 @@ static json_t *get_str_array(struct vctx *c, json_t *o, const char *key,
 }
 
 /* Optional array of objects: returns it, or NULL when absent or not an array. */
-static json_t *get_obj_array(struct vctx *c, json_t *o, const char *key,
-                                   const char *path)
+static json_t *get_obj_array(struct vctx *c, json_t *o, const char *key, const char *path)
 {
     char *fp;
     json_t *v = field(c, o, key, path, false, &fp);
@@ -259,8 +256,7 @@ static json_t *get_obj_array(struct vctx *c, json_t *o, const char *key,
 }
 
 /* Optional object member: returns it, or NULL when absent or not an object. */
-static json_t *get_obj(struct vctx *c, json_t *o, const char *key, const char *path,
-                             bool required)
+static json_t *get_obj(struct vctx *c, json_t *o, const char *key, const char *path, bool required)
 {
     char *fp;
     json_t *v = field(c, o, key, path, required, &fp);
@@ -271,8 +267,7 @@ static json_t *get_obj(struct vctx *c, json_t *o, const char *key, const char *p
 }
 
 /* Reports a repeated "name" among earlier elements of an array. */
-static void check_unique(struct vctx *c, json_t *arr, size_t i, const char *ep,
-                         const char *what)
+static void check_unique(struct vctx *c, json_t *arr, size_t i, const char *ep, const char *what)
 {
     const char *name = json_string_value(json_object_get(json_array_get(arr, i), "name"));
     if (!name)
@@ -345,8 +340,8 @@ bool gen_env_value_is_secret(const char *v, const char **why)
         up = up || isupper(ch);
         low = low || islower(ch);
         dig = dig || isdigit(ch);
-        other = other || !(isalnum(ch) || ch == '+' || ch == '/' || ch == '=' || ch == '_' ||
-                           ch == '-');
+        other = other ||
+                !(isalnum(ch) || ch == '+' || ch == '/' || ch == '=' || ch == '_' || ch == '-');
     }
     if (n >= 32 && up && low && dig && !other) {
         *why = "a generated key or token";
@@ -361,8 +356,7 @@ static const char *const REGIONS[] = {"fr-par", "nl-ams", "pl-waw", "it-mil", NU
 
 static void v_stack(struct vctx *c, json_t *st)
 {
-    static const char *const keys[] = {"environment", "name", "project_id", "region", "tags",
-                                       NULL};
+    static const char *const keys[] = {"environment", "name", "project_id", "region", "tags", NULL};
     static const char *const envs[] = {"dev", "staging", "production", NULL};
     const char *p = "$.stack";
     check_keys(c, st, p, keys);
@@ -382,9 +376,8 @@ static void v_stack(struct vctx *c, json_t *st)
         if (!known)
             verr(c, fp, "%s is not a Scaleway region (fr-par, nl-ams, pl-waw, it-mil)", q);
         else if (strcmp(region, "it-mil") == 0 &&
-                 (json_object_get(c->root, "containers") ||
-                  json_object_get(c->root, "databases") || json_object_get(c->root, "secrets") ||
-                  json_object_get(c->root, "monitoring") ||
+                 (json_object_get(c->root, "containers") || json_object_get(c->root, "databases") ||
+                  json_object_get(c->root, "secrets") || json_object_get(c->root, "monitoring") ||
                   json_object_get(c->root, "registry")))
             verr(c, fp,
                  "it-mil has no serverless containers, managed databases, Secret Manager, "
@@ -428,9 +421,9 @@ static void v_network(struct vctx *c, json_t *n)
 static void v_secrets(struct vctx *c, json_t *arr)
 {
     static const char *const keys[] = {"description", "name", "path", "protected", "type", NULL};
-    static const char *const types[] = {"opaque", "certificate", "key_value",
-                                        "basic_credentials", "database_credentials", "ssh_key",
-                                        NULL};
+    static const char *const types[] = {
+        "opaque",  "certificate", "key_value", "basic_credentials", "database_credentials",
+        "ssh_key", NULL};
     size_t i;
     json_t *s;
     json_array_foreach(arr, i, s)
@@ -562,9 +555,9 @@ static void v_env(struct vctx *c, json_t *ct, const char *ep, json_t *secret_env
 static void v_containers(struct vctx *c, json_t *arr)
 {
     static const char *const keys[] = {
-        "args",      "cpu",        "description", "domains",   "env",     "https_only",
-        "image",     "max_scale",  "memory",      "min_scale", "name",    "port",
-        "privacy",   "probes",     "protocol",    "secret_env", "timeout", NULL};
+        "args",    "cpu",       "description", "domains",    "env",     "https_only",
+        "image",   "max_scale", "memory",      "min_scale",  "name",    "port",
+        "privacy", "probes",    "protocol",    "secret_env", "timeout", NULL};
     static const char *const protocols[] = {"http1", "h2c", NULL};
     static const char *const privacies[] = {"public", "private", NULL};
     size_t i;
@@ -651,10 +644,12 @@ static void db_name_ok(struct vctx *c, const char *s, const char *fp)
 
 static void v_databases(struct vctx *c, json_t *arr)
 {
-    static const char *const keys[] = {"acl",       "admin_password_secret", "admin_user",
-                                       "backup",    "databases",             "encryption_at_rest",
-                                       "engine",    "ha",                    "name",
-                                       "node_type", "users",                 "volume",
+    static const char *const keys[] = {"acl",        "admin_password_secret",
+                                       "admin_user", "backup",
+                                       "databases",  "encryption_at_rest",
+                                       "engine",     "ha",
+                                       "name",       "node_type",
+                                       "users",      "volume",
                                        NULL};
     static const char *const vtypes[] = {"lssd", "bssd", "sbs_5k", "sbs_15k", NULL};
     static const char *const perms[] = {"readonly", "readwrite", "all", "none", NULL};
@@ -734,7 +729,8 @@ static void v_databases(struct vctx *c, json_t *arr)
                 if (n % 5)
                     verr(c, fp, "%lld is not a multiple of 5", n);
                 else if (vt && strcmp(vt, "lssd") == 0)
-                    verr(c, fp, "must not be set with an lssd volume (its size follows the node type)");
+                    verr(c, fp,
+                         "must not be set with an lssd volume (its size follows the node type)");
                 free(fp);
             }
             free(vp);
@@ -746,8 +742,8 @@ static void v_databases(struct vctx *c, json_t *arr)
         char *up = path_key(ep, "users");
         json_array_foreach(users, u, user)
         {
-            static const char *const ukeys[] = {"is_admin", "name", "password_secret",
-                                                "privileges", NULL};
+            static const char *const ukeys[] = {"is_admin", "name", "password_secret", "privileges",
+                                                NULL};
             char *uep = path_idx(up, u);
             if (check_object(c, user, uep)) {
                 check_keys(c, user, uep, ukeys);
@@ -821,8 +817,8 @@ static void method(struct vctx *c, const char *s, const char *fp)
 
 static void v_buckets(struct vctx *c, json_t *arr)
 {
-    static const char *const keys[] = {"cors",   "force_destroy", "lifecycle", "name",
-                                       "object_lock", "sse",      "versioning", NULL};
+    static const char *const keys[] = {"cors",        "force_destroy", "lifecycle",  "name",
+                                       "object_lock", "sse",           "versioning", NULL};
     static const char *const classes[] = {"STANDARD", "GLACIER", "ONEZONE_IA", NULL};
     static const char *const modes[] = {"GOVERNANCE", "COMPLIANCE", NULL};
     size_t i;
@@ -861,10 +857,14 @@ static void v_buckets(struct vctx *c, json_t *arr)
         json_t *r;
         json_array_foreach(lc, k, r)
         {
-            static const char *const rkeys[] = {
-                "abort_incomplete_multipart_upload_days", "enabled", "expiration_days",
-                "noncurrent_expiration_days", "prefix", "transition_days",
-                "transition_storage_class", NULL};
+            static const char *const rkeys[] = {"abort_incomplete_multipart_upload_days",
+                                                "enabled",
+                                                "expiration_days",
+                                                "noncurrent_expiration_days",
+                                                "prefix",
+                                                "transition_days",
+                                                "transition_storage_class",
+                                                NULL};
             char *rp = path_idx(lcp, k);
             if (check_object(c, r, rp)) {
                 check_keys(c, r, rp, rkeys);
@@ -915,9 +915,9 @@ static void email(struct vctx *c, const char *s, const char *fp)
 
 static void v_monitoring(struct vctx *c, json_t *m)
 {
-    static const char *const keys[] = {"contact_emails", "enabled", "logs_retention_days",
-                                       "metrics_retention_days", "preconfigured_alert_ids",
-                                       NULL};
+    static const char *const keys[] = {"contact_emails",          "enabled",
+                                       "logs_retention_days",     "metrics_retention_days",
+                                       "preconfigured_alert_ids", NULL};
     const char *p = "$.monitoring";
     long long n;
     if (m) {
@@ -929,8 +929,7 @@ static void v_monitoring(struct vctx *c, json_t *m)
         get_str_array(c, m, "preconfigured_alert_ids", p, false, NULL);
     }
     if (c->production && (!m || json_is_false(json_object_get(m, "enabled"))))
-        verr(c, m ? "$.monitoring.enabled" : "$.monitoring",
-             "production needs monitoring enabled");
+        verr(c, m ? "$.monitoring.enabled" : "$.monitoring", "production needs monitoring enabled");
 }
 
 static void v_registry(struct vctx *c, json_t *r)
@@ -953,9 +952,9 @@ struct stack *stack_load(const char *text, size_t len, struct buf *errors)
     struct vctx c = {.errors = errors, .root = root, .secrets = json_object()};
     size_t before = errors->len;
     if (check_object(&c, root, "$")) {
-        static const char *const keys[] = {"buckets",  "containers", "databases", "monitoring",
-                                           "network",  "registry",   "secrets",   "stack",
-                                           NULL};
+        static const char *const keys[] = {"buckets",    "containers", "databases",
+                                           "monitoring", "network",    "registry",
+                                           "secrets",    "stack",      NULL};
         check_keys(&c, root, "$", keys);
         json_t *st = get_obj(&c, root, "stack", "$", true);
         if (st)

@@ -23,8 +23,8 @@ struct hcl_body *hcl_body_new(void);
 void hcl_body_free(struct hcl_body *b); /* NULL-safe; frees everything reachable */
 
 /* Values. Each is owned by whatever it is attached to (an attribute, an object, a tuple). */
-struct hcl_value *hcl_expr(const char *expr);    /* verbatim, single line: var.x, true, 42 */
-struct hcl_value *hcl_str(const char *s);        /* a quoted, escaped string literal */
+struct hcl_value *hcl_expr(const char *expr); /* verbatim, single line: var.x, true, 42 */
+struct hcl_value *hcl_str(const char *s);     /* a quoted, escaped string literal */
 struct hcl_value *hcl_int(long long v);
 struct hcl_value *hcl_bool(bool v);
 struct hcl_value *hcl_object(struct hcl_body **body); /* *body receives the object's body */
@@ -87,7 +87,7 @@ int stack_render(const struct stack *s, const struct stack_render_opts *o,
 
 /* Writes the rendering to directory dir (created if needed): every generated file, and each
  * used module copied from o->modules_dir to dir/modules/<component>/. */
-int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o,
-                        const char *dir, struct err *err);
+int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
+                        struct err *err);
 
 #endif

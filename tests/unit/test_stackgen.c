@@ -144,9 +144,9 @@ static void test_tuples_and_keys(void)
 
 /* ---- validator ---- */
 
-#define BASE                                                                               \
-    "{\"stack\":{\"name\":\"shop\",\"environment\":\"dev\","                                      \
-    "\"region\":\"fr-par\",\"project_id\":"                                                    \
+#define BASE                                                                                       \
+    "{\"stack\":{\"name\":\"shop\",\"environment\":\"dev\","                                       \
+    "\"region\":\"fr-par\",\"project_id\":"                                                        \
     "\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\"}%s}"
 
 /* Validates BASE with extra top-level members; returns the error text (caller frees). */
@@ -192,8 +192,9 @@ static void test_validator_stack_rules(void)
     char *e = NULL;
     struct buf errors;
     size_t len;
-    const char *doc = "{\"stack\":{\"name\":\"Shop\",\"environment\":\"prod\",\"region\":\"eu-west-1\","
-                      "\"project_id\":\"not-a-uuid\"}}";
+    const char *doc =
+        "{\"stack\":{\"name\":\"Shop\",\"environment\":\"prod\",\"region\":\"eu-west-1\","
+        "\"project_id\":\"not-a-uuid\"}}";
     buf_init(&errors, 0);
     CHECK(stack_load(doc, strlen(doc), &errors) == NULL);
     e = buf_take(&errors, &len);
@@ -241,7 +242,7 @@ static void test_validator_container_rules(void)
                 "INFRA_001 $.containers[0].secret_env.X: secret \"missing\" is not declared in "
                 "$.secrets");
     CHECK_VALID(",\"secrets\":[{\"name\":\"db\"}]" CT("\"cpu\":70,\"memory\":128,"
-                                                       "\"secret_env\":{\"DB_PASSWORD\":\"db\"}"));
+                                                      "\"secret_env\":{\"DB_PASSWORD\":\"db\"}"));
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"cpus\":1"),
                 "INFRA_001 $.containers[0].cpus: unknown key");
 }
@@ -281,8 +282,9 @@ static void test_validator_json_errors(void)
     CHECK_ERROR(",\"containers\":{}", "INFRA_001 $.containers: must be an array");
     CHECK_ERROR(",\"buckets\":[{\"name\":\"ab\"}]",
                 "INFRA_001 $.buckets[0].name: must be 3-63 characters long (got 2)");
-    CHECK_ERROR(",\"buckets\":[{\"name\":\"abc\",\"versioning\":false,\"object_lock\":{\"days\":1}}]",
-                "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
+    CHECK_ERROR(
+        ",\"buckets\":[{\"name\":\"abc\",\"versioning\":false,\"object_lock\":{\"days\":1}}]",
+        "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
 }
 
 static void test_secret_detection(void)
@@ -332,13 +334,15 @@ static char *render_stack(const char *doc, enum stack_format fmt)
 
 static void test_render_deterministic(void)
 {
-    const char *doc = "{\"containers\":[{\"name\":\"b\",\"image\":\"x:1\",\"cpu\":70,\"memory\":128,"
-                      "\"env\":{\"Z\":\"${not}\",\"A\":\"1\"}},{\"name\":\"a\",\"image\":\"y:1\","
-                      "\"cpu\":140,\"memory\":256}],"
-                      "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
-                      "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
+    const char *doc =
+        "{\"containers\":[{\"name\":\"b\",\"image\":\"x:1\",\"cpu\":70,\"memory\":128,"
+        "\"env\":{\"Z\":\"${not}\",\"A\":\"1\"}},{\"name\":\"a\",\"image\":\"y:1\","
+        "\"cpu\":140,\"memory\":256}],"
+        "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
+        "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
     for (int f = 0; f < 2; f++) {
-        char *a = render_stack(doc, (enum stack_format)f), *b = render_stack(doc, (enum stack_format)f);
+        char *a = render_stack(doc, (enum stack_format)f),
+             *b = render_stack(doc, (enum stack_format)f);
         CHECK_STR(a, b);
         free(b);
         if (f == 0) {
