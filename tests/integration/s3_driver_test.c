@@ -254,6 +254,46 @@ static void test_large_and_ceiling(void)
     free(big);
 }
 
+/* Virtual-hosted addressing (bucket.host): RGW is configured with "rgw dns name = localhost",
+ * and libcurl resolves *.localhost to loopback itself. */
+static void test_virtual_host(void)
+{
+    const char *port = strrchr(cfg.endpoint, ':');
+    if (strncmp(cfg.endpoint, "http://127.0.0.1:", 17) != 0 || port == NULL) {
+        printf("  virtual host: endpoint %s is not http://127.0.0.1:PORT, not checked\n",
+               cfg.endpoint);
+        return;
+    }
+    char *ep = xasprintf("http://localhost%s", port);
+    char *vp = xasprintf("%s-vhost", prefix);
+    struct s3_config vc = cfg;
+    vc.endpoint = ep;
+    vc.prefix = vp;
+    vc.virtual_host = true;
+    struct err e = {0};
+    struct objstore *v = objstore_s3_new(&vc, &e);
+    CHECK(v != NULL);
+    if (v == NULL) {
+        printf("  virtual host: %s\n", e.msg);
+    } else {
+        CHECK_INT(v->ops->put(v, "states/v h/current.tfstate", "vh", 2, "{\"a\":1}", &e), 0);
+        struct buf out;
+        buf_init(&out, 0);
+        struct obj_info info;
+        CHECK_INT(v->ops->get(v, "states/v h/current.tfstate", &out, &info, &e), 0);
+        CHECK_MEM(out.data, out.len, "vh", 2);
+        CHECK_STR(info.meta, "{\"a\":1}");
+        buf_cleanup(&out);
+        struct collect c = {NULL, 0, 0, true};
+        CHECK_INT(v->ops->list(v, "states/", on_key, &c, &e), 0);
+        CHECK_INT(c.n, 1);
+        collect_free(&c);
+        v->ops->free(v);
+    }
+    free(ep);
+    free(vp);
+}
+
 static void test_wrong_secret(void)
 {
     struct s3_config bad = cfg;
@@ -341,6 +381,7 @@ int main(void)
     RUN(test_list_continuation);
     RUN(test_large_and_ceiling);
     RUN(test_versions);
+    RUN(test_virtual_host);
     RUN(test_wrong_secret);
     RUN(test_unreachable);
     os->ops->free(os);
