@@ -110,8 +110,7 @@ static int put_json_str(struct buf *out, const char *s, size_t cap, struct err *
         }
         outn += decoded;
         if (esc) {
-            if (buf_append(out, s + run, i - run, err) != 0 ||
-                buf_append_str(out, esc, err) != 0)
+            if (buf_append(out, s + run, i - run, err) != 0 || buf_append_str(out, esc, err) != 0)
                 return -1;
             i += step;
             run = i;
@@ -124,8 +123,7 @@ static int put_json_str(struct buf *out, const char *s, size_t cap, struct err *
     return buf_append(out, "\"", 1, err);
 }
 
-static int put_key_str(struct buf *out, const char *key, const char *s, size_t cap,
-                       struct err *err)
+static int put_key_str(struct buf *out, const char *key, const char *s, size_t cap, struct err *err)
 {
     if (buf_printf(out, err, ",\"%s\":", key) != 0)
         return -1;
@@ -209,8 +207,10 @@ static int get_opt_int(json_t *o, const char *key, int64_t *dst, struct err *err
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return err_set(err, ERR_INVALID, "audit event: \"%s\" must be a non-negative integer "
-                                         "or null", key);
+        return err_set(err, ERR_INVALID,
+                       "audit event: \"%s\" must be a non-negative integer "
+                       "or null",
+                       key);
     *dst = json_integer_value(v);
     return 0;
 }
@@ -244,7 +244,8 @@ int audit__parse(const char *line, size_t len, bool check, struct audit_event *e
         goto out;
     }
     tmp.status = (int)json_integer_value(st);
-    if (get_str(o, "time", t, sizeof(t), err) || get_str(o, "request_id", FIELD(&tmp, request_id), err) ||
+    if (get_str(o, "time", t, sizeof(t), err) ||
+        get_str(o, "request_id", FIELD(&tmp, request_id), err) ||
         get_str(o, "actor", FIELD(&tmp, actor), err) ||
         get_str(o, "username", FIELD(&tmp, username), err) ||
         get_str(o, "remote", FIELD(&tmp, remote), err) ||
@@ -253,8 +254,7 @@ int audit__parse(const char *line, size_t len, bool check, struct audit_event *e
         get_str(o, "lock_id", FIELD(&tmp, lock_id), err) ||
         get_opt_int(o, "serial", &tmp.serial, err) ||
         get_str(o, "lineage", FIELD(&tmp, lineage), err) ||
-        get_str(o, "sha256", FIELD(&tmp, sha256), err) ||
-        get_opt_int(o, "size", &tmp.size, err) ||
+        get_str(o, "sha256", FIELD(&tmp, sha256), err) || get_opt_int(o, "size", &tmp.size, err) ||
         get_str(o, "detail", FIELD(&tmp, detail), err) || get_str(o, "prev", p, sizeof(p), err) ||
         get_str(o, "hash", h, sizeof(h), err))
         goto out;
@@ -346,8 +346,7 @@ int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[
         put_csv(out, FIELD(ev, remote), true, err) || buf_append(out, ",", 1, err) ||
         put_csv(out, FIELD(ev, action), true, err) || buf_append(out, ",", 1, err) ||
         put_csv(out, FIELD(ev, state), true, err) || buf_append(out, ",", 1, err) ||
-        put_csv(out, FIELD(ev, lock_id), true, err) ||
-        buf_printf(out, err, ",%s,", serial) != 0 ||
+        put_csv(out, FIELD(ev, lock_id), true, err) || buf_printf(out, err, ",%s,", serial) != 0 ||
         put_csv(out, FIELD(ev, lineage), true, err) || buf_append(out, ",", 1, err) ||
         put_csv(out, FIELD(ev, sha256), false, err) ||
         buf_printf(out, err, ",%s,%d,", size, ev->status) != 0 ||

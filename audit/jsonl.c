@@ -105,14 +105,12 @@ static int recover(struct jsonl *jl, struct err *err)
     while (start > 0 && tail[start - 1] != '\n')
         start--;
     if (start == 0 && base > 0) {
-        err_set(err, ERR_INVALID, "%s: last line longer than %d bytes", jl->path,
-                LINE_MAX_BYTES);
+        err_set(err, ERR_INVALID, "%s: last line longer than %d bytes", jl->path, LINE_MAX_BYTES);
         goto out;
     }
     struct audit_event ev;
     struct err pe = {0};
-    if (audit_event_parse(tail + start, end - 1 - start, &ev, &jl->seq, NULL, jl->prev, &pe) !=
-        0) {
+    if (audit_event_parse(tail + start, end - 1 - start, &ev, &jl->seq, NULL, jl->prev, &pe) != 0) {
         err_set(err, ERR_INVALID,
                 "%s: last event is damaged (%s); run `statectl audit verify` and repair the "
                 "file before starting",
@@ -275,8 +273,8 @@ static int jl_export(struct auditlog *al, const struct audit_filter *f, enum aud
         /* Export is not verify: a damaged line is reported in the log and skipped, so the
          * rest of the evidence still comes out. */
         if (audit__parse(line, len, false, ev, &seq, NULL, hash, &pe) != 0) {
-            log_warn("audit export: %s line %llu skipped: %s", jl->path,
-                     (unsigned long long)lineno, pe.msg);
+            log_warn("audit export: %s line %llu skipped: %s", jl->path, (unsigned long long)lineno,
+                     pe.msg);
             continue;
         }
         if (f && f->since_us && ev->time_us < f->since_us)
@@ -346,8 +344,7 @@ static int jl_verify(struct auditlog *al, struct audit_verify_result *res, struc
             struct err pe2 = {0};
             if (audit__parse(line, len, false, ev, &claimed, NULL, NULL, &pe2) != 0)
                 claimed = want;
-            BROKEN(claimed, "event %llu was altered: %.150s", (unsigned long long)claimed,
-                   pe.msg);
+            BROKEN(claimed, "event %llu was altered: %.150s", (unsigned long long)claimed, pe.msg);
         }
         if (seq != want)
             BROKEN(want, "event %llu expected, found %llu (events removed or reordered)",

@@ -226,8 +226,8 @@ static int load(struct embedded *em, struct err *err)
         json_t *info = json_object_get(o, "info"), *cr = json_object_get(o, "created_us");
         json_t *rn = json_object_get(o, "renewed_us");
         if (!json_is_string(st) || !json_is_string(id) || !json_is_string(info) ||
-            !json_is_integer(cr) || !json_is_integer(rn) ||
-            json_string_length(id) >= LOCK_ID_MAX || find(em, json_string_value(st))) {
+            !json_is_integer(cr) || !json_is_integer(rn) || json_string_length(id) >= LOCK_ID_MAX ||
+            find(em, json_string_value(st))) {
             err_set(err, ERR_INVALID, "%s: lock entry %zu is malformed", em->path, i);
             goto out;
         }

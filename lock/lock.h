@@ -63,12 +63,12 @@ struct lockstore;
 struct lockstore_ops {
     /* LOCK. 0 with outcome ACQUIRED, REENTERED or TAKEN_OVER; -1 with ERR_LOCKED and
      * res->holder set when another ID holds a live lease. info_json is stored verbatim. */
-    int (*acquire)(struct lockstore *ls, const char *state, const char *id,
-                   const char *info_json, struct lock_result *res, struct err *err);
+    int (*acquire)(struct lockstore *ls, const char *state, const char *id, const char *info_json,
+                   struct lock_result *res, struct err *err);
     /* UNLOCK. id NULL means force (any holder is released). 0 with RELEASED or NOT_HELD; -1
      * with ERR_LOCKED and res->holder when id names another live holder. */
-    int (*release)(struct lockstore *ls, const char *state, const char *id,
-                   struct lock_result *res, struct err *err);
+    int (*release)(struct lockstore *ls, const char *state, const char *id, struct lock_result *res,
+                   struct err *err);
     /* Before a write. id NULL: allowed (LOCK_FREE) iff no live lease. id given: allowed
      * (LOCK_RENEWED, lease renewed) iff it is the live holder's ID. Else -1 with ERR_LOCKED
      * (res->holder set when a live lease exists; an ID with no lock held is also ERR_LOCKED,
@@ -78,8 +78,8 @@ struct lockstore_ops {
     /* Live holder of state: 0 and res->holder set; ERR_NOT_FOUND when none. */
     int (*get)(struct lockstore *ls, const char *state, struct lock_result *res, struct err *err);
     /* Calls cb for every live lease, in state-name order. */
-    int (*list)(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_entry *e),
-                void *ctx, struct err *err);
+    int (*list)(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_entry *e), void *ctx,
+                struct err *err);
     int (*ping)(struct lockstore *ls, struct err *err);
     void (*free)(struct lockstore *ls);
     const char *kind; /* "embedded" or "postgres" */

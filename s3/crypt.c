@@ -20,13 +20,13 @@
 #include "common/util.h"
 #include "s3/s3.h"
 
-#define MAGIC "STATEDENC1"
-#define MAGIC_LEN 10
-#define KEYID_LEN 8
-#define NONCE_LEN 12
-#define TAG_LEN 16
+#define MAGIC      "STATEDENC1"
+#define MAGIC_LEN  10
+#define KEYID_LEN  8
+#define NONCE_LEN  12
+#define TAG_LEN    16
 #define HEADER_LEN (MAGIC_LEN + KEYID_LEN + NONCE_LEN)
-#define MAX_KEYS 64
+#define MAX_KEYS   64
 
 struct key {
     unsigned char bytes[32];
@@ -68,14 +68,13 @@ struct keyring *keyring_load(const char *path, struct err *err)
         while (*s == ' ' || *s == '\t')
             s++;
         n = strlen(s);
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
-                         s[n - 1] == '\t'))
+        while (n > 0 &&
+               (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
             s[--n] = '\0';
         if (n == 0 || s[0] == '#')
             continue;
         if (kr->n == MAX_KEYS) {
-            err_set(err, ERR_INVALID, "encryption key file %s: more than %d keys", path,
-                    MAX_KEYS);
+            err_set(err, ERR_INVALID, "encryption key file %s: more than %d keys", path, MAX_KEYS);
             goto fail;
         }
         unsigned char raw[400];

@@ -237,11 +237,9 @@ static void read_sidecar(const char *path, const struct stat *st, char meta[OBJ_
     uint64_t size, ino;
     int64_t mtime_ns;
     char tail;
-    if (sscanf(buf, "v1 %" SCNu64 " %" SCNu64 " %" SCNd64 "%c", &size, &ino, &mtime_ns, &tail) !=
-        3)
+    if (sscanf(buf, "v1 %" SCNu64 " %" SCNu64 " %" SCNd64 "%c", &size, &ino, &mtime_ns, &tail) != 3)
         return;
-    if (size != (uint64_t)st->st_size || ino != (uint64_t)st->st_ino ||
-        mtime_ns != st_mtime_ns(st))
+    if (size != (uint64_t)st->st_size || ino != (uint64_t)st->st_ino || mtime_ns != st_mtime_ns(st))
         return;
     size_t mlen = len - (size_t)(nl + 1 - buf);
     if (mlen >= OBJ_META_MAX || memchr(nl + 1, '\0', mlen))
@@ -288,8 +286,7 @@ out:
     return rc;
 }
 
-static int dir_head_path(const char *path, const char *key, struct obj_info *info,
-                         struct err *err)
+static int dir_head_path(const char *path, const char *key, struct obj_info *info, struct err *err)
 {
     struct stat st;
     if (stat(path, &st) != 0) {

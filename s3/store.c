@@ -33,8 +33,8 @@
 #include "common/util.h"
 #include "s3/s3.h"
 
-#define ENC_OVERHEAD 64 /* magic + key id + nonce + tag (46), rounded up */
-#define SNAP_SUFFIX ".tfstate"
+#define ENC_OVERHEAD   64 /* magic + key id + nonce + tag (46), rounded up */
+#define SNAP_SUFFIX    ".tfstate"
 #define CURRENT_SUFFIX "/current.tfstate"
 
 struct store {
@@ -184,9 +184,9 @@ static void utf8_sanitize(char *dst, size_t cap, const char *s)
     while (*p) {
         unsigned char c = *p;
         size_t len = 1;
-        unsigned cp = c, min = 0;
         bool ok = true;
         if (c >= 0x80) {
+            unsigned cp = c, min = 0x80;
             if (c >= 0xc2 && c <= 0xdf)
                 len = 2, cp = c & 0x1f, min = 0x80;
             else if (c >= 0xe0 && c <= 0xef)
@@ -528,8 +528,7 @@ static void apply_retention(struct store *st, const char *name)
             continue;
         struct err de = {0};
         if (st->os->ops->del(st->os, sl.v[i].key, &de) != 0)
-            log_warn("retention: cannot delete snapshot %s of %s: %s", sl.v[i].id, name,
-                     de.msg);
+            log_warn("retention: cannot delete snapshot %s of %s: %s", sl.v[i].id, name, de.msg);
         else
             log_debug("retention: deleted snapshot %s of %s", sl.v[i].id, name);
     }
@@ -598,8 +597,7 @@ int store_get_snapshot(struct store *st, const char *name, const char *snapshot,
 /* ------------------------------------------------------------------ writes */
 
 int store_put(struct store *st, const char *name, const void *data, size_t len,
-              const struct store_write *w, struct state_meta *out, bool *unchanged,
-              struct err *err)
+              const struct store_write *w, struct state_meta *out, bool *unchanged, struct err *err)
 {
     if (unchanged)
         *unchanged = false;
@@ -750,8 +748,7 @@ static int blob_key_check(const char *key, struct err *err)
     return 0;
 }
 
-int store_put_blob(struct store *st, const char *key, const void *data, size_t len,
-                   struct err *err)
+int store_put_blob(struct store *st, const char *key, const void *data, size_t len, struct err *err)
 {
     if (blob_key_check(key, err) != 0)
         return -1;

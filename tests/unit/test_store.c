@@ -29,8 +29,8 @@ static struct store *open_store(const char *root, unsigned retain_n, struct keyr
     struct err e = {0};
     struct objstore *os = objstore_dir_new(root, &e);
     CHECK(os != NULL);
-    struct store_config cfg = {.max_state_bytes = 1 << 20, .retain_snapshots = retain_n,
-                               .keys = kr};
+    struct store_config cfg = {
+        .max_state_bytes = 1 << 20, .retain_snapshots = retain_n, .keys = kr};
     struct store *st = store_new(os, &cfg, &e);
     CHECK(st != NULL);
     return st;
@@ -223,33 +223,50 @@ static void test_dir_stale_sidecar_ignored(void)
     os->ops->free(os);
 }
 
+/* Parses url; on success returns "kind|where|prefix" (caller frees), else NULL. */
+static char *parse_url(const char *url, struct err *e)
+{
+    char *kind, *where, *prefix;
+    if (storage_url_parse(url, &kind, &where, &prefix, e) != 0) {
+        CHECK(kind == NULL && where == NULL && prefix == NULL);
+        return NULL;
+    }
+    char *s = xasprintf("%s|%s|%s", kind, where, prefix);
+    free(kind);
+    free(where);
+    free(prefix);
+    return s;
+}
+
 static void test_storage_url(void)
 {
-    char *kind, *a, *p;
     struct err e = {0};
-    CHECK_INT(storage_url_parse("s3://my-bucket/team/states/", &kind, &a, &p, &e), 0);
-    CHECK_STR(kind, "s3");
-    CHECK_STR(a, "my-bucket");
-    CHECK_STR(p, "team/states");
-    free(kind), free(a), free(p);
-    CHECK_INT(storage_url_parse("s3://bkt", &kind, &a, &p, &e), 0);
-    CHECK_STR(p, "");
-    free(kind), free(a), free(p);
-    CHECK_INT(storage_url_parse("dir:/var/lib/stated", &kind, &a, &p, &e), 0);
-    CHECK_STR(kind, "dir");
-    CHECK_STR(a, "/var/lib/stated");
-    free(kind), free(a), free(p);
-    CHECK_INT(storage_url_parse("./data", &kind, &a, &p, &e), 0);
-    CHECK_STR(kind, "dir");
-    CHECK_STR(a, "./data");
-    free(kind), free(a), free(p);
-    CHECK_INT(storage_url_parse("s3://Bad_Bucket", &kind, &a, &p, &e), -1);
-    CHECK_INT(e.code, ERR_INVALID);
-    CHECK(kind == NULL);
-    err_clear(&e);
-    CHECK_INT(storage_url_parse("gs://x", &kind, &a, &p, &e), -1);
-    err_clear(&e);
-    CHECK_INT(storage_url_parse("", &kind, &a, &p, &e), -1);
+    struct {
+        const char *url, *want;
+    } cases[] = {
+        {"s3://my-bucket/team/states/", "s3|my-bucket|team/states"},
+        {"s3://bkt", "s3|bkt|"},
+        {"s3://bkt//a/b", "s3|bkt|a/b"},
+        {"dir:/var/lib/stated", "dir|/var/lib/stated|"},
+        {"./data", "dir|./data|"},
+        {"s3://Bad_Bucket", NULL},
+        {"s3://ab", NULL},
+        {"s3://bkt/a//b", NULL},
+        {"gs://x", NULL},
+        {"dir:", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        err_clear(&e);
+        char *got = parse_url(cases[i].url, &e);
+        if (cases[i].want) {
+            CHECK_STR(got ? got : "(error)", cases[i].want);
+        } else {
+            CHECK(got == NULL);
+            CHECK_INT(e.code, ERR_INVALID);
+        }
+        free(got);
+    }
 }
 
 /* ------------------------------------------------------------------ store */
@@ -320,8 +337,7 @@ static void test_store_roundtrip_and_snapshots(void)
     buf_reset(&b);
     CHECK_INT(store_get_snapshot(st, "prod/net", with_ext, &b, NULL, &e), 0);
     free(with_ext);
-    CHECK_INT(store_get_snapshot(st, "prod/net", "0000000000000001-1-000000000000", &b, NULL,
-                                 &e),
+    CHECK_INT(store_get_snapshot(st, "prod/net", "0000000000000001-1-000000000000", &b, NULL, &e),
               -1);
     CHECK_INT(e.code, ERR_NOT_FOUND);
     err_clear(&e);
@@ -442,11 +458,11 @@ static void test_store_retention_days_never_newest(void)
     /* Two snapshots from 2020, placed as an older stated would have. */
     char *old1 = state_body(1, "l", "old1");
     char *old2 = state_body(2, "l", "old2");
-    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate",
-                           old1, strlen(old1), NULL, &e),
+    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
+                           strlen(old1), NULL, &e),
               0);
-    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate",
-                           old2, strlen(old2), NULL, &e),
+    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
+                           strlen(old2), NULL, &e),
               0);
     /* Their metadata is missing: rebuilt from the file name and the content. */
     struct snaps s;
@@ -464,11 +480,11 @@ static void test_store_retention_days_never_newest(void)
     free(body);
 
     /* When the only snapshots are old, the newest is kept. */
-    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate",
-                           old1, strlen(old1), NULL, &e),
+    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
+                           strlen(old1), NULL, &e),
               0);
-    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate",
-                           old2, strlen(old2), NULL, &e),
+    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
+                           strlen(old2), NULL, &e),
               0);
     CHECK_INT(os->ops->put(os, "states/t/current.tfstate", old2, strlen(old2), NULL, &e), 0);
     /* Identical re-POST: no write, no pruning needed. A new write would prune; instead call a
@@ -578,8 +594,7 @@ static void test_store_odd_writer(void)
 
 /* ------------------------------------------------------------------ encryption */
 
-static char *write_keyfile(const char *dir, const char *name, const unsigned char keys[][32],
-                           int n)
+static char *write_keyfile(const char *dir, const char *name, const unsigned char keys[][32], int n)
 {
     char *path = xasprintf("%s/%s", dir, name);
     FILE *f = fopen(path, "w");
