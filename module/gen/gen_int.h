@@ -14,6 +14,10 @@ struct stack {
 extern const int gen_mem_mb[GEN_MEM_SIZES];
 extern const int gen_mem_cpu[GEN_MEM_SIZES];
 
+/* The keys of object o in strcmp order; *n receives their count. The caller frees the array
+ * (the strings belong to o). NULL o gives an empty array. */
+const char **gen_sorted_keys(json_t *o, size_t *n);
+
 /* Typed lookups on a validated document, with the default when the key is absent. */
 const char *gen_str(const json_t *o, const char *key, const char *def);
 long long gen_int(const json_t *o, const char *key, long long def);

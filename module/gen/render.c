@@ -25,23 +25,6 @@ struct rctx {
     bool has_network, has_secrets, has_monitoring;
 };
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Keys of an object, sorted (the caller frees the array, not the strings). */
-static const char **sorted_keys(json_t *o, size_t *n)
-{
-    const char **keys = xcalloc(json_object_size(o) + 1, sizeof(*keys));
-    const char *k;
-    json_t *v;
-    *n = 0;
-    json_object_foreach(o, k, v) keys[(*n)++] = k;
-    qsort(keys, *n, sizeof(*keys), cmp_str);
-    return keys;
-}
-
 static struct hcl_value *json_to_hcl(json_t *v)
 {
     char num[64];
@@ -50,7 +33,7 @@ static struct hcl_value *json_to_hcl(json_t *v)
         struct hcl_body *b;
         struct hcl_value *o = hcl_object(&b);
         size_t n;
-        const char **keys = sorted_keys(v, &n);
+        const char **keys = gen_sorted_keys(v, &n);
         for (size_t i = 0; i < n; i++)
             hcl_attr(b, keys[i], json_to_hcl(json_object_get(v, keys[i])));
         free(keys);
@@ -282,7 +265,7 @@ static void in_containers(struct hcl_body *b, const struct rctx *c)
     json_array_foreach(json_object_get(c->root, "containers"), i, ct)
         json_object_set(byname, gen_str(ct, "name", ""), ct);
     size_t n;
-    const char **names = sorted_keys(byname, &n);
+    const char **names = gen_sorted_keys(byname, &n);
     for (i = 0; i < n; i++) {
         ct = json_object_get(byname, names[i]);
         struct hcl_body *o;
@@ -297,7 +280,7 @@ static void in_containers(struct hcl_body *b, const struct rctx *c)
         if (json_object_get(probes, "startup"))
             json_object_set(sorted, "startup_probe", json_object_get(probes, "startup"));
         size_t m;
-        const char **ks = sorted_keys(sorted, &m);
+        const char **ks = gen_sorted_keys(sorted, &m);
         for (size_t k = 0; k < m; k++)
             hcl_attr(o, ks[k], json_to_hcl(json_object_get(sorted, ks[k])));
         free(ks);

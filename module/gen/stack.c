@@ -93,19 +93,23 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Reports every key of o not in allowed (NULL-terminated). */
-static void check_keys(struct vctx *c, json_t *o, const char *path, const char *const *allowed)
+const char **gen_sorted_keys(json_t *o, size_t *n)
 {
+    const char **keys = xcalloc(json_object_size(o) + 1, sizeof(*keys));
     const char *k;
     json_t *v;
-    /* Sorted so the report does not depend on the document's key order. */
-    json_t *names = json_array();
-    json_object_foreach(o, k, v) json_array_append_new(names, json_string(k));
-    size_t n = json_array_size(names);
-    const char **keys = xcalloc(n + 1, sizeof(*keys));
-    for (size_t i = 0; i < n; i++)
-        keys[i] = json_string_value(json_array_get(names, i));
-    qsort(keys, n, sizeof(*keys), cmp_str);
+    *n = 0;
+    json_object_foreach(o, k, v) keys[(*n)++] = k;
+    qsort(keys, *n, sizeof(*keys), cmp_str);
+    return keys;
+}
+
+/* Reports every key of o not in allowed (NULL-terminated), in sorted order so the report does
+ * not depend on the document's key order. */
+static void check_keys(struct vctx *c, json_t *o, const char *path, const char *const *allowed)
+{
+    size_t n;
+    const char **keys = gen_sorted_keys(o, &n);
     for (size_t i = 0; i < n; i++) {
         bool ok = false;
         for (const char *const *a = allowed; *a; a++)
@@ -117,7 +121,6 @@ static void check_keys(struct vctx *c, json_t *o, const char *path, const char *
         }
     }
     free(keys);
-    json_decref(names);
 }
 
 /* Field getters: each reports a wrong type (or a missing required field) and returns whether
@@ -498,14 +501,9 @@ static void v_env(struct vctx *c, json_t *ct, const char *ep, json_t *secret_env
     char *fp;
     json_t *env = get_obj(c, ct, "env", ep, false);
     fp = path_key(ep, "env");
-    const char *k;
-    json_t *v;
+    size_t n;
     if (env) {
-        json_t *sorted = json_deep_copy(env); /* jansson keeps insertion order; sort for output */
-        const char **names = xcalloc(json_object_size(env) + 1, sizeof(*names));
-        size_t n = 0;
-        json_object_foreach(sorted, k, v) names[n++] = k;
-        qsort(names, n, sizeof(*names), cmp_str);
+        const char **names = gen_sorted_keys(env, &n);
         for (size_t i = 0; i < n; i++) {
             json_t *val = json_object_get(env, names[i]);
             char *kp = path_key(fp, names[i]);
@@ -532,13 +530,14 @@ static void v_env(struct vctx *c, json_t *ct, const char *ep, json_t *secret_env
             free(kp);
         }
         free(names);
-        json_decref(sorted);
     }
     free(fp);
     if (secret_env) {
         fp = path_key(ep, "secret_env");
-        json_object_foreach(secret_env, k, v)
-        {
+        const char **names = gen_sorted_keys(secret_env, &n);
+        for (size_t i = 0; i < n; i++) {
+            const char *k = names[i];
+            json_t *v = json_object_get(secret_env, k);
             char *kp = path_key(fp, k);
             if (!match("^[A-Za-z_][A-Za-z0-9_]*$", k))
                 verr(c, kp, "is not a valid environment variable name");
@@ -548,6 +547,7 @@ static void v_env(struct vctx *c, json_t *ct, const char *ep, json_t *secret_env
                 secret_ref(c, json_string_value(v), kp);
             free(kp);
         }
+        free(names);
         free(fp);
     }
 }
@@ -756,10 +756,11 @@ static void v_databases(struct vctx *c, json_t *arr)
                 free(fp);
                 json_t *priv = get_obj(c, user, "privileges", uep, false);
                 char *pp = path_key(uep, "privileges");
-                const char *k;
-                json_t *v;
-                json_object_foreach(priv, k, v)
-                {
+                size_t np;
+                const char **pnames = gen_sorted_keys(priv, &np);
+                for (size_t pi = 0; pi < np; pi++) {
+                    const char *k = pnames[pi];
+                    json_t *v = json_object_get(priv, k);
                     char *kp = path_key(pp, k);
                     bool known = false;
                     size_t d;
@@ -775,6 +776,7 @@ static void v_databases(struct vctx *c, json_t *arr)
                         verr(c, kp, "must be one of readonly, readwrite, all, none");
                     free(kp);
                 }
+                free(pnames);
                 free(pp);
             }
             free(uep);
