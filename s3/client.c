@@ -38,12 +38,12 @@
 
 #define DEFAULT_CONNECT_MS 5000
 #define DEFAULT_TIMEOUT_MS 60000
-#define DEFAULT_RETRIES 4
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 2000
-#define ERR_BODY_MAX 65536
-#define LIST_BODY_MAX (16u << 20)
-#define META_HDR_MAX 2048
+#define DEFAULT_RETRIES    4
+#define BACKOFF_BASE_MS    100
+#define BACKOFF_CAP_MS     2000
+#define ERR_BODY_MAX       65536
+#define LIST_BODY_MAX      (16u << 20)
+#define META_HDR_MAX       2048
 
 struct slot {
     CURL *h;
@@ -52,8 +52,8 @@ struct slot {
 };
 
 struct s3_client {
-    char *base;  /* "http://127.0.0.1:7480" or "https://bucket.s3.fr-par.scw.cloud" */
-    char *host;  /* Host header: "127.0.0.1:7480" or "bucket.s3.fr-par.scw.cloud" */
+    char *base; /* "http://127.0.0.1:7480" or "https://bucket.s3.fr-par.scw.cloud" */
+    char *host; /* Host header: "127.0.0.1:7480" or "bucket.s3.fr-par.scw.cloud" */
     char *bucket;
     bool virtual_host;
     char *region, *access_key, *secret_key;
@@ -118,8 +118,7 @@ int s3__parse_time(const char *s, int64_t *us)
     /* IMF-fixdate: "Fri, 24 May 2013 00:00:00 GMT" */
     char mon[4] = {0};
     int d, y, hh, mm, ss, n = 0;
-    if (sscanf(s, "%*3s, %d %3s %d %d:%d:%d GMT%n", &d, mon, &y, &hh, &mm, &ss, &n) != 6 ||
-        n == 0)
+    if (sscanf(s, "%*3s, %d %3s %d %d:%d:%d GMT%n", &d, mon, &y, &hh, &mm, &ss, &n) != 6 || n == 0)
         return -1;
     int mi = month_index(mon);
     if (mi < 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60)
@@ -226,7 +225,7 @@ size_t s3__xml_unescape(char *s, size_t len)
             while (j < rest && digits < 8 && isxdigit((unsigned char)p[j]) &&
                    (hexa || isdigit((unsigned char)p[j]))) {
                 int v = isdigit((unsigned char)p[j]) ? p[j] - '0'
-                                                      : (tolower((unsigned char)p[j]) - 'a' + 10);
+                                                     : (tolower((unsigned char)p[j]) - 'a' + 10);
                 cp = cp * (hexa ? 16 : 10) + (unsigned long)v;
                 j++;
                 digits++;
@@ -323,8 +322,7 @@ static int parse_item(const char *in, size_t n, bool delete_marker, struct s3__l
 }
 
 int s3__parse_list(const char *xml, size_t len, struct s3__list_page *page,
-                   int (*cb)(void *ctx, const struct s3__list_item *it), void *ctx,
-                   struct err *err)
+                   int (*cb)(void *ctx, const struct s3__list_item *it), void *ctx, struct err *err)
 {
     memset(page, 0, sizeof(*page));
     const char *end = xml + len, *in;
@@ -338,10 +336,10 @@ int s3__parse_list(const char *xml, size_t len, struct s3__list_page *page,
         return err_set(err, ERR_UNAVAILABLE, "S3 listing: not a listing document");
     const char *doc = in, *dend = in + n;
     char flag[16];
-    page->is_truncated = s3__xml_text(doc, n, "IsTruncated", flag, sizeof(flag)) == 0 &&
-                         strcmp(flag, "true") == 0;
-    if (s3__xml_text(doc, n, "NextContinuationToken", page->next_token,
-                     sizeof(page->next_token)) != 0)
+    page->is_truncated =
+        s3__xml_text(doc, n, "IsTruncated", flag, sizeof(flag)) == 0 && strcmp(flag, "true") == 0;
+    if (s3__xml_text(doc, n, "NextContinuationToken", page->next_token, sizeof(page->next_token)) !=
+        0)
         page->next_token[0] = '\0';
     if (s3__xml_text(doc, n, "NextKeyMarker", page->next_key_marker,
                      sizeof(page->next_key_marker)) != 0)
@@ -350,33 +348,37 @@ int s3__parse_list(const char *xml, size_t len, struct s3__list_page *page,
                      sizeof(page->next_version_marker)) != 0)
         page->next_version_marker[0] = '\0';
 
+    /* Items in document order; a versions listing interleaves <Version> and <DeleteMarker>.
+     * Each kind's next occurrence is cached and searched again only once passed, so a page
+     * is scanned in linear time. */
+    static const char *const kinds[3] = {"Contents", "Version", "DeleteMarker"};
+    struct cand {
+        const char *in, *after; /* after == NULL: no more of this kind */
+        size_t n;
+        bool searched;
+    } cand[3] = {{NULL, NULL, 0, false}, {NULL, NULL, 0, !versions}, {NULL, NULL, 0, !versions}};
     struct s3__list_item *it = xmalloc(sizeof(*it));
     int rc = 0;
     const char *p = doc;
-    /* Items in document order; a versions listing interleaves <Version> and <DeleteMarker>. */
     while (p < dend && rc == 0) {
-        const char *a_in = NULL, *b_in = NULL, *c_in = NULL;
-        size_t a_n = 0, b_n = 0, c_n = 0;
-        const char *a = find_elem(p, dend, "Contents", &a_in, &a_n);
-        const char *b = versions ? find_elem(p, dend, "Version", &b_in, &b_n) : NULL;
-        const char *c = versions ? find_elem(p, dend, "DeleteMarker", &c_in, &c_n) : NULL;
-        const char *next = NULL, *iin = NULL;
-        size_t in_n = 0;
-        bool dm = false;
-        if (a != NULL && (next == NULL || a_in < iin))
-            next = a, iin = a_in, in_n = a_n;
-        if (b != NULL && (next == NULL || b_in < iin))
-            next = b, iin = b_in, in_n = b_n, dm = false;
-        if (c != NULL && (next == NULL || c_in < iin))
-            next = c, iin = c_in, in_n = c_n, dm = true;
-        if (next == NULL)
+        int best = -1;
+        for (int k = 0; k < 3; k++) {
+            struct cand *cd = &cand[k];
+            if (!cd->searched || (cd->after != NULL && cd->in < p)) {
+                cd->after = find_elem(p, dend, kinds[k], &cd->in, &cd->n);
+                cd->searched = true;
+            }
+            if (cd->after != NULL && (best < 0 || cd->in < cand[best].in))
+                best = k;
+        }
+        if (best < 0)
             break;
-        if (parse_item(iin, in_n, dm, it) != 0) {
+        if (parse_item(cand[best].in, cand[best].n, best == 2, it) != 0) {
             rc = err_set(err, ERR_UNAVAILABLE, "S3 listing: an entry without a usable <Key>");
             break;
         }
         rc = cb(ctx, it);
-        p = next;
+        p = cand[best].after;
     }
     free(it);
     return rc;
@@ -453,8 +455,8 @@ struct s3_client *s3__client_new(const struct s3_config *cfg, struct err *err)
         return NULL;
     }
     for (const char *b = cfg->bucket; *b != '\0'; b++) {
-        if (!(islower((unsigned char)*b) || isdigit((unsigned char)*b) || *b == '-' ||
-              *b == '.' || *b == '_')) {
+        if (!(islower((unsigned char)*b) || isdigit((unsigned char)*b) || *b == '-' || *b == '.' ||
+              *b == '_')) {
             err_set(err, ERR_INVALID, "S3 bucket name %s: invalid character", cfg->bucket);
             return NULL;
         }
@@ -471,8 +473,7 @@ struct s3_client *s3__client_new(const struct s3_config *cfg, struct err *err)
     }
     c->base = xasprintf("%s://%s", tls ? "https" : "http", c->host);
     c->bucket = xstrdup(cfg->bucket);
-    c->region = xstrdup(cfg->region != NULL && cfg->region[0] != '\0' ? cfg->region
-                                                                      : "us-east-1");
+    c->region = xstrdup(cfg->region != NULL && cfg->region[0] != '\0' ? cfg->region : "us-east-1");
     c->access_key = xstrdup(cfg->access_key);
     c->secret_key = xstrdup(cfg->secret_key);
     c->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
@@ -754,14 +755,13 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
         hs[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload};
         if (upload) {
             hs[nh++] = (struct sigv4_header){"Content-MD5", md5};
-            hs[nh++] = (struct sigv4_header){
-                "Content-Type",
-                rq->content_type != NULL ? rq->content_type : "application/octet-stream"};
+            hs[nh++] = (struct sigv4_header){"Content-Type", rq->content_type != NULL
+                                                                 ? rq->content_type
+                                                                 : "application/octet-stream"};
         }
         if (rq->meta_enc != NULL)
             hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
-        struct sigv4_request sr = {rq->method, raw.data, rq->query, rq->nquery,
-                                   hs,         nh,       payload};
+        struct sigv4_request sr = {rq->method, raw.data, rq->query, rq->nquery, hs, nh, payload};
         char *auth = sigv4_authorization(&creds, &sr, amz_date, NULL);
         struct curl_slist *hl = NULL;
         for (size_t i = 0; i < nh; i++) {
@@ -867,8 +867,7 @@ static void fill_head(const struct resp *rs, uint64_t got, struct s3__objhead *h
         head->mtime_us = 0;
     if (rs->meta[0] == '\0' || s3__meta_decode(rs->meta, head->meta, sizeof(head->meta)) != 0)
         head->meta[0] = '\0';
-    copy_value(head->version_id, sizeof(head->version_id), rs->version_id,
-               strlen(rs->version_id));
+    copy_value(head->version_id, sizeof(head->version_id), rs->version_id, strlen(rs->version_id));
 }
 
 int s3__put_object(struct s3_client *c, const char *key, const void *data, size_t len,
@@ -889,8 +888,8 @@ int s3__put_object(struct s3_client *c, const char *key, const void *data, size_
     return rc;
 }
 
-int s3__get_object(struct s3_client *c, const char *key, const char *version_id,
-                   struct buf *out, struct s3__objhead *head, struct err *err)
+int s3__get_object(struct s3_client *c, const char *key, const char *version_id, struct buf *out,
+                   struct s3__objhead *head, struct err *err)
 {
     struct sigv4_param q[1] = {{"versionId", version_id}};
     size_t start = out->len;
@@ -903,8 +902,7 @@ int s3__get_object(struct s3_client *c, const char *key, const char *version_id,
     return rc;
 }
 
-int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head,
-                    struct err *err)
+int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head, struct err *err)
 {
     struct req rq = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, NULL};
     struct resp *rs = xmalloc(sizeof(*rs));
@@ -974,8 +972,8 @@ int s3__list_objects(struct s3_client *c, const char *prefix, int max_keys, size
             rc = -1;
             break;
         }
-        rc = s3__parse_list(body.data != NULL ? body.data : "", body.len, page, on_list_item,
-                            &lc, err);
+        rc = s3__parse_list(body.data != NULL ? body.data : "", body.len, page, on_list_item, &lc,
+                            err);
         if (rc != 0 || lc.stop || !page->is_truncated)
             break;
         if (page->next_token[0] == '\0') {

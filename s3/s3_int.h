@@ -89,8 +89,8 @@ int s3__put_object(struct s3_client *c, const char *key, const void *data, size_
                    const char *meta, struct err *err);
 /* GetObject (version_id may be NULL): appends the bytes to out (its ceiling applies:
  * ERR_TOO_LARGE). ERR_NOT_FOUND when absent. head may be NULL. */
-int s3__get_object(struct s3_client *c, const char *key, const char *version_id,
-                   struct buf *out, struct s3__objhead *head, struct err *err);
+int s3__get_object(struct s3_client *c, const char *key, const char *version_id, struct buf *out,
+                   struct s3__objhead *head, struct err *err);
 int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head,
                     struct err *err);
 /* DeleteObject: 0 also when absent. */
@@ -122,7 +122,7 @@ int s3__put_versioning(struct s3_client *c, bool enabled, struct err *err);
 /* One page of a ListObjectsV2 or ListObjectVersions answer. */
 struct s3__list_page {
     bool is_truncated;
-    char next_token[1024];      /* NextContinuationToken */
+    char next_token[1024];             /* NextContinuationToken */
     char next_key_marker[OBJ_KEY_MAX]; /* NextKeyMarker (versions) */
     char next_version_marker[256];     /* NextVersionIdMarker (versions) */
 };

@@ -75,8 +75,7 @@ static int s3s_get(struct objstore *os, const char *key, struct buf *out, struct
     return rc;
 }
 
-static int s3s_head(struct objstore *os, const char *key, struct obj_info *info,
-                    struct err *err)
+static int s3s_head(struct objstore *os, const char *key, struct obj_info *info, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
     if (check_key(key, err) != 0)
@@ -123,8 +122,7 @@ static int on_item(void *arg, const struct s3__list_item *it)
 }
 
 static int s3s_list(struct objstore *os, const char *prefix,
-                    int (*cb)(void *ctx, const struct obj_info *info), void *ctx,
-                    struct err *err)
+                    int (*cb)(void *ctx, const struct obj_info *info), void *ctx, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
     char *p = full_key(s, prefix != NULL ? prefix : "");
@@ -182,8 +180,7 @@ static void ensure_versioning(struct s3store *s, const char *bucket)
     char status[16] = "";
     struct err e = {0};
     if (s3__get_versioning(s->c, status, &e) != 0) {
-        log_warn("S3 bucket %s: cannot read the versioning status (%s); continuing", bucket,
-                 e.msg);
+        log_warn("S3 bucket %s: cannot read the versioning status (%s); continuing", bucket, e.msg);
         return;
     }
     if (strcmp(status, "Enabled") == 0) {
@@ -220,8 +217,7 @@ struct objstore *objstore_s3_new(const struct s3_config *cfg, struct err *err)
     struct err e = {0};
     if (s3s_ping(&s->base, &e) != 0) {
         err_set(err, e.code == ERR_NOT_FOUND ? ERR_UNAVAILABLE : e.code,
-                "S3 storage s3://%s/%s at %s unusable: %s", cfg->bucket, pfx, cfg->endpoint,
-                e.msg);
+                "S3 storage s3://%s/%s at %s unusable: %s", cfg->bucket, pfx, cfg->endpoint, e.msg);
         s3s_free(&s->base);
         return NULL;
     }

@@ -65,7 +65,8 @@ static void test_put_get_head_del(void)
     CHECK_STR(info.meta, meta);
     CHECK_INT(info.size, sizeof(body));
     CHECK_STR(info.key, "states/a/current.tfstate");
-    CHECK(info.mtime_us > now_us() - 3600LL * 1000000 && info.mtime_us < now_us() + 3600LL * 1000000);
+    CHECK(info.mtime_us > now_us() - 3600LL * 1000000 &&
+          info.mtime_us < now_us() + 3600LL * 1000000);
     struct obj_info hi;
     CHECK_INT(os->ops->head(os, "states/a/current.tfstate", &hi, &e), 0);
     CHECK_STR(hi.meta, meta);
@@ -98,8 +99,8 @@ static void test_put_get_head_del(void)
 }
 
 static const char *odd_keys[] = {
-    "odd/a b c.tfstate",       "odd/env:/prod/x.tfstate", "odd/p!$&'()*+,;=@~_-.tfstate",
-    "odd/percent%20not-decoded", "odd/q?x=1#frag",         "odd/[brackets]{braces}^`|",
+    "odd/a b c.tfstate",         "odd/env:/prod/x.tfstate", "odd/p!$&'()*+,;=@~_-.tfstate",
+    "odd/percent%20not-decoded", "odd/q?x=1#frag",          "odd/[brackets]{braces}^`|",
 };
 
 static void test_odd_keys(void)
