@@ -5,10 +5,10 @@
 remote_state {
   backend = "http"
   config = {
-    address        = "http://127.0.0.1:8080/v1/states/tiny/dev/${path_relative_to_include()}"
-    lock_address   = "http://127.0.0.1:8080/v1/states/tiny/dev/${path_relative_to_include()}"
+    address        = "https://stated.example.com/prefix/v1/states/tiny/dev/${path_relative_to_include()}"
+    lock_address   = "https://stated.example.com/prefix/v1/states/tiny/dev/${path_relative_to_include()}"
     lock_method    = "LOCK"
-    unlock_address = "http://127.0.0.1:8080/v1/states/tiny/dev/${path_relative_to_include()}"
+    unlock_address = "https://stated.example.com/prefix/v1/states/tiny/dev/${path_relative_to_include()}"
     unlock_method  = "UNLOCK"
   }
   generate = {

@@ -3,10 +3,10 @@
 
 terraform {
   backend "http" {
-    address        = "http://127.0.0.1:8080/v1/states/tiny/dev"
-    lock_address   = "http://127.0.0.1:8080/v1/states/tiny/dev"
+    address        = "https://stated.example.com/prefix/v1/states/tiny/dev"
+    lock_address   = "https://stated.example.com/prefix/v1/states/tiny/dev"
     lock_method    = "LOCK"
-    unlock_address = "http://127.0.0.1:8080/v1/states/tiny/dev"
+    unlock_address = "https://stated.example.com/prefix/v1/states/tiny/dev"
     unlock_method  = "UNLOCK"
   }
 }
