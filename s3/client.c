@@ -673,6 +673,13 @@ static int map_failure(struct s3_client *c, const struct req *rq, const struct r
                        "S3 rejected the credentials (%s): check the secret key for access "
                        "key %.4s...",
                        code, c->access_key);
+    if (strcmp(code, "AuthorizationHeaderMalformed") == 0)
+        return err_set(err, ERR_INVALID,
+                       "S3 refused the signature scope (%s): check the region (signing for %s)",
+                       code, c->region);
+    if (strcmp(code, "RequestTimeTooSkewed") == 0)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "S3 refused the request time (%s): this machine's clock is off", code);
     if (strcmp(code, "EntityTooLarge") == 0 || st == 413)
         return err_set(err, ERR_TOO_LARGE, "S3 %s %s: object too large", rq->method, what);
     if (st == 403)

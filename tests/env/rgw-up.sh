@@ -35,8 +35,12 @@ pick_port() {
 }
 RGW_PORT=${RGW_PORT:-$(pick_port)}
 MON_PORT=${MON_PORT:-$(pick_port)}
-# The OSD binds a few messenger ports: give it a private random window.
-MS_LO=$((20000 + RANDOM % 29000)); MS_HI=$((MS_LO + 100))
+# The OSD binds a few messenger ports: give it a random window that holds neither of ours.
+while :; do
+  MS_LO=$((20000 + RANDOM % 29000)); MS_HI=$((MS_LO + 100))
+  in_win() { [ "$1" -ge "$MS_LO" ] && [ "$1" -le "$MS_HI" ]; }
+  in_win "$RGW_PORT" || in_win "$MON_PORT" || break
+done
 
 rm -rf "$DIR"
 mkdir -p "$DIR"/{run,log,mon.a,osd.0,rgw}
