@@ -246,7 +246,6 @@ void hcl_quote(struct buf *out, const char *s)
 {
     buf_append_str(out, "\"", NULL);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char tmp[8];
         switch (*p) {
         case '\\':
             buf_append_str(out, "\\\\", NULL);
@@ -271,6 +270,7 @@ void hcl_quote(struct buf *out, const char *s)
             break;
         default:
             if (*p < 0x20 || *p == 0x7f) {
+                char tmp[8];
                 snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
                 buf_append_str(out, tmp, NULL);
             } else {

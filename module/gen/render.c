@@ -18,7 +18,6 @@
 #include "module/gen/stackgen.h"
 
 struct rctx {
-    const struct stack *s;
     json_t *root, *st;
     const char *name, *env, *region, *project;
     bool tg; /* Terragrunt: references go through dependency outputs */
@@ -43,7 +42,10 @@ static struct hcl_value *json_to_hcl(json_t *v)
         struct hcl_value *t = hcl_tuple();
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) hcl_tuple_add(t, json_to_hcl(e));
+        json_array_foreach(v, i, e)
+        {
+            hcl_tuple_add(t, json_to_hcl(e));
+        }
         return t;
     }
     case JSON_STRING:
@@ -140,7 +142,9 @@ static struct hcl_value *tags_list(const struct rctx *c)
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(c->st, "tags"), i, e)
+    {
         hcl_tuple_add(t, hcl_str(json_string_value(e)));
+    }
     return t;
 }
 
@@ -198,7 +202,10 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
         struct hcl_value *t = hcl_tuple();
         size_t i;
         json_t *r;
-        json_array_foreach(acl, i, r) hcl_tuple_add(t, json_to_hcl(r));
+        json_array_foreach(acl, i, r)
+        {
+            hcl_tuple_add(t, json_to_hcl(r));
+        }
         hcl_attr(b, "acl", t);
     }
     char *r = secret_ref(c, gen_str(db, "admin_password_secret", ""));
@@ -263,7 +270,9 @@ static void in_containers(struct hcl_body *b, const struct rctx *c)
     /* Object keys sorted by container name, attributes sorted by name: the module's order. */
     json_t *byname = json_object();
     json_array_foreach(json_object_get(c->root, "containers"), i, ct)
+    {
         json_object_set(byname, gen_str(ct, "name", ""), ct);
+    }
     size_t n;
     const char **names = gen_sorted_keys(byname, &n);
     for (i = 0; i < n; i++) {
@@ -380,13 +389,17 @@ static size_t list_units(struct rctx *c, struct unit *u, size_t max)
     size_t i;
     json_t *e;
     json_array_foreach(dbs, i, e)
+    {
         ADD(C_DATABASE, "database", label("database", gen_str(e, "name", "")),
             xasprintf("database-%s", gen_str(e, "name", "")), e);
+    }
     if (json_array_size(cts) > 0)
         ADD(C_CONTAINERS, "containers", xstrdup("containers"), xstrdup("containers"), NULL);
     json_array_foreach(json_object_get(c->root, "buckets"), i, e)
+    {
         ADD(C_BUCKET, "bucket", label("bucket", gen_str(e, "name", "")),
             xasprintf("bucket-%s", gen_str(e, "name", "")), e);
+    }
     if (c->has_monitoring)
         ADD(C_MONITORING, "monitoring", xstrdup("monitoring"), xstrdup("monitoring"), NULL);
     if (json_object_get(c->root, "registry"))
@@ -711,7 +724,7 @@ int stack_render(const struct stack *s, const struct stack_render_opts *o,
 {
     if (stack_backend_url_check(o->backend_url, err))
         return -1;
-    struct rctx c = {.s = s, .root = s->root, .tg = o->format == STACK_FORMAT_TERRAGRUNT};
+    struct rctx c = {.root = s->root, .tg = o->format == STACK_FORMAT_TERRAGRUNT};
     c.st = json_object_get(s->root, "stack");
     c.name = gen_str(c.st, "name", "");
     c.env = gen_str(c.st, "environment", "");
