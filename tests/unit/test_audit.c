@@ -1,6 +1,7 @@
 /* tests/unit/test_audit.c: canonical event text and hash rule, parsing, CSV quoting, and the
  * JSON Lines driver (append, recovery of a torn tail, export filters, verify against a
  * changed byte, a removed line and two swapped lines). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,47 @@ static void test_jsonl_export(void)
     al->ops->free(al);
 }
 
+struct appender {
+    struct auditlog *al;
+    int failures;
+};
+
+static void *append_many(void *p)
+{
+    struct appender *a = p;
+    for (int i = 0; i < 40; i++) {
+        struct audit_event ev;
+        sample(&ev, i);
+        struct err e = {0};
+        if (a->al->ops->append(a->al, &ev, &e) != 0)
+            a->failures++;
+    }
+    return NULL;
+}
+
+/* Appends from several worker threads form one unbroken chain. */
+static void test_jsonl_concurrent_append(void)
+{
+    const char *dir = t_tempdir();
+    struct err e = {0};
+    struct auditlog *al = auditlog_jsonl_new(dir, &e);
+    pthread_t th[4];
+    struct appender a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct appender){.al = al};
+        pthread_create(&th[i], NULL, append_many, &a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(a[i].failures, 0);
+    }
+    struct audit_verify_result res;
+    CHECK_INT(al->ops->verify(al, &res, &e), 0);
+    CHECK_INT(res.events, 160);
+    CHECK_INT(res.first_broken, 0);
+    al->ops->free(al);
+}
+
 int main(void)
 {
     RUN(test_canonical_text_and_hash);
@@ -402,5 +444,6 @@ int main(void)
     RUN(test_jsonl_torn_tail);
     RUN(test_jsonl_tamper_detection);
     RUN(test_jsonl_export);
+    RUN(test_jsonl_concurrent_append);
     return t_report();
 }
