@@ -689,7 +689,7 @@ struct writer_arg {
     int failures;
 };
 
-static void *writer(void *p)
+static void *write_many(void *p)
 {
     struct writer_arg *a = p;
     for (int i = 0; i < 15; i++) {
@@ -717,7 +717,7 @@ static void test_store_concurrent_writes(void)
     struct writer_arg args[4];
     for (int i = 0; i < 4; i++) {
         args[i] = (struct writer_arg){.st = st, .id = i};
-        pthread_create(&th[i], NULL, writer, &args[i]);
+        pthread_create(&th[i], NULL, write_many, &args[i]);
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
@@ -725,7 +725,7 @@ static void test_store_concurrent_writes(void)
     }
     struct snaps s;
     CHECK_INT(count_snapshots(st, "shared", &s), 30);
-    for (int i = 1; i < 30 && i < 64; i++)
+    for (int i = 1; i < 30; i++)
         CHECK(strcmp(s.m[i - 1].snapshot, s.m[i].snapshot) > 0);
     CHECK_INT(count_snapshots(st, "own/two", &s), 15);
     struct err e = {0};
