@@ -23,8 +23,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define TOKENS_KEY "config/tokens.json"
-#define RELOAD_EVERY_MS 10000
+#define TOKENS_KEY        "config/tokens.json"
+#define RELOAD_EVERY_MS   10000
 #define RELOAD_ON_MISS_MS 1000
 
 struct token {
@@ -39,7 +39,7 @@ struct token {
 static struct {
     pthread_rwlock_t lock; /* guards tokens/ntokens */
     struct token *tokens;
-    size_t ntokens, nstatic; /* the first nstatic come from env and file */
+    size_t ntokens, nstatic;  /* the first nstatic come from env and file */
     pthread_mutex_t write_mu; /* serialises runtime-store changes in this process */
     pthread_mutex_t reload_mu;
     int64_t last_load_ms, last_miss_ms;
@@ -110,8 +110,7 @@ static int hex_decode32(const char *hex, unsigned char out[32])
 }
 
 int auth_parse_token_line(const char *line, char name[AUTH_NAME_MAX], enum auth_role *role,
-                          char pattern[AUTH_PATTERN_MAX], unsigned char sha[32],
-                          struct err *err)
+                          char pattern[AUTH_PATTERN_MAX], unsigned char sha[32], struct err *err)
 {
     char f[5][300];
     int n = 0;
@@ -182,8 +181,7 @@ static int load_file(const char *path, struct token **v, size_t *n, struct err *
 }
 
 /* Parses the runtime store's JSON into tokens. */
-static int parse_store(const char *data, size_t len, struct token **v, size_t *n,
-                       struct err *err)
+static int parse_store(const char *data, size_t len, struct token **v, size_t *n, struct err *err)
 {
     json_error_t je;
     json_t *root = json_loadb(data, len, 0, &je);
@@ -264,8 +262,7 @@ static int reload(struct err *err)
     return 0;
 }
 
-int auth_init(struct store *st, const char *admin_token, const char *token_file,
-              struct err *err)
+int auth_init(struct store *st, const char *admin_token, const char *token_file, struct err *err)
 {
     struct token *v = NULL;
     size_t n = 0;
@@ -311,8 +308,9 @@ int auth_parse_header(const char *value, char **token, char **username, struct e
 {
     *token = *username = NULL;
     if (value == NULL)
-        return err_set(err, ERR_AUTH, "no credentials: use HTTP Basic (password = token) or "
-                                      "Authorization: Bearer TOKEN");
+        return err_set(err, ERR_AUTH,
+                       "no credentials: use HTTP Basic (password = token) or "
+                       "Authorization: Bearer TOKEN");
     while (*value == ' ')
         value++;
     if (strncasecmp(value, "Bearer ", 7) == 0) {
@@ -388,8 +386,7 @@ static void maybe_reload(bool miss)
             A.last_miss_ms = now;
         A.last_load_ms = now;
         if (reload(&e) != 0)
-            log_warn("auth: reloading %s failed, keeping the tokens known: %s", TOKENS_KEY,
-                     e.msg);
+            log_warn("auth: reloading %s failed, keeping the tokens known: %s", TOKENS_KEY, e.msg);
     }
     pthread_mutex_unlock(&A.reload_mu);
 }
@@ -440,8 +437,8 @@ static int write_store(const struct token *rt, size_t n, struct err *err)
         hex_encode(rt[i].sha, 32, hex);
         time_format_rfc3339(rt[i].created_us, created);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", rt[i].name, "role",
-                                             auth_role_name(rt[i].role), "pattern",
-                                             rt[i].pattern, "sha256", hex, "created", created));
+                                             auth_role_name(rt[i].role), "pattern", rt[i].pattern,
+                                             "sha256", hex, "created", created));
     }
     json_t *root = json_pack("{s:i,s:o}", "version", 1, "tokens", arr);
     char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -465,8 +462,8 @@ static bool name_taken(const char *name, const struct token *rt, size_t nrt)
     return taken;
 }
 
-int auth_token_create(const char *name, const char *role, const char *pattern,
-                      char secret_out[44], struct err *err)
+int auth_token_create(const char *name, const char *role, const char *pattern, char secret_out[44],
+                      struct err *err)
 {
     if (name == NULL || !name_ok(name))
         return err_set(err, ERR_INVALID, "bad token name (1-63 of A-Z a-z 0-9 . _ - @)");
@@ -489,8 +486,8 @@ int auth_token_create(const char *name, const char *role, const char *pattern,
         err_set(err, ERR_INVALID, "a token named '%s' already exists", name);
         goto out;
     }
-    struct token t = {.role = (enum auth_role)auth_role_parse(role), .source = "store",
-                      .created_us = now_us()};
+    struct token t = {
+        .role = (enum auth_role)auth_role_parse(role), .source = "store", .created_us = now_us()};
     snprintf(t.name, sizeof(t.name), "%s", name);
     snprintf(t.pattern, sizeof(t.pattern), "%s", pattern);
     random_token(secret_out);

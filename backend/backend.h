@@ -40,15 +40,15 @@
 /* ------------------------------------------------------------------ configuration */
 
 struct config {
-    char *listen;        /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
-    char *data_dir;      /* "./data" */
-    char *storage;       /* "dir:PATH" or "s3://BUCKET[/PREFIX]"; "" = dir:<data_dir> */
-    char *s3_endpoint;   /* "" = https://s3.<region>.scw.cloud */
-    char *s3_region;     /* "fr-par" */
+    char *listen;      /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    char *data_dir;    /* "./data" */
+    char *storage;     /* "dir:PATH" or "s3://BUCKET[/PREFIX]"; "" = dir:<data_dir> */
+    char *s3_endpoint; /* "" = https://s3.<region>.scw.cloud */
+    char *s3_region;   /* "fr-par" */
     char *s3_credentials_file;
     bool s3_virtual_host;
-    char *locks;           /* "embedded", postgres://... or a libpq conninfo (secret) */
-    int64_t lock_ttl_ms;   /* <= 1 h */
+    char *locks;         /* "embedded", postgres://... or a libpq conninfo (secret) */
+    int64_t lock_ttl_ms; /* <= 1 h */
     uint64_t max_state_bytes;
     char *tls_cert, *tls_key, *client_ca;
     char *log_format; /* text|json */
@@ -85,13 +85,13 @@ struct server {
 
 enum auth_role { ROLE_READ = 1, ROLE_WRITE = 2, ROLE_ADMIN = 3 };
 
-#define AUTH_NAME_MAX 64
+#define AUTH_NAME_MAX    64
 #define AUTH_PATTERN_MAX 256
 
 /* Who made a request, after authentication. */
 struct auth_identity {
-    char name[AUTH_NAME_MAX];   /* token name: the audit "actor" */
-    char username[128];         /* HTTP Basic username ("who"), "" for Bearer */
+    char name[AUTH_NAME_MAX]; /* token name: the audit "actor" */
+    char username[128];       /* HTTP Basic username ("who"), "" for Bearer */
     enum auth_role role;
     char pattern[AUTH_PATTERN_MAX]; /* state-name pattern, pattern_match() syntax */
 };
@@ -99,17 +99,16 @@ struct auth_identity {
 /* A token as listed by the admin API (never the secret). */
 struct auth_token_info {
     const char *name;
-    const char *role;    /* "read" | "write" | "admin" */
+    const char *role; /* "read" | "write" | "admin" */
     const char *pattern;
-    const char *source;  /* "env" (STATED_ADMIN_TOKEN), "file" (--token-file), "store" */
-    int64_t created_us;  /* 0 when unknown (env, file) */
+    const char *source; /* "env" (STATED_ADMIN_TOKEN), "file" (--token-file), "store" */
+    int64_t created_us; /* 0 when unknown (env, file) */
 };
 
 /* Loads every token source: admin_token (may be NULL), token_file (may be NULL) and the runtime
  * store at key "config/tokens.json" in st (borrowed; outlives auth). Fails with ERR_INVALID when
  * no token exists at all, so stated never runs open. Call once before serving. */
-int auth_init(struct store *st, const char *admin_token, const char *token_file,
-              struct err *err);
+int auth_init(struct store *st, const char *admin_token, const char *token_file, struct err *err);
 void auth_shutdown(void);
 /* Parses an Authorization header value ("Basic b64(user:token)" or "Bearer token") into the
  * token and the Basic username (caller frees both). -1 with ERR_AUTH when absent or malformed. */
@@ -126,12 +125,11 @@ const char *auth_role_name(enum auth_role role);
 /* Parses one --token-file line "name role pattern sha256hex" (blank lines and '#' comments are
  * skipped: returns 1). 0 on a token, -1 with ERR_INVALID on a malformed line. */
 int auth_parse_token_line(const char *line, char name[AUTH_NAME_MAX], enum auth_role *role,
-                          char pattern[AUTH_PATTERN_MAX], unsigned char sha[32],
-                          struct err *err);
+                          char pattern[AUTH_PATTERN_MAX], unsigned char sha[32], struct err *err);
 /* Admin API. Creates a runtime token (persisted, hash only) and writes its secret to
  * secret_out (shown once). ERR_INVALID for a bad name/role/pattern or a name already used. */
-int auth_token_create(const char *name, const char *role, const char *pattern,
-                      char secret_out[44], struct err *err);
+int auth_token_create(const char *name, const char *role, const char *pattern, char secret_out[44],
+                      struct err *err);
 /* Calls cb for every token of every source. A non-zero return from cb stops and is returned. */
 int auth_token_list(int (*cb)(void *ctx, const struct auth_token_info *t), void *ctx,
                     struct err *err);
@@ -154,17 +152,18 @@ struct backend_req {
     struct server *srv;
     char request_id[24];
     char method[24];
-    char *path;      /* raw path without the query, as sent (not percent-decoded) */
-    char *query;     /* raw query without '?', or NULL */
-    char *body;      /* request body (NUL-terminated copy) or NULL when none was sent */
-    size_t body_len; /* 0 also for an empty chunked body */
-    char *content_md5;   /* header value or NULL */
-    char *authorization; /* header value or NULL (never logged) */
-    char remote[64];     /* client address "ip" */
-    int64_t start_ms;    /* mono_ms() when the request arrived */
+    char *path;               /* raw path without the query, as sent (not percent-decoded) */
+    char *query;              /* raw query without '?', or NULL */
+    char *body;               /* request body (NUL-terminated copy) or NULL when none was sent */
+    size_t body_len;          /* 0 also for an empty chunked body */
+    char *content_md5;        /* header value or NULL */
+    char *authorization;      /* header value or NULL (never logged) */
+    char remote[64];          /* client address "ip" */
+    int64_t start_ms;         /* mono_ms() when the request arrived */
     struct auth_identity who; /* set for authenticated requests */
     bool authenticated;
-    char log_name[STATE_NAME_MAX + 8];/* what the request log shows after the method (state name or path) */
+    char log_name[STATE_NAME_MAX +
+                  8]; /* what the request log shows after the method (state name or path) */
 
     /* Response, filled by the handler. */
     int status;

@@ -15,9 +15,9 @@ struct opt {
     const char *name; /* flag without "--" */
     enum opt_type type;
     size_t offset;
-    const char *env;  /* environment variable or NULL */
-    const char *def;  /* default as text (NULL: unset) */
-    bool secret;      /* redacted by --print-config */
+    const char *env; /* environment variable or NULL */
+    const char *def; /* default as text (NULL: unset) */
+    bool secret;     /* redacted by --print-config */
     const char *help;
 };
 
@@ -48,7 +48,8 @@ static const struct opt opts[] = {
      "largest accepted state body (K/M/G suffixes); larger ones get 413"},
     {"tls-cert", OPT_STR, F(tls_cert), "STATED_TLS_CERT", NULL, false,
      "PEM certificate chain: serve HTTPS"},
-    {"tls-key", OPT_STR, F(tls_key), "STATED_TLS_KEY", NULL, false, "PEM private key for --tls-cert"},
+    {"tls-key", OPT_STR, F(tls_key), "STATED_TLS_KEY", NULL, false,
+     "PEM private key for --tls-cert"},
     {"client-ca", OPT_STR, F(client_ca), "STATED_CLIENT_CA", NULL, false,
      "PEM CA bundle: require and verify client certificates (mTLS)"},
     {"log-format", OPT_STR, F(log_format), "STATED_LOG_FORMAT", "text", false, "text or json"},
@@ -60,7 +61,8 @@ static const struct opt opts[] = {
     {"no-force-unlock", OPT_BOOL, F(no_force_unlock), "STATED_NO_FORCE_UNLOCK", "false", false,
      "refuse force-unlock (UNLOCK with an empty body or only an ID) with 423"},
     {"encryption-key-file", OPT_STR, F(encryption_key_file), "STATED_ENCRYPTION_KEY_FILE", NULL,
-     false, "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts"},
+     false,
+     "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts"},
     {"retain-snapshots", OPT_INT, F(retain_snapshots), "STATED_RETAIN_SNAPSHOTS", "0", false,
      "keep at most N snapshots per state (0: all)"},
     {"retain-days", OPT_INT, F(retain_days), "STATED_RETAIN_DAYS", "0", false,
@@ -134,8 +136,9 @@ static void set_value(struct config *cfg, const struct opt *o, const char *v)
 
 void config_usage(FILE *out)
 {
-    fprintf(out, "usage: stated [OPTION...]\n\n"
-                 "Terraform/OpenTofu HTTP state server. Options (environment variable, default):\n\n");
+    fprintf(out,
+            "usage: stated [OPTION...]\n\n"
+            "Terraform/OpenTofu HTTP state server. Options (environment variable, default):\n\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &opts[i];
         if (strcmp(o->name, "admin-token") == 0) {

@@ -66,8 +66,8 @@ static int read_credentials(const char *path, char **access, char **secret, stru
     }
     fclose(f);
     if (*access == NULL || *secret == NULL)
-        return err_set(err, ERR_INVALID, "--s3-credentials-file %s: needs access_key= and secret_key=",
-                       path);
+        return err_set(err, ERR_INVALID,
+                       "--s3-credentials-file %s: needs access_key= and secret_key=", path);
     return 0;
 }
 
@@ -102,9 +102,10 @@ static struct objstore *open_objstore(const struct config *cfg, struct err *err)
             secret = getenv("SCW_SECRET_KEY") != NULL ? env_dup("SCW_SECRET_KEY", "")
                                                       : env_dup("AWS_SECRET_ACCESS_KEY", "");
             if (access == NULL || secret == NULL) {
-                err_set(err, ERR_INVALID,
-                        "S3 storage needs credentials: --s3-credentials-file, or "
-                        "SCW_ACCESS_KEY/SCW_SECRET_KEY, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+                err_set(
+                    err, ERR_INVALID,
+                    "S3 storage needs credentials: --s3-credentials-file, or "
+                    "SCW_ACCESS_KEY/SCW_SECRET_KEY, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
                 goto s3_out;
             }
         }

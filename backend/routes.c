@@ -156,11 +156,10 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
     } else {
         memcpy(out->id, json_string_value(id), json_string_length(id) + 1);
         json_t *created = get_key(o, "Created");
-        bool created_zero =
-            created == NULL || json_is_null(created) ||
-            (json_is_string(created) &&
-             (json_string_length(created) == 0 ||
-              strncmp(json_string_value(created), "0001-01-01T00:00:00", 19) == 0));
+        bool created_zero = created == NULL || json_is_null(created) ||
+                            (json_is_string(created) &&
+                             (json_string_length(created) == 0 ||
+                              strncmp(json_string_value(created), "0001-01-01T00:00:00", 19) == 0));
         out->zero_fields = created_zero && empty_string_field(o, "Operation") &&
                            empty_string_field(o, "Info") && empty_string_field(o, "Who") &&
                            empty_string_field(o, "Version") && empty_string_field(o, "Path");
@@ -175,9 +174,8 @@ static bool rfc3339_ok(const char *s)
 {
     int64_t us;
     size_t n = strlen(s);
-    return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' &&
-           s[16] == ':' && (s[n - 1] == 'Z' || strchr(s + 19, '+') != NULL ||
-                            strchr(s + 19, '-') != NULL) &&
+    return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+           (s[n - 1] == 'Z' || strchr(s + 19, '+') != NULL || strchr(s + 19, '-') != NULL) &&
            time_parse_rfc3339(s, &us) == 0;
 }
 
@@ -193,8 +191,8 @@ char *lock_info_for_client(const struct lock_holder *h)
     if (o != NULL) {
         json_t *id = get_key(o, "ID");
         json_t *c = get_key(o, "Created");
-        if (json_is_string(id) && strcmp(json_string_value(id), h->id) == 0 &&
-            json_is_string(c) && rfc3339_ok(json_string_value(c))) {
+        if (json_is_string(id) && strcmp(json_string_value(id), h->id) == 0 && json_is_string(c) &&
+            rfc3339_ok(json_string_value(c))) {
             json_decref(o);
             return xstrdup(h->info_json); /* verbatim: what the holder sent */
         }
@@ -360,8 +358,8 @@ static void do_write(struct backend_req *r, const char *name, struct audit_event
         snprintf(ev->detail, sizeof(ev->detail), "identical to the current state: no snapshot");
     else
         snprintf(ev->detail, sizeof(ev->detail), "snapshot %s", m.snapshot);
-    json_t *o = json_pack("{s:I,s:s,s:b}", "serial", (json_int_t)sum.serial, "snapshot",
-                          m.snapshot, "unchanged", unchanged);
+    json_t *o = json_pack("{s:I,s:s,s:b}", "serial", (json_int_t)sum.serial, "snapshot", m.snapshot,
+                          "unchanged", unchanged);
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     respond_json(r, 200, s != NULL ? s : "{}");
@@ -532,8 +530,9 @@ static void handle_state(struct backend_req *r)
     if (act == ACT_NONE) {
         snprintf(ev.detail, sizeof(ev.detail), "method %.40s not allowed", r->method);
         err_set(&e, ERR_METHOD, "method %.40s is not allowed on this URL", r->method);
-        respond_err(r, &e, sp.lock_url ? "LOCK, UNLOCK, POST, DELETE"
-                                       : "GET, POST, PUT, DELETE, LOCK, UNLOCK");
+        respond_err(r, &e,
+                    sp.lock_url ? "LOCK, UNLOCK, POST, DELETE"
+                                : "GET, POST, PUT, DELETE, LOCK, UNLOCK");
         audit_append(r, &ev);
         return;
     }

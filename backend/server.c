@@ -45,8 +45,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define STREAM_CHUNK (64 * 1024)
-#define DRAIN_MAX_MS 30000
+#define STREAM_CHUNK   (64 * 1024)
+#define DRAIN_MAX_MS   30000
 #define TOO_LARGE_PATH "/.stated/errors/413"
 
 struct loop {
@@ -246,8 +246,8 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
             req->res.reason = reason_phrase(r->status);
             req->res.content_length = r->resp.len;
             add_headers(req, r);
-            h2o_iovec_t body = h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "",
-                                              r->resp.len);
+            h2o_iovec_t body =
+                h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
             job->responded = true; /* from here the anchor frees the job */
             h2o_start_response(req, &plain);
             h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
@@ -262,8 +262,8 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
             job->gen.stop = on_stream_stop;
             h2o_start_response(req, &job->gen);
         }
-        h2o_iovec_t chunk = h2o_iovec_init(job->sending.data != NULL ? job->sending.data : "",
-                                           job->sending.len);
+        h2o_iovec_t chunk =
+            h2o_iovec_init(job->sending.data != NULL ? job->sending.data : "", job->sending.len);
         if (final)
             job->responded = true;
         h2o_send(req, &chunk, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
@@ -430,8 +430,7 @@ static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
     snprintf(r->method, sizeof(r->method), "%.*s", (int)req->method.len, req->method.base);
     r->path = xstrndup(req->path.base, path_len);
     if (req->query_at != SIZE_MAX)
-        r->query = xstrndup(req->path.base + req->query_at + 1,
-                            req->path.len - req->query_at - 1);
+        r->query = xstrndup(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
     if (req->entity.base != NULL) {
         r->body = xstrndup(req->entity.base, req->entity.len);
         r->body_len = req->entity.len;
@@ -465,12 +464,11 @@ static void respond_inline(h2o_req_t *req, int status, const char *body)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                           idv.base, idv.len);
     if (status == 405)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-                       H2O_STRLIT("GET"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
     h2o_send_inline(req, body, strlen(body));
     log_info("req=%s %.*s %.*s status=%d ms=0", id, (int)req->method.len, req->method.base,
-                 (int)(req->query_at != SIZE_MAX ? req->query_at : req->path.len),
-                 req->path.base, status);
+             (int)(req->query_at != SIZE_MAX ? req->query_at : req->path.len), req->path.base,
+             status);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -540,7 +538,8 @@ static int resolve_listen(const char *listen, struct addrinfo **res, struct err 
         memmove(host, host + 1, hlen - 2);
         host[hlen - 2] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     int rc = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, res);
     if (rc != 0)

@@ -354,7 +354,7 @@ static int scan_container(struct scan *s, int depth)
         if (s->p >= s->end)
             return fail(s, "unexpected end of input");
         if (is_object) {
-            char name[24];
+            char name[24] = "";
             bool overflow = false;
             if (*s->p != '"')
                 return fail(s, "object key expected");

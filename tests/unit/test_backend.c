@@ -24,9 +24,15 @@ static void test_state_path(void)
     CHECK_INT(state_path_parse("/v1/states/a.b_c-d", &sp, &e), 0);
     CHECK_STR(sp.name, "a.b_c-d");
 
-    const char *bad[] = {"/v1/states/", "/v1/states/lock", "/v1/states/a/lock/lock",
-                         "/v1/states/a/../b", "/v1/states/./a", "/v1/states/a//b",
-                         "/v1/states/a/", "/v1/states/a%2Fb", "/v1/states/a b",
+    const char *bad[] = {"/v1/states/",
+                         "/v1/states/lock",
+                         "/v1/states/a/lock/lock",
+                         "/v1/states/a/../b",
+                         "/v1/states/./a",
+                         "/v1/states/a//b",
+                         "/v1/states/a/",
+                         "/v1/states/a%2Fb",
+                         "/v1/states/a b",
                          "/v1/states/1/2/3/4/5/6/7/8/9"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err_clear(&e);
@@ -88,8 +94,17 @@ static void test_lock_body(void)
     snprintf(big, sizeof(big), "{\"ID\":\"%0255d\"}", 0);
     CHECK_INT(lock_body_parse(big, strlen(big), &lb, &e), 0);
     snprintf(big, sizeof(big), "{\"ID\":\"%0256d\"}", 0);
-    const char *bad[] = {"", "   ", "{}", "[]", "{\"ID\":\"\"}", "{\"ID\":5}", "{\"ID\":null}",
-                         "not json", "{\"ID\":\"a\"} trailing", "{\"ID\":\"a\\u0000b\"}", big};
+    const char *bad[] = {"",
+                         "   ",
+                         "{}",
+                         "[]",
+                         "{\"ID\":\"\"}",
+                         "{\"ID\":5}",
+                         "{\"ID\":null}",
+                         "not json",
+                         "{\"ID\":\"a\"} trailing",
+                         "{\"ID\":\"a\\u0000b\"}",
+                         big};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err_clear(&e);
         if (lock_body_parse(bad[i], strlen(bad[i]), &lb, &e) != -1 || e.code != ERR_INVALID)
@@ -109,9 +124,12 @@ static void test_lock_info_for_client(void)
     free(s);
 
     /* Created missing, empty or not RFC 3339: synthesised from the lease; ID forced. */
-    const char *cases[] = {"{\"ID\":\"abc\",\"Who\":\"w\"}", "{\"ID\":\"abc\",\"Created\":\"\"}",
+    const char *cases[] = {"{\"ID\":\"abc\",\"Who\":\"w\"}",
+                           "{\"ID\":\"abc\",\"Created\":\"\"}",
                            "{\"ID\":\"abc\",\"Created\":\"2026-08-22\"}",
-                           "{\"ID\":\"\",\"Created\":\"2026-08-22T11:19:02Z\"}", "garbage", "[1]",
+                           "{\"ID\":\"\",\"Created\":\"2026-08-22T11:19:02Z\"}",
+                           "garbage",
+                           "[1]",
                            NULL};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *copy = cases[i] != NULL ? xstrdup(cases[i]) : NULL;
@@ -161,8 +179,8 @@ static void test_auth_header(void)
     char nopass[100];
     snprintf(nopass, sizeof(nopass), "Basic %s", b64);
     free(b64);
-    const char *bad[] = {NULL, "", "Basic", "Basic !!!", "Basic dXNlcg==", "Digest x=y",
-                         "Bearer ", nopass};
+    const char *bad[] = {
+        NULL, "", "Basic", "Basic !!!", "Basic dXNlcg==", "Digest x=y", "Bearer ", nopass};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err_clear(&e);
         tok = user = NULL;
@@ -192,8 +210,8 @@ static void test_token_line(void)
     CHECK_INT(auth_parse_token_line("# only a comment\n", name, &role, pattern, sha, &e), 1);
     CHECK_INT(auth_parse_token_line("   \n", name, &role, pattern, sha, &e), 1);
 
-    const char *bad[] = {"ci write team/*", "ci owner ** 00", "c!i read ** x",
-                         "ci read ** 0123", "a b c d e"};
+    const char *bad[] = {"ci write team/*", "ci owner ** 00", "c!i read ** x", "ci read ** 0123",
+                         "a b c d e"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err_clear(&e);
         CHECK_INT(auth_parse_token_line(bad[i], name, &role, pattern, sha, &e), -1);

@@ -118,8 +118,10 @@ static void test_malformed_json(void)
 static void test_bad_utf8(void)
 {
     expect_bad("{\"serial\":1,\"lineage\":\"\xff\"}", "invalid UTF-8");
-    expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xc0\xaf\"}", "invalid UTF-8");     /* overlong */
-    expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"); /* surrogate */
+    expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xc0\xaf\"}",
+               "invalid UTF-8"); /* overlong */
+    expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xed\xa0\x80\"}",
+               "invalid UTF-8"); /* surrogate */
     expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xf4\x90\x80\x80\"}", "invalid UTF-8");
     expect_bad("{\"serial\":1,\"lineage\":\"x\",\"a\":\"\xe2\x82\"}", "invalid UTF-8");
 }
