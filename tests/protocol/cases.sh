@@ -220,6 +220,7 @@ cases_no_force() {
   expect_code "$t/C12 OpenTofu force-unlock body (ID only) refused with --no-force-unlock" 423
   do_lock "$m" "$P_TMP/nfC"
   expect_code "$t/C12 B still holds after the refused force-unlock" 423
+  do_unlock "$m" "$P_TMP/nfC" # only matters when the force-unlock wrongly released B
   do_unlock "$m" "$P_TMP/nfB"
   expect_code "$t/C12 cleanup: B's own UNLOCK" 200
 }

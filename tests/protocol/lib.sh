@@ -249,7 +249,7 @@ raw_request() {
 # no_5xx NAME: PASS when no request logged since the last call got a 5xx.
 no_5xx() {
   local bad
-  bad=$(grep -E ' 5[0-9][0-9]$' "$CODES_LOG" | head -n 5 | tr '\n' ';')
+  bad=$(grep -E ' 5[0-9][0-9]$' "$CODES_LOG" | awk '{ p = $2; if (length(p) > 70) p = substr(p, 1, 60) "…(" length(p) " bytes)"; printf "%s %s %s; ", $1, p, $3 }' | head -c 600)
   if [ -z "$bad" ]; then pass "$1"; else fail "$1" "5xx answers: $bad"; fi
   : >"$CODES_LOG"
 }
