@@ -191,6 +191,10 @@ static void validate(struct config *cfg)
         bad("client-ca", cfg->client_ca, "needs --tls-cert and --tls-key");
     if (cfg->listen[0] == '\0' || strrchr(cfg->listen, ':') == NULL)
         bad("listen", cfg->listen, "expected HOST:PORT");
+    if (strcmp(cfg->locks, "embedded") != 0 && strncmp(cfg->locks, "postgres://", 11) != 0 &&
+        strncmp(cfg->locks, "postgresql://", 13) != 0 && strchr(cfg->locks, '=') == NULL)
+        bad("locks", NULL,
+            "expected embedded, a postgres:// URL or a libpq conninfo (host=... dbname=...)");
     if (cfg->data_dir[0] == '\0')
         bad("data-dir", cfg->data_dir, "must not be empty");
 }
