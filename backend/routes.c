@@ -240,6 +240,7 @@ static void audit_append(struct backend_req *r, struct audit_event *ev)
 static void respond_locked(struct backend_req *r, const struct lock_holder *h)
 {
     char *info = lock_info_for_client(h);
+    snprintf(r->error, sizeof(r->error), "held by ID %.200s", h->id);
     respond_json(r, 423, info);
     free(info);
 }
