@@ -4,10 +4,12 @@
  * never block. Every request under /v1/ (and GET /healthz?deep=1) becomes a job: the loop
  * copies what the handler needs out of the h2o request into a struct backend_req and a worker
  * thread runs the handler, which may call the store, the lock store and the audit log (all
- * blocking). The handler fills r->status, r->headers and r->body; when it returns, the response
- * is carried back to the loop that owns the connection and sent with a Content-Length. If the
- * client went away meanwhile the response is dropped and the job freed; the handler never
- * notices, except through backend_stream_write() returning -1.
+ * blocking). The handler fills r->status, r->headers and r->resp (respond_* helpers); when it
+ * returns, the response is carried back to the loop that owns the connection and sent with a
+ * Content-Length. If the client went away meanwhile the response is dropped and the job freed;
+ * the handler never notices, except through backend_stream_write() returning -1. On SIGTERM the
+ * server stops accepting and waits (at most 30 s) for every job to finish; a request whose body
+ * is still arriving is not a job yet and is cut off (clients retry transport errors).
  *
  * Admin API contract (backend/admin.c). Every request whose raw path starts with "/v1/" but
  * not with "/v1/states/" is authenticated (r->who is set; a request without a valid token never
