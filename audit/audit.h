@@ -12,6 +12,7 @@
 #ifndef STATED_AUDIT_H
 #define STATED_AUDIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -34,6 +35,11 @@ struct audit_event {
     int64_t size; /* -1 when not applicable */
     int status;   /* HTTP status answered */
     char detail[256]; /* short human note, e.g. "lease of ID x expired"; never secrets */
+    /* Not part of the event's text: true for requests that changed nothing (reads, listings,
+     * failed authentication). The append still reaches the log before it returns, but the
+     * embedded driver may return before the disk flush (within 100 ms), so reads are not
+     * throttled by fdatasync. State-changing events are always durable on return. */
+    bool deferred_sync;
 };
 /* Sets numeric fields to "not applicable" and strings to "". */
 void audit_event_init(struct audit_event *ev);

@@ -1,8 +1,15 @@
 /* audit/jsonl.c: the embedded audit trail, DIR/audit.jsonl.
  *
  * One canonical event per line (audit/chain.c). Appends are serialised by a mutex; each builds
- * the whole line, writes it with one write(2) to an O_APPEND descriptor and fdatasyncs before
- * returning, so an acknowledged request's event is on disk.
+ * the whole line and writes it with one write(2) to an O_APPEND descriptor, so the event is in
+ * the file (and survives a crash of stated) before the request is answered.
+ *
+ * Durability is a group commit: an append that must be durable waits until an fdatasync that
+ * began after its write has finished. Whoever finds no sync running starts one; the others wait
+ * for it, so N concurrent appends cost one fdatasync, not N, and the mutex that orders the chain
+ * is never held across a disk flush. Events marked `deferred_sync` (requests that changed
+ * nothing, such as reads) do not wait: the flusher thread syncs them within FLUSH_INTERVAL_MS,
+ * so only an operating-system crash can lose that last fraction of a second of read events.
  *
  * Start-up recovers the chain head (last seq and hash) from the last line. A crash in the
  * middle of a write can leave a partial last line (no newline): it is cut off, and logged,
@@ -14,10 +21,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -36,7 +45,68 @@ struct jsonl {
     uint64_t seq;  /* last written */
     char prev[65]; /* its hash */
     off_t size;    /* bytes of complete lines */
+
+    /* Group commit (sync_mu): bytes known durable, whether a sync is running, the flusher. */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    off_t synced;
+    bool syncing, stopping, flusher_started;
+    pthread_t flusher;
 };
+
+#define FLUSH_INTERVAL_MS 100
+
+static off_t written_size(struct jsonl *jl)
+{
+    pthread_mutex_lock(&jl->mu);
+    off_t size = jl->size;
+    pthread_mutex_unlock(&jl->mu);
+    return size;
+}
+
+/* Returns once bytes [0, end) are durable. Called with sync_mu held; drops it while syncing. */
+static int sync_upto_locked(struct jsonl *jl, off_t end, struct err *err)
+{
+    while (jl->synced < end) {
+        if (jl->syncing) {
+            pthread_cond_wait(&jl->sync_cv, &jl->sync_mu);
+            continue;
+        }
+        jl->syncing = true;
+        off_t target = written_size(jl); /* everything written so far rides on this sync */
+        pthread_mutex_unlock(&jl->sync_mu);
+        int rc = fdatasync(jl->fd), e = errno;
+        pthread_mutex_lock(&jl->sync_mu);
+        jl->syncing = false;
+        if (rc == 0 && target > jl->synced)
+            jl->synced = target;
+        pthread_cond_broadcast(&jl->sync_cv);
+        if (rc != 0)
+            return err_set_errno(err, ERR_UNAVAILABLE, e, "fdatasync %s", jl->path);
+    }
+    return 0;
+}
+
+static void *flusher_main(void *arg)
+{
+    struct jsonl *jl = arg;
+    pthread_mutex_lock(&jl->sync_mu);
+    while (!jl->stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&jl->sync_cv, &jl->sync_mu, &deadline);
+        struct err e = {0};
+        if (sync_upto_locked(jl, written_size(jl), &e) != 0)
+            log_error("audit: %s", e.msg);
+    }
+    pthread_mutex_unlock(&jl->sync_mu);
+    return NULL;
+}
 
 static int fsync_dir(const char *dir, struct err *err)
 {
@@ -155,11 +225,16 @@ static int jl_append(struct auditlog *al, const struct audit_event *ev, struct e
     jl->seq++;
     memcpy(jl->prev, hash, 65);
     jl->size += (off_t)line.len;
-    if (fdatasync(jl->fd) != 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "fdatasync %s", jl->path);
-        goto out;
-    }
+    off_t end = jl->size;
+    pthread_mutex_unlock(&jl->mu);
     rc = 0;
+    if (!ev->deferred_sync) {
+        pthread_mutex_lock(&jl->sync_mu);
+        rc = sync_upto_locked(jl, end, err);
+        pthread_mutex_unlock(&jl->sync_mu);
+    }
+    buf_cleanup(&line);
+    return rc;
 out:
     pthread_mutex_unlock(&jl->mu);
     buf_cleanup(&line);
@@ -381,9 +456,21 @@ static void jl_free(struct auditlog *al)
     struct jsonl *jl = (struct jsonl *)al;
     if (!jl)
         return;
-    if (jl->fd >= 0)
+    if (jl->flusher_started) {
+        pthread_mutex_lock(&jl->sync_mu);
+        jl->stopping = true;
+        pthread_cond_broadcast(&jl->sync_cv);
+        pthread_mutex_unlock(&jl->sync_mu);
+        pthread_join(jl->flusher, NULL);
+    }
+    if (jl->fd >= 0) {
+        if (jl->flusher_started && fdatasync(jl->fd) != 0)
+            log_error("audit: fdatasync %s: %s", jl->path, strerror(errno));
         close(jl->fd);
+    }
     pthread_mutex_destroy(&jl->mu);
+    pthread_mutex_destroy(&jl->sync_mu);
+    pthread_cond_destroy(&jl->sync_cv);
     free(jl->dir);
     free(jl->path);
     free(jl);
@@ -411,6 +498,8 @@ struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
     struct jsonl *jl = xcalloc(1, sizeof(*jl));
     jl->base.ops = &jsonl_ops;
     pthread_mutex_init(&jl->mu, NULL);
+    pthread_mutex_init(&jl->sync_mu, NULL);
+    pthread_cond_init(&jl->sync_cv, NULL);
     jl->dir = xstrdup(dir);
     jl->path = xasprintf("%s/audit.jsonl", dir);
     bool existed = access(jl->path, F_OK) == 0;
@@ -424,5 +513,12 @@ struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
         jl_free(&jl->base);
         return NULL;
     }
+    jl->synced = jl->size; /* recover() read it back from disk */
+    if (pthread_create(&jl->flusher, NULL, flusher_main, jl) != 0) {
+        err_set(err, ERR_INTERNAL, "cannot start the audit flusher thread");
+        jl_free(&jl->base);
+        return NULL;
+    }
+    jl->flusher_started = true;
     return &jl->base;
 }
