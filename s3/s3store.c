@@ -28,12 +28,26 @@ static char *full_key(const struct s3store *s, const char *key)
     return xasprintf("%s%s", s->prefix, key);
 }
 
-static int check_key(const char *key, struct err *err)
+/* S3 (AWS, Scaleway, RGW) refuses keys over 1024 bytes. */
+#define S3_KEY_MAX 1024
+
+/* 0 when key can be used; 1 when it is valid for the objstore contract but longer than S3
+ * allows once prefixed, so no such object can exist (reads: not found; writes: refused);
+ * -1 when it is not a key at all. */
+static int check_key(const struct s3store *s, const char *key, struct err *err)
 {
     size_t n = strlen(key);
     if (n == 0 || n >= OBJ_KEY_MAX || key[0] == '/')
         return err_set(err, ERR_INTERNAL, "S3: invalid object key (length %zu)", n);
-    return 0;
+    return strlen(s->prefix) + n > S3_KEY_MAX ? 1 : 0;
+}
+
+static int too_long(const struct s3store *s, const char *key, struct err *err)
+{
+    return err_set(err, ERR_INVALID,
+                   "S3 key would be %zu bytes (prefix included); S3 allows %d: use a shorter "
+                   "state name or storage prefix",
+                   strlen(s->prefix) + strlen(key), S3_KEY_MAX);
 }
 
 static void to_info(const char *key, const struct s3__objhead *h, struct obj_info *info)
@@ -51,8 +65,9 @@ static int s3s_put(struct objstore *os, const char *key, const void *data, size_
                    const char *meta, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    if (check_key(key, err) != 0)
-        return -1;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : too_long(s, key, err);
     char *k = full_key(s, key);
     int rc = s3__put_object(s->c, k, data, len, meta, err);
     free(k);
@@ -63,8 +78,9 @@ static int s3s_get(struct objstore *os, const char *key, struct buf *out, struct
                    struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    if (check_key(key, err) != 0)
-        return -1;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", key);
     char *k = full_key(s, key);
     struct s3__objhead *h = xmalloc(sizeof(*h));
     int rc = s3__get_object(s->c, k, NULL, out, h, err);
@@ -78,8 +94,9 @@ static int s3s_get(struct objstore *os, const char *key, struct buf *out, struct
 static int s3s_head(struct objstore *os, const char *key, struct obj_info *info, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    if (check_key(key, err) != 0)
-        return -1;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", key);
     char *k = full_key(s, key);
     struct s3__objhead *h = xmalloc(sizeof(*h));
     int rc = s3__head_object(s->c, k, h, err);
@@ -93,8 +110,9 @@ static int s3s_head(struct objstore *os, const char *key, struct obj_info *info,
 static int s3s_del(struct objstore *os, const char *key, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    if (check_key(key, err) != 0)
-        return -1;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : 0; /* cannot exist: already deleted */
     char *k = full_key(s, key);
     int rc = s3__delete_object(s->c, k, err);
     free(k);

@@ -18,17 +18,36 @@
 set -euo pipefail
 DIR=${1:?usage: rgw-up.sh DIR}
 BUCKET=${S3_BUCKET:-stated-test}
-DEADLINE=$((SECONDS + 60))
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# With ports of our own choosing, a port taken between the check and the bind (another test,
+# a TIME_WAIT socket) is retried on fresh ports, within the same 60 s.
+if [ -z "${RGW_UP_END:-}" ]; then
+  export RGW_UP_END=$(($(date +%s) + 60))
+  tries=1
+  [ -z "${RGW_PORT:-}" ] && [ -z "${MON_PORT:-}" ] && tries=3
+  for i in $(seq 1 $tries); do
+    "$0" "$@" && exit 0
+    rc=$?
+    "$HERE/rgw-down.sh" "$DIR" >/dev/null 2>&1
+    [ "$(date +%s)" -lt "$RGW_UP_END" ] || break
+    [ "$i" -lt "$tries" ] && echo "rgw-up: attempt $i failed, trying again on other ports" >&2
+  done
+  exit $rc
+fi
+DEADLINE=$((SECONDS + RGW_UP_END - $(date +%s)))
 
 for t in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool ceph-authtool curl; do
   command -v "$t" >/dev/null || { echo "rgw-up: $t not installed (tests/env/install-deps.sh)" >&2; exit 1; }
 done
 
+# Ports below the kernel's ephemeral range (32768+ by default), so outgoing connections of
+# other tests never hold them.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((12000 + RANDOM % 20000))
     port_free "$p" && port_free $((p + 1)) && { echo "$p"; return 0; }
   done
   return 1
@@ -37,7 +56,7 @@ RGW_PORT=${RGW_PORT:-$(pick_port)}
 MON_PORT=${MON_PORT:-$(pick_port)}
 # The OSD binds a few messenger ports: give it a random window that holds neither of ours.
 while :; do
-  MS_LO=$((20000 + RANDOM % 29000)); MS_HI=$((MS_LO + 100))
+  MS_LO=$((12000 + RANDOM % 20000)); MS_HI=$((MS_LO + 100))
   in_win() { [ "$1" -ge "$MS_LO" ] && [ "$1" -le "$MS_HI" ]; }
   in_win "$RGW_PORT" || in_win "$MON_PORT" || break
 done
@@ -93,7 +112,9 @@ mon osd min up ratio = 0
 osd data = $DIR/osd.\$id
 osd objectstore = memstore
 memstore device bytes = 1073741824
-osd max object name len = 460
+# S3 keys go up to 1024 bytes and RGW prefixes them with the bucket marker; memstore has no
+# file-name limit, so allow RADOS names well past that (the default 460 gives UnknownError).
+osd max object name len = 2048
 osd max object namespace len = 64
 # The OSD's own start-up crush/device-class commands can race its monitor client under load
 # and make it exit; it is placed in the CRUSH map by this script instead.

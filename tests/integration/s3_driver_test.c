@@ -295,6 +295,41 @@ static void test_virtual_host(void)
     free(vp);
 }
 
+/* S3 keys stop at 1024 bytes (prefix included): up to that they work; past it reads say
+ * not found, deletes succeed and writes are refused with a clear error. */
+static void test_key_length_limit(void)
+{
+    size_t room = 1024 - strlen(prefix) - 1;
+    char *k = xmalloc(room + 2);
+    memcpy(k, "long/", 5);
+    memset(k + 5, 'k', room - 5);
+    k[room] = '\0';
+    struct err e = {0};
+    CHECK_INT(os->ops->put(os, k, "L", 1, "{}", &e), 0);
+    if (e.code != ERR_OK)
+        printf("  1024-byte key: %s\n", e.msg);
+    struct buf out;
+    buf_init(&out, 0);
+    CHECK_INT(os->ops->get(os, k, &out, NULL, &e), 0);
+    CHECK_MEM(out.data, out.len, "L", 1);
+    buf_cleanup(&out);
+    k[room] = 'k';
+    k[room + 1] = '\0';
+    struct err nf = {0};
+    CHECK_INT(os->ops->get(os, k, &out, NULL, &nf), -1);
+    CHECK_INT(nf.code, ERR_NOT_FOUND);
+    err_clear(&nf);
+    CHECK_INT(os->ops->head(os, k, NULL, &nf), -1);
+    CHECK_INT(nf.code, ERR_NOT_FOUND);
+    err_clear(&nf);
+    CHECK_INT(os->ops->del(os, k, &nf), 0);
+    CHECK_INT(os->ops->put(os, k, "L", 1, NULL, &nf), -1);
+    CHECK_INT(nf.code, ERR_INVALID);
+    CHECK(strstr(nf.msg, "1024") != NULL);
+    buf_cleanup(&out);
+    free(k);
+}
+
 static void test_wrong_secret(void)
 {
     struct s3_config bad = cfg;
@@ -382,6 +417,7 @@ int main(void)
     RUN(test_list_continuation);
     RUN(test_large_and_ceiling);
     RUN(test_versions);
+    RUN(test_key_length_limit);
     RUN(test_virtual_host);
     RUN(test_wrong_secret);
     RUN(test_unreachable);
