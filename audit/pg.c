@@ -44,6 +44,75 @@ static const char SQL_INSERT[] =
     " ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6,"
     " $7, $8, $9, $10::bigint, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
 
+/* INSERT and COMMIT in one round trip (libpq pipeline mode): the audit lock is held for one
+ * round trip less, and that lock is what bounds the append rate of all instances together.
+ * 0 committed, 1 outcome unknown (the connection broke after COMMIT may have been sent), -1
+ * failed before committing. */
+static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const *params,
+                         struct err *err)
+{
+    if (!PQenterPipelineMode(c)) {
+        pgconn_fail(pool, c, NULL, "audit insert: pipeline mode", err);
+        pgconn_rollback(pool, c);
+        return -1;
+    }
+    if (!PQsendQueryParams(c, SQL_INSERT, 18, NULL, params, NULL, NULL, 0) ||
+        !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
+        if (PQstatus(c) != CONNECTION_OK) {
+            pgconn_drop(pool, c);
+            return 1;
+        }
+        pgconn_fail(pool, c, NULL, "audit insert: send", err);
+        pgconn_drop(pool, c);
+        return -1;
+    }
+    /* Results come as: INSERT's, NULL, COMMIT's, NULL, then PIPELINE_SYNC. After an error
+     * the rest of the pipeline is PIPELINE_ABORTED; after a lost connection, NULLs. */
+    int stage = 0; /* 0 INSERT, 1 COMMIT, 2 sync */
+    bool synced = false;
+    ExecStatusType st_insert = PGRES_EMPTY_QUERY, st_commit = PGRES_EMPTY_QUERY;
+    PGresult *failed = NULL;
+    for (int guard = 0; guard < 32 && !synced; guard++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK || stage >= 2)
+                break;
+            stage++;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            synced = true;
+        } else if (stage == 0) {
+            st_insert = st;
+        } else if (stage == 1) {
+            st_commit = st;
+        }
+        if (st == PGRES_FATAL_ERROR && !failed)
+            failed = r;
+        else
+            PQclear(r);
+    }
+    bool broken = PQstatus(c) != CONNECTION_OK;
+    bool exited = !broken && synced && PQexitPipelineMode(c);
+    int rc = -1;
+    if (st_commit == PGRES_COMMAND_OK)
+        rc = 0;
+    else if (broken && !(failed && PQresultErrorField(failed, PG_DIAG_SQLSTATE)))
+        rc = 1; /* COMMIT may have reached the server before the connection broke */
+    if (rc < 0) /* the server refused the INSERT or the COMMIT (may close a broken c) */
+        pgconn_fail(pool, c, failed,
+                    st_insert == PGRES_COMMAND_OK ? "audit commit" : "audit insert", err);
+    PQclear(failed);
+    if (broken || !exited) {
+        pgconn_drop(pool, c); /* results left unread: the connection cannot be reused */
+        return rc;
+    }
+    if (rc != 0)
+        pgconn_rollback(pool, c); /* ends the failed transaction */
+    return rc;
+}
+
 /* One attempt: 0 committed, 1 outcome unknown (COMMIT lost with the connection), -1 failed
  * before COMMIT (nothing written). *retryable tells a lost connection from other errors. */
 static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, char hash[65],
@@ -100,26 +169,14 @@ static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, c
                             line.data,
                             hash,
                             prev};
-    r = pgconn_exec_on(pool, c, "audit insert", SQL_INSERT, 18, params, err);
-    if (!r)
-        goto out;
-    PQclear(r);
-    r = PQexec(c, "COMMIT");
-    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-        rc = 0;
-    } else if (PQstatus(c) != CONNECTION_OK) {
-        rc = 1; /* the server may or may not have committed before the connection broke */
-    } else {
-        pgconn_fail(pool, c, r, "audit commit", err);
-    }
-    PQclear(r);
+    /* insert_commit ends the transaction and may close c: c is not used after it. */
+    rc = insert_commit(pool, c, params, err);
+    buf_cleanup(&line);
+    return rc;
 out:
-    if (rc < 0) {
-        *retryable = PQstatus(c) != CONNECTION_OK;
-        pgconn_rollback(pool, c);
-    } else if (rc > 0) {
-        pgconn_rollback(pool, c); /* drops the broken connection */
-    }
+    /* Failed before COMMIT was sent: nothing was written. */
+    *retryable = PQstatus(c) != CONNECTION_OK;
+    pgconn_rollback(pool, c);
     buf_cleanup(&line);
     return rc;
 }

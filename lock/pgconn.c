@@ -268,6 +268,13 @@ static void drop_if_broken(struct pgconn_pool *p, PGconn *c)
         slot_close(s);
 }
 
+void pgconn_drop(struct pgconn_pool *p, PGconn *c)
+{
+    struct slot *s = pthread_getspecific(p->key);
+    if (c && s && s->conn == c)
+        slot_close(s);
+}
+
 static enum err_code classify(const char *sqlstate)
 {
     if (!sqlstate || !*sqlstate)

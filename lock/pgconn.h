@@ -46,6 +46,9 @@ PGresult *pgconn_exec(struct pgconn_pool *p, const char *what, const char *sql, 
  * With nparams 0 and params NULL the text may hold several statements (simple protocol). */
 PGresult *pgconn_exec_on(struct pgconn_pool *p, PGconn *c, const char *what, const char *sql,
                          int nparams, const char *const *params, struct err *err);
+/* Closes the calling thread's connection if it is c (state unknown, e.g. a pipeline left
+ * with unread results); the next pgconn_get reconnects. */
+void pgconn_drop(struct pgconn_pool *p, PGconn *c);
 /* Best-effort ROLLBACK after a failure inside a transaction (drops a broken connection). */
 void pgconn_rollback(struct pgconn_pool *p, PGconn *c);
 
