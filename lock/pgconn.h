@@ -9,7 +9,13 @@
  * Failures to reach the server are ERR_UNAVAILABLE. A lost connection is replaced on the next
  * use; a request waits at most about PGCONN_BUDGET_MS for a new one (with backoff between
  * attempts), and while the server is known to be down each request makes a single attempt, so
- * an outage turns into quick 503s rather than a pile of blocked workers. */
+ * an outage turns into quick 503s rather than a pile of blocked workers.
+ *
+ * The conninfo's own settings win over our defaults (connect_timeout 2 s, TCP keepalives,
+ * application_name "stated"); statement_timeout is set to PGCONN_STATEMENT_TIMEOUT on every new
+ * connection. TLS follows the conninfo's sslmode: Scaleway Managed PostgreSQL needs
+ * `?sslmode=require` on the URL (or `sslmode=verify-full sslrootcert=…` to check the
+ * certificate), e.g. postgres://stated:PASSWORD@HOST:PORT/tfstate?sslmode=require. */
 #ifndef STATED_LOCK_PGCONN_H
 #define STATED_LOCK_PGCONN_H
 

@@ -142,6 +142,7 @@ table=$BW/table
   echo "|---|---|---|---|---|"
 } >"$table"
 rc_ok=1
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 for c in $CLIENTS; do
   s=$(wrk_cycles "$c")
   p=$(pgb "$BW/locks.sql" "$c")
@@ -181,8 +182,10 @@ if [ $rc_ok = 1 ] && [ -z "${BENCH_NO_DOC:-}" ]; then
     echo "- pgbench \"locks + audit\": the same plus the two audit appends stated makes per cycle"
     echo "  (each a transaction holding the audit advisory lock, so appends are serialised across"
     echo "  every instance: that lock, not the lock table, bounds the rate at many clients)."
+    echo "  pgbench sends INSERT and COMMIT as two round trips; stated pipelines them into one."
     echo "- stated adds HTTP parsing, token checks, the worker hand-off and the hash chain on top;"
-    echo "  wrk, stated, pgbench and PostgreSQL share the machine's cores."
+    echo "  wrk, stated, pgbench and PostgreSQL share the machine's cores (load average $LOAD"
+    echo "  when the run started)."
     echo "<!-- pg-bench:end -->"
   } >"$section"
   if [ ! -f "$DOC" ]; then
