@@ -39,9 +39,13 @@ struct pg_lockstore {
     char ttl[24]; /* ttl in microseconds, as the text parameter the statements take */
 };
 
+/* The statements read better laid out as SQL. */
+/* clang-format off */
+
+/* The five holder columns of table alias t: id, info, created, renewed, expires (us). */
 #define HOLDER_COLS(t)                                                                             \
-    t ".id, " t ".info, " PGCONN_US(t ".created_at") ", " PGCONN_US(                               \
-        t ".renewed_at") ", " PGCONN_US(t ".expires_at")
+    t ".id, " t ".info, " PGCONN_US(t ".created_at") ", " PGCONN_US(t ".renewed_at") ", "         \
+    PGCONN_US(t ".expires_at")
 
 /* $1 state, $2 id, $3 info, $4 ttl (us). Columns: 0 outcome (A/R/T, NULL when refused),
  * 1-5 the lease now, 6-10 the row as it was before (NULL when none). */
@@ -64,9 +68,9 @@ static const char SQL_ACQUIRE[] =
     "  RETURNING l.id, l.info, l.created_at, l.renewed_at, l.expires_at"
     ") "
     "SELECT CASE WHEN up.id IS NULL THEN NULL"
-    "            WHEN old.id IS NULL THEN 'A' WHEN old.expired THEN 'T' ELSE 'R' END, " HOLDER_COLS(
-        "up") ", " HOLDER_COLS("old") " FROM (SELECT 1) AS one LEFT JOIN up ON true LEFT JOIN old "
-                                      "ON true";
+    "            WHEN old.id IS NULL THEN 'A' WHEN old.expired THEN 'T' ELSE 'R' END, "
+    "       " HOLDER_COLS("up") ", " HOLDER_COLS(
+        "old") " FROM (SELECT 1) AS one LEFT JOIN up ON true LEFT JOIN old ON true";
 
 /* $1 state. The live lease, for reports after an atomic attempt was refused. */
 static const char SQL_LIVE[] =
@@ -80,14 +84,16 @@ static const char SQL_RELEASE[] =
 
 /* $1 state, $2 id, $3 ttl. Renews the live lease of that ID. */
 static const char SQL_RENEW[] =
-    "UPDATE locks l SET renewed_at = now(), expires_at = now() + $3::bigint * interval "
-    "'1 microsecond'"
+    "UPDATE locks l SET renewed_at = now(),"
+    "                   expires_at = now() + $3::bigint * interval '1 microsecond'"
     " WHERE l.state = $1 AND l.id = $2 AND l.expires_at > now()"
     " RETURNING " HOLDER_COLS("l");
 
 static const char SQL_LIST[] = "SELECT l.state, " HOLDER_COLS(
     "l") " FROM locks l"
          " WHERE l.expires_at > now() ORDER BY l.state COLLATE \"C\"";
+
+/* clang-format on */
 
 static struct pg_lockstore *pls(struct lockstore *ls)
 {

@@ -268,7 +268,7 @@ static void drop_if_broken(struct pgconn_pool *p, PGconn *c)
         slot_close(s);
 }
 
-void pgconn_drop(struct pgconn_pool *p, PGconn *c)
+void pgconn_drop(struct pgconn_pool *p, const PGconn *c)
 {
     struct slot *s = pthread_getspecific(p->key);
     if (c && s && s->conn == c)
@@ -385,14 +385,17 @@ static int migrate(struct pgconn_pool *p, struct err *err)
         goto fail;
     int have = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (have < 0)
+        have = 0;
     if (have > N_MIGRATIONS)
         log_warn("PostgreSQL schema version %d is newer than this stated (%d); continuing", have,
                  N_MIGRATIONS);
-    for (int v = have + 1; v <= N_MIGRATIONS; v++) {
+    for (int i = have; i < N_MIGRATIONS; i++) {
+        int v = i + 1;
         char what[48], vs[16];
         snprintf(what, sizeof(what), "schema migration %d", v);
         snprintf(vs, sizeof(vs), "%d", v);
-        if (!(r = pgconn_exec_on(p, c, what, migrations[v - 1], 0, NULL, err)))
+        if (!(r = pgconn_exec_on(p, c, what, migrations[i], 0, NULL, err)))
             goto fail;
         PQclear(r);
         const char *params[] = {vs};

@@ -54,7 +54,7 @@ PGresult *pgconn_exec_on(struct pgconn_pool *p, PGconn *c, const char *what, con
                          int nparams, const char *const *params, struct err *err);
 /* Closes the calling thread's connection if it is c (state unknown, e.g. a pipeline left
  * with unread results); the next pgconn_get reconnects. */
-void pgconn_drop(struct pgconn_pool *p, PGconn *c);
+void pgconn_drop(struct pgconn_pool *p, const PGconn *c);
 /* Best-effort ROLLBACK after a failure inside a transaction (drops a broken connection). */
 void pgconn_rollback(struct pgconn_pool *p, PGconn *c);
 

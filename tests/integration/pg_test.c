@@ -263,7 +263,6 @@ static void test_lease_expiry_and_list(void)
 struct race {
     struct lockstore *ls;
     atomic_int inside, max_inside, acquired, errors;
-    int id;
 };
 static void *race_thread(void *arg)
 {
