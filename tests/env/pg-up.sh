@@ -31,15 +31,15 @@ else
   OWNER=$(id -un)
 fi
 
+# Ports below Linux's ephemeral range (32768+), so an outgoing connection never holds ours.
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   return 1
 }
-[ -n "$PORT" ] || PORT=$(free_port) || { echo "pg-up: no free port" >&2; exit 1; }
 
 rm -rf "$DIR"
 mkdir -p "$DIR"
@@ -49,11 +49,23 @@ chmod 700 "$DIR"
 "${AS[@]}" "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
   >"$DIR/initdb.log" 2>&1 || { tail -n 5 "$DIR/initdb.log" >&2; exit 1; }
 
-# The options are kept in DIR/postgres.opts so tests/env/pg-ctl.sh can stop and start the same
-# server again (fault tests).
-echo "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$DIR/postgres.opts"
-if ! "${AS[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-  -o "$(cat "$DIR/postgres.opts")" start >/dev/null 2>&1; then
+# A port found free can be taken by another test starting at the same moment: with no PORT
+# given, try a few. The options are kept in DIR/postgres.opts so tests/env/pg-ctl.sh can stop
+# and start the same server again (fault tests).
+started=
+for attempt in 1 2 3 4 5; do
+  if [ -z "$PORT" ] || [ $attempt -gt 1 ]; then
+    [ -n "${2:-}" ] && break # a fixed port that does not work: no point retrying
+    PORT=$(free_port) || { echo "pg-up: no free port" >&2; exit 1; }
+  fi
+  echo "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$DIR/postgres.opts"
+  if "${AS[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
+    -o "$(cat "$DIR/postgres.opts")" start >/dev/null 2>&1; then
+    started=1
+    break
+  fi
+done
+if [ -z "$started" ]; then
   echo "pg-up: server did not start; log:" >&2
   tail -n 10 "$DIR/server.log" >&2
   exit 1
