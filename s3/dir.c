@@ -18,21 +18,51 @@
  * and keys may not end in ".meta", so neither is ever listed as an object. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "s3/s3.h"
 
+/* Read cache. A state is read far more often than written (every plan, every CI job), and a
+ * GET used to open, read and close the data file and its sidecar each time. An entry holds an
+ * object's bytes and sidecar meta together with the identity of the file they came from
+ * (device, inode, size, mtime and ctime in ns). A get still stat()s the path every time and
+ * uses the entry only when that identity is unchanged. Files here are never modified in place
+ * (every put renames a new inode over the key), and a file is cached only once its times are
+ * older than CACHE_SETTLE_NS, so even an in-place edit by hand within one timestamp tick
+ * (the kernel's file times are coarse) cannot be served stale. */
+#define CACHE_ENTRIES   32
+#define CACHE_MAX_OBJ   (16u << 20)
+#define CACHE_MAX_BYTES (64u << 20)
+#define CACHE_SETTLE_NS 100000000LL
+
+struct cache_ent {
+    char *key; /* NULL: free slot */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns, ctime_ns;
+    char *data;
+    char *meta; /* sidecar meta; NULL until a matching sidecar was read */
+    uint64_t used;
+};
+
 struct dirstore {
     struct objstore base;
     char *root; /* no trailing '/' */
+    pthread_mutex_t cache_mu;
+    struct cache_ent cache[CACHE_ENTRIES];
+    size_t cache_bytes;
+    uint64_t cache_clock;
 };
 
 static const char META_SUFFIX[] = ".meta";
@@ -206,6 +236,51 @@ static void fill_info(struct obj_info *info, const char *key, const struct stat 
     info->meta[0] = '\0';
 }
 
+static int64_t st_ctime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static void cache_ent_clear(struct dirstore *ds, struct cache_ent *ce)
+{
+    if (!ce->key)
+        return;
+    ds->cache_bytes -= (size_t)ce->size;
+    free(ce->key);
+    free(ce->data);
+    free(ce->meta);
+    memset(ce, 0, sizeof(*ce));
+}
+
+static bool cache_ent_matches(const struct cache_ent *ce, const struct stat *st)
+{
+    return ce->dev == st->st_dev && ce->ino == st->st_ino && ce->size == st->st_size &&
+           ce->mtime_ns == st_mtime_ns(st) && ce->ctime_ns == st_ctime_ns(st);
+}
+
+/* Caller holds cache_mu. */
+static struct cache_ent *cache_find(struct dirstore *ds, const char *key)
+{
+    for (size_t i = 0; i < CACHE_ENTRIES; i++)
+        if (ds->cache[i].key && strcmp(ds->cache[i].key, key) == 0)
+            return &ds->cache[i];
+    return NULL;
+}
+
+static void cache_drop(struct dirstore *ds, const char *key)
+{
+    pthread_mutex_lock(&ds->cache_mu);
+    struct cache_ent *ce = cache_find(ds, key);
+    if (ce)
+        cache_ent_clear(ds, ce);
+    pthread_mutex_unlock(&ds->cache_mu);
+}
+
+/* Serves key from the cache when the file at path (just stat'ed as st) is the one cached:
+ * appends its bytes to out and fills info. 1 on a hit, 0 on a miss, -1 on error (ceiling). */
+static int cache_get(struct dirstore *ds, const char *key, const char *path, const struct stat *st,
+                     struct buf *out, struct obj_info *info, struct err *err);
+
 /* Reads the sidecar of path into meta when it describes exactly the data file st; else
  * leaves meta "". Never fails: a missing or stale sidecar only means "untrusted". */
 static void read_sidecar(const char *path, const struct stat *st, char meta[OBJ_META_MAX])
@@ -248,6 +323,96 @@ static void read_sidecar(const char *path, const struct stat *st, char meta[OBJ_
     meta[mlen] = '\0';
 }
 
+static int cache_get(struct dirstore *ds, const char *key, const char *path, const struct stat *st,
+                     struct buf *out, struct obj_info *info, struct err *err)
+{
+    pthread_mutex_lock(&ds->cache_mu);
+    struct cache_ent *ce = cache_find(ds, key);
+    if (!ce || !cache_ent_matches(ce, st)) {
+        pthread_mutex_unlock(&ds->cache_mu);
+        return 0;
+    }
+    ce->used = ++ds->cache_clock;
+    if (out->max && (uint64_t)ce->size > out->max - out->len) {
+        pthread_mutex_unlock(&ds->cache_mu);
+        err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
+                (long long)st->st_size);
+        buf_cleanup(out);
+        return -1;
+    }
+    buf_append(out, ce->data, (size_t)ce->size, NULL); /* under the ceiling: cannot fail */
+    bool have_meta = ce->meta != NULL;
+    if (info) {
+        fill_info(info, key, st);
+        if (have_meta)
+            snprintf(info->meta, sizeof(info->meta), "%s", ce->meta);
+    }
+    pthread_mutex_unlock(&ds->cache_mu);
+    if (info && !have_meta) {
+        /* The sidecar is written after the data file: it may have appeared since. */
+        read_sidecar(path, st, info->meta);
+        if (info->meta[0]) {
+            pthread_mutex_lock(&ds->cache_mu);
+            ce = cache_find(ds, key);
+            if (ce && cache_ent_matches(ce, st) && !ce->meta)
+                ce->meta = xstrdup(info->meta);
+            pthread_mutex_unlock(&ds->cache_mu);
+        }
+    }
+    return 1;
+}
+
+/* Remembers what was just read from the file st (meta may be "" when its sidecar is not there
+ * or does not match). */
+static void cache_put(struct dirstore *ds, const char *key, const struct stat *st,
+                      const char *data, size_t len, const char *meta)
+{
+    if (len != (size_t)st->st_size || len > CACHE_MAX_OBJ)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t newest = st_mtime_ns(st) > st_ctime_ns(st) ? st_mtime_ns(st) : st_ctime_ns(st);
+    if (now_ns - newest < CACHE_SETTLE_NS)
+        return;
+    char *copy = xmalloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&ds->cache_mu);
+    struct cache_ent *ce = cache_find(ds, key);
+    if (ce)
+        cache_ent_clear(ds, ce);
+    /* Least recently used out until the new entry fits. */
+    for (;;) {
+        struct cache_ent *victim = NULL, *free_slot = NULL;
+        for (size_t i = 0; i < CACHE_ENTRIES; i++) {
+            struct cache_ent *c = &ds->cache[i];
+            if (!c->key) {
+                if (!free_slot)
+                    free_slot = c;
+            } else if (!victim || c->used < victim->used) {
+                victim = c;
+            }
+        }
+        if (free_slot && ds->cache_bytes + len <= CACHE_MAX_BYTES) {
+            ce = free_slot;
+            break;
+        }
+        cache_ent_clear(ds, victim);
+    }
+    ce->key = xstrdup(key);
+    ce->dev = st->st_dev;
+    ce->ino = st->st_ino;
+    ce->size = st->st_size;
+    ce->mtime_ns = st_mtime_ns(st);
+    ce->ctime_ns = st_ctime_ns(st);
+    ce->data = copy;
+    ce->meta = meta[0] ? xstrdup(meta) : NULL;
+    ce->used = ++ds->cache_clock;
+    ds->cache_bytes += len;
+    pthread_mutex_unlock(&ds->cache_mu);
+}
+
 static int dir_put(struct objstore *os, const char *key, const void *data, size_t len,
                    const char *meta, struct err *err)
 {
@@ -266,6 +431,7 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     /* Data first, then the sidecar naming the new file: see the file comment. */
     if (atomic_write(path, data, len, NULL, 0, true, &st, err) != 0)
         goto out;
+    cache_drop(ds, key); /* stale anyway (new inode); frees the memory now */
     if (mlen == 0) {
         /* No metadata: a stale sidecar would not match anyway, but drop it to keep the dir
          * tidy. */
@@ -322,8 +488,16 @@ static int dir_get(struct objstore *os, const char *key, struct buf *out, struct
         return -1;
     char *path = key_path(ds, key);
     int rc = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        int hit = cache_get(ds, key, path, &st, out, info, err);
+        if (hit != 0) {
+            free(path);
+            return hit > 0 ? 0 : -1;
+        }
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t start = out->len;
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
             err_set(err, ERR_NOT_FOUND, "no object %s", key);
@@ -371,10 +545,14 @@ static int dir_get(struct objstore *os, const char *key, struct buf *out, struct
             out->data[out->len] = '\0';
         }
     }
+    char *meta = xmalloc(OBJ_META_MAX);
+    read_sidecar(path, &st, meta);
     if (info) {
         fill_info(info, key, &st);
-        read_sidecar(path, &st, info->meta);
+        memcpy(info->meta, meta, OBJ_META_MAX);
     }
+    cache_put(ds, key, &st, out->data + start, out->len - start, meta);
+    free(meta);
     rc = 0;
 out:
     if (fd >= 0)
@@ -391,6 +569,7 @@ static int dir_del(struct objstore *os, const char *key, struct err *err)
     char *path = key_path(ds, key);
     char *mpath = xasprintf("%s%s", path, META_SUFFIX);
     int rc = 0;
+    cache_drop(ds, key);
     /* Sidecar first: a crash in between leaves data without metadata (rebuilt on read), never
      * a sidecar that could describe a later file. */
     if (unlink(mpath) != 0 && errno != ENOENT && errno != ENOTDIR)
@@ -539,6 +718,9 @@ static void dir_free(struct objstore *os)
     struct dirstore *ds = (struct dirstore *)os;
     if (!ds)
         return;
+    for (size_t i = 0; i < CACHE_ENTRIES; i++)
+        cache_ent_clear(ds, &ds->cache[i]);
+    pthread_mutex_destroy(&ds->cache_mu);
     free(ds->root);
     free(ds);
 }
@@ -587,5 +769,6 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
     struct dirstore *ds = xcalloc(1, sizeof(*ds));
     ds->base.ops = &dir_ops;
     ds->root = r;
+    pthread_mutex_init(&ds->cache_mu, NULL);
     return &ds->base;
 }

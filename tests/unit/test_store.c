@@ -224,6 +224,50 @@ static void test_dir_stale_sidecar_ignored(void)
     os->ops->free(os);
 }
 
+/* The read cache never serves bytes the file no longer has: an in-place edit of the same size,
+ * a new file renamed over the key, and a removal are all seen by the next get. */
+static void test_dir_cache_never_stale(void)
+{
+    const char *root = t_tempdir();
+    struct err e = {0};
+    struct objstore *os = objstore_dir_new(root, &e);
+    CHECK_INT(os->ops->put(os, "c", "one", 3, "{\"m\":1}", &e), 0);
+    usleep(150 * 1000); /* older than the cache's settle time: cacheable */
+    struct buf b;
+    buf_init(&b, 0);
+    struct obj_info info;
+    for (int i = 0; i < 2; i++) { /* a miss that fills the cache, then a hit */
+        buf_reset(&b);
+        CHECK_INT(os->ops->get(os, "c", &b, &info, &e), 0);
+        CHECK_STR(b.data, "one");
+        CHECK_STR(info.meta, "{\"m\":1}");
+    }
+    char *path = xasprintf("%s/c", root);
+    int fd = open(path, O_WRONLY);
+    CHECK(fd >= 0);
+    CHECK_INT((int)write(fd, "two", 3), 3);
+    close(fd);
+    buf_reset(&b);
+    CHECK_INT(os->ops->get(os, "c", &b, &info, &e), 0);
+    CHECK_STR(b.data, "two");
+    CHECK_STR(info.meta, ""); /* the sidecar no longer describes the file */
+    char *tmp = xasprintf("%s/.~tmp.y", root);
+    write_file(tmp, "six", 3);
+    CHECK_INT(rename(tmp, path), 0);
+    usleep(150 * 1000);
+    buf_reset(&b);
+    CHECK_INT(os->ops->get(os, "c", &b, NULL, &e), 0);
+    CHECK_STR(b.data, "six");
+    CHECK_INT(unlink(path), 0);
+    buf_reset(&b);
+    CHECK_INT(os->ops->get(os, "c", &b, NULL, &e), -1);
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    buf_cleanup(&b);
+    free(tmp);
+    free(path);
+    os->ops->free(os);
+}
+
 /* Parses url; on success returns "kind|where|prefix" (caller frees), else NULL. */
 static char *parse_url(const char *url, struct err *e)
 {
@@ -871,6 +915,7 @@ int main(void)
     RUN(test_dir_put_get_meta);
     RUN(test_dir_list_order);
     RUN(test_dir_stale_sidecar_ignored);
+    RUN(test_dir_cache_never_stale);
     RUN(test_storage_url);
     RUN(test_store_roundtrip_and_snapshots);
     RUN(test_store_too_large);
