@@ -238,6 +238,8 @@ static int cursor_open(struct cursor *cur, struct pgconn_pool *pool, const char 
     buf_init(&sql, 0);
     buf_printf(&sql, err,
                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+               /* The export waits for its client between batches: no idle timeout here. */
+               " SET LOCAL idle_in_transaction_session_timeout = 0;"
                " DECLARE audit_cur NO SCROLL CURSOR FOR %s",
                select);
     PGresult *r = pgconn_exec_on(pool, cur->c, "audit cursor", sql.data, 0, NULL, err);

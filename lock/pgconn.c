@@ -199,10 +199,14 @@ static PGconn *connect_once(struct pgconn_pool *p, struct err *err)
         return NULL;
     }
     PQsetNoticeProcessor(c, on_notice, NULL);
-    /* A statement stuck behind a lock or a slow server must not hold a worker forever. */
-    PGresult *r = PQexec(c, "SET statement_timeout = '" PGCONN_STATEMENT_TIMEOUT "'");
+    /* A statement stuck behind a lock or a slow server must not hold a worker forever; and a
+     * session that stops talking inside a transaction (an instance frozen or cut off while it
+     * holds the audit lock) is ended by the server, releasing its locks for the others. */
+    PGresult *r =
+        PQexec(c, "SET statement_timeout = '" PGCONN_STATEMENT_TIMEOUT "';"
+                  " SET idle_in_transaction_session_timeout = '" PGCONN_IDLE_TX_TIMEOUT "'");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        set_pq_err(err, ERR_UNAVAILABLE, "set statement_timeout", PQerrorMessage(c));
+        set_pq_err(err, ERR_UNAVAILABLE, "set session timeouts", PQerrorMessage(c));
         PQclear(r);
         PQfinish(c);
         return NULL;

@@ -12,10 +12,12 @@
  * an outage turns into quick 503s rather than a pile of blocked workers.
  *
  * The conninfo's own settings win over our defaults (connect_timeout 2 s, TCP keepalives,
- * application_name "stated"); statement_timeout is set to PGCONN_STATEMENT_TIMEOUT on every new
- * connection. TLS follows the conninfo's sslmode: Scaleway Managed PostgreSQL needs
- * `?sslmode=require` on the URL (or `sslmode=verify-full sslrootcert=…` to check the
- * certificate), e.g. postgres://stated:PASSWORD@HOST:PORT/tfstate?sslmode=require. */
+ * application_name "stated"); statement_timeout and idle_in_transaction_session_timeout are
+ * set on every new connection. TLS follows the conninfo's sslmode (libpq's default, "prefer",
+ * silently falls back to plain text): for Scaleway Managed PostgreSQL over a public endpoint
+ * put `?sslmode=require` on the URL, or `sslmode=verify-full` with `sslrootcert` set to the
+ * instance's CA certificate to also check the server, e.g.
+ * postgres://stated:PASSWORD@HOST:PORT/tfstate?sslmode=require. */
 #ifndef STATED_LOCK_PGCONN_H
 #define STATED_LOCK_PGCONN_H
 
@@ -27,6 +29,7 @@
 
 #define PGCONN_BUDGET_MS         2000
 #define PGCONN_STATEMENT_TIMEOUT "5s"
+#define PGCONN_IDLE_TX_TIMEOUT   "30s" /* audit export turns it off for its own transaction */
 
 struct pgconn_pool;
 
