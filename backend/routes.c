@@ -302,12 +302,10 @@ static void content_md5(const char sha256[65], const void *data, size_t len, cha
 static void do_get(struct backend_req *r, const char *name, struct audit_event *ev)
 {
     struct err e = {0};
-    struct buf b;
+    struct blob *b = NULL;
     struct state_meta m;
-    buf_init(&b, 0);
     memset(&m, 0, sizeof(m));
-    if (store_get(r->srv->store, name, &b, &m, &e) != 0) {
-        buf_cleanup(&b);
+    if (store_get_shared(r->srv->store, name, &b, &m, &e) != 0) {
         if (e.code == ERR_NOT_FOUND)
             respond_error(r, ERR_NOT_FOUND, "no state named '%s'", name);
         else
@@ -316,17 +314,17 @@ static void do_get(struct backend_req *r, const char *name, struct audit_event *
     }
     /* store_get's metadata carries the plaintext's SHA-256 (stored with the object, or
      * rebuilt from the content); hash again only if it does not describe these bytes. */
-    if (m.size == b.len && strlen(m.sha256) == 64)
+    if (m.size == b->len && strlen(m.sha256) == 64)
         memcpy(ev->sha256, m.sha256, 65);
     else
-        sha256_hex(b.data, b.len, ev->sha256);
+        sha256_hex(b->data, b->len, ev->sha256);
     char md5[25];
-    content_md5(ev->sha256, b.data, b.len, md5);
+    content_md5(ev->sha256, b->data, b->len, md5);
     ev->serial = (int64_t)m.serial;
     snprintf(ev->lineage, sizeof(ev->lineage), "%s", m.lineage);
-    ev->size = (int64_t)b.len;
-    respond_take(r, 200, "application/json", &b);
+    ev->size = (int64_t)b->len;
     backend_add_header(r, "content-md5", md5);
+    respond_shared(r, 200, "application/json", b);
 }
 
 static char *query_id(const struct backend_req *r)

@@ -155,6 +155,7 @@ static void job_free(struct backend_job *job)
     }
     free(r->headers);
     buf_cleanup(&r->resp);
+    blob_unref(r->resp_shared);
     buf_cleanup(&job->fill);
     buf_cleanup(&job->sending);
     pthread_mutex_destroy(&job->mu);
@@ -244,10 +245,12 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
             static h2o_generator_t plain = {NULL, NULL};
             req->res.status = r->status;
             req->res.reason = reason_phrase(r->status);
-            req->res.content_length = r->resp.len;
-            add_headers(req, r);
             h2o_iovec_t body =
-                h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
+                r->resp_shared != NULL
+                    ? h2o_iovec_init(r->resp_shared->data, r->resp_shared->len)
+                    : h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
+            req->res.content_length = body.len;
+            add_headers(req, r);
             job->responded = true; /* from here the anchor frees the job */
             h2o_start_response(req, &plain);
             h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
@@ -303,6 +306,17 @@ static int stream_flush(struct backend_job *job, bool final)
     pthread_mutex_unlock(&job->mu);
     h2o_multithread_send_message(&job->owner->recv, &job->super);
     return cancelled ? -1 : 0;
+}
+
+void respond_shared(struct backend_req *r, int status, const char *content_type,
+                    struct blob *body)
+{
+    buf_cleanup(&r->resp);
+    blob_unref(r->resp_shared);
+    r->resp_shared = body;
+    r->status = status;
+    if (content_type != NULL)
+        backend_add_header(r, "content-type", content_type);
 }
 
 int backend_stream_begin(struct backend_req *r)

@@ -2,6 +2,7 @@
 #include "common/buf.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,4 +88,26 @@ char *buf_take(struct buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+struct blob *blob_from_buf(struct buf *b)
+{
+    struct blob *bl = xmalloc(sizeof(*bl));
+    atomic_init(&bl->refs, 1);
+    bl->data = buf_take(b, &bl->len);
+    return bl;
+}
+
+struct blob *blob_ref(struct blob *bl)
+{
+    atomic_fetch_add_explicit(&bl->refs, 1, memory_order_relaxed);
+    return bl;
+}
+
+void blob_unref(struct blob *bl)
+{
+    if (bl == NULL || atomic_fetch_sub_explicit(&bl->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(bl->data);
+    free(bl);
 }

@@ -31,4 +31,17 @@ int buf_reserve(struct buf *b, size_t extra, struct err *err);
  * gives a malloc'd "". */
 char *buf_take(struct buf *b, size_t *len);
 
+/* An immutable, reference-counted byte string: one copy of an object shared by a cache and
+ * the responses being sent from it, released by whichever thread drops the last reference.
+ * data is NUL-terminated like a buf's. */
+struct blob {
+    _Atomic size_t refs;
+    size_t len;
+    char *data;
+};
+/* Takes b's storage (no copy) into a new blob with one reference; b is left empty. */
+struct blob *blob_from_buf(struct buf *b);
+struct blob *blob_ref(struct blob *bl); /* returns bl */
+void blob_unref(struct blob *bl);       /* NULL-safe */
+
 #endif

@@ -51,8 +51,8 @@ struct cache_ent {
     ino_t ino;
     off_t size;
     int64_t mtime_ns, ctime_ns;
-    char *data;
-    char *meta; /* sidecar meta; NULL until a matching sidecar was read */
+    struct blob *data; /* shared with responses still being sent */
+    char *meta;        /* sidecar meta; NULL until a matching sidecar was read */
     uint64_t used;
 };
 
@@ -247,7 +247,7 @@ static void cache_ent_clear(struct dirstore *ds, struct cache_ent *ce)
         return;
     ds->cache_bytes -= (size_t)ce->size;
     free(ce->key);
-    free(ce->data);
+    blob_unref(ce->data);
     free(ce->meta);
     memset(ce, 0, sizeof(*ce));
 }
@@ -277,9 +277,11 @@ static void cache_drop(struct dirstore *ds, const char *key)
 }
 
 /* Serves key from the cache when the file at path (just stat'ed as st) is the one cached:
- * appends its bytes to out and fills info. 1 on a hit, 0 on a miss, -1 on error (ceiling). */
+ * appends its bytes to out, or gives a reference in *shared (exactly one of out and shared is
+ * non-NULL), and fills info. 1 on a hit, 0 on a miss, -1 on error (over max bytes). */
 static int cache_get(struct dirstore *ds, const char *key, const char *path, const struct stat *st,
-                     struct buf *out, struct obj_info *info, struct err *err);
+                     size_t max, struct buf *out, struct blob **shared, struct obj_info *info,
+                     struct err *err);
 
 /* Reads the sidecar of path into meta when it describes exactly the data file st; else
  * leaves meta "". Never fails: a missing or stale sidecar only means "untrusted". */
@@ -324,7 +326,8 @@ static void read_sidecar(const char *path, const struct stat *st, char meta[OBJ_
 }
 
 static int cache_get(struct dirstore *ds, const char *key, const char *path, const struct stat *st,
-                     struct buf *out, struct obj_info *info, struct err *err)
+                     size_t max, struct buf *out, struct blob **shared, struct obj_info *info,
+                     struct err *err)
 {
     pthread_mutex_lock(&ds->cache_mu);
     struct cache_ent *ce = cache_find(ds, key);
@@ -333,14 +336,18 @@ static int cache_get(struct dirstore *ds, const char *key, const char *path, con
         return 0;
     }
     ce->used = ++ds->cache_clock;
-    if (out->max && (uint64_t)ce->size > out->max - out->len) {
+    if ((uint64_t)ce->size > max) {
         pthread_mutex_unlock(&ds->cache_mu);
         err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
                 (long long)st->st_size);
-        buf_cleanup(out);
+        if (out)
+            buf_cleanup(out);
         return -1;
     }
-    buf_append(out, ce->data, (size_t)ce->size, NULL); /* under the ceiling: cannot fail */
+    if (out)
+        buf_append(out, ce->data->data, ce->data->len, NULL); /* under max: cannot fail */
+    else
+        *shared = blob_ref(ce->data);
     bool have_meta = ce->meta != NULL;
     if (info) {
         fill_info(info, key, st);
@@ -363,10 +370,11 @@ static int cache_get(struct dirstore *ds, const char *key, const char *path, con
 }
 
 /* Remembers what was just read from the file st (meta may be "" when its sidecar is not there
- * or does not match). */
+ * or does not match). Takes its own reference to data. */
 static void cache_put(struct dirstore *ds, const char *key, const struct stat *st,
-                      const char *data, size_t len, const char *meta)
+                      struct blob *data, const char *meta)
 {
+    size_t len = data->len;
     if (len != (size_t)st->st_size || len > CACHE_MAX_OBJ)
         return;
     struct timespec now;
@@ -375,9 +383,6 @@ static void cache_put(struct dirstore *ds, const char *key, const struct stat *s
     int64_t newest = st_mtime_ns(st) > st_ctime_ns(st) ? st_mtime_ns(st) : st_ctime_ns(st);
     if (now_ns - newest < CACHE_SETTLE_NS)
         return;
-    char *copy = xmalloc(len + 1);
-    memcpy(copy, data, len);
-    copy[len] = '\0';
     pthread_mutex_lock(&ds->cache_mu);
     struct cache_ent *ce = cache_find(ds, key);
     if (ce)
@@ -406,7 +411,7 @@ static void cache_put(struct dirstore *ds, const char *key, const struct stat *s
     ce->size = st->st_size;
     ce->mtime_ns = st_mtime_ns(st);
     ce->ctime_ns = st_ctime_ns(st);
-    ce->data = copy;
+    ce->data = blob_ref(data);
     ce->meta = meta[0] ? xstrdup(meta) : NULL;
     ce->used = ++ds->cache_clock;
     ds->cache_bytes += len;
@@ -480,24 +485,35 @@ static int dir_head(struct objstore *os, const char *key, struct obj_info *info,
     return rc;
 }
 
-static int dir_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
-                   struct err *err)
+/* get and get_shared: the bytes of key appended to out (under out's own ceiling), or a
+ * reference in *shared (exactly one of the two is non-NULL). max: 0 or the most bytes the
+ * object may have. */
+static int dir_read(struct dirstore *ds, const char *key, size_t max, struct buf *out,
+                    struct blob **shared, struct obj_info *info, struct err *err)
 {
-    struct dirstore *ds = (struct dirstore *)os;
     if (key_check(key, err) != 0)
         return -1;
     char *path = key_path(ds, key);
     int rc = -1;
     struct stat st;
+    size_t lim = max ? max : SIZE_MAX;
+    if (out && out->max)
+        lim = out->len < out->max ? out->max - out->len : 0;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        int hit = cache_get(ds, key, path, &st, out, info, err);
+        int hit = cache_get(ds, key, path, &st, lim, out, shared, info, err);
         if (hit != 0) {
             free(path);
             return hit > 0 ? 0 : -1;
         }
     }
+    /* A miss reads into out, or into a buffer of its own that becomes the shared blob. */
+    struct buf own;
+    buf_init(&own, 0);
+    struct buf *dstbuf = out ? out : &own;
+    if (!out && max)
+        own.max = max;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t start = out->len;
+    size_t start = dstbuf->len;
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
             err_set(err, ERR_NOT_FOUND, "no object %s", key);
@@ -513,20 +529,20 @@ static int dir_get(struct objstore *os, const char *key, struct buf *out, struct
         err_set(err, ERR_NOT_FOUND, "no object %s", key);
         goto out;
     }
-    if (out->max && (uint64_t)st.st_size > out->max - out->len) {
+    if (dstbuf->max && (uint64_t)st.st_size > dstbuf->max - dstbuf->len) {
         err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
                 (long long)st.st_size);
-        buf_cleanup(out);
+        buf_cleanup(dstbuf);
         goto out;
     }
-    if (buf_reserve(out, (size_t)st.st_size, err) != 0)
+    if (buf_reserve(dstbuf, (size_t)st.st_size, err) != 0)
         goto out;
     /* Read straight into the reserved room; once it is full, a file that grew meanwhile goes
      * through buf_append so the ceiling still holds. */
     for (;;) {
         char chunk[8192];
-        size_t room = out->cap - out->len - 1;
-        char *dst = room > 0 ? out->data + out->len : chunk;
+        size_t room = dstbuf->cap - dstbuf->len - 1;
+        char *dst = room > 0 ? dstbuf->data + dstbuf->len : chunk;
         size_t want = room > 0 ? room : sizeof(chunk);
         ssize_t n = read(fd, dst, want);
         if (n < 0) {
@@ -538,11 +554,11 @@ static int dir_get(struct objstore *os, const char *key, struct buf *out, struct
         if (n == 0)
             break;
         if (dst == chunk) {
-            if (buf_append(out, chunk, (size_t)n, err) != 0)
+            if (buf_append(dstbuf, chunk, (size_t)n, err) != 0)
                 goto out;
         } else {
-            out->len += (size_t)n;
-            out->data[out->len] = '\0';
+            dstbuf->len += (size_t)n;
+            dstbuf->data[dstbuf->len] = '\0';
         }
     }
     char *meta = xmalloc(OBJ_META_MAX);
@@ -551,14 +567,45 @@ static int dir_get(struct objstore *os, const char *key, struct buf *out, struct
         fill_info(info, key, &st);
         memcpy(info->meta, meta, OBJ_META_MAX);
     }
-    cache_put(ds, key, &st, out->data + start, out->len - start, meta);
+    struct blob *bl;
+    if (out) {
+        /* The cache needs its own copy; only when the file is cacheable at all. */
+        struct buf copy;
+        buf_init(&copy, 0);
+        size_t n = out->len - start;
+        bl = NULL;
+        if (n == (size_t)st.st_size && n <= CACHE_MAX_OBJ) {
+            buf_append(&copy, out->data + start, n, NULL);
+            bl = blob_from_buf(&copy);
+        }
+    } else {
+        bl = blob_from_buf(&own);
+        *shared = blob_ref(bl);
+    }
+    if (bl)
+        cache_put(ds, key, &st, bl, meta);
+    blob_unref(bl);
     free(meta);
     rc = 0;
 out:
+    buf_cleanup(&own);
     if (fd >= 0)
         close(fd);
     free(path);
     return rc;
+}
+
+static int dir_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
+                   struct err *err)
+{
+    return dir_read((struct dirstore *)os, key, 0, out, NULL, info, err);
+}
+
+static int dir_get_shared(struct objstore *os, const char *key, size_t max, struct blob **out,
+                          struct obj_info *info, struct err *err)
+{
+    *out = NULL;
+    return dir_read((struct dirstore *)os, key, max, NULL, out, info, err);
 }
 
 static int dir_del(struct objstore *os, const char *key, struct err *err)
@@ -734,6 +781,7 @@ static const struct objstore_ops dir_ops = {
     .ping = dir_ping,
     .free = dir_free,
     .kind = "dir",
+    .get_shared = dir_get_shared,
 };
 
 struct objstore *objstore_dir_new(const char *root, struct err *err)

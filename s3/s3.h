@@ -64,6 +64,11 @@ struct objstore_ops {
     int (*ping)(struct objstore *os, struct err *err);
     void (*free)(struct objstore *os);
     const char *kind; /* "dir" or "s3" */
+    /* Optional (NULL: callers use get). Like get, but *out gets a reference to the object's
+     * bytes (blob_unref it), so a driver that caches objects hands them out without copying.
+     * ERR_TOO_LARGE when the object is over max bytes (0: no ceiling). */
+    int (*get_shared)(struct objstore *os, const char *key, size_t max, struct blob **out,
+                      struct obj_info *info, struct err *err);
 };
 struct objstore {
     const struct objstore_ops *ops;
@@ -136,6 +141,10 @@ struct objstore *store_objstore(struct store *st); /* borrowed */
 /* Current state bytes (plaintext) appended to out, and its metadata. ERR_NOT_FOUND when none. */
 int store_get(struct store *st, const char *name, struct buf *out, struct state_meta *meta,
               struct err *err);
+/* Like store_get, but *out gets a shared reference to the plaintext (blob_unref it): no copy
+ * when the storage driver has the object cached. */
+int store_get_shared(struct store *st, const char *name, struct blob **out,
+                     struct state_meta *meta, struct err *err);
 /* Metadata of the current state only. ERR_NOT_FOUND when none. */
 int store_head(struct store *st, const char *name, struct state_meta *meta, struct err *err);
 

@@ -454,6 +454,50 @@ int store_get(struct store *st, const char *name, struct buf *out, struct state_
     return rc;
 }
 
+int store_get_shared(struct store *st, const char *name, struct blob **out,
+                     struct state_meta *meta, struct err *err)
+{
+    *out = NULL;
+    if (st->cfg.keys || !st->os->ops->get_shared) {
+        struct buf b;
+        buf_init(&b, 0);
+        if (store_get(st, name, &b, meta, err) != 0) {
+            buf_cleanup(&b);
+            return -1;
+        }
+        *out = blob_from_buf(&b);
+        return 0;
+    }
+    if (name_check(name, err) != 0)
+        return -1;
+    char *key = key_current(name);
+    struct obj_info *info = xmalloc(sizeof(*info));
+    struct blob *bl = NULL;
+    int rc = st->os->ops->get_shared(st->os, key, read_limit(st), &bl, info, err);
+    if (rc == 0 && bl->len >= 10 && memcmp(bl->data, "STATEDENC1", 10) == 0) {
+        rc = err_set(err, ERR_INTERNAL,
+                     "object %s is encrypted but no encryption key file is configured", key);
+        log_error("store: cannot read %s: %s", key, err->msg);
+    } else if (rc != 0 && err->code == ERR_INTERNAL) {
+        log_error("store: cannot read %s: %s", key, err->msg);
+    }
+    if (rc == 0 && meta) {
+        memset(meta, 0, sizeof(*meta));
+        if (meta_decode(info->meta, meta) != 0) {
+            memset(meta, 0, sizeof(*meta));
+            meta_from_content(bl->data, bl->len, meta);
+            meta->time_us = info->mtime_us;
+        }
+    }
+    if (rc == 0)
+        *out = bl;
+    else
+        blob_unref(bl);
+    free(info);
+    free(key);
+    return rc;
+}
+
 int store_head(struct store *st, const char *name, struct state_meta *meta, struct err *err)
 {
     if (name_check(name, err) != 0)

@@ -242,6 +242,18 @@ static void test_dir_cache_never_stale(void)
         CHECK_STR(b.data, "one");
         CHECK_STR(info.meta, "{\"m\":1}");
     }
+    for (int i = 0; i < 2; i++) { /* shared references to the cached bytes */
+        struct blob *bl = NULL;
+        CHECK_INT(os->ops->get_shared(os, "c", 0, &bl, &info, &e), 0);
+        CHECK_STR(bl->data, "one");
+        CHECK_STR(info.meta, "{\"m\":1}");
+        blob_unref(bl);
+    }
+    struct blob *small = NULL;
+    CHECK_INT(os->ops->get_shared(os, "c", 2, &small, NULL, &e), -1);
+    CHECK_INT(e.code, ERR_TOO_LARGE);
+    CHECK(small == NULL);
+    err_clear(&e);
     char *path = xasprintf("%s/c", root);
     int fd = open(path, O_WRONLY);
     CHECK(fd >= 0);
@@ -697,7 +709,7 @@ static void nm_free(struct objstore *os)
     free(nm);
 }
 static const struct objstore_ops nometa_ops = {nm_put,  nm_get,  nm_head, nm_del,
-                                               nm_list, nm_ping, nm_free, "nometa"};
+                                               nm_list, nm_ping, nm_free, "nometa", NULL};
 
 static void test_store_listing_without_meta(void)
 {
