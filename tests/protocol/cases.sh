@@ -375,7 +375,8 @@ cases_bad_input() {
     "/v1/states/1/2/3/4/5/6/7/8/9" "/v1/states/lock" "/v1/states/a/lock/lock" "/v1/states/a%20b"
     "/v1/states/a:b" "/v1/states/a@b" "/v1/states/a%00b" "/v1/states/$long" "/v1/states/%C3%A9t%C3%A9"
   )
-  local bad_get= bad_post=
+  local bad_get= bad_post= objects_before objects_after
+  objects_before=$(storage_objects)
   for p in "${paths[@]}"; do
     req GET "$p"
     if [ "$CODE" != 400 ] || ! is_json_error "$RESP" INFRA_001; then bad_get="$bad_get $p: $CODE;"; fi
@@ -384,6 +385,12 @@ cases_bad_input() {
   done
   if [ -z "$bad_get" ]; then pass "$t/bad names: GET is 400 INFRA_001"; else fail "$t/bad names: GET is 400 INFRA_001" "$bad_get"; fi
   if [ -z "$bad_post" ]; then pass "$t/bad names: POST is 400 INFRA_001"; else fail "$t/bad names: POST is 400 INFRA_001" "$bad_post"; fi
+  objects_after=$(storage_objects)
+  if [ "$objects_before" = "$objects_after" ]; then
+    pass "$t/bad names: no object created or changed in storage"
+  else
+    fail "$t/bad names: no object created or changed in storage" "$(diff <(echo "$objects_before") <(echo "$objects_after") | head -n 4 | tr '\n' ' ' | cut -c1-300)"
+  fi
   req "$(lock_method)" "/v1/states/a/lock/lock" -H 'Content-Type: application/json' --data-binary "@$P_TMP/lockZ"
   expect_error "$t/bad names: lock of a state named …/lock is 400" 400 INFRA_001
 
@@ -476,4 +483,35 @@ cases_chaos() {
     [ "$CODE" = 200 ] || ok=0
   done
   if [ $ok = 1 ]; then pass "$t/C22 timed-out LOCK/UNLOCK then retries all 200"; else fail "$t/C22 timed-out LOCK/UNLOCK then retries all 200" "last HTTP $CODE"; fi
+}
+
+# Lock leases (the suite starts stated with --lock-ttl 2s): a write carrying the ID renews the
+# lease; an expired lease is free for the next LOCK; the expired holder's writes are refused.
+cases_ttl() {
+  local t=$1 n="ttl-$P_LAYOUT/s" lin A B
+  lin=$(new_id)
+  A=$(new_id) B=$(new_id)
+  mklock "$P_TMP/ttlA" "$A" "alice@host-a" OperationTypeApply
+  mklock "$P_TMP/ttlB" "$B" "bob@host-b" OperationTypeApply
+  mkstate "$P_TMP/ttl1" 1 "$lin"
+  mkstate "$P_TMP/ttl2" 2 "$lin"
+  mkstate "$P_TMP/ttl3" 3 "$lin"
+  do_lock "$n" "$P_TMP/ttlA"
+  expect_code "$t/lease LOCK A (ttl 2s)" 200
+  sleep 1.2
+  post_state "/v1/states/$n?ID=$A" "$P_TMP/ttl1"
+  expect_code "$t/lease write by A at 1.2 s renews the lease" 200
+  sleep 1.2
+  do_lock "$n" "$P_TMP/ttlB"
+  expect_code "$t/lease still held 1.2 s after the renewal (2.4 s after LOCK)" 423
+  sleep 1.5
+  do_lock "$n" "$P_TMP/ttlB"
+  expect_code "$t/lease expired: LOCK B takes it over" 200
+  post_state "/v1/states/$n?ID=$A" "$P_TMP/ttl2"
+  expect_code "$t/lease write by the expired holder A is refused" 423
+  post_state "/v1/states/$n?ID=$B" "$P_TMP/ttl3"
+  expect_code "$t/lease write by the new holder B" 200
+  if same_state "$n" "$P_TMP/ttl3"; then pass "$t/lease state is B's write"; else fail "$t/lease state is B's write" "HTTP $CODE"; fi
+  do_unlock "$n" "$P_TMP/ttlB"
+  expect_code "$t/lease UNLOCK B" 200
 }

@@ -206,6 +206,23 @@ snapshot_count() {
   l=$(snapshot_list "$1") || return 1
   if [ -z "$l" ]; then echo 0; else echo "$l" | wc -l; fi
 }
+# storage_objects: every object under states/ with its size (and mtime in embedded mode), one
+# per line, sorted: two equal listings mean nothing was created, deleted or rewritten.
+storage_objects() {
+  local st
+  st=$(s3_prefix)
+  if [ -z "$st" ]; then
+    (cd "$STATED_DATA/data/states" 2>/dev/null && find . -type f -printf '%p %s %T@\n' | sort)
+  else
+    local rest=${st#s3://} bucket prefix
+    bucket=${rest%%/*}
+    prefix=${rest#*/}
+    [ "$prefix" = "$rest" ] && prefix=
+    s3_cli s3api list-objects-v2 --bucket "$bucket" --prefix "${prefix:+$prefix/}states/" \
+      --query 'Contents[].[Key,Size,ETag]' --output text 2>/dev/null | sort
+  fi
+}
+
 # snapshot_get NAME SNAPSHOT OUTFILE: the bytes of one snapshot object.
 snapshot_get() {
   local st

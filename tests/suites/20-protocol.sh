@@ -6,7 +6,8 @@
 # on NAME/lock, GitLab-style POST/DELETE on NAME/lock), in every storage/lock mode whose services
 # are up (embedded always; s3, pg, s3pg when tests/run-all.sh started RGW and PostgreSQL).
 # Three servers per mode: the default one (with a token file for the 401/403 cases), a strict one
-# (--no-force-unlock, --max-state-bytes 65536) and an mTLS one (C19).
+# (--no-force-unlock, --max-state-bytes 65536), a short-lease one (--lock-ttl 2s) and an mTLS one
+# (C19).
 #
 # Run alone: tests/suites/20-protocol.sh          (embedded only, unless S3_* / PG_CONNINFO set)
 #            PROTOCOL_MODES="embedded pg" tests/suites/20-protocol.sh
@@ -41,7 +42,7 @@ SCOPED_TOKEN=scoped-$RANDOM$RANDOM$RANDOM
 TOKENS=$P_TMP/tokens
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 {
-  echo "reader read * $(sha "$RO_TOKEN")"
+  echo "reader read ** $(sha "$RO_TOKEN")"
   echo "ci write allowed/* $(sha "$SCOPED_TOKEN")"
 } >"$TOKENS"
 
@@ -141,6 +142,19 @@ run_mode() {
     cases_limit "$t"
   done
   no_5xx "protocol/$M strict server never answered 5xx"
+  stated_cleanup
+
+  if ! stated_start "$M" --lock-ttl 2s; then
+    fail "protocol/$M/start --lock-ttl 2s" "stated did not start: $(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
+    stated_cleanup
+    return
+  fi
+  p_use_admin
+  # Leases do not depend on the lock URL: the two lock methods suffice (4 s of sleeping each).
+  for P_LAYOUT in state gitlab; do
+    cases_ttl "protocol/$M/$P_LAYOUT"
+  done
+  no_5xx "protocol/$M lease server never answered 5xx"
   stated_cleanup
 
   c19 "$M"
