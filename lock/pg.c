@@ -155,9 +155,10 @@ static int pg_acquire(struct lockstore *ls, const char *state, const char *id,
         PGresult *r = pgconn_exec(p->pool, "acquire lock", SQL_ACQUIRE, 4, params, true, err);
         if (!r)
             return -1;
-        if (PQntuples(r) != 1) {
+        int rows = PQntuples(r);
+        if (rows != 1) {
             PQclear(r);
-            return err_set(err, ERR_INTERNAL, "acquire lock: %d rows", PQntuples(r));
+            return err_set(err, ERR_INTERNAL, "acquire lock: %d rows", rows);
         }
         if (!PQgetisnull(r, 0, 0)) {
             char o = PQgetvalue(r, 0, 0)[0];
