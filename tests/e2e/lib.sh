@@ -60,3 +60,20 @@ curl_lock() {
   curl -sk "${E2E_CURL[@]}" -o /dev/null -w '%{http_code}' --max-time 10 -X "$m" -u "admin:$ADMIN_TOKEN" \
     -H 'Content-Type: application/json' --data-binary "$body" "$STATED_URL/v1/states/$path"
 }
+
+# audit_lines: every audit event of the running stated (JSON Lines), from the data dir or from
+# PostgreSQL when --locks points there.
+audit_lines() {
+  local i
+  for ((i = 0; i < ${#STATED_ARGS[@]}; i++)); do
+    if [ "${STATED_ARGS[i]}" = --locks ]; then
+      psql "${STATED_ARGS[i + 1]}" -qAt -c 'SELECT line FROM audit_events ORDER BY seq'
+      return
+    fi
+  done
+  cat "$STATED_DATA/data/audit.jsonl" 2>/dev/null
+}
+# audit_seq NAME: the events on state NAME in order, as "action:status" words.
+audit_seq() {
+  audit_lines | jq -r --arg n "$1" 'select(.state == $n) | "\(.action):\(.status)"' | tr '\n' ' '
+}

@@ -51,9 +51,25 @@ e2e_default_layout() {
   mapfile -t flags < <(backend_flags "$name" state)
 
   if tf "$d" init -input=false "${flags[@]}"; then pass "$t init"; else fail "$t init" "$(tf_tail)"; return; fi
+  # What terraform sent, as the audit trail recorded it: init only reads.
+  local seq0 seq1
+  seq0=$(audit_seq "$name")
+  if [[ $seq0 =~ ^(get:404\ )+$ ]]; then pass "$t init only reads (audit: $seq0)"; else fail "$t init only reads" "audit: '$seq0'"; fi
   if state_json "$name" "$E2E_TMP/none"; then fail "$t init writes no state" "GET returned 200"; else pass "$t init writes no state"; fi
 
   if tf "$d" apply -input=false -auto-approve -var v=one; then pass "$t apply"; else fail "$t apply" "$(tf_tail)"; fi
+  # apply: LOCK, reads, one POST ?ID=, UNLOCK, in that order, all 200 (GET 404 while empty).
+  seq1=$(audit_seq "$name")
+  seq1=${seq1#"$seq0"}
+  seq1=${seq1#get:404 } # state_json's own GET above
+  if [[ $seq1 =~ ^lock:200\ (get:404\ )+write:200\ unlock:200\ $ ]]; then
+    pass "$t apply sent LOCK, GET…, POST, UNLOCK (audit: $seq1)"
+  else
+    fail "$t apply sent LOCK, GET…, POST, UNLOCK" "audit: '$seq1'"
+  fi
+  local lock_ids
+  lock_ids=$(audit_lines | jq -r --arg n "$name" 'select(.state == $n and (.action == "lock" or .action == "write" or .action == "unlock")) | .lock_id' | sort -u)
+  if [ "$(echo "$lock_ids" | wc -l)" = 1 ] && [ -n "$lock_ids" ]; then pass "$t LOCK, POST ?ID= and UNLOCK carry one lock ID"; else fail "$t LOCK, POST ?ID= and UNLOCK carry one lock ID" "$(echo "$lock_ids" | tr '\n' ' ')"; fi
   state_json "$name" "$E2E_TMP/s1"
   s1=$(serial_of "$E2E_TMP/s1")
   expect_eq "$t apply stored the output" "$(value_of "$E2E_TMP/s1")" one
