@@ -176,6 +176,39 @@ cases_locks() {
   do_unlock "$n" "$P_TMP/lockB"
   expect_code "$t/C15 cleanup" 200
 
+  # Racing LOCKs from many clients on a free state: exactly one wins, every loser is told the
+  # winner's ID.
+  local race="locks-$P_LAYOUT/race" i winners=0 losers=0 bad= winner_id=
+  for i in $(seq 1 10); do
+    mklock "$P_TMP/race$i" "race-$i-$(new_id)" "racer$i@ci" OperationTypeApply
+  done
+  local pids=()
+  for i in $(seq 1 10); do
+    curl -s --max-time 15 "${P_CURL_TLS[@]}" -o "$P_TMP/race$i.out" -w '%{http_code}' -X "$(lock_method)" \
+      "${P_AUTH[@]}" -H 'Content-Type: application/json' --data-binary "@$P_TMP/race$i" \
+      "$STATED_URL$(lock_path "$race")" >"$P_TMP/race$i.code" &
+    pids+=($!)
+  done
+  wait "${pids[@]}" # not a bare wait: stated itself is a child of this shell
+  for i in $(seq 1 10); do
+    case $(cat "$P_TMP/race$i.code") in
+      200) winners=$((winners + 1)) winner_id=$(json_field "$P_TMP/race$i" ID) ;;
+      423) losers=$((losers + 1)) ;;
+      *) bad="$bad $i:$(cat "$P_TMP/race$i.code")" ;;
+    esac
+  done
+  if [ $winners = 1 ] && [ $losers = 9 ]; then pass "$t/10 racing LOCKs: one 200, nine 423"; else fail "$t/10 racing LOCKs: one 200, nine 423" "$winners won, $losers lost, other:$bad"; fi
+  bad=
+  for i in $(seq 1 10); do
+    if [ "$(cat "$P_TMP/race$i.code")" = 423 ] && [ "$(json_field "$P_TMP/race$i.out" ID)" != "$winner_id" ]; then
+      bad="$bad $i"
+    fi
+  done
+  if [ -z "$bad" ]; then pass "$t/racing LOCKs: every 423 names the winner"; else fail "$t/racing LOCKs: every 423 names the winner" "losers$bad saw another ID"; fi
+  for i in $(seq 1 10); do
+    [ "$(cat "$P_TMP/race$i.code")" = 200 ] && do_unlock "$race" "$P_TMP/race$i"
+  done
+
   # C20: the address has its own query; the client re-encodes it with the ID, keys sorted.
   local m="locks-$P_LAYOUT/c20"
   mkstate "$P_TMP/c20a" 1 "$lin"

@@ -85,6 +85,13 @@ c19() {
   post_state /v1/states/c19-withcert/s "$P_TMP/c19"
   expect_code "$t with client certificate: POST" 200
   if same_state c19-withcert/s "$P_TMP/c19"; then pass "$t with client certificate: GET identical"; else fail "$t with client certificate: GET identical" "HTTP $CODE"; fi
+  # Go clients speak HTTP/2 when the server offers it over TLS: custom methods must work there.
+  P_CURL_TLS+=(--http2)
+  mklock "$P_TMP/c19lock" "$(new_id)" tls@ci OperationTypeApply
+  req LOCK /v1/states/c19-withcert/s -H 'Content-Type: application/json' --data-binary "@$P_TMP/c19lock"
+  expect_code "$t with client certificate (HTTP/2 if offered): LOCK" 200
+  req UNLOCK /v1/states/c19-withcert/s -H 'Content-Type: application/json' --data-binary "@$P_TMP/c19lock"
+  expect_code "$t with client certificate (HTTP/2 if offered): UNLOCK" 200
   P_CURL_TLS=()
 
   # Where would a request leave a trace? Log, data dir (embedded audit), PostgreSQL (audit).
