@@ -319,7 +319,10 @@ static void do_get(struct backend_req *r, const char *name, struct audit_event *
     else
         sha256_hex(b->data, b->len, ev->sha256);
     char md5[25];
-    content_md5(ev->sha256, b->data, b->len, md5);
+    if (m.size == b->len && strlen(m.md5) == 24 && strcmp(m.sha256, ev->sha256) == 0)
+        memcpy(md5, m.md5, sizeof(md5)); /* recorded at write time */
+    else
+        content_md5(ev->sha256, b->data, b->len, md5);
     ev->serial = (int64_t)m.serial;
     snprintf(ev->lineage, sizeof(ev->lineage), "%s", m.lineage);
     ev->size = (int64_t)b->len;
@@ -356,8 +359,8 @@ static void do_write(struct backend_req *r, const char *name, struct audit_event
                       r->body_len, (unsigned long long)r->srv->cfg->max_state_bytes);
         goto out;
     }
+    char md5[25] = "";
     if (r->content_md5 != NULL) {
-        char md5[25];
         const char *v = r->content_md5;
         size_t vlen = strlen(v);
         while (*v == ' ')
@@ -384,7 +387,11 @@ static void do_write(struct backend_req *r, const char *name, struct audit_event
     }
     char writer[160];
     writer_name(r, writer, sizeof(writer));
-    struct store_write w = {.serial = sum.serial, .lineage = sum.lineage, .writer = writer};
+    struct store_write w = {.serial = sum.serial,
+                            .lineage = sum.lineage,
+                            .writer = writer,
+                            .sha256 = ev->sha256,
+                            .md5 = md5[0] != '\0' ? md5 : NULL};
     struct state_meta m;
     bool unchanged = false;
     memset(&m, 0, sizeof(m));

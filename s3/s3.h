@@ -69,6 +69,16 @@ struct objstore_ops {
      * ERR_TOO_LARGE when the object is over max bytes (0: no ceiling). */
     int (*get_shared)(struct objstore *os, const char *key, size_t max, struct blob **out,
                       struct obj_info *info, struct err *err);
+    /* Optional (NULL: callers use put). put, with sha256 the lowercase hex SHA-256 of data
+     * already known to the caller, so a driver that sends it (S3's x-amz-content-sha256, which
+     * the server verifies) does not hash the bytes again. */
+    int (*put_sha256)(struct objstore *os, const char *key, const void *data, size_t len,
+                      const char *meta, const char sha256[65], struct err *err);
+    /* Optional (NULL: callers read and put). Replaces dst with a copy of src's bytes made by
+     * the storage itself, stored with meta (may be NULL) instead of src's metadata; atomic and
+     * durable like put. ERR_NOT_FOUND when src is absent. */
+    int (*copy)(struct objstore *os, const char *src, const char *dst, const char *meta,
+                struct err *err);
 };
 struct objstore {
     const struct objstore_ops *ops;
@@ -123,6 +133,8 @@ struct state_meta {
     uint64_t size;   /* plaintext size */
     int64_t time_us; /* when stated accepted the write */
     char writer[160]; /* actor that wrote it: "token-name" or "token-name/basic-user" */
+    char md5[25];     /* base64 MD5 of the plaintext (a GET's Content-MD5); "" when unknown
+                         (objects written before it was recorded, rebuilt metadata) */
 };
 
 struct store_config {
@@ -152,8 +164,12 @@ struct store_write {
     uint64_t serial;    /* from the body (statejson_scan) */
     const char *lineage;
     const char *writer; /* actor */
+    const char *sha256; /* lowercase hex SHA-256 of the data when the caller has it, or NULL */
+    const char *md5;    /* base64 MD5 of the data when the caller has it (a verified
+                           Content-MD5), or NULL: computed here */
 };
-/* Writes a new state: snapshot first, then current. When the content is byte-identical to the
+/* Writes a new state: snapshot first, then current (a server-side copy of the snapshot when
+ * the objstore can, so the bytes are uploaded once). When the content is byte-identical to the
  * current state nothing is written and *unchanged is set. out may be NULL. Applies retention
  * to this state's snapshots afterwards (never the newest; failures there are logged, not
  * returned). */

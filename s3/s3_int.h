@@ -87,6 +87,15 @@ struct s3__objhead {
  * s3__meta_encode). Content-MD5 and x-amz-content-sha256 let the server check the body. */
 int s3__put_object(struct s3_client *c, const char *key, const void *data, size_t len,
                    const char *meta, struct err *err);
+/* PutObject with the body's SHA-256 (lowercase hex) given by the caller: it is sent as
+ * x-amz-content-sha256, which S3 verifies, so no Content-MD5 is computed or sent. */
+int s3__put_object_sha256(struct s3_client *c, const char *key, const void *data, size_t len,
+                          const char *meta, const char sha256[65], struct err *err);
+/* CopyObject src -> dst (full keys in the bucket) with x-amz-metadata-directive REPLACE and
+ * meta (may be NULL) as the new object's x-amz-meta-stated. A 200 whose body is an <Error>
+ * (S3 may fail a copy after answering 200) is a failure. */
+int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const char *meta,
+                    struct err *err);
 /* GetObject (version_id may be NULL): appends the bytes to out (its ceiling applies:
  * ERR_TOO_LARGE). ERR_NOT_FOUND when absent. head may be NULL. */
 int s3__get_object(struct s3_client *c, const char *key, const char *version_id, struct buf *out,

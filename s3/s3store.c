@@ -74,6 +74,38 @@ static int s3s_put(struct objstore *os, const char *key, const void *data, size_
     return rc;
 }
 
+static int s3s_put_sha256(struct objstore *os, const char *key, const void *data, size_t len,
+                          const char *meta, const char sha256[65], struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : too_long(s, key, err);
+    char *k = full_key(s, key);
+    int rc = s3__put_object_sha256(s->c, k, data, len, meta, sha256, err);
+    free(k);
+    return rc;
+}
+
+/* CopyObject: the current object of a write is a copy of its snapshot, made by the storage,
+ * so the state's bytes cross the network once. */
+static int s3s_copy(struct objstore *os, const char *src, const char *dst, const char *meta,
+                    struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    int ck = check_key(s, dst, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : too_long(s, dst, err);
+    ck = check_key(s, src, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", src);
+    char *ks = full_key(s, src), *kd = full_key(s, dst);
+    int rc = s3__copy_object(s->c, ks, kd, meta, err);
+    free(kd);
+    free(ks);
+    return rc;
+}
+
 static int s3s_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
                    struct err *err)
 {
@@ -188,6 +220,8 @@ static const struct objstore_ops s3_ops = {
     .ping = s3s_ping,
     .free = s3s_free,
     .kind = "s3",
+    .put_sha256 = s3s_put_sha256,
+    .copy = s3s_copy,
 };
 
 /* Versioning keeps every overwritten or deleted object recoverable in the bucket. Turning it

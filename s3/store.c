@@ -22,6 +22,7 @@
  * every objstore put is atomic. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 struct store {
     struct objstore *os;
     struct store_config cfg;
+    atomic_bool copy_refused; /* the objstore's copy failed for a reason other than outage */
 };
 
 /* SEQ is strictly increasing within the process so two writes in the same microsecond (or a
@@ -230,6 +232,8 @@ static char *meta_dump(const struct state_meta *m, const char *lineage, const ch
     json_object_set_new(o, "time", json_string(t));
     json_object_set_new(o, "writer", json_string(writer));
     json_object_set_new(o, "snapshot", json_string(m->snapshot));
+    if (m->md5[0])
+        json_object_set_new(o, "md5", json_string(m->md5));
     /* ASCII only: S3 carries metadata in HTTP headers. */
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
@@ -297,6 +301,10 @@ static int meta_decode(const char *s, struct state_meta *m)
         goto out;
     if (time_parse_rfc3339(t, &tmp.time_us) != 0)
         goto out;
+    /* md5 is optional (not recorded before); a malformed one is just not used. */
+    if (!copy_str(tmp.md5, sizeof(tmp.md5), json_object_get(o, "md5")) ||
+        strlen(tmp.md5) != 24)
+        tmp.md5[0] = '\0';
     *m = tmp;
     rc = 0;
 out:
@@ -385,6 +393,66 @@ static int write_object(struct store *st, const char *key, const void *data, siz
     int rc = keyring_seal(st->cfg.keys, data, len, &sealed, err);
     if (rc == 0)
         rc = st->os->ops->put(st->os, key, sealed.data, sealed.len, meta, err);
+    buf_cleanup(&sealed);
+    return rc;
+}
+
+static int put_payload(struct store *st, const char *key, const void *data, size_t len,
+                       const char *sha256, const char *meta, struct err *err)
+{
+    if (sha256 && st->os->ops->put_sha256)
+        return st->os->ops->put_sha256(st->os, key, data, len, meta, sha256, err);
+    return st->os->ops->put(st->os, key, data, len, meta, err);
+}
+
+/* Writes a state's snapshot, then its current object, both with meta. The bytes are sealed
+ * once (both objects carry the same ciphertext) and, when the objstore can copy on its side,
+ * sent once: current becomes a copy of the snapshot, which is complete and durable before
+ * current changes, as the crash rule needs. plain_sha256 is the hex SHA-256 of data. */
+static int write_state_pair(struct store *st, const char *snap_key, const char *cur_key,
+                            const void *data, size_t len, const char *plain_sha256,
+                            const char *meta, struct err *err)
+{
+    const void *payload = data;
+    size_t plen = len;
+    const char *payload_sha = plain_sha256;
+    char sealed_sha[65];
+    struct buf sealed;
+    buf_init(&sealed, 0);
+    int rc = -1;
+    if (st->cfg.keys) {
+        if (keyring_seal(st->cfg.keys, data, len, &sealed, err) != 0)
+            goto out;
+        payload = sealed.data;
+        plen = sealed.len;
+        payload_sha = NULL;
+        if (st->os->ops->put_sha256) {
+            sha256_hex(payload, plen, sealed_sha);
+            payload_sha = sealed_sha;
+        }
+    }
+    if (put_payload(st, snap_key, payload, plen, payload_sha, meta, err) != 0)
+        goto out;
+    if (st->os->ops->copy && !atomic_load(&st->copy_refused)) {
+        struct err ce = {0};
+        if (st->os->ops->copy(st->os, snap_key, cur_key, meta, &ce) == 0) {
+            rc = 0;
+            goto out;
+        }
+        if (ce.code == ERR_UNAVAILABLE) {
+            /* Storage down or overloaded: an upload would fare no better. */
+            err_set(err, ce.code, "%s", ce.msg);
+            goto out;
+        }
+        /* A store without server-side copy (or a key without the right to it): upload
+         * instead, from now on. */
+        if (ce.code != ERR_NOT_FOUND)
+            atomic_store(&st->copy_refused, true);
+        log_warn("store: server-side copy refused (%s); writing current objects by upload",
+                 ce.msg);
+    }
+    rc = put_payload(st, cur_key, payload, plen, payload_sha, meta, err);
+out:
     buf_cleanup(&sealed);
     return rc;
 }
@@ -668,7 +736,10 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
         return err_set(err, ERR_TOO_LARGE, "state is %zu bytes, limit %" PRIu64, len,
                        st->cfg.max_state_bytes);
     char sha[65];
-    sha256_hex(data, len, sha);
+    if (w && w->sha256 && strlen(w->sha256) == 64 && is_lower_hex(w->sha256, 64))
+        memcpy(sha, w->sha256, sizeof(sha));
+    else
+        sha256_hex(data, len, sha);
     char *cur_key = key_current(name);
     int rc = -1;
     char *json = NULL;
@@ -698,14 +769,17 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
     snprintf(m.writer, sizeof(m.writer), "%s", w && w->writer ? w->writer : "");
     memcpy(m.sha256, sha, sizeof(m.sha256));
     m.size = len;
+    /* Recorded so a GET can send Content-MD5 without hashing the state each time. */
+    if (w && w->md5 && strlen(w->md5) == 24)
+        memcpy(m.md5, w->md5, sizeof(m.md5));
+    else
+        md5_base64(data, len, m.md5);
     m.time_us = next_seq();
     snprintf(m.snapshot, sizeof(m.snapshot), "%016" PRId64 "-%" PRIu64 "-%.12s", m.time_us,
              m.serial, sha);
     json = meta_encode(&m);
     snap_key = xasprintf("states/%s/snapshots/%s" SNAP_SUFFIX, name, m.snapshot);
-    if (write_object(st, snap_key, data, len, json, err) != 0)
-        goto done;
-    if (write_object(st, cur_key, data, len, json, err) != 0)
+    if (write_state_pair(st, snap_key, cur_key, data, len, sha, json, err) != 0)
         goto done;
     if (out)
         *out = m;

@@ -708,8 +708,14 @@ static void nm_free(struct objstore *os)
     nm->inner->ops->free(nm->inner);
     free(nm);
 }
-static const struct objstore_ops nometa_ops = {nm_put,  nm_get,  nm_head, nm_del,
-                                               nm_list, nm_ping, nm_free, "nometa", NULL};
+static const struct objstore_ops nometa_ops = {.put = nm_put,
+                                               .get = nm_get,
+                                               .head = nm_head,
+                                               .del = nm_del,
+                                               .list = nm_list,
+                                               .ping = nm_ping,
+                                               .free = nm_free,
+                                               .kind = "nometa"};
 
 static void test_store_listing_without_meta(void)
 {
