@@ -123,6 +123,21 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
     return need;
 }
 
+/* True when none of the 8 bytes at p ends or escapes a string or needs a closer look: each is
+ * printable ASCII (0x20-0x7F) other than '"' and '\\'. Bit tricks on a 64-bit word (a byte
+ * below n borrows into its top bit in x - n*ones, masked by ~x so bytes >= 0x80 do not count;
+ * any false positive sits above a true one, so "any byte matches" is exact). */
+static bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                   ((bslash - ones) & ~bslash) | w;
+    return (bad & highs) == 0;
+}
+
 /* Parses a string starting at the opening quote. When dst is non-NULL the unescaped text is
  * written there (NUL-terminated) and *overflow is set when it did not fit in cap bytes. */
 static int scan_string(struct scan *s, char *dst, size_t cap, bool *overflow)
@@ -132,6 +147,13 @@ static int scan_string(struct scan *s, char *dst, size_t cap, bool *overflow)
         dst[0] = '\0';
     s->p++; /* opening quote */
     while (s->p < s->end) {
+        if (dst == NULL) {
+            /* Most of a large state is long plain strings: skip them a word at a time. */
+            while (s->end - s->p >= 8 && plain8(s->p))
+                s->p += 8;
+            if (s->p >= s->end)
+                break;
+        }
         unsigned char c = *s->p;
         if (c == '"') {
             s->p++;
