@@ -2,9 +2,11 @@
 # 35-crash: kill -9 stated while a client streams writes, restart it on the same storage, and
 # check what survived.
 #
-# A writer posts states with serials 1, 2, 3, … (each body carries its serial and 50 KB, 500 KB
-# or 2 MB of padding depending on the round, so a write takes a while) and records every acknowledged (200) one. After a random
-# 0.5-2 s, stated gets SIGKILL; it is restarted on the same data dir / bucket prefix / database.
+# A writer posts states with serials 1, 2, 3, ... (each body carries its serial and 50 KB,
+# 500 KB or 2 MB of padding depending on the round, so a write takes a while) and records every
+# acknowledged (200) one. After a random 0.5-2.4 s (and, from round 2 on in embedded mode, as
+# soon as a write's temp file shows up) stated gets SIGKILL; it is restarted on the same data
+# dir / bucket prefix / database.
 # Then:
 #   - the current state is valid JSON and byte-identical to the last acknowledged write or to
 #     the one that was in flight (never torn, never older than the last acknowledgement);
@@ -67,13 +69,24 @@ crash_round() {
   wpid=$!
   sleep "$((RANDOM % 2)).$((RANDOM % 10))"
   sleep 0.5
+  # From round 2 on in embedded mode, wait until a write is visibly under way (its temp file
+  # exists) so the kill lands inside the write rather than between two requests.
+  local how="at a random moment" i
+  if [ "$r" -ge 2 ] && [ -z "$(s3_prefix)" ]; then
+    for i in $(seq 1 3000); do
+      if [ -n "$(find "$STATED_DATA/data/states/$name" -name '.~tmp.*' 2>/dev/null | head -n 1)" ]; then
+        how="while a write's temp file existed"
+        break
+      fi
+    done
+  fi
   stated_kill
   wait "$wpid"
   local acked=0 attempt stopped
   [ -s "$dir/acked" ] && acked=$(tail -n 1 "$dir/acked")
   attempt=$(cat "$dir/attempt" 2>/dev/null || echo 0)
   stopped=$(cat "$dir/stopped" 2>/dev/null)
-  echo "  $t: $acked writes acknowledged, write $attempt in flight when killed ($stopped)"
+  echo "  $t: killed $how; $acked writes acknowledged, write $attempt in flight ($stopped)"
   if [ "$acked" -lt 1 ]; then
     fail "$t writes acknowledged before the kill" "none (stopped: $stopped)"
   else
