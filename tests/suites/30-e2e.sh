@@ -67,6 +67,9 @@ e2e_default_layout() {
   else
     fail "$t apply sent LOCK, GET…, POST, UNLOCK" "audit: '$seq1'"
   fi
+  local users
+  users=$(audit_lines | jq -r --arg n "$name" 'select(.state == $n and .action != "get") | "\(.actor)/\(.username)"' | sort -u | tr '\n' ' ')
+  expect_eq "$t audit records the token and terraform's Basic username" "$users" "admin/ci "
   local lock_ids
   lock_ids=$(audit_lines | jq -r --arg n "$name" 'select(.state == $n and (.action == "lock" or .action == "write" or .action == "unlock")) | .lock_id' | sort -u)
   if [ "$(echo "$lock_ids" | wc -l)" = 1 ] && [ -n "$lock_ids" ]; then pass "$t LOCK, POST ?ID= and UNLOCK carry one lock ID"; else fail "$t LOCK, POST ?ID= and UNLOCK carry one lock ID" "$(echo "$lock_ids" | tr '\n' ' ')"; fi
