@@ -1,4 +1,4 @@
-# tests/protocol/lib.sh: HTTP helpers for the protocol suite (sourced after testlib.sh and
+# tests/protocol/lib.sh: HTTP request functions for the protocol suite (sourced after testlib.sh and
 # stated.sh). Requests go through curl against the real stated at $STATED_URL; each sets
 #   CODE   the HTTP status ("000" when no response arrived)
 #   $RESP  the response body (a file), $RESP_H the response headers
