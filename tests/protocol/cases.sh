@@ -166,7 +166,7 @@ cases_locks() {
     if [ "$CODE" != 423 ] || [ -z "$(json_field "$RESP" ID)" ]; then
       ok=0 ids="$ids try $i: HTTP $CODE ID '$(json_field "$RESP" ID)';"
     fi
-    sleep "0.$((i * 2))"
+    sleep "0.$i"
   done
   if [ $ok = 1 ]; then pass "$t/C15 every conflict carries a non-empty ID"; else fail "$t/C15 every conflict carries a non-empty ID" "$ids"; fi
   do_unlock "$n" "$P_TMP/lockA"
