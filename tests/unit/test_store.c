@@ -717,6 +717,139 @@ static const struct objstore_ops nometa_ops = {.put = nm_put,
                                                .free = nm_free,
                                                .kind = "nometa"};
 
+/* An objstore that can copy on its side and takes the caller's SHA-256, over the dir driver:
+ * mode 0 copies, 1 refuses copies (a store without CopyObject), 2 fails them as in an outage. */
+struct copier {
+    struct objstore base;
+    struct objstore *inner;
+    int mode;
+    int puts, sha_puts, sha_wrong, copies;
+};
+
+static struct objstore *cp_inner(struct objstore *os)
+{
+    return ((struct copier *)os)->inner;
+}
+static int cp_put(struct objstore *os, const char *key, const void *data, size_t len,
+                  const char *meta, struct err *err)
+{
+    ((struct copier *)os)->puts++;
+    return cp_inner(os)->ops->put(cp_inner(os), key, data, len, meta, err);
+}
+static int cp_put_sha256(struct objstore *os, const char *key, const void *data, size_t len,
+                         const char *meta, const char sha256[65], struct err *err)
+{
+    struct copier *c = (struct copier *)os;
+    char real[65];
+    sha256_hex(data, len, real);
+    c->sha_puts++;
+    if (strcmp(real, sha256) != 0)
+        c->sha_wrong++;
+    return c->inner->ops->put(c->inner, key, data, len, meta, err);
+}
+static int cp_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
+                  struct err *err)
+{
+    return cp_inner(os)->ops->get(cp_inner(os), key, out, info, err);
+}
+static int cp_head(struct objstore *os, const char *key, struct obj_info *info, struct err *err)
+{
+    return cp_inner(os)->ops->head(cp_inner(os), key, info, err);
+}
+static int cp_del(struct objstore *os, const char *key, struct err *err)
+{
+    return cp_inner(os)->ops->del(cp_inner(os), key, err);
+}
+static int cp_list(struct objstore *os, const char *prefix,
+                   int (*cb)(void *ctx, const struct obj_info *info), void *ctx, struct err *err)
+{
+    return cp_inner(os)->ops->list(cp_inner(os), prefix, cb, ctx, err);
+}
+static int cp_ping(struct objstore *os, struct err *err)
+{
+    return 0;
+}
+static void cp_free(struct objstore *os)
+{
+    cp_inner(os)->ops->free(cp_inner(os));
+    free(os);
+}
+static int cp_copy(struct objstore *os, const char *src, const char *dst, const char *meta,
+                   struct err *err)
+{
+    struct copier *c = (struct copier *)os;
+    c->copies++;
+    if (c->mode == 1)
+        return err_set(err, ERR_INTERNAL, "copy not implemented");
+    if (c->mode == 2)
+        return err_set(err, ERR_UNAVAILABLE, "storage down");
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = c->inner->ops->get(c->inner, src, &b, NULL, err);
+    if (rc == 0)
+        rc = c->inner->ops->put(c->inner, dst, b.data, b.len, meta, err);
+    buf_cleanup(&b);
+    return rc;
+}
+static const struct objstore_ops copier_ops = {.put = cp_put,
+                                               .get = cp_get,
+                                               .head = cp_head,
+                                               .del = cp_del,
+                                               .list = cp_list,
+                                               .ping = cp_ping,
+                                               .free = cp_free,
+                                               .kind = "copier",
+                                               .put_sha256 = cp_put_sha256,
+                                               .copy = cp_copy};
+
+/* A write sends the bytes once (snapshot with the known SHA-256, current copied); a store
+ * that refuses copies gets uploads (and is not asked again); a copy failing in an outage
+ * fails the write and leaves the previous current. The recorded MD5 is the content's. */
+static void test_store_put_copy(void)
+{
+    for (int mode = 0; mode <= 2; mode++) {
+        const char *root = t_tempdir();
+        struct err e = {0};
+        struct copier *c = xcalloc(1, sizeof(*c));
+        c->base.ops = &copier_ops;
+        c->inner = objstore_dir_new(root, &e);
+        c->mode = mode;
+        struct store_config cfg = {.max_state_bytes = 1 << 20};
+        struct store *st = store_new(&c->base, &cfg, &e);
+        char *b1 = state_body(1, "l", "one"), *b2 = state_body(2, "l", "two");
+        struct state_meta m;
+        CHECK_INT(put_state(st, "s", b1, 1, NULL, &m), mode == 2 ? -1 : 0);
+        if (mode == 2) {
+            /* The snapshot went in; current was not replaced. */
+            struct buf b;
+            buf_init(&b, 0);
+            CHECK_INT(store_get(st, "s", &b, NULL, &e), -1);
+            CHECK_INT(e.code, ERR_NOT_FOUND);
+            buf_cleanup(&b);
+            CHECK_INT(c->sha_puts, 1);
+        } else {
+            CHECK_INT(put_state(st, "s", b2, 2, NULL, &m), 0);
+            CHECK_INT(c->sha_puts, mode == 0 ? 2 : 4);
+            CHECK_INT(c->copies, 1 + (mode == 0));
+            struct buf b;
+            buf_init(&b, 0);
+            struct state_meta got;
+            CHECK_INT(store_get(st, "s", &b, &got, &e), 0);
+            CHECK_STR(b.data, b2);
+            char md5[25];
+            md5_base64(b2, strlen(b2), md5);
+            CHECK_STR(got.md5, md5);
+            CHECK_STR(got.snapshot, m.snapshot);
+            buf_cleanup(&b);
+        }
+        CHECK_INT(c->sha_wrong, 0);
+        CHECK_INT(c->puts, 0);
+        free(b1);
+        free(b2);
+        store_free(st);
+    }
+}
+
 static void test_store_listing_without_meta(void)
 {
     const char *root = t_tempdir();
@@ -943,6 +1076,7 @@ int main(void)
     RUN(test_store_untrusted_current_meta);
     RUN(test_store_crash_between_data_and_sidecar);
     RUN(test_store_listing_without_meta);
+    RUN(test_store_put_copy);
     RUN(test_store_concurrent_writes);
     RUN(test_store_odd_writer);
     RUN(test_store_encrypted);
