@@ -152,10 +152,16 @@ int main(int argc, char **argv)
     if (mkdir_p(cfg.data_dir, &e) != 0)
         fatal("data dir", &e);
     struct keyring *keys = NULL;
+    const char *inline_keys = getenv("STATED_ENCRYPTION_KEY");
     if (cfg.encryption_key_file != NULL && cfg.encryption_key_file[0] != '\0') {
         keys = keyring_load(cfg.encryption_key_file, &e);
         if (keys == NULL)
             fatal("--encryption-key-file", &e);
+    } else if (inline_keys != NULL && inline_keys[0] != '\0') {
+        /* Serverless containers have no files for secrets: the keys come as one variable. */
+        keys = keyring_parse(inline_keys, "STATED_ENCRYPTION_KEY", &e);
+        if (keys == NULL)
+            fatal("STATED_ENCRYPTION_KEY", &e);
     }
     struct objstore *os = open_objstore(&cfg, &e);
     if (os == NULL)

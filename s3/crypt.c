@@ -45,13 +45,10 @@ static void cleanse(void *p, size_t n)
         *v++ = 0;
 }
 
-struct keyring *keyring_load(const char *path, struct err *err)
+/* Reads keys from f, one base64 key a line; `origin` names the source in messages (never the
+ * key material). Closes f. */
+static struct keyring *keyring_read(FILE *f, const char *origin, struct err *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        err_set_errno(err, ERR_INVALID, errno, "encryption key file %s", path);
-        return NULL;
-    }
     struct keyring *kr = xcalloc(1, sizeof(*kr));
     char line[512];
     int lineno = 0;
@@ -59,7 +56,7 @@ struct keyring *keyring_load(const char *path, struct err *err)
         lineno++;
         size_t n = strlen(line);
         if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
-            err_set(err, ERR_INVALID, "encryption key file %s line %d: line too long", path,
+            err_set(err, ERR_INVALID, "%s line %d: line too long", origin,
                     lineno);
             goto fail;
         }
@@ -74,22 +71,22 @@ struct keyring *keyring_load(const char *path, struct err *err)
         if (n == 0 || s[0] == '#')
             continue;
         if (kr->n == MAX_KEYS) {
-            err_set(err, ERR_INVALID, "encryption key file %s: more than %d keys", path, MAX_KEYS);
+            err_set(err, ERR_INVALID, "%s: more than %d keys", origin, MAX_KEYS);
             goto fail;
         }
         unsigned char raw[400];
         size_t rawlen = sizeof(raw);
         if (base64_decode(s, n, raw, &rawlen) != 0) {
-            err_set(err, ERR_INVALID, "encryption key file %s line %d: not valid base64", path,
+            err_set(err, ERR_INVALID, "%s line %d: not valid base64", origin,
                     lineno);
             cleanse(raw, sizeof(raw));
             goto fail;
         }
         if (rawlen != 32) {
             err_set(err, ERR_INVALID,
-                    "encryption key file %s line %d: key is %zu bytes, must be 32 "
+                    "%s line %d: key is %zu bytes, must be 32 "
                     "(e.g. openssl rand -base64 32)",
-                    path, lineno, rawlen);
+                    origin, lineno, rawlen);
             cleanse(raw, sizeof(raw));
             goto fail;
         }
@@ -103,7 +100,7 @@ struct keyring *keyring_load(const char *path, struct err *err)
         for (int i = 0; i < kr->n; i++)
             if (strcmp(kr->keys[i].id, k->id) == 0) {
                 err_set(err, ERR_INVALID,
-                        "encryption key file %s line %d: same key as an earlier line", path,
+                        "%s line %d: same key as an earlier line", origin,
                         lineno);
                 goto fail;
             }
@@ -111,12 +108,12 @@ struct keyring *keyring_load(const char *path, struct err *err)
     }
     cleanse(line, sizeof(line));
     if (ferror(f)) {
-        err_set_errno(err, ERR_INVALID, errno, "read encryption key file %s", path);
+        err_set_errno(err, ERR_INVALID, errno, "read %s", origin);
         goto fail;
     }
     fclose(f);
     if (kr->n == 0) {
-        err_set(err, ERR_INVALID, "encryption key file %s has no key", path);
+        err_set(err, ERR_INVALID, "%s has no key", origin);
         keyring_free(kr);
         return NULL;
     }
@@ -126,6 +123,41 @@ fail:
     fclose(f);
     keyring_free(kr);
     return NULL;
+}
+
+struct keyring *keyring_load(const char *path, struct err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        err_set_errno(err, ERR_INVALID, errno, "encryption key file %s", path);
+        return NULL;
+    }
+    char origin[600];
+    snprintf(origin, sizeof(origin), "encryption key file %s", path);
+    return keyring_read(f, origin, err);
+}
+
+struct keyring *keyring_parse(const char *text, const char *origin, struct err *err)
+{
+    /* Containers get secrets as environment variables, where one line per key is awkward:
+     * commas and spaces separate keys as well as newlines. */
+    if (text[0] == '\0') {
+        err_set(err, ERR_INVALID, "%s has no key", origin);
+        return NULL;
+    }
+    char *copy = xstrdup(text);
+    for (char *c = copy; *c != '\0'; c++)
+        if (*c == ',' || *c == ' ')
+            *c = '\n';
+    FILE *f = fmemopen(copy, strlen(copy), "r");
+    struct keyring *kr = NULL;
+    if (f == NULL)
+        err_set_errno(err, ERR_INTERNAL, errno, "%s", origin);
+    else
+        kr = keyring_read(f, origin, err);
+    cleanse(copy, strlen(copy));
+    free(copy);
+    return kr;
 }
 
 void keyring_free(struct keyring *kr)

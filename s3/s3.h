@@ -113,6 +113,9 @@ struct keyring;
 /* Reads a key file: one base64 32-byte key per line, '#' comments and blank lines ignored. The
  * first key encrypts; all decrypt. Each key's id is the first 8 hex digits of SHA-256(key). */
 struct keyring *keyring_load(const char *path, struct err *err);
+/* The same from text (keys separated by newlines, commas or spaces), e.g. the value of
+ * STATED_ENCRYPTION_KEY; origin names the source in error messages. */
+struct keyring *keyring_parse(const char *text, const char *origin, struct err *err);
 void keyring_free(struct keyring *kr);
 /* Encrypted object format: "STATEDENC1" magic, key id, 12-byte nonce, ciphertext, 16-byte GCM
  * tag. keyring_seal replaces out's content; keyring_open fails with ERR_INTERNAL on a wrong key

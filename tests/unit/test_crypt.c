@@ -171,10 +171,43 @@ static void test_bad_key_files(void)
     free(k);
 }
 
+/* STATED_ENCRYPTION_KEY: keys as one string; commas, spaces and newlines separate them, and the
+ * result is the same keyring as the file form. */
+static void test_parse_inline_keys(void)
+{
+    char *ka = key_b64(0x11), *kb = key_b64(0x22);
+    struct err e = {0};
+    char *inline_keys = xasprintf("%s, %s", kb, ka);
+    char *file_text = xasprintf("%s\n%s\n", kb, ka);
+    struct keyring *from_env = keyring_parse(inline_keys, "STATED_ENCRYPTION_KEY", &e);
+    struct keyring *from_file = load_text(file_text, &e);
+    CHECK(from_env != NULL && from_file != NULL);
+    struct buf sealed, out;
+    buf_init(&sealed, 0);
+    buf_init(&out, 0);
+    CHECK_INT(keyring_seal(from_env, "state", 5, &sealed, &e), 0);
+    CHECK_INT(keyring_open(from_file, sealed.data, sealed.len, false, &out, &e), 0);
+    CHECK_MEM(out.data, out.len, "state", 5);
+
+    err_clear(&e);
+    CHECK(keyring_parse("not-base64!", "STATED_ENCRYPTION_KEY", &e) == NULL);
+    CHECK_INT(e.code, ERR_INVALID);
+    CHECK(strncmp(e.msg, "STATED_ENCRYPTION_KEY line 1", 28) == 0);
+    err_clear(&e);
+    CHECK(keyring_parse("", "STATED_ENCRYPTION_KEY", &e) == NULL);
+    CHECK_STR(e.msg, "STATED_ENCRYPTION_KEY has no key");
+    buf_cleanup(&sealed);
+    buf_cleanup(&out);
+    keyring_free(from_env);
+    keyring_free(from_file);
+    free(inline_keys), free(file_text), free(ka), free(kb);
+}
+
 int main(void)
 {
     RUN(test_seal_open_format);
     RUN(test_rotation);
     RUN(test_bad_key_files);
+    RUN(test_parse_inline_keys);
     return t_report();
 }
