@@ -784,6 +784,34 @@ static const struct objstore_ops dir_ops = {
     .get_shared = dir_get_shared,
 };
 
+/* Removes the temp files of writes that a crash interrupted (their rename never happened, so
+ * they hold nothing anyone acknowledged). Runs once at start, before any write of this process:
+ * one stated owns a data dir, so every temp file found then is stale. Returns how many. */
+static unsigned remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    unsigned removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        char *path = xasprintf("%s/%s", dir, n);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                removed += remove_stale_temps(path);
+            else if (S_ISREG(st.st_mode) && strncmp(n, ".~tmp.", 6) == 0 && unlink(path) == 0)
+                removed++;
+        }
+        free(path);
+    }
+    closedir(d);
+    return removed;
+}
+
 struct objstore *objstore_dir_new(const char *root, struct err *err)
 {
     if (!root || !root[0]) {
@@ -814,6 +842,9 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
         free(r);
         return NULL;
     }
+    unsigned stale = remove_stale_temps(r);
+    if (stale > 0)
+        log_warn("storage: removed %u temp file(s) left by interrupted writes under %s", stale, r);
     struct dirstore *ds = xcalloc(1, sizeof(*ds));
     ds->base.ops = &dir_ops;
     ds->root = r;
