@@ -373,18 +373,30 @@ static bool lookup(const unsigned char sha[32], struct auth_identity *id)
     return found;
 }
 
-/* Reloads the runtime store when due (every 10 s) or, on a miss, at most once a second. */
+/* Reloads the runtime store when due (every 10 s) or, on a miss, at most once a second.
+ * The common case (not due) reads two timestamps and takes no lock. A periodic reload is done by
+ * one thread while the others go on with the tokens already known; a miss waits for the lock,
+ * since the reload may bring the token it is looking for. */
+static bool reload_due(bool miss, int64_t now)
+{
+    return now - __atomic_load_n(&A.last_load_ms, __ATOMIC_RELAXED) >= RELOAD_EVERY_MS ||
+           (miss && now - __atomic_load_n(&A.last_miss_ms, __ATOMIC_RELAXED) >= RELOAD_ON_MISS_MS);
+}
+
 static void maybe_reload(bool miss)
 {
     int64_t now = mono_ms();
-    pthread_mutex_lock(&A.reload_mu);
-    bool due = now - A.last_load_ms >= RELOAD_EVERY_MS ||
-               (miss && now - A.last_miss_ms >= RELOAD_ON_MISS_MS);
-    if (due) {
+    if (!reload_due(miss, now))
+        return;
+    if (miss)
+        pthread_mutex_lock(&A.reload_mu);
+    else if (pthread_mutex_trylock(&A.reload_mu) != 0)
+        return;
+    if (reload_due(miss, now)) { /* not done meanwhile by the thread we waited for */
         struct err e = {0};
         if (miss)
-            A.last_miss_ms = now;
-        A.last_load_ms = now;
+            __atomic_store_n(&A.last_miss_ms, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&A.last_load_ms, now, __ATOMIC_RELAXED);
         if (reload(&e) != 0)
             log_warn("auth: reloading %s failed, keeping the tokens known: %s", TOKENS_KEY, e.msg);
     }
