@@ -32,8 +32,8 @@ struct audit_event {
     int64_t serial; /* -1 when not applicable */
     char lineage[129];
     char sha256[65];
-    int64_t size; /* -1 when not applicable */
-    int status;   /* HTTP status answered */
+    int64_t size;     /* -1 when not applicable */
+    int status;       /* HTTP status answered */
     char detail[256]; /* short human note, e.g. "lease of ID x expired"; never secrets */
     /* Not part of the event's text: true for requests that changed nothing (reads, listings,
      * failed authentication). The append still reaches the log before it returns, but the
@@ -76,8 +76,7 @@ struct auditlog_ops {
     /* Streams matching events in chain order, formatted, to sink in chunks (never the whole
      * export in memory). A non-zero return from sink stops the export and is returned. */
     int (*export)(struct auditlog *al, const struct audit_filter *f, enum audit_format fmt,
-                  int (*sink)(void *ctx, const char *data, size_t len), void *ctx,
-                  struct err *err);
+                  int (*sink)(void *ctx, const char *data, size_t len), void *ctx, struct err *err);
     int (*verify)(struct auditlog *al, struct audit_verify_result *res, struct err *err);
     int (*ping)(struct auditlog *al, struct err *err);
     void (*free)(struct auditlog *al);

@@ -171,9 +171,9 @@ struct backend_req {
     int status;
     struct backend_header *headers;
     size_t nheaders;
-    struct buf resp; /* body */
+    struct buf resp;          /* body */
     struct blob *resp_shared; /* body instead of resp when set (respond_shared) */
-    char error[240]; /* the error message answered (respond_err), for the audit detail */
+    char error[240];          /* the error message answered (respond_err), for the audit detail */
 
     struct backend_job *job; /* server-private */
 };
@@ -199,8 +199,7 @@ int backend_stream_write(struct backend_req *r, const void *data, size_t len);
 /* A 200-style response whose body is a shared blob: takes the caller's reference, which is
  * dropped once the body has been sent (no copy of a cached state per request). Call it last:
  * the respond_* helpers do not clear it. */
-void respond_shared(struct backend_req *r, int status, const char *content_type,
-                    struct blob *body);
+void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body);
 
 /* Fills an audit event with the request's id, actor, username, remote address and time. */
 void backend_audit_init(const struct backend_req *r, struct audit_event *ev, const char *action);

@@ -308,8 +308,7 @@ static int stream_flush(struct backend_job *job, bool final)
     return cancelled ? -1 : 0;
 }
 
-void respond_shared(struct backend_req *r, int status, const char *content_type,
-                    struct blob *body)
+void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body)
 {
     buf_cleanup(&r->resp);
     blob_unref(r->resp_shared);

@@ -15,8 +15,7 @@ static const struct {
 
 #define ERR_ROWS (sizeof(err_rows) / sizeof(err_rows[0]))
 
-static int err_vset(struct err *e, enum err_code code, int errno_value, const char *fmt,
-                    va_list ap)
+static int err_vset(struct err *e, enum err_code code, int errno_value, const char *fmt, va_list ap)
 {
     if (e == NULL || e->code != ERR_OK)
         return -1;

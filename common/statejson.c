@@ -133,8 +133,8 @@ static bool plain8(const unsigned char *p)
     uint64_t w;
     memcpy(&w, p, sizeof(w));
     uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
-    uint64_t bad = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
-                   ((bslash - ones) & ~bslash) | w;
+    uint64_t bad =
+        ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w;
     return (bad & highs) == 0;
 }
 

@@ -78,10 +78,10 @@ char *xasprintf(const char *fmt, ...)
 
 void hex_encode(const unsigned char *in, size_t len, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
+    static const char hex_digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
+        out[2 * i] = hex_digits[in[i] >> 4];
+        out[2 * i + 1] = hex_digits[in[i] & 15];
     }
     out[2 * len] = '\0';
 }
@@ -234,8 +234,7 @@ int time_parse_rfc3339(const char *s, int64_t *us)
     int Y, M, D, h = 0, m = 0, sec = 0;
     long frac_us = 0;
     int64_t offset_s = 0;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D))
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
         return -1;
     if (*p != '\0') {
         if (*p != 'T' && *p != 't' && *p != ' ')
@@ -274,8 +273,12 @@ int time_parse_rfc3339(const char *s, int64_t *us)
     }
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *us = ((int64_t)t - offset_s) * 1000000 + frac_us;
     return 0;

@@ -533,8 +533,8 @@ struct req {
     const void *body;
     size_t body_len;
     const char *content_type;
-    const char *meta_enc; /* x-amz-meta-stated value, already encoded */
-    struct buf *sink;     /* where a 2xx body goes; NULL discards it */
+    const char *meta_enc;       /* x-amz-meta-stated value, already encoded */
+    struct buf *sink;           /* where a 2xx body goes; NULL discards it */
     const char *payload_sha256; /* hex SHA-256 of body known to the caller, or NULL */
     const char *copy_source;    /* CopyObject: x-amz-copy-source value (encoded), or NULL */
 };
@@ -994,13 +994,12 @@ int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const
     char *raw = xasprintf("/%s/%s", c->bucket, src);
     sigv4_uri_encode(raw, strlen(raw), true, &source);
     free(raw);
-    struct req rq = {"PUT", dst,  NULL, 0, NULL, 0, NULL, enc, &body, SIGV4_EMPTY_SHA256,
+    struct req rq = {"PUT",      dst, NULL, 0, NULL, 0, NULL, enc, &body, SIGV4_EMPTY_SHA256,
                      source.data};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     if (rc != 0 && (rs->status == 501 || strcmp(rs->code, "NotImplemented") == 0))
-        err_set(err, ERR_INTERNAL, "S3 copy %s -> %s: not implemented by this storage", src,
-                dst);
+        err_set(err, ERR_INTERNAL, "S3 copy %s -> %s: not implemented by this storage", src, dst);
     /* S3 may answer a copy with 200 and report the failure in the body. */
     if (rc == 0 && (body.len == 0 || strstr(body.data, "<Error>") != NULL ||
                     strstr(body.data, "CopyObjectResult") == NULL)) {
@@ -1022,7 +1021,8 @@ int s3__get_object(struct s3_client *c, const char *key, const char *version_id,
 {
     struct sigv4_param q[1] = {{"versionId", version_id}};
     size_t start = out->len;
-    struct req rq = {"GET", key, q, version_id != NULL ? 1 : 0, NULL, 0, NULL, NULL, out, NULL, NULL};
+    struct req rq = {"GET", key,  q,   version_id != NULL ? 1 : 0, NULL, 0, NULL, NULL,
+                     out,   NULL, NULL};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     if (rc == 0)
@@ -1185,7 +1185,8 @@ int s3__put_versioning(struct s3_client *c, bool enabled, struct err *err)
                           "<Status>%s</Status></VersioningConfiguration>",
                           enabled ? "Enabled" : "Suspended");
     struct sigv4_param q[1] = {{"versioning", NULL}};
-    struct req rq = {"PUT", NULL, q, 1, xml, strlen(xml), "application/xml", NULL, NULL, NULL, NULL};
+    struct req rq = {"PUT", NULL, q,    1,   xml, strlen(xml), "application/xml",
+                     NULL,  NULL, NULL, NULL};
     struct resp rs;
     int rc = perform(c, &rq, &rs, err);
     free(xml);

@@ -56,8 +56,7 @@ static struct keyring *keyring_read(FILE *f, const char *origin, struct err *err
         lineno++;
         size_t n = strlen(line);
         if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
-            err_set(err, ERR_INVALID, "%s line %d: line too long", origin,
-                    lineno);
+            err_set(err, ERR_INVALID, "%s line %d: line too long", origin, lineno);
             goto fail;
         }
         /* Trim surrounding whitespace; skip blanks and comments. */
@@ -77,8 +76,7 @@ static struct keyring *keyring_read(FILE *f, const char *origin, struct err *err
         unsigned char raw[400];
         size_t rawlen = sizeof(raw);
         if (base64_decode(s, n, raw, &rawlen) != 0) {
-            err_set(err, ERR_INVALID, "%s line %d: not valid base64", origin,
-                    lineno);
+            err_set(err, ERR_INVALID, "%s line %d: not valid base64", origin, lineno);
             cleanse(raw, sizeof(raw));
             goto fail;
         }
@@ -99,8 +97,7 @@ static struct keyring *keyring_read(FILE *f, const char *origin, struct err *err
         k->id[KEYID_LEN] = '\0';
         for (int i = 0; i < kr->n; i++)
             if (strcmp(kr->keys[i].id, k->id) == 0) {
-                err_set(err, ERR_INVALID,
-                        "%s line %d: same key as an earlier line", origin,
+                err_set(err, ERR_INVALID, "%s line %d: same key as an earlier line", origin,
                         lineno);
                 goto fail;
             }

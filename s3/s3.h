@@ -32,7 +32,7 @@
 
 /* ------------------------------------------------------------------ raw object store */
 
-#define OBJ_KEY_MAX 1400
+#define OBJ_KEY_MAX  1400
 #define OBJ_META_MAX 1024
 
 struct obj_info {
@@ -46,8 +46,8 @@ struct objstore;
 struct objstore_ops {
     /* Stores data under key, replacing any object there, atomically: a reader sees the old or
      * the new object whole. Durable when it returns 0. meta may be NULL. */
-    int (*put)(struct objstore *os, const char *key, const void *data, size_t len,
-               const char *meta, struct err *err);
+    int (*put)(struct objstore *os, const char *key, const void *data, size_t len, const char *meta,
+               struct err *err);
     /* Appends the object's bytes to out. ERR_NOT_FOUND when absent. info may be NULL. */
     int (*get)(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
                struct err *err);
@@ -88,10 +88,10 @@ struct objstore {
 struct objstore *objstore_dir_new(const char *root, struct err *err);
 
 struct s3_config {
-    const char *endpoint;   /* "https://s3.fr-par.scw.cloud" or "http://127.0.0.1:7480" */
-    const char *region;     /* "fr-par" */
-    const char *bucket;     /* bucket name */
-    const char *prefix;     /* key prefix inside the bucket, without leading/trailing '/'; may be "" */
+    const char *endpoint; /* "https://s3.fr-par.scw.cloud" or "http://127.0.0.1:7480" */
+    const char *region;   /* "fr-par" */
+    const char *bucket;   /* bucket name */
+    const char *prefix; /* key prefix inside the bucket, without leading/trailing '/'; may be "" */
     const char *access_key; /* never logged */
     const char *secret_key; /* never logged */
     bool virtual_host;      /* bucket.host addressing instead of host/bucket */
@@ -132,9 +132,9 @@ struct state_meta {
     char snapshot[64]; /* "SEQ-SERIAL-SHA12", the snapshot this content was written as */
     uint64_t serial;
     char lineage[129];
-    char sha256[65]; /* of the plaintext state bytes */
-    uint64_t size;   /* plaintext size */
-    int64_t time_us; /* when stated accepted the write */
+    char sha256[65];  /* of the plaintext state bytes */
+    uint64_t size;    /* plaintext size */
+    int64_t time_us;  /* when stated accepted the write */
     char writer[160]; /* actor that wrote it: "token-name" or "token-name/basic-user" */
     char md5[25];     /* base64 MD5 of the plaintext (a GET's Content-MD5); "" when unknown
                          (objects written before it was recorded, rebuilt metadata) */
@@ -158,13 +158,13 @@ int store_get(struct store *st, const char *name, struct buf *out, struct state_
               struct err *err);
 /* Like store_get, but *out gets a shared reference to the plaintext (blob_unref it): no copy
  * when the storage driver has the object cached. */
-int store_get_shared(struct store *st, const char *name, struct blob **out,
-                     struct state_meta *meta, struct err *err);
+int store_get_shared(struct store *st, const char *name, struct blob **out, struct state_meta *meta,
+                     struct err *err);
 /* Metadata of the current state only. ERR_NOT_FOUND when none. */
 int store_head(struct store *st, const char *name, struct state_meta *meta, struct err *err);
 
 struct store_write {
-    uint64_t serial;    /* from the body (statejson_scan) */
+    uint64_t serial; /* from the body (statejson_scan) */
     const char *lineage;
     const char *writer; /* actor */
     const char *sha256; /* lowercase hex SHA-256 of the data when the caller has it, or NULL */

@@ -302,8 +302,7 @@ static int meta_decode(const char *s, struct state_meta *m)
     if (time_parse_rfc3339(t, &tmp.time_us) != 0)
         goto out;
     /* md5 is optional (not recorded before); a malformed one is just not used. */
-    if (!copy_str(tmp.md5, sizeof(tmp.md5), json_object_get(o, "md5")) ||
-        strlen(tmp.md5) != 24)
+    if (!copy_str(tmp.md5, sizeof(tmp.md5), json_object_get(o, "md5")) || strlen(tmp.md5) != 24)
         tmp.md5[0] = '\0';
     *m = tmp;
     rc = 0;
@@ -448,8 +447,7 @@ static int write_state_pair(struct store *st, const char *snap_key, const char *
          * instead, from now on. */
         if (ce.code != ERR_NOT_FOUND)
             atomic_store(&st->copy_refused, true);
-        log_warn("store: server-side copy refused (%s); writing current objects by upload",
-                 ce.msg);
+        log_warn("store: server-side copy refused (%s); writing current objects by upload", ce.msg);
     }
     rc = put_payload(st, cur_key, payload, plen, payload_sha, meta, err);
 out:
@@ -522,8 +520,8 @@ int store_get(struct store *st, const char *name, struct buf *out, struct state_
     return rc;
 }
 
-int store_get_shared(struct store *st, const char *name, struct blob **out,
-                     struct state_meta *meta, struct err *err)
+int store_get_shared(struct store *st, const char *name, struct blob **out, struct state_meta *meta,
+                     struct err *err)
 {
     *out = NULL;
     if (st->cfg.keys || !st->os->ops->get_shared) {

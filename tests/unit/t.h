@@ -22,7 +22,7 @@ int t_report(void);
 /* A fresh empty directory under $TMPDIR for this test; removed by t_report(). */
 const char *t_tempdir(void);
 
-#define CHECK(c) t_check((c) != 0, #c, __FILE__, __LINE__)
+#define CHECK(c)        t_check((c) != 0, #c, __FILE__, __LINE__)
 #define CHECK_INT(a, b) t_check_int((long long)(a), (long long)(b), #a, #b, __FILE__, __LINE__)
 #define CHECK_STR(a, b) t_check_str((a), (b), #a, #b, __FILE__, __LINE__)
 #define CHECK_MEM(a, alen, b, blen)                                                                \

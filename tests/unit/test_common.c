@@ -91,8 +91,9 @@ static void test_state_names(void)
 {
     struct err e = {0};
     static const char *good[] = {"a", "prod/network", "A.b_c-d/e", "1/2/3/4/5/6/7/8", "x/lock/y"};
-    static const char *bad[] = {"", "a//b", "/a", "a/", "..", "a/../b", "a/.", "a b",
-                                "a%2Fb", "1/2/3/4/5/6/7/8/9", "a/lock", "lock", "é"};
+    static const char *bad[] = {"",       "a//b", "/a",  "a/",    "..",
+                                "a/../b", "a/.",  "a b", "a%2Fb", "1/2/3/4/5/6/7/8/9",
+                                "a/lock", "lock", "é"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         err_clear(&e);
         if (!CHECK_INT(state_name_check(good[i], strlen(good[i]), &e), 0))
