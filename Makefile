@@ -32,7 +32,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BINDIR)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BINDIR)/replay_%)
 
-.PHONY: all run test unit bench deps lint format format-check fuzz clean help install check-deps golden-update memcheck
+.PHONY: all run test unit bench deps lint cppcheck format format-check fuzz clean help install check-deps golden-update memcheck
 .DEFAULT_GOAL := all
 # Keep intermediate objects of test binaries (they are reused by the next build).
 .SECONDARY:
@@ -132,7 +132,8 @@ format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
-lint: format-check
+lint: format-check cppcheck
+cppcheck:
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
 	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common s3 lock audit backend statectl module/gen
 
