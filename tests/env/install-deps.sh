@@ -3,7 +3,8 @@
 # packages already present are skipped by apt. About 45 s on a fresh machine.
 set -euo pipefail
 PKGS=(pkg-config libh2o-evloop-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
-      postgresql radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl jq)
+      postgresql radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl
+      clang-format cppcheck jq)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
