@@ -50,14 +50,18 @@ run_part unit tests/run-unit.sh build/san/bin
 
 # Services shared by the integration suites (each stated start gets its own database/prefix).
 export PG_CONNINFO= S3_ENDPOINT= S3_KEY= S3_SECRET= S3_BUCKET=
-if [ -x tests/env/pg-up.sh ]; then
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "SKIPPED services/postgresql: PostgreSQL server not installed (apt-get install postgresql); PostgreSQL modes will be skipped" | tee "$WORK/pg.out"; count "$WORK/pg.out"
+elif [ -x tests/env/pg-up.sh ]; then
   if PG_CONNINFO=$(tests/env/pg-up.sh "$WORK/pg" 2>"$WORK/pg-up.err"); then
     echo "PostgreSQL up: $PG_CONNINFO"
   else
     PG_CONNINFO=; echo "FAIL services/postgresql: $(tail -n 3 "$WORK/pg-up.err" | tr '\n' ' ')" | tee "$WORK/pg.out"; count "$WORK/pg.out"
   fi
 fi
-if [ -x tests/env/rgw-up.sh ]; then
+if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then
+  echo "SKIPPED services/ceph-rgw: radosgw/ceph-mon/ceph-osd not installed (apt-get install radosgw ceph-mon ceph-osd); S3 modes will be skipped" | tee "$WORK/rgw.out"; count "$WORK/rgw.out"
+elif [ -x tests/env/rgw-up.sh ]; then
   if out=$(tests/env/rgw-up.sh "$WORK/rgw" 2>"$WORK/rgw-up.err"); then
     eval "$out" # S3_ENDPOINT=… S3_KEY=… S3_SECRET=… S3_BUCKET=…
     export S3_ENDPOINT S3_KEY S3_SECRET S3_BUCKET
