@@ -101,7 +101,7 @@ static json_t *meta_json(const struct state_meta *m, bool as_snapshot)
  * so both lock-info readers and error readers understand it. */
 static void respond_locked(struct backend_req *r, const struct lock_holder *h, const char *what)
 {
-    char *info = lock_info_for_client(h);
+    char *info = lock_holder_info_json(h);
     json_t *o = json_loads(info, 0, NULL);
     free(info);
     if (!json_is_object(o)) {

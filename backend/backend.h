@@ -240,10 +240,6 @@ struct lock_body {
 /* Parses a LOCK/UNLOCK body: a JSON object with a non-empty string "ID" of at most 255 bytes.
  * -1 with ERR_INVALID otherwise. */
 int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err);
-/* The lock info JSON returned with a 423: the holder's stored info verbatim when it is an
- * object with a non-empty "ID" and an RFC 3339 "Created"; otherwise rebuilt with the holder's
- * ID and the lease creation time. Returns a new string (caller frees). */
-char *lock_info_for_client(const struct lock_holder *h);
 
 /* The worker-side handler of every /v1/ request (auth, then states or admin). */
 void routes_handle(struct backend_req *r);

@@ -111,24 +111,9 @@ static bool is_blank(const char *s, size_t len)
     return true;
 }
 
-/* Go's json.Unmarshal matches keys case-insensitively; so do we, preferring an exact match. */
-static json_t *get_key(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    if (v != NULL)
-        return v;
-    const char *k;
-    json_object_foreach(obj, k, v)
-    {
-        if (strcasecmp(k, key) == 0)
-            return v;
-    }
-    return NULL;
-}
-
 static bool empty_string_field(json_t *obj, const char *key)
 {
-    json_t *v = get_key(obj, key);
+    json_t *v = lock_info_field(obj, key);
     return v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
 }
 
@@ -145,7 +130,7 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
         return err_set(err, ERR_INVALID, "lock info is not valid JSON (line %d: %s)", je.line,
                        je.text);
     int rc = -1;
-    json_t *id = get_key(o, "ID");
+    json_t *id = lock_info_field(o, "ID");
     if (!json_is_object(o)) {
         err_set(err, ERR_INVALID, "lock info must be a JSON object");
     } else if (!json_is_string(id) || json_string_length(id) == 0) {
@@ -156,7 +141,7 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
         err_set(err, ERR_INVALID, "lock \"ID\" contains NUL");
     } else {
         memcpy(out->id, json_string_value(id), json_string_length(id) + 1);
-        json_t *created = get_key(o, "Created");
+        json_t *created = lock_info_field(o, "Created");
         bool created_zero = created == NULL || json_is_null(created) ||
                             (json_is_string(created) &&
                              (json_string_length(created) == 0 ||
@@ -168,49 +153,6 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
     }
     json_decref(o);
     return rc;
-}
-
-/* What Go's time.Time accepts in JSON: RFC 3339 with a 'T' and a zone. */
-static bool rfc3339_ok(const char *s)
-{
-    int64_t us;
-    size_t n = strlen(s);
-    return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
-           (s[n - 1] == 'Z' || strchr(s + 19, '+') != NULL || strchr(s + 19, '-') != NULL) &&
-           time_parse_rfc3339(s, &us) == 0;
-}
-
-char *lock_info_for_client(const struct lock_holder *h)
-{
-    char created[32];
-    json_error_t je;
-    json_t *o = h->info_json != NULL ? json_loads(h->info_json, 0, &je) : NULL;
-    if (o != NULL && !json_is_object(o)) {
-        json_decref(o);
-        o = NULL;
-    }
-    if (o != NULL) {
-        json_t *id = get_key(o, "ID");
-        json_t *c = get_key(o, "Created");
-        if (json_is_string(id) && strcmp(json_string_value(id), h->id) == 0 && json_is_string(c) &&
-            rfc3339_ok(json_string_value(c))) {
-            json_decref(o);
-            return xstrdup(h->info_json); /* verbatim: what the holder sent */
-        }
-    } else {
-        o = json_object();
-    }
-    /* Rebuild: clients need a non-empty ID (or -lock-timeout gives up at once) and an RFC 3339
-     * Created (or the whole body fails to parse). */
-    time_format_rfc3339(h->created_us, created);
-    json_t *idv = json_string(h->id);
-    json_object_set_new(o, "ID", idv != NULL ? idv : json_string("(not UTF-8)"));
-    json_object_set_new(o, "Created", json_string(created));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    char *out = xstrdup(s != NULL ? s : "{}");
-    free(s);
-    return out;
 }
 
 /* ------------------------------------------------------------------ request context */
@@ -243,7 +185,7 @@ static void audit_append(struct backend_req *r, struct audit_event *ev)
 
 static void respond_locked(struct backend_req *r, const struct lock_holder *h)
 {
-    char *info = lock_info_for_client(h);
+    char *info = lock_holder_info_json(h);
     snprintf(r->error, sizeof(r->error), "held by ID %.200s", h->id);
     respond_json(r, 423, info);
     free(info);

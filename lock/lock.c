@@ -1,7 +1,9 @@
 /* lock/lock.c: what both lock drivers share: holder and result lifetimes, and the lock info
  * JSON shown to clients. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -40,33 +42,55 @@ void lock_result_cleanup(struct lock_result *r)
     lock_holder_cleanup(&r->previous);
 }
 
-static bool nonempty_string(json_t *o, const char *key)
+json_t *lock_info_field(json_t *info, const char *key)
 {
-    json_t *v = json_object_get(o, key);
-    return json_is_string(v) && json_string_length(v) > 0;
+    json_t *v = json_object_get(info, key);
+    if (v != NULL)
+        return v;
+    const char *k;
+    json_object_foreach(info, k, v)
+    {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* What Go's time.Time accepts in JSON: RFC 3339 with a 'T' and a zone. */
+static bool rfc3339_ok(const char *s)
+{
+    int64_t us;
+    size_t n = strlen(s);
+    return n >= 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+           (s[n - 1] == 'Z' || strchr(s + 19, '+') != NULL || strchr(s + 19, '-') != NULL) &&
+           time_parse_rfc3339(s, &us) == 0;
 }
 
 char *lock_holder_info_json(const struct lock_holder *h)
 {
-    json_t *o = NULL;
-    if (h->info_json && h->info_json[0])
-        o = json_loads(h->info_json, JSON_DECODE_ANY, NULL);
-    if (json_is_object(o) && nonempty_string(o, "ID") && nonempty_string(o, "Created")) {
+    json_t *o = h->info_json != NULL ? json_loads(h->info_json, 0, NULL) : NULL;
+    if (o != NULL && !json_is_object(o)) {
         json_decref(o);
-        return xstrdup(h->info_json); /* verbatim: the client may compare it */
+        o = NULL;
     }
-    if (!json_is_object(o)) {
-        json_decref(o);
+    if (o != NULL) {
+        json_t *id = lock_info_field(o, "ID");
+        json_t *c = lock_info_field(o, "Created");
+        if (json_is_string(id) && strcmp(json_string_value(id), h->id) == 0 && json_is_string(c) &&
+            rfc3339_ok(json_string_value(c))) {
+            json_decref(o);
+            return xstrdup(h->info_json); /* verbatim: what the holder sent */
+        }
+    } else {
         o = json_object();
     }
-    /* Clients need a non-empty ID (force-unlock prints it) and a parseable Created. */
-    if (!nonempty_string(o, "ID"))
-        json_object_set_new(o, "ID", json_string(h->id));
-    if (!nonempty_string(o, "Created")) {
-        char t[32];
-        time_format_rfc3339(h->created_us, t);
-        json_object_set_new(o, "Created", json_string(t));
-    }
+    /* Rebuild: clients need a non-empty ID (or -lock-timeout gives up at once) and an RFC 3339
+     * Created (or the whole body fails to parse). */
+    char created[32];
+    time_format_rfc3339(h->created_us, created);
+    json_t *idv = json_string(h->id);
+    json_object_set_new(o, "ID", idv != NULL ? idv : json_string("(not UTF-8)"));
+    json_object_set_new(o, "Created", json_string(created));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!s)

@@ -30,11 +30,15 @@ void lock_holder_cleanup(struct lock_holder *h);
 /* Deep copy (dst's previous content is not freed). */
 void lock_holder_copy(struct lock_holder *dst, const struct lock_holder *src);
 /* The lock info JSON to show a client (the 423 body, `locks list`): the client's info object
- * verbatim when it already has a non-empty string "ID" and "Created"; otherwise that object
- * with "ID" set to h->id and "Created" set to h->created_us as RFC 3339 UTC (what Terraform and
- * OpenTofu print and parse). A missing or non-object info gives {"ID":…,"Created":…}. Returns
- * a new string (caller frees). */
+ * verbatim when its "ID" is the holder's and its "Created" is RFC 3339 (what Terraform and
+ * OpenTofu parse); otherwise that object with "ID" set to h->id and "Created" to the lease
+ * creation time, or {"ID":…,"Created":…} when the info is missing or not an object. Returns a
+ * new string (caller frees). */
 char *lock_holder_info_json(const struct lock_holder *h);
+/* A field of a lock info object, matched as Go's json.Unmarshal does: an exact key first,
+ * else case-insensitively. Borrowed; NULL when absent. */
+struct json_t;
+struct json_t *lock_info_field(struct json_t *info, const char *key);
 
 enum lock_outcome {
     LOCK_ACQUIRED,   /* was free */

@@ -114,12 +114,12 @@ static void test_lock_body(void)
     CHECK_INT(lock_body_parse(NULL, 0, &lb, &e), -1);
 }
 
-static void test_lock_info_for_client(void)
+static void test_lock_holder_info_json(void)
 {
     struct lock_holder h = {.id = "abc", .created_us = 1795314767000000LL};
     char good[] = "{\"ID\":\"abc\",\"Who\":\"w\",\"Created\":\"2026-08-22T11:19:02Z\"}";
     h.info_json = good;
-    char *s = lock_info_for_client(&h);
+    char *s = lock_holder_info_json(&h);
     CHECK_STR(s, good); /* verbatim */
     free(s);
 
@@ -134,7 +134,7 @@ static void test_lock_info_for_client(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *copy = cases[i] != NULL ? xstrdup(cases[i]) : NULL;
         h.info_json = copy;
-        s = lock_info_for_client(&h);
+        s = lock_holder_info_json(&h);
         json_error_t je;
         json_t *o = json_loads(s, 0, &je);
         CHECK(json_is_object(o));
@@ -402,7 +402,7 @@ int main(void)
     RUN(test_state_path);
     RUN(test_query_param);
     RUN(test_lock_body);
-    RUN(test_lock_info_for_client);
+    RUN(test_lock_holder_info_json);
     RUN(test_auth_header);
     RUN(test_token_line);
     RUN(test_roles);

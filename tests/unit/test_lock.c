@@ -316,10 +316,12 @@ static void test_info_json(void)
     snprintf(h.id, sizeof(h.id), "%s", "abc");
     h.created_us = 1795314013123456LL;
     h.info_json = xstrdup(INFO_A);
+    snprintf(h.id, sizeof(h.id), "%s", "a-1"); /* the holder of INFO_A */
     char *s = lock_holder_info_json(&h);
     CHECK_STR(s, INFO_A);
     free(s);
     free(h.info_json);
+    snprintf(h.id, sizeof(h.id), "%s", "abc");
     /* GitLab-style or minimal bodies get ID and Created filled in. */
     h.info_json = xstrdup("{\"Operation\":\"x\",\"ID\":\"\"}");
     s = lock_holder_info_json(&h);
