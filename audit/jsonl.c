@@ -108,18 +108,6 @@ static void *flusher_main(void *arg)
     return NULL;
 }
 
-static int fsync_dir(const char *dir, struct err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", dir);
-    int rc = 0;
-    if (fsync(fd) != 0)
-        rc = err_set_errno(err, ERR_UNAVAILABLE, errno, "fsync %s", dir);
-    close(fd);
-    return rc;
-}
-
 /* Reads the tail of the file to find the last complete line; cuts a torn partial line. */
 static int recover(struct jsonl *jl, struct err *err)
 {
@@ -509,7 +497,7 @@ struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
         jl_free(&jl->base);
         return NULL;
     }
-    if ((!existed && fsync_dir(dir, err) != 0) || recover(jl, err) != 0) {
+    if ((!existed && fsync_dir(dir, ERR_UNAVAILABLE, err) != 0) || recover(jl, err) != 0) {
         jl_free(&jl->base);
         return NULL;
     }

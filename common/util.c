@@ -6,6 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <ctype.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +188,18 @@ void random_token(char out[44])
     for (int i = 0; i < 43; i++)
         out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
     out[43] = '\0';
+}
+
+int fsync_dir(const char *dir, enum err_code code, struct err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(err, code, errno, "open directory %s", dir);
+    int rc = 0;
+    if (fsync(fd) != 0)
+        rc = err_set_errno(err, code, errno, "fsync directory %s", dir);
+    close(fd);
+    return rc;
 }
 
 int64_t now_us(void)

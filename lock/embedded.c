@@ -129,18 +129,6 @@ static bool is_live(const struct entry *e, int64_t now)
 
 /* ------------------------------------------------------------------ persistence */
 
-static int fsync_path(const char *path, int flags, struct err *err)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", path);
-    int rc = 0;
-    if (fsync(fd) != 0)
-        rc = err_set_errno(err, ERR_UNAVAILABLE, errno, "fsync %s", path);
-    close(fd);
-    return rc;
-}
-
 static int persist(struct embedded *em, struct err *err)
 {
     json_t *arr = json_array();
@@ -193,7 +181,7 @@ static int persist(struct embedded *em, struct err *err)
         err_set_errno(err, ERR_UNAVAILABLE, errno, "rename to %s", em->path);
         goto out_unlink;
     }
-    rc = fsync_path(em->dir, O_RDONLY | O_DIRECTORY, err);
+    rc = fsync_dir(em->dir, ERR_UNAVAILABLE, err);
     goto out;
 out_unlink:
     unlink(tmp);

@@ -97,18 +97,6 @@ static int key_check(const char *key, struct err *err)
     return 0;
 }
 
-static int fsync_dir(const char *dir, struct err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set_errno(err, ERR_WRITE, errno, "open directory %s", dir);
-    int rc = 0;
-    if (fsync(fd) != 0)
-        rc = err_set_errno(err, ERR_WRITE, errno, "fsync directory %s", dir);
-    close(fd);
-    return rc;
-}
-
 /* mkdir -p for the parent directories of path (a file path). Each directory created is made
  * durable by fsync'ing its parent, so a later rename into it cannot be lost with it. */
 static int make_parents(const char *path, struct err *err)
@@ -140,9 +128,9 @@ static int make_parents(const char *path, struct err *err)
     char *pslash = strrchr(p, '/');
     if (pslash) {
         *pslash = '\0';
-        rc = fsync_dir(p, err);
+        rc = fsync_dir(p, ERR_WRITE, err);
     } else {
-        rc = fsync_dir(".", err);
+        rc = fsync_dir(".", ERR_WRITE, err);
     }
 out:
     free(p);
@@ -206,7 +194,7 @@ static int atomic_write(const char *path, const void *a, size_t alen, const void
         err_set_errno(err, ERR_WRITE, errno, "rename to %s", path);
         goto fail_unlink;
     }
-    rc = durable ? fsync_dir(dir, err) : 0;
+    rc = durable ? fsync_dir(dir, ERR_WRITE, err) : 0;
     goto out;
 fail_fd:
     close(fd);
@@ -627,7 +615,7 @@ static int dir_del(struct objstore *os, const char *key, struct err *err)
         char *slash = strrchr(path, '/');
         *slash = '\0';
         if (access(path, F_OK) == 0)
-            rc = fsync_dir(path, err);
+            rc = fsync_dir(path, ERR_WRITE, err);
     }
     free(mpath);
     free(path);
