@@ -20,7 +20,7 @@ LDFLAGS += $(if $(SAN),-fsanitize=$(SAN))
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 # Every part's sources are found by wildcard; each program's main lives in its own main.c.
-LIB_SRC  := $(wildcard common/*.c s3/*.c lock/*.c audit/*.c) \
+LIB_SRC  := $(wildcard common/*.c store/*.c s3/*.c pg/*.c lock/*.c audit/*.c auth/*.c) \
             $(filter-out backend/main.c,$(wildcard backend/*.c)) \
             $(filter-out statectl/main.c,$(wildcard statectl/*.c)) \
             $(filter-out module/gen/main.c,$(wildcard module/gen/*.c))
@@ -32,12 +32,20 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BINDIR)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BINDIR)/replay_%)
 
-.PHONY: all run test unit bench deps lint cppcheck format format-check fuzz clean help install check-deps golden-update memcheck
+.PHONY: all programs run test unit unit-bins bench deps lint cppcheck format format-check fuzz fuzz-run \
+        clean help install check-deps golden-update memcheck
 .DEFAULT_GOAL := all
 # Keep intermediate objects of test binaries (they are reused by the next build).
 .SECONDARY:
 
-all: check-deps $(PROGRAMS)
+# Every target that compiles checks the dependencies first and then builds in a sub-make: the
+# compiler flags come from pkg-config, which on a fresh machine answers only once the
+# dependencies are installed, and under -j nothing may compile before that (a prerequisite
+# list would let the compiler race the installer).
+all: check-deps
+	@$(MAKE) --no-print-directory programs
+
+programs: $(PROGRAMS)
 
 help:
 	@echo "make            build build/bin/stated, statectl and stackgen"
@@ -118,7 +126,9 @@ golden-update: all
 	tests/golden/run.sh --update
 
 FUZZ_SECS ?= 60
-fuzz:
+fuzz: check-deps
+	@$(MAKE) --no-print-directory fuzz-run
+fuzz-run:
 	@for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); mkdir -p build/fuzz tests/fuzz/corpus/$$n; \
 	  clang $(CSTD) -I. $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f \
@@ -126,7 +136,7 @@ fuzz:
 	  build/fuzz/$$n -max_total_time=$(FUZZ_SECS) -dict=tests/fuzz/$$n.dict tests/fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; \
 	done
 
-memcheck: all
+memcheck: check-deps
 	@$(MAKE) --no-print-directory unit-bins
 	@for t in $(UNIT_BIN); do valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
@@ -138,7 +148,7 @@ format-check:
 lint: format-check cppcheck
 cppcheck:
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
-	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common s3 lock audit backend statectl module/gen
+	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common store s3 pg lock audit auth backend statectl module/gen
 
 PREFIX  ?= /usr/local
 install: all

@@ -23,6 +23,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 const char audit_csv_header[] = "seq,time,request_id,actor,username,remote,action,state,lock_id,"
@@ -33,36 +34,6 @@ void audit_event_init(struct audit_event *ev)
     memset(ev, 0, sizeof(*ev));
     ev->serial = -1;
     ev->size = -1;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
 }
 
 /* Appends s (at most cap bytes, stops at NUL) as a JSON string with quotes. */
@@ -97,7 +68,7 @@ static int put_json_str(struct buf *out, const char *s, size_t cap, struct err *
             snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
             esc = ubuf;
         } else if (c >= 0x80) {
-            step = utf8_seq(p + i, n - i);
+            step = utf8_seq_len(p + i, n - i);
             if (step == 0) {
                 esc = "\xef\xbf\xbd"; /* U+FFFD */
                 step = 1;
@@ -215,6 +186,62 @@ static int get_opt_int(json_t *o, const char *key, int64_t *dst, struct err *err
     return 0;
 }
 
+/* The event's fields out of the parsed object o, with its chain fields: seq, prev and hash. */
+static int read_fields(json_t *o, struct audit_event *ev, uint64_t *seq, char prev[65],
+                       char hash[65], struct err *err)
+{
+    json_t *s = json_object_get(o, "seq"), *st = json_object_get(o, "status");
+    char t[40];
+    if (json_object_size(o) != 17)
+        return err_set(err, ERR_INVALID, "audit event has %zu keys, not 17", json_object_size(o));
+    if (!json_is_integer(s) || json_integer_value(s) < 1)
+        return err_set(err, ERR_INVALID, "audit event: \"seq\" must be a positive integer");
+    if (!json_is_integer(st) || json_integer_value(st) < 0 || json_integer_value(st) > 999)
+        return err_set(err, ERR_INVALID, "audit event: \"status\" must be an HTTP status");
+    *seq = (uint64_t)json_integer_value(s);
+    ev->status = (int)json_integer_value(st);
+    if (get_str(o, "time", t, sizeof(t), err) ||
+        get_str(o, "request_id", FIELD(ev, request_id), err) ||
+        get_str(o, "actor", FIELD(ev, actor), err) ||
+        get_str(o, "username", FIELD(ev, username), err) ||
+        get_str(o, "remote", FIELD(ev, remote), err) ||
+        get_str(o, "action", FIELD(ev, action), err) ||
+        get_str(o, "state", FIELD(ev, state), err) ||
+        get_str(o, "lock_id", FIELD(ev, lock_id), err) ||
+        get_opt_int(o, "serial", &ev->serial, err) ||
+        get_str(o, "lineage", FIELD(ev, lineage), err) ||
+        get_str(o, "sha256", FIELD(ev, sha256), err) || get_opt_int(o, "size", &ev->size, err) ||
+        get_str(o, "detail", FIELD(ev, detail), err) || get_str(o, "prev", prev, 65, err) ||
+        get_str(o, "hash", hash, 65, err))
+        return -1;
+    if (!is_hash(prev) || !is_hash(hash))
+        return err_set(err, ERR_INVALID,
+                       "audit event: prev and hash must be 64 lowercase hex digits");
+    if (time_parse_rfc3339(t, &ev->time_us) != 0)
+        return err_set(err, ERR_INVALID, "audit event: bad time");
+    return 0;
+}
+
+/* Re-serialises the event and demands the same bytes as line: this checks the key order, the
+ * formatting and the hash at once. */
+static int check_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
+                           const char hash[65], const char *line, size_t len, struct err *err)
+{
+    struct buf b;
+    char want[65];
+    buf_init(&b, 0);
+    int rc = audit_event_canonical(ev, seq, prev, &b, want, err);
+    bool same = rc == 0 && b.len == len && memcmp(b.data, line, len) == 0;
+    buf_cleanup(&b);
+    if (rc != 0)
+        return -1;
+    if (strcmp(want, hash) != 0)
+        return err_set(err, ERR_INVALID, "hash mismatch: the event's text was changed");
+    if (!same)
+        return err_set(err, ERR_INVALID, "event text is not in canonical form");
+    return 0;
+}
+
 int audit__parse(const char *line, size_t len, bool check, struct audit_event *ev, uint64_t *seq,
                  char prev[65], char hash[65], struct err *err)
 {
@@ -226,68 +253,14 @@ int audit__parse(const char *line, size_t len, bool check, struct audit_event *e
         json_decref(o);
         return err_set(err, ERR_INVALID, "audit event is not a JSON object: %s", je.text);
     }
-    int rc = -1;
     struct audit_event tmp;
+    uint64_t sq = 0;
+    char p[65] = "", h[65] = "";
     audit_event_init(&tmp);
-    char t[40], p[65], h[65];
-    json_t *s = json_object_get(o, "seq"), *st = json_object_get(o, "status");
-    if (json_object_size(o) != 17) {
-        err_set(err, ERR_INVALID, "audit event has %zu keys, not 17", json_object_size(o));
-        goto out;
-    }
-    if (!json_is_integer(s) || json_integer_value(s) < 1) {
-        err_set(err, ERR_INVALID, "audit event: \"seq\" must be a positive integer");
-        goto out;
-    }
-    if (!json_is_integer(st) || json_integer_value(st) < 0 || json_integer_value(st) > 999) {
-        err_set(err, ERR_INVALID, "audit event: \"status\" must be an HTTP status");
-        goto out;
-    }
-    tmp.status = (int)json_integer_value(st);
-    if (get_str(o, "time", t, sizeof(t), err) ||
-        get_str(o, "request_id", FIELD(&tmp, request_id), err) ||
-        get_str(o, "actor", FIELD(&tmp, actor), err) ||
-        get_str(o, "username", FIELD(&tmp, username), err) ||
-        get_str(o, "remote", FIELD(&tmp, remote), err) ||
-        get_str(o, "action", FIELD(&tmp, action), err) ||
-        get_str(o, "state", FIELD(&tmp, state), err) ||
-        get_str(o, "lock_id", FIELD(&tmp, lock_id), err) ||
-        get_opt_int(o, "serial", &tmp.serial, err) ||
-        get_str(o, "lineage", FIELD(&tmp, lineage), err) ||
-        get_str(o, "sha256", FIELD(&tmp, sha256), err) || get_opt_int(o, "size", &tmp.size, err) ||
-        get_str(o, "detail", FIELD(&tmp, detail), err) || get_str(o, "prev", p, sizeof(p), err) ||
-        get_str(o, "hash", h, sizeof(h), err))
-        goto out;
-    if (!is_hash(p) || !is_hash(h)) {
-        err_set(err, ERR_INVALID, "audit event: prev and hash must be 64 lowercase hex digits");
-        goto out;
-    }
-    if (time_parse_rfc3339(t, &tmp.time_us) != 0) {
-        err_set(err, ERR_INVALID, "audit event: bad time");
-        goto out;
-    }
-    uint64_t sq = (uint64_t)json_integer_value(s);
-    if (check) {
-        /* Re-serialise and demand the same bytes: this checks the key order, the formatting
-         * and the hash at once. */
-        struct buf b;
-        buf_init(&b, 0);
-        char want[65];
-        if (audit_event_canonical(&tmp, sq, p, &b, want, err) != 0) {
-            buf_cleanup(&b);
-            goto out;
-        }
-        bool same = b.len == len && memcmp(b.data, line, len) == 0;
-        buf_cleanup(&b);
-        if (strcmp(want, h) != 0) {
-            err_set(err, ERR_INVALID, "hash mismatch: the event's text was changed");
-            goto out;
-        }
-        if (!same) {
-            err_set(err, ERR_INVALID, "event text is not in canonical form");
-            goto out;
-        }
-    }
+    int rc = read_fields(o, &tmp, &sq, p, h, err);
+    json_decref(o);
+    if (rc != 0 || (check && check_canonical(&tmp, sq, p, h, line, len, err) != 0))
+        return -1;
     *ev = tmp;
     if (seq)
         *seq = sq;
@@ -295,10 +268,7 @@ int audit__parse(const char *line, size_t len, bool check, struct audit_event *e
         memcpy(prev, p, 65);
     if (hash)
         memcpy(hash, h, 65);
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return 0;
 }
 
 int audit_event_parse(const char *line, size_t len, struct audit_event *ev, uint64_t *seq,

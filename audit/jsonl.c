@@ -31,6 +31,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
 

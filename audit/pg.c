@@ -1,7 +1,7 @@
 /* audit/pg.c: the audit trail in PostgreSQL (table audit_events, shared by every instance).
  *
- * Connections, reconnection and the schema come from lock/pgconn.h: the one place audit/
- * depends on lock/, so both drivers built from one conninfo share a connection per worker.
+ * Connections, reconnection and the schema come from pg/pg.h, shared with the lock driver, so
+ * both drivers built from one conninfo share a connection per worker.
  *
  * Append order is commit order across instances: each append is one transaction that first
  * takes a transaction-level advisory lock (released by COMMIT or ROLLBACK, so a crashed
@@ -21,7 +21,7 @@
 #include "audit/audit.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "lock/pgconn.h"
+#include "pg/pg.h"
 
 #define FETCH_ROWS 500
 

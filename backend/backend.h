@@ -1,29 +1,30 @@
-/* backend/backend.h: the stated server's internal API (config, jobs, responses, auth, routes).
+/* backend/backend.h: the stated server. The whole API of backend/.
+ *
+ * Layers, each calling only the ones below it:
+ *
+ *   server.c        h2o event loops, the worker pool, jobs, streaming: the transport. It knows
+ *                   routes only as the table main.c hands to server_run.
+ *   router.c        the route table: /healthz, authentication of /v1/, the 404 and 413 answers.
+ *   route_state.c   the client protocol (GET/POST/DELETE/LOCK/UNLOCK on /v1/states/NAME).
+ *   route_admin.c   the admin API (docs/admin-api.md), what statectl talks to.
+ *   ops.c           the state operations: write, delete, restore, read, lock, unlock and
+ *                   force-unlock, each written once, with its permission check, its protocol
+ *                   rules and its audit event. The HTTP routes and the admin API only turn a
+ *                   request into an operation and its result into a response.
+ *   request.c, respond.c   reading a request (query parameters) and writing a response (the
+ *                   one place an err becomes an HTTP status and an error body).
  *
  * Threads. h2o event-loop threads accept connections, parse requests and send responses; they
- * never block. Every request under /v1/ (and GET /healthz?deep=1) becomes a job: the loop
- * copies what the handler needs out of the h2o request into a struct backend_req and a worker
- * thread runs the handler, which may call the store, the lock store and the audit log (all
- * blocking). The handler fills r->status, r->headers and r->resp (respond_* helpers); when it
+ * never block. A request becomes a job: the loop copies what handlers need out of the h2o
+ * request into a struct backend_req. A route's on_loop handler may answer it on the loop
+ * thread (only work that never blocks: /healthz, fixed answers); otherwise a worker thread runs
+ * its on_worker handler, which may call the store, the lock store and the audit log (all
+ * blocking). A handler fills r->status, r->headers and r->resp (respond_* helpers); when it
  * returns, the response is carried back to the loop that owns the connection and sent with a
  * Content-Length. If the client went away meanwhile the response is dropped and the job freed;
  * the handler never notices, except through backend_stream_write() returning -1. On SIGTERM the
  * server stops accepting and waits (at most 30 s) for every job to finish; a request whose body
- * is still arriving is not a job yet and is cut off (clients retry transport errors).
- *
- * Admin API contract (backend/admin.c). Every request whose raw path starts with "/v1/" but
- * not with "/v1/states/" is authenticated (r->who is set; a request without a valid token never
- * reaches it) and then handed to admin_dispatch(r) on a worker thread. admin_dispatch must:
- *   - check the role itself with auth_allows(&r->who, ROLE_..., state_or_NULL) and answer 403
- *     with respond_error(r, ERR_FORBIDDEN, ...) when it is not enough;
- *   - set the response with respond_json/respond_bytes/respond_error (or stream it with
- *     backend_stream_begin + backend_stream_write) and return 0; returning -1 means "no such
- *     admin route" and the server answers 404 INFRA_004;
- *   - append its own audit events (r->srv->audit) for what it does (list, export, restore,
- *     token-create, token-revoke ...), using backend_audit_init(r, &ev, "action") so request
- *     id, actor, username and remote address are filled in;
- *   - never log tokens or state bytes.
- * The request log line ("req=... METHOD path status=... ms=...") is written by the server. */
+ * is still arriving is not a job yet and is cut off (clients retry transport errors). */
 #ifndef STATED_BACKEND_H
 #define STATED_BACKEND_H
 
@@ -33,11 +34,12 @@
 #include <stdio.h>
 
 #include "audit/audit.h"
+#include "auth/auth.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "lock/lock.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -74,70 +76,114 @@ void config_cleanup(struct config *cfg);
 /* The option reference (what --help prints); README.md documents the same table. */
 void config_usage(FILE *out);
 
-/* ------------------------------------------------------------------ server objects */
+/* ------------------------------------------------------------------ state operations (ops.c) */
+
+/* The services every operation uses (borrowed; they outlive the operations). */
+struct ops {
+    struct store *store;
+    struct lockstore *locks;
+    struct auditlog *audit; /* NULL: events are not recorded */
+    uint64_t max_state_bytes;
+    bool no_force_unlock; /* refuse clients' force-unlock (the admin API's is not affected) */
+};
+
+/* Who asks: the identity checked against roles and patterns, and what its events carry. */
+struct op_actor {
+    const struct auth_identity *who; /* NULL: not authenticated (yet, or it failed) */
+    const char *request_id;
+    const char *remote; /* client address */
+};
+
+/* What an operation is asked to do. Unused fields are NULL/0. */
+struct op_request {
+    const char *state; /* a valid state name (the routes check it first) */
+    const char *body;  /* write: the state; lock, unlock: the lock info */
+    size_t body_len;
+    const char *lock_id;     /* write, delete, unlock: ?ID= (NULL or "" when absent);
+                                force-unlock: the ID to release, NULL for any holder */
+    const char *content_md5; /* write: the Content-MD5 header, or NULL */
+    const char *snapshot;    /* restore: the snapshot id */
+    bool force;              /* restore: write even while the state is locked */
+};
+
+/* What an operation did. err.code is ERR_OK when it succeeded, else the refusal or failure;
+ * on ERR_LOCKED, lock.holder names the live lease in the way when there is one. */
+struct op_result {
+    struct err err;
+    struct lock_result lock; /* lock: the lease now; unlock: outcome and previous (released);
+                                write: the renewed lease; ERR_LOCKED: holder */
+    struct state_meta meta;  /* read: the state read; write, restore: what is current now */
+    struct blob *data;       /* read: the state's bytes (op_result_cleanup drops it) */
+    char md5[25];            /* read: base64 MD5 of data, for Content-MD5 */
+    bool unchanged;          /* write, restore: identical to the current state, nothing written */
+    bool forced;             /* unlock: a force-unlock (no ID, or OpenTofu's ID-only body) */
+    bool lock_left;          /* restore with force: a lease was held and is left (lock.holder) */
+    char restored_from[64];  /* restore: the snapshot restored */
+};
+void op_result_init(struct op_result *res);
+void op_result_cleanup(struct op_result *res);
+/* The status the outcome is answered with: 200 on success, else the error table's (423 for
+ * ERR_LOCKED). The operation's audit event records the same status. */
+int op_status(const struct op_result *res);
+
+/* The operations. Each checks the actor's role and pattern on the state, applies the protocol
+ * rules (DESIGN.md "The client protocol", "Locks", "States, snapshots, restore"), appends its
+ * audit event and returns 0, or -1 with res->err set. Worker threads only. */
+typedef int (*op_fn)(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                     struct op_result *res);
+/* GET: the current state, its metadata and Content-MD5. */
+int ops_read(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res);
+/* POST/PUT: a new state (body), refused while another ID holds the lease, renewing the lease
+ * of the ID given; a byte-identical re-write changes nothing. */
+int ops_write(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+              struct op_result *res);
+/* DELETE: the current state (snapshots are kept), under the same lease rule as a write. */
+int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res);
+/* Restore: the snapshot's bytes written as a new state whose top-level serial is one above
+ * both the current one and the snapshot's; refused while locked unless q->force. */
+int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                struct op_result *res);
+/* LOCK: takes the lease for the lock info's ID (the same ID again renews it; an expired lease
+ * is taken over and gets a "lock-expired" event of its own). */
+int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res);
+/* UNLOCK by a client: releases the lease of the body's ID; an empty body with no ?ID=
+ * (Terraform) or an ID-only body (OpenTofu) is a force-unlock, refused with --no-force-unlock. */
+int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res);
+/* Admin force-unlock: releases the lease of q->lock_id, or any lease when it is NULL. */
+int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                     struct op_result *res);
+
+/* Events that are not one operation's: an event for action with the actor's request id,
+ * identity, remote address and the time (the admin API's listings, exports, token changes). */
+void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char *action);
+/* Appends ev (status already set); deferred: it changed nothing (audit.h deferred_sync). A
+ * failed append is logged. */
+void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
+/* Records a request refused before any operation ran (a bad URL or method, failed
+ * authentication): its status and detail come from why, unless detail is given. */
+void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,
+                       const char *state, const struct err *why, const char *detail);
+
+/* A parsed lock body. */
+struct lock_body {
+    char id[LOCK_ID_MAX];
+    bool zero_fields; /* every other LockInfo field empty and Created zero/absent (OpenTofu
+                         force-unlock) */
+};
+/* Parses a LOCK/UNLOCK body: a JSON object with a non-empty string "ID" of at most 255 bytes.
+ * -1 with ERR_INVALID otherwise. */
+int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err);
+
+/* ------------------------------------------------------------------ the server's objects */
 
 struct server {
     const struct config *cfg;
-    struct store *store;
-    struct lockstore *locks;
-    struct auditlog *audit;
+    struct ops ops;
 };
-
-/* ------------------------------------------------------------------ auth */
-
-enum auth_role { ROLE_READ = 1, ROLE_WRITE = 2, ROLE_ADMIN = 3 };
-
-#define AUTH_NAME_MAX    64
-#define AUTH_PATTERN_MAX 256
-
-/* Who made a request, after authentication. */
-struct auth_identity {
-    char name[AUTH_NAME_MAX]; /* token name: the audit "actor" */
-    char username[128];       /* HTTP Basic username ("who"), "" for Bearer */
-    enum auth_role role;
-    char pattern[AUTH_PATTERN_MAX]; /* state-name pattern, pattern_match() syntax */
-};
-
-/* A token as listed by the admin API (never the secret). */
-struct auth_token_info {
-    const char *name;
-    const char *role; /* "read" | "write" | "admin" */
-    const char *pattern;
-    const char *source; /* "env" (STATED_ADMIN_TOKEN), "file" (--token-file), "store" */
-    int64_t created_us; /* 0 when unknown (env, file) */
-};
-
-/* Loads every token source: admin_token (may be NULL), token_file (may be NULL) and the runtime
- * store at key "config/tokens.json" in st (borrowed; outlives auth). Fails with ERR_INVALID when
- * no token exists at all, so stated never runs open. Call once before serving. */
-int auth_init(struct store *st, const char *admin_token, const char *token_file, struct err *err);
-void auth_shutdown(void);
-/* Parses an Authorization header value ("Basic b64(user:token)" or "Bearer token") into the
- * token and the Basic username (caller frees both). -1 with ERR_AUTH when absent or malformed. */
-int auth_parse_header(const char *value, char **token, char **username, struct err *err);
-/* Authenticates an Authorization header value (NULL when absent). Worker threads only (may
- * reload the runtime token store). 0 and *id filled, or -1 with ERR_AUTH. */
-int auth_authenticate(const char *authorization, struct auth_identity *id, struct err *err);
-/* True when id's role is at least need and, for a state request (state non-NULL), the state
- * name matches id's pattern. Admin tokens pass every check. */
-bool auth_allows(const struct auth_identity *id, enum auth_role need, const char *state);
-/* "read" | "write" | "admin" -> role; -1 when unknown. */
-int auth_role_parse(const char *s);
-const char *auth_role_name(enum auth_role role);
-/* Parses one --token-file line "name role pattern sha256hex" (blank lines and '#' comments are
- * skipped: returns 1). 0 on a token, -1 with ERR_INVALID on a malformed line. */
-int auth_parse_token_line(const char *line, char name[AUTH_NAME_MAX], enum auth_role *role,
-                          char pattern[AUTH_PATTERN_MAX], unsigned char sha[32], struct err *err);
-/* Admin API. Creates a runtime token (persisted, hash only) and writes its secret to
- * secret_out (shown once). ERR_INVALID for a bad name/role/pattern or a name already used. */
-int auth_token_create(const char *name, const char *role, const char *pattern, char secret_out[44],
-                      struct err *err);
-/* Calls cb for every token of every source. A non-zero return from cb stops and is returned. */
-int auth_token_list(int (*cb)(void *ctx, const struct auth_token_info *t), void *ctx,
-                    struct err *err);
-/* Revokes a runtime token. ERR_NOT_FOUND when no such runtime token; ERR_INVALID for a token
- * that comes from the environment or the token file (remove it there). */
-int auth_token_revoke(const char *name, struct err *err);
 
 /* ------------------------------------------------------------------ requests and jobs */
 
@@ -148,7 +194,7 @@ struct backend_header {
 
 struct backend_job;
 
-/* One request as a worker sees it. Everything is a private copy: valid for the whole job,
+/* One request as a handler sees it. Everything is a private copy: valid for the whole job,
  * whatever happens to the connection. Strings are NUL-terminated. */
 struct backend_req {
     struct server *srv;
@@ -164,8 +210,8 @@ struct backend_req {
     int64_t start_ms;         /* mono_ms() when the request arrived */
     struct auth_identity who; /* set for authenticated requests */
     bool authenticated;
-    char log_name[STATE_NAME_MAX +
-                  8]; /* what the request log shows after the method (state name or path) */
+    /* What the request log shows after the method (the state name, else the path). */
+    char log_name[STATE_NAME_MAX + 8];
 
     /* Response, filled by the handler. */
     int status;
@@ -173,19 +219,33 @@ struct backend_req {
     size_t nheaders;
     struct buf resp;          /* body */
     struct blob *resp_shared; /* body instead of resp when set (respond_shared) */
-    char error[240];          /* the error message answered (respond_err), for the audit detail */
 
     struct backend_job *job; /* server-private */
 };
 
-/* A worker-side handler. Fills the response in r; the return value is ignored. */
+/* The actor of r for the operations (borrows from r). */
+struct op_actor backend_actor(const struct backend_req *r);
+
+/* A handler. Fills the response in r; the return value of on_loop says whether it answered. */
 typedef void (*backend_handler_fn)(struct backend_req *r);
 
-/* Adds a response header (both strings copied). */
-void backend_add_header(struct backend_req *r, const char *name, const char *value);
+/* A route: requests whose path matches go to on_loop first (on the event loop thread: it must
+ * never block; it returns false to pass the request on), then to on_worker (a worker thread).
+ * Either may be NULL. */
+struct backend_route {
+    const char *path; /* exact, or a prefix when it ends with '/'; "" matches every path */
+    bool (*on_loop)(struct backend_req *r);
+    backend_handler_fn on_worker;
+};
+/* stated's routes (router.c), in match order; the last one matches everything. */
+extern const struct backend_route backend_routes[];
+extern const size_t backend_nroutes;
+
 /* Value of query parameter key (exact, case-sensitive), percent-decoded ('+' is a space) into
  * a new string (caller frees); NULL when absent. The first occurrence wins. */
 char *backend_query_param(const char *query, const char *key);
+/* The same for r's query, with an empty value taken as absent. */
+char *backend_query_nonempty(const struct backend_req *r, const char *key);
 
 /* Streaming responses (audit export). Called from a handler on its worker thread:
  * backend_stream_begin sends the status and headers already set in r (no Content-Length: the
@@ -196,16 +256,11 @@ char *backend_query_param(const char *query, const char *key);
  * handler returns the stream is finished. Do not use respond_* after backend_stream_begin. */
 int backend_stream_begin(struct backend_req *r);
 int backend_stream_write(struct backend_req *r, const void *data, size_t len);
-/* A 200-style response whose body is a shared blob: takes the caller's reference, which is
- * dropped once the body has been sent (no copy of a cached state per request). Call it last:
- * the respond_* helpers do not clear it. */
-void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body);
-
-/* Fills an audit event with the request's id, actor, username, remote address and time. */
-void backend_audit_init(const struct backend_req *r, struct audit_event *ev, const char *action);
 
 /* ------------------------------------------------------------------ responses (respond.c) */
 
+/* Adds a response header (both strings copied). */
+void backend_add_header(struct backend_req *r, const char *name, const char *value);
 /* {"code":"INFRA_00x","message":"<human text>"} with the table's status; adds Retry-After: 2
  * for retryable codes, WWW-Authenticate for 401 and Allow for 405 (allow may be NULL). The
  * message is err->msg when set (never secrets by err.h's contract) else the table text; 5xx
@@ -213,14 +268,24 @@ void backend_audit_init(const struct backend_req *r, struct audit_event *ev, con
 void respond_err(struct backend_req *r, const struct err *err, const char *allow);
 void respond_error(struct backend_req *r, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* 423 with the holder's lock info as clients parse it (lock_holder_info_json). With a message,
+ * the error body's "code" and "message" are added to it, for readers of either kind (the admin
+ * API); without, it is the lock info alone (the state protocol). */
+void respond_locked(struct backend_req *r, const struct lock_holder *h, const char *message);
+/* An operation's failure: respond_locked when a live lease is the reason, else respond_err. */
+void respond_op_error(struct backend_req *r, const struct op_result *res, const char *message);
 /* 200-style responses: status, Content-Type and body (copied). */
 void respond_bytes(struct backend_req *r, int status, const char *content_type, const void *data,
                    size_t len);
 void respond_json(struct backend_req *r, int status, const char *json);
 /* Takes the storage of b (no copy). */
 void respond_take(struct backend_req *r, int status, const char *content_type, struct buf *b);
+/* A response whose body is a shared blob: takes the caller's reference, which is dropped once
+ * the body has been sent (no copy of a cached state per request). Call it last: the other
+ * respond_* helpers do not clear it. */
+void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body);
 
-/* ------------------------------------------------------------------ routes (routes.c) */
+/* ------------------------------------------------------------------ routes */
 
 /* Where a /v1/states/ path points. */
 struct state_path {
@@ -231,28 +296,23 @@ struct state_path {
  * name) or ERR_NOT_FOUND (not under /v1/states/). */
 int state_path_parse(const char *path, struct state_path *out, struct err *err);
 
-/* A parsed lock body. */
-struct lock_body {
-    char id[LOCK_ID_MAX];
-    bool zero_fields; /* every other LockInfo field empty and Created zero/absent (OpenTofu
-                         force-unlock) */
-};
-/* Parses a LOCK/UNLOCK body: a JSON object with a non-empty string "ID" of at most 255 bytes.
- * -1 with ERR_INVALID otherwise. */
-int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err);
-
-/* The worker-side handler of every /v1/ request (auth, then states or admin). */
-void routes_handle(struct backend_req *r);
-/* GET /healthz?deep=1 on a worker. */
-void routes_health_deep(struct backend_req *r);
-
-/* Implemented by backend/admin.c; see the contract at the top of this file. */
-int admin_dispatch(struct backend_req *r);
+/* The client protocol for an authenticated request under /v1/states/ (route_state.c). */
+void route_state_handle(struct backend_req *r);
+/* The admin API for an authenticated request under /v1/ (route_admin.c). Every request that
+ * matches one of its routes produces exactly one audit event; -1 means no such route (the
+ * caller answers 404). */
+int route_admin_handle(struct backend_req *r);
 
 /* ------------------------------------------------------------------ server (server.c) */
 
-/* Runs the server until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
- * (at most 30 s) and returns 0. -1 with err on a start-up failure (port, TLS files). */
-int server_run(struct server *srv, struct err *err);
+/* h2o answers an over-limit request body itself, in plain text; its error-document filter
+ * turns that into an internal GET of this path, which a route answers with our JSON error. */
+#define BACKEND_TOO_LARGE_PATH "/.stated/errors/413"
+
+/* Serves routes until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
+ * (at most 30 s) and returns 0 (1 when some were still running). -1 with err on a start-up
+ * failure (port, TLS files). */
+int server_run(struct server *srv, const struct backend_route *routes, size_t nroutes,
+               struct err *err);
 
 #endif

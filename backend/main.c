@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "backend/backend.h"
+#include "s3/s3.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -13,28 +15,6 @@ static void fatal(const char *what, const struct err *e)
 {
     fprintf(stderr, "stated: %s: %s\n", what, e->msg[0] != '\0' ? e->msg : err_text(e->code));
     exit(1);
-}
-
-/* mkdir -p with mode 0700: states and audit logs are not for other local users. */
-static int mkdir_p(const char *path, struct err *err)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-                int e = errno;
-                free(p);
-                return err_set_errno(err, ERR_INVALID, e, "--data-dir: cannot create %s", path);
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(p);
-    return 0;
 }
 
 /* Reads access_key=... and secret_key=... lines. */
@@ -136,6 +116,59 @@ static struct objstore *open_objstore(const struct config *cfg, struct err *err)
     return os;
 }
 
+/* The encryption keys: from --encryption-key-file, else from STATED_ENCRYPTION_KEY (serverless
+ * containers have no files for secrets: the keys come as one variable), else none. */
+static struct keyring *open_keys(const struct config *cfg)
+{
+    struct err e = {0};
+    struct keyring *keys = NULL;
+    const char *inline_keys = getenv("STATED_ENCRYPTION_KEY");
+    if (cfg->encryption_key_file != NULL && cfg->encryption_key_file[0] != '\0') {
+        keys = keyring_load(cfg->encryption_key_file, &e);
+        if (keys == NULL)
+            fatal("--encryption-key-file", &e);
+    } else if (inline_keys != NULL && inline_keys[0] != '\0') {
+        keys = keyring_parse(inline_keys, "STATED_ENCRYPTION_KEY", &e);
+        if (keys == NULL)
+            fatal("STATED_ENCRYPTION_KEY", &e);
+    }
+    return keys;
+}
+
+/* Locks and audit live together: under the data dir (embedded), or in one PostgreSQL. */
+static void open_locks_and_audit(const struct config *cfg, struct lockstore **ls,
+                                 struct auditlog **al)
+{
+    struct err e = {0};
+    int64_t ttl_us = cfg->lock_ttl_ms * 1000;
+    if (strcmp(cfg->locks, "embedded") == 0 || cfg->locks[0] == '\0') {
+        *ls = lockstore_embedded_new(cfg->data_dir, ttl_us, &e);
+        if (*ls == NULL)
+            fatal("locks", &e);
+        *al = auditlog_jsonl_new(cfg->data_dir, &e);
+    } else {
+        *ls = lockstore_pg_new(cfg->locks, ttl_us, &e);
+        if (*ls == NULL)
+            fatal("locks (PostgreSQL)", &e);
+        *al = auditlog_pg_new(cfg->locks, &e);
+    }
+    if (*al == NULL)
+        fatal("audit log", &e);
+}
+
+/* Runtime tokens live in the state storage, so every instance on it shares them. */
+#define TOKENS_KEY "config/tokens.json"
+
+static int tokens_load(void *ctx, struct buf *out, struct err *err)
+{
+    return store_get_blob(ctx, TOKENS_KEY, out, err);
+}
+
+static int tokens_save(void *ctx, const void *data, size_t len, struct err *err)
+{
+    return store_put_blob(ctx, TOKENS_KEY, data, len, err);
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -149,20 +182,10 @@ int main(int argc, char **argv)
     log_setup((enum log_level)log_level_parse(cfg.log_level),
               strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
 
-    if (mkdir_p(cfg.data_dir, &e) != 0)
-        fatal("data dir", &e);
-    struct keyring *keys = NULL;
-    const char *inline_keys = getenv("STATED_ENCRYPTION_KEY");
-    if (cfg.encryption_key_file != NULL && cfg.encryption_key_file[0] != '\0') {
-        keys = keyring_load(cfg.encryption_key_file, &e);
-        if (keys == NULL)
-            fatal("--encryption-key-file", &e);
-    } else if (inline_keys != NULL && inline_keys[0] != '\0') {
-        /* Serverless containers have no files for secrets: the keys come as one variable. */
-        keys = keyring_parse(inline_keys, "STATED_ENCRYPTION_KEY", &e);
-        if (keys == NULL)
-            fatal("STATED_ENCRYPTION_KEY", &e);
-    }
+    /* Mode 0700: states and audit logs are not for other local users. */
+    if (file_mkdir_p(cfg.data_dir, 0700, ERR_INVALID, &e) != 0)
+        fatal("--data-dir", &e);
+    struct keyring *keys = open_keys(&cfg);
     struct objstore *os = open_objstore(&cfg, &e);
     if (os == NULL)
         fatal("storage", &e);
@@ -176,30 +199,23 @@ int main(int argc, char **argv)
 
     struct lockstore *ls;
     struct auditlog *al;
-    int64_t ttl_us = cfg.lock_ttl_ms * 1000;
-    if (strcmp(cfg.locks, "embedded") == 0 || cfg.locks[0] == '\0') {
-        ls = lockstore_embedded_new(cfg.data_dir, ttl_us, &e);
-        if (ls == NULL)
-            fatal("locks", &e);
-        al = auditlog_jsonl_new(cfg.data_dir, &e);
-    } else {
-        ls = lockstore_pg_new(cfg.locks, ttl_us, &e);
-        if (ls == NULL)
-            fatal("locks (PostgreSQL)", &e);
-        al = auditlog_pg_new(cfg.locks, &e);
-    }
-    if (al == NULL)
-        fatal("audit log", &e);
+    open_locks_and_audit(&cfg, &ls, &al);
 
-    if (auth_init(st, cfg.admin_token, cfg.token_file, &e) != 0)
+    struct auth_persist tokens = {.load = tokens_load, .save = tokens_save, .ctx = st};
+    if (auth_init(&tokens, cfg.admin_token, cfg.token_file, &e) != 0)
         fatal("tokens", &e);
 
-    struct server srv = {.cfg = &cfg, .store = st, .locks = ls, .audit = al};
+    struct server srv = {.cfg = &cfg,
+                         .ops = {.store = st,
+                                 .locks = ls,
+                                 .audit = al,
+                                 .max_state_bytes = cfg.max_state_bytes,
+                                 .no_force_unlock = cfg.no_force_unlock}};
     log_info("storage %s, locks %s, audit %s, lock ttl %llds, max state %llu bytes%s",
              store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
              keys != NULL ? ", encrypted at rest" : "");
-    int rc = server_run(&srv, &e);
+    int rc = server_run(&srv, backend_routes, backend_nroutes, &e);
     if (rc < 0)
         fatal("server", &e);
     if (rc > 0)

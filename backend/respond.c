@@ -1,4 +1,4 @@
-/* backend/respond.c: the one place where an err becomes HTTP, and the response helpers. */
+/* backend/respond.c: the response helpers, and the one place where an err becomes HTTP. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +53,6 @@ void respond_err(struct backend_req *r, const struct err *err, const char *allow
     if (status >= 500)
         log_warn("req=%s %s: %s", r->request_id, err_name(code),
                  err->msg[0] != '\0' ? err->msg : err_text(code));
-    snprintf(r->error, sizeof(r->error), "%s", err->msg[0] != '\0' ? err->msg : err_text(code));
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(err_infra_code(code)));
     json_t *m = json_string(message);
@@ -79,4 +78,45 @@ void respond_error(struct backend_req *r, enum err_code code, const char *fmt, .
     vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
     va_end(ap);
     respond_err(r, &e, NULL);
+}
+
+void respond_locked(struct backend_req *r, const struct lock_holder *h, const char *message)
+{
+    char *info = lock_holder_info_json(h);
+    if (message == NULL) {
+        respond_json(r, 423, info);
+        free(info);
+        return;
+    }
+    json_t *o = json_loads(info, 0, NULL);
+    free(info);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    json_t *m = json_string(message);
+    json_object_set_new(o, "code", json_string(err_infra_code(ERR_LOCKED)));
+    json_object_set_new(o, "message", m != NULL ? m : json_string(err_text(ERR_LOCKED)));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    respond_json(r, 423, s != NULL ? s : "{}");
+    free(s);
+}
+
+void respond_op_error(struct backend_req *r, const struct op_result *res, const char *message)
+{
+    if (res->err.code == ERR_LOCKED && res->lock.holder.id[0] != '\0')
+        respond_locked(r, &res->lock.holder, message);
+    else
+        respond_err(r, &res->err, NULL);
+}
+
+void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body)
+{
+    buf_cleanup(&r->resp);
+    blob_unref(r->resp_shared);
+    r->resp_shared = body;
+    r->status = status;
+    if (content_type != NULL)
+        backend_add_header(r, "content-type", content_type);
 }

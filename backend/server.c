@@ -1,11 +1,12 @@
 /* backend/server.c: h2o event loops, the worker pool, jobs and streaming responses.
  *
  * N loop threads each own an h2o_evloop_t, an h2o_context_t and a listening socket bound with
- * SO_REUSEPORT to the same address, so the kernel spreads connections over them. A request
- * that needs storage, locks or audit becomes a job (see backend.h): the loop copies the request
- * into job->r, queues the job, and returns. A worker runs the handler and posts the job back
- * to the owning loop through that loop's h2o_multithread receiver; the loop then sends the
- * response.
+ * SO_REUSEPORT to the same address, so the kernel spreads connections over them. Every request
+ * becomes a job (see backend.h): the loop copies the request into job->r and finds its route
+ * in the table server_run was given. The route's on_loop handler may answer at once; otherwise
+ * the job is queued, a worker runs on_worker and posts the job back to the owning loop through
+ * that loop's h2o_multithread receiver, and the loop sends the response. The server knows no
+ * route of its own: what is served is the table's business (router.c).
  *
  * Job lifetime. The request can die while a worker holds the job (connection closed, HTTP/2
  * stream reset). An anchor allocated in req->pool with a dispose callback ties the two: when
@@ -45,9 +46,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define STREAM_CHUNK   (64 * 1024)
-#define DRAIN_MAX_MS   30000
-#define TOO_LARGE_PATH "/.stated/errors/413"
+#define STREAM_CHUNK (64 * 1024)
+#define DRAIN_MAX_MS 30000
 
 struct loop {
     pthread_t tid;
@@ -83,6 +83,8 @@ struct backend_job {
 
 static struct {
     struct server *srv;
+    const struct backend_route *routes;
+    size_t nroutes;
     h2o_globalconf_t conf;
     struct loop *loops;
     int nloops;
@@ -215,6 +217,46 @@ static void add_headers(h2o_req_t *req, struct backend_req *r)
                           r->request_id, strlen(r->request_id));
 }
 
+/* Loop thread: sends a job's whole response (status, headers, body with Content-Length). */
+static void send_response(struct backend_job *job)
+{
+    static h2o_generator_t plain = {NULL, NULL};
+    h2o_req_t *req = job->req;
+    struct backend_req *r = &job->r;
+    req->res.status = r->status;
+    req->res.reason = reason_phrase(r->status);
+    h2o_iovec_t body = r->resp_shared != NULL
+                           ? h2o_iovec_init(r->resp_shared->data, r->resp_shared->len)
+                           : h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
+    req->res.content_length = body.len;
+    add_headers(req, r);
+    job->responded = true; /* from here the anchor frees the job */
+    h2o_start_response(req, &plain);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Loop thread: sends the chunk a streaming worker handed over (the first one starts the
+ * response). */
+static void send_chunk(struct backend_job *job, bool final)
+{
+    h2o_req_t *req = job->req;
+    struct backend_req *r = &job->r;
+    if (!job->stream_started) {
+        job->stream_started = true;
+        req->res.status = r->status;
+        req->res.reason = reason_phrase(r->status);
+        add_headers(req, r);
+        job->gen.proceed = on_stream_proceed;
+        job->gen.stop = on_stream_stop;
+        h2o_start_response(req, &job->gen);
+    }
+    h2o_iovec_t chunk =
+        h2o_iovec_init(job->sending.data != NULL ? job->sending.data : "", job->sending.len);
+    if (final)
+        job->responded = true;
+    h2o_send(req, &chunk, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
 /* Loop thread: a worker finished a job, or produced a chunk of a stream. */
 static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -239,37 +281,10 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
                 job_free(job);
             continue;
         }
-        h2o_req_t *req = job->req;
-        struct backend_req *r = &job->r;
-        if (!job->streaming) {
-            static h2o_generator_t plain = {NULL, NULL};
-            req->res.status = r->status;
-            req->res.reason = reason_phrase(r->status);
-            h2o_iovec_t body =
-                r->resp_shared != NULL
-                    ? h2o_iovec_init(r->resp_shared->data, r->resp_shared->len)
-                    : h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
-            req->res.content_length = body.len;
-            add_headers(req, r);
-            job->responded = true; /* from here the anchor frees the job */
-            h2o_start_response(req, &plain);
-            h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
-            continue;
-        }
-        if (!job->stream_started) {
-            job->stream_started = true;
-            req->res.status = r->status;
-            req->res.reason = reason_phrase(r->status);
-            add_headers(req, r);
-            job->gen.proceed = on_stream_proceed;
-            job->gen.stop = on_stream_stop;
-            h2o_start_response(req, &job->gen);
-        }
-        h2o_iovec_t chunk =
-            h2o_iovec_init(job->sending.data != NULL ? job->sending.data : "", job->sending.len);
-        if (final)
-            job->responded = true;
-        h2o_send(req, &chunk, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        if (!job->streaming)
+            send_response(job);
+        else
+            send_chunk(job, final);
     }
 }
 
@@ -306,16 +321,6 @@ static int stream_flush(struct backend_job *job, bool final)
     pthread_mutex_unlock(&job->mu);
     h2o_multithread_send_message(&job->owner->recv, &job->super);
     return cancelled ? -1 : 0;
-}
-
-void respond_shared(struct backend_req *r, int status, const char *content_type, struct blob *body)
-{
-    buf_cleanup(&r->resp);
-    blob_unref(r->resp_shared);
-    r->resp_shared = body;
-    r->status = status;
-    if (content_type != NULL)
-        backend_add_header(r, "content-type", content_type);
 }
 
 int backend_stream_begin(struct backend_req *r)
@@ -422,8 +427,8 @@ static void remote_addr(h2o_req_t *req, char out[64])
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
 }
 
-/* Loop thread: copies what the handler needs out of req and queues it for a worker. */
-static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
+/* Loop thread: a job holding a private copy of what handlers need out of req. */
+static struct backend_job *job_new(h2o_req_t *req, size_t path_len)
 {
     struct loop *lt = H2O_STRUCT_FROM_MEMBER(struct loop, ctx, req->conn->ctx);
     struct backend_job *job = xcalloc(1, sizeof(*job));
@@ -433,7 +438,6 @@ static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
     pthread_cond_init(&job->cv, NULL);
     job->owner = lt;
     job->req = req;
-    job->fn = fn;
     job->anchor = h2o_mem_alloc_shared(&req->pool, sizeof(*job->anchor), on_anchor_dispose);
     job->anchor->job = job;
     r->job = job;
@@ -442,6 +446,7 @@ static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
     new_request_id(r->request_id);
     snprintf(r->method, sizeof(r->method), "%.*s", (int)req->method.len, req->method.base);
     r->path = xstrndup(req->path.base, path_len);
+    snprintf(r->log_name, sizeof(r->log_name), "%s", r->path);
     if (req->query_at != SIZE_MAX)
         r->query = xstrndup(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
     if (req->entity.base != NULL) {
@@ -452,7 +457,13 @@ static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
     r->authorization = header_dup(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
     remote_addr(req, r->remote);
     buf_init(&r->resp, 0);
+    return job;
+}
 
+/* Loop thread: hands the job to the workers. */
+static void job_queue(struct backend_job *job, backend_handler_fn fn)
+{
+    job->fn = fn;
     pthread_mutex_lock(&S.qmu);
     if (S.qtail != NULL)
         S.qtail->next = job;
@@ -463,66 +474,33 @@ static void submit(h2o_req_t *req, backend_handler_fn fn, size_t path_len)
     pthread_mutex_unlock(&S.qmu);
 }
 
-/* Loop thread: a response that needs no worker. */
-static void respond_inline(h2o_req_t *req, int status, const char *body)
+static const struct backend_route *route_for(const char *path, size_t len)
 {
-    char id[24];
-    new_request_id(id);
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    req->res.content_length = strlen(body);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json"));
-    h2o_iovec_t idv = h2o_strdup(&req->pool, id, strlen(id));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
-                          idv.base, idv.len);
-    if (status == 405)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
-    h2o_send_inline(req, body, strlen(body));
-    log_info("req=%s %.*s %.*s status=%d ms=0", id, (int)req->method.len, req->method.base,
-             (int)(req->query_at != SIZE_MAX ? req->query_at : req->path.len), req->path.base,
-             status);
+    for (size_t i = 0; i < S.nroutes; i++) {
+        const char *p = S.routes[i].path;
+        size_t n = strlen(p);
+        bool prefix = n == 0 || p[n - 1] == '/';
+        if (prefix ? len >= n && memcmp(path, p, n) == 0 : h2o_memis(path, len, p, n))
+            return &S.routes[i];
+    }
+    return NULL;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    const char *path = req->path.base;
-    if (h2o_memis(path, path_len, H2O_STRLIT("/healthz"))) {
-        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-            respond_inline(req, 405,
-                           "{\"code\":\"INFRA_001\",\"message\":\"only GET on /healthz\"}");
-            return 0;
-        }
-        char *deep = NULL;
-        if (req->query_at != SIZE_MAX) {
-            char *q = xstrndup(path + req->query_at + 1, req->path.len - req->query_at - 1);
-            deep = backend_query_param(q, "deep");
-            free(q);
-        }
-        bool is_deep = deep != NULL && strcmp(deep, "0") != 0 && strcmp(deep, "false") != 0;
-        free(deep);
-        if (is_deep)
-            submit(req, routes_health_deep, path_len);
-        else
-            respond_inline(req, 200, "{\"status\":\"ok\"}");
+    const struct backend_route *rt = route_for(req->path.base, path_len);
+    struct backend_job *job = job_new(req, path_len);
+    bool answered = rt != NULL && rt->on_loop != NULL && rt->on_loop(&job->r);
+    if (!answered && rt != NULL && rt->on_worker != NULL) {
+        job_queue(job, rt->on_worker);
         return 0;
     }
-    if (h2o_memis(path, path_len, H2O_STRLIT(TOO_LARGE_PATH))) {
-        char body[200];
-        snprintf(body, sizeof(body),
-                 "{\"code\":\"INFRA_002\",\"message\":\"request body larger than the limit of "
-                 "%llu bytes\"}",
-                 (unsigned long long)S.srv->cfg->max_state_bytes);
-        respond_inline(req, 413, body);
-        return 0;
-    }
-    if (path_len >= 4 && memcmp(path, "/v1/", 4) == 0) {
-        submit(req, routes_handle, path_len);
-        return 0;
-    }
-    respond_inline(req, 404, "{\"code\":\"INFRA_004\",\"message\":\"no such endpoint\"}");
+    if (!answered) /* no route, or one that passed with no worker to go to */
+        respond_error(&job->r, ERR_NOT_FOUND, "no such endpoint");
+    log_request(&job->r);
+    send_response(job);
     return 0;
 }
 
@@ -678,10 +656,13 @@ fail:
     return -1;
 }
 
-int server_run(struct server *srv, struct err *err)
+int server_run(struct server *srv, const struct backend_route *routes, size_t nroutes,
+               struct err *err)
 {
     const struct config *cfg = srv->cfg;
     S.srv = srv;
+    S.routes = routes;
+    S.nroutes = nroutes;
     S.nloops = (int)cfg->threads;
     S.nworkers = (int)cfg->workers;
     random_bytes(&S.boot_id, sizeof(S.boot_id));
@@ -702,8 +683,8 @@ int server_run(struct server *srv, struct err *err)
     h->on_req = on_req;
     /* h2o answers an over-limit Content-Length itself, before routing, in plain text. Its
      * error-document filter on the fallback path turns that into an internal GET of
-     * TOO_LARGE_PATH, which on_req answers with the usual JSON error body. */
-    h2o_errordoc_t doc = {.status = 413, .url = h2o_iovec_init(H2O_STRLIT(TOO_LARGE_PATH))};
+     * BACKEND_TOO_LARGE_PATH, which a route answers with the usual JSON error body. */
+    h2o_errordoc_t doc = {.status = 413, .url = h2o_iovec_init(H2O_STRLIT(BACKEND_TOO_LARGE_PATH))};
     h2o_errordoc_register(&host->fallback_path, &doc, 1);
 
     if (tls_setup(err) != 0)

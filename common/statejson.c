@@ -6,6 +6,7 @@
  * of a worker thread. Strings are checked for well-formed UTF-8 (no overlong forms, no UTF-16
  * surrogates encoded as UTF-8, nothing above U+10FFFF) and for unescaped control characters. */
 #include "common/statejson.h"
+#include "common/utf8.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -48,79 +49,32 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Appends code point cp as UTF-8 to dst (capacity cap, length *n); sets *overflow when it does
- * not fit. dst may be NULL when the caller does not keep the text. */
-static void put_utf8(char *dst, size_t cap, size_t *n, bool *overflow, unsigned cp)
+/* Copies the k bytes at src to dst (capacity cap, length *n) when dst is kept; sets *overflow
+ * when they do not fit. */
+static void put_bytes(char *dst, size_t cap, size_t *n, bool *overflow, const unsigned char *src,
+                      size_t k)
 {
-    unsigned char tmp[4];
-    size_t k;
     if (dst == NULL)
         return;
-    if (cp == 0) { /* an escaped NUL cannot be kept in a C string */
-        *overflow = true;
-        return;
-    }
-    if (cp < 0x80) {
-        tmp[0] = (unsigned char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (unsigned char)(0xC0 | (cp >> 6));
-        tmp[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (unsigned char)(0xE0 | (cp >> 12));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        tmp[0] = (unsigned char)(0xF0 | (cp >> 18));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
     if (*n + k >= cap) {
         *overflow = true;
         return;
     }
-    memcpy(dst + *n, tmp, k);
+    memcpy(dst + *n, src, k);
     *n += k;
     dst[*n] = '\0';
 }
 
-/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 when malformed (RFC 3629 table). */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+/* Appends code point cp as UTF-8 to dst, as put_bytes. */
+static void put_utf8(char *dst, size_t cap, size_t *n, bool *overflow, unsigned cp)
 {
-    unsigned char c = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        return 0;
+    unsigned char tmp[4];
+    size_t k = utf8_encode(cp, tmp);
+    if (dst != NULL && (cp == 0 || k == 0)) { /* an escaped NUL cannot be kept in a C string */
+        *overflow = true;
+        return;
     }
-    if ((size_t)(end - p) < need)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return need;
+    put_bytes(dst, cap, n, overflow, tmp, k);
 }
 
 /* True when none of the 8 bytes at p ends or escapes a string or needs a closer look: each is
@@ -136,6 +90,56 @@ static bool plain8(const unsigned char *p)
     uint64_t bad =
         ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w;
     return (bad & highs) == 0;
+}
+
+/* Reads the 4 hex digits at p into *v; false when one is not a hex digit. */
+static bool hex4(const unsigned char *p, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hexval(p[i]);
+        if (d < 0)
+            return false;
+        *v = *v * 16 + (unsigned)d;
+    }
+    return true;
+}
+
+/* Parses the \uXXXX escape at s->p (at the backslash) into *cp and moves past it. A
+ * surrogate pair becomes one code point; a lone surrogate is legal JSON syntax and is kept as
+ * U+FFFD, as Go's decoder does. */
+static int scan_u_escape(struct scan *s, unsigned *cp)
+{
+    if (s->end - s->p < 6)
+        return fail(s, "truncated \\u escape");
+    if (!hex4(s->p + 2, cp))
+        return fail(s, "bad hex digit in \\u escape");
+    s->p += 6;
+    unsigned lo;
+    if (*cp >= 0xD800 && *cp <= 0xDBFF && s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' &&
+        hex4(s->p + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+        s->p += 6;
+    }
+    if (*cp >= 0xD800 && *cp <= 0xDFFF)
+        *cp = 0xFFFD;
+    return 0;
+}
+
+/* Parses the escape at s->p (at the backslash) into *cp and moves past it. */
+static int scan_escape(struct scan *s, unsigned *cp)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (s->end - s->p < 2)
+        return fail(s, "unterminated escape");
+    if (s->p[1] == 'u')
+        return scan_u_escape(s, cp);
+    const char *k = s->p[1] != '\0' ? strchr(from, s->p[1]) : NULL;
+    if (k == NULL)
+        return fail(s, "invalid escape in string");
+    *cp = (unsigned char)to[k - from];
+    s->p += 2;
+    return 0;
 }
 
 /* Parses a string starting at the opening quote. When dst is non-NULL the unescaped text is
@@ -162,83 +166,16 @@ static int scan_string(struct scan *s, char *dst, size_t cap, bool *overflow)
         if (c < 0x20)
             return fail(s, "unescaped control character in string");
         if (c == '\\') {
-            if (s->end - s->p < 2)
-                return fail(s, "unterminated escape");
-            unsigned char e = s->p[1];
             unsigned cp;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                cp = e;
-                break;
-            case 'b':
-                cp = '\b';
-                break;
-            case 'f':
-                cp = '\f';
-                break;
-            case 'n':
-                cp = '\n';
-                break;
-            case 'r':
-                cp = '\r';
-                break;
-            case 't':
-                cp = '\t';
-                break;
-            case 'u': {
-                if (s->end - s->p < 6)
-                    return fail(s, "truncated \\u escape");
-                cp = 0;
-                for (int i = 2; i < 6; i++) {
-                    int v = hexval(s->p[i]);
-                    if (v < 0)
-                        return fail(s, "bad hex digit in \\u escape");
-                    cp = cp * 16 + (unsigned)v;
-                }
-                s->p += 4;
-                /* A surrogate pair becomes one code point; a lone surrogate is legal JSON
-                 * syntax and is kept as U+FFFD, as Go's decoder does. */
-                if (cp >= 0xD800 && cp <= 0xDBFF && s->end - s->p >= 8 && s->p[2] == '\\' &&
-                    s->p[3] == 'u') {
-                    unsigned lo = 0;
-                    bool ok = true;
-                    for (int i = 4; i < 8; i++) {
-                        int v = hexval(s->p[i]);
-                        if (v < 0)
-                            ok = false;
-                        else
-                            lo = lo * 16 + (unsigned)v;
-                    }
-                    if (ok && lo >= 0xDC00 && lo <= 0xDFFF) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        s->p += 6;
-                    }
-                }
-                if (cp >= 0xD800 && cp <= 0xDFFF)
-                    cp = 0xFFFD;
-                break;
-            }
-            default:
-                return fail(s, "invalid escape in string");
-            }
+            if (scan_escape(s, &cp) != 0)
+                return -1;
             put_utf8(dst, cap, &n, overflow, cp);
-            s->p += 2;
             continue;
         }
-        size_t k = utf8_seq(s->p, s->end);
+        size_t k = utf8_seq_len(s->p, (size_t)(s->end - s->p));
         if (k == 0)
             return fail(s, "invalid UTF-8 in string");
-        if (dst != NULL) {
-            if (n + k >= cap) {
-                *overflow = true;
-            } else {
-                memcpy(dst + n, s->p, k);
-                n += k;
-                dst[n] = '\0';
-            }
-        }
+        put_bytes(dst, cap, &n, overflow, s->p, k);
         s->p += k;
     }
     return fail(s, "unterminated string");

@@ -190,18 +190,6 @@ void random_token(char out[44])
     out[43] = '\0';
 }
 
-int fsync_dir(const char *dir, enum err_code code, struct err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set_errno(err, code, errno, "open directory %s", dir);
-    int rc = 0;
-    if (fsync(fd) != 0)
-        rc = err_set_errno(err, code, errno, "fsync directory %s", dir);
-    close(fd);
-    return rc;
-}
-
 int64_t now_us(void)
 {
     struct timespec ts;

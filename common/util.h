@@ -38,10 +38,6 @@ void random_bytes(void *out, size_t len);
 /* A random token: 32 random bytes as 43 base64url characters, NUL-terminated in out[44]. */
 void random_token(char out[44]);
 
-/* fsync(2) of a directory, so a rename or a new entry in it is durable. Failures are recorded
- * with `code` (the caller's view: ERR_WRITE for a state write, ERR_UNAVAILABLE for a service). */
-int fsync_dir(const char *dir, enum err_code code, struct err *err);
-
 /* Microseconds since the epoch (CLOCK_REALTIME) and a monotonic clock in milliseconds. */
 int64_t now_us(void);
 int64_t mono_ms(void);

@@ -22,7 +22,9 @@
 
 #include <jansson.h>
 
+#include "common/file.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "lock/lock.h"
 
@@ -42,35 +44,9 @@ struct embedded {
 
 /* locks.json is JSON, so everything kept in it must be valid UTF-8 (as any JSON lock body
  * is): anything else is refused up front rather than making the file unloadable. */
-static bool utf8_valid(const char *s)
+static bool utf8_ok(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        size_t len;
-        unsigned cp, min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            len = 2, cp = c & 0x1f, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef)
-            len = 3, cp = c & 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4)
-            len = 4, cp = c & 0x07, min = 0x10000;
-        else
-            return false;
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += len;
-    }
-    return true;
+    return utf8_valid(s, strlen(s));
 }
 
 static int id_check(const char *id, struct err *err)
@@ -79,7 +55,7 @@ static int id_check(const char *id, struct err *err)
         return err_set(err, ERR_INVALID, "lock without an ID");
     if (strlen(id) >= LOCK_ID_MAX)
         return err_set(err, ERR_INVALID, "lock ID longer than %d bytes", LOCK_ID_MAX - 1);
-    if (!utf8_valid(id))
+    if (!utf8_ok(id))
         return err_set(err, ERR_INVALID, "lock ID is not valid UTF-8");
     return 0;
 }
@@ -88,7 +64,7 @@ static int state_check(const char *state, struct err *err)
 {
     if (!state || !state[0])
         return err_set(err, ERR_INVALID, "lock without a state name");
-    if (!utf8_valid(state))
+    if (!utf8_ok(state))
         return err_set(err, ERR_INVALID, "state name is not valid UTF-8");
     return 0;
 }
@@ -149,44 +125,8 @@ static int persist(struct embedded *em, struct err *err)
     json_decref(root);
     if (!text)
         return err_set(err, ERR_INTERNAL, "cannot serialise locks (invalid UTF-8 in a lock?)");
-    char *tmp = xasprintf("%s.~tmp", em->path);
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "create %s", tmp);
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            err_set_errno(err, ERR_UNAVAILABLE, errno, "write %s", tmp);
-            close(fd);
-            goto out_unlink;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "fsync %s", tmp);
-        close(fd);
-        goto out_unlink;
-    }
-    if (close(fd) != 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "close %s", tmp);
-        goto out_unlink;
-    }
-    if (rename(tmp, em->path) != 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "rename to %s", em->path);
-        goto out_unlink;
-    }
-    rc = fsync_dir(em->dir, ERR_UNAVAILABLE, err);
-    goto out;
-out_unlink:
-    unlink(tmp);
-out:
-    free(tmp);
+    struct file_write_opts how = {.mode = 0600, .durable = true, .code = ERR_UNAVAILABLE};
+    int rc = file_write_atomic(em->path, text, strlen(text), NULL, 0, &how, err);
     free(text);
     return rc;
 }
@@ -286,7 +226,7 @@ static int emb_acquire(struct lockstore *ls, const char *state, const char *id,
     struct embedded *em = (struct embedded *)ls;
     if (state_check(state, err) != 0 || id_check(id, err) != 0)
         return -1;
-    if (info_json && !utf8_valid(info_json))
+    if (info_json && !utf8_ok(info_json))
         return err_set(err, ERR_INVALID, "lock info is not valid UTF-8");
     int rc = 0;
     pthread_mutex_lock(&em->mu);
@@ -513,17 +453,14 @@ struct lockstore *lockstore_embedded_new(const char *dir, int64_t ttl_us, struct
         err_set(err, ERR_INVALID, "lock ttl must be between 1 us and 1 h");
         return NULL;
     }
-    struct stat st;
-    if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (dir && mkdir(dir, 0750) != 0) {
-            err_set_errno(err, ERR_INVALID, errno, "lock dir %s", dir);
-            return NULL;
-        }
-        if (!dir) {
-            err_set(err, ERR_INVALID, "no lock dir");
-            return NULL;
-        }
+    if (!dir || !dir[0]) {
+        err_set(err, ERR_INVALID, "no lock dir");
+        return NULL;
     }
+    if (file_mkdir_p(dir, 0750, ERR_INVALID, err) != 0)
+        return NULL;
+    /* A crash between writing a new locks.json and renaming it leaves its temp file. */
+    file_remove_stale_temps(dir, false);
     struct embedded *em = xcalloc(1, sizeof(*em));
     em->base.ops = &embedded_ops;
     em->base.ttl_us = ttl_us;

@@ -31,7 +31,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "lock/lock.h"
-#include "lock/pgconn.h"
+#include "pg/pg.h"
 
 struct pg_lockstore {
     struct lockstore base;

@@ -38,6 +38,7 @@
 #include <curl/curl.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #define DEFAULT_CONNECT_MS 5000
@@ -173,30 +174,6 @@ int s3__meta_decode(const char *in, char *out, size_t outsz)
     return 0;
 }
 
-static size_t put_utf8(char *p, unsigned long cp)
-{
-    if (cp < 0x80) {
-        p[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        p[0] = (char)(0xC0 | (cp >> 6));
-        p[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        p[0] = (char)(0xE0 | (cp >> 12));
-        p[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        p[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    p[0] = (char)(0xF0 | (cp >> 18));
-    p[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    p[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    p[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 size_t s3__xml_unescape(char *s, size_t len)
 {
     static const struct {
@@ -235,8 +212,13 @@ size_t s3__xml_unescape(char *s, size_t len)
                 j++;
                 digits++;
             }
-            if (digits > 0 && j < rest + 1 && p[j] == ';' && cp > 0 && cp <= 0x10FFFF) {
-                o += put_utf8(s + o, cp);
+            unsigned char u[4];
+            size_t k = digits > 0 && j < rest + 1 && p[j] == ';' && cp > 0
+                           ? utf8_encode((uint32_t)cp, u)
+                           : 0;
+            if (k > 0) {
+                memcpy(s + o, u, k);
+                o += k;
                 i += 1 + j + 1;
                 done = true;
             }
@@ -739,42 +721,39 @@ static int on_close_socket(void *arg, curl_socket_t fd)
     return close(fd);
 }
 
-static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, struct err *err)
+/* The request's path as signed (path-style: /bucket/key; virtual-hosted: /key on bucket.host)
+ * into raw, and the full URL with the canonical query into url. */
+static void request_url(const struct s3_client *c, const struct req *rq, struct buf *raw,
+                        struct buf *url)
 {
-    CURL *h = thread_handle(c);
-    if (h == NULL)
-        return err_set(err, ERR_INTERNAL, "S3: curl_easy_init failed");
-    struct slot *slot = pthread_getspecific(c->key);
     struct err tmp = {0};
-
-    /* Path-style: /bucket/key; virtual-hosted: /key on bucket.host. */
-    struct buf raw, url;
-    buf_init(&raw, 0);
-    buf_init(&url, 0);
     if (!c->virtual_host) {
-        buf_append_str(&raw, "/", &tmp);
-        buf_append_str(&raw, c->bucket, &tmp);
+        buf_append_str(raw, "/", &tmp);
+        buf_append_str(raw, c->bucket, &tmp);
     }
     if (rq->key != NULL) {
-        buf_append_str(&raw, "/", &tmp);
-        buf_append_str(&raw, rq->key, &tmp);
+        buf_append_str(raw, "/", &tmp);
+        buf_append_str(raw, rq->key, &tmp);
     }
-    if (raw.len == 0)
-        buf_append_str(&raw, "/", &tmp);
-    buf_append_str(&url, c->base, &tmp);
-    sigv4_uri_encode(raw.data, raw.len, true, &url);
+    if (raw->len == 0)
+        buf_append_str(raw, "/", &tmp);
+    buf_append_str(url, c->base, &tmp);
+    sigv4_uri_encode(raw->data, raw->len, true, url);
     char *cq = sigv4_canonical_query(rq->query, rq->nquery);
     if (cq[0] != '\0') {
-        buf_append_str(&url, "?", &tmp);
-        buf_append_str(&url, cq, &tmp);
+        buf_append_str(url, "?", &tmp);
+        buf_append_str(url, cq, &tmp);
     }
     free(cq);
+}
 
-    /* A real x-amz-content-sha256 is verified by S3 against the body, so Content-MD5 adds only
-     * a second hash of the same bytes: it is sent only when we hash the body here anyway
-     * (callers that pass their own SHA-256 skip both). */
-    char payload[65], md5[25] = "";
-    bool upload = strcmp(rq->method, "PUT") == 0;
+/* x-amz-content-sha256 and Content-MD5 ("" when not sent). A real x-amz-content-sha256 is
+ * verified by S3 against the body, so Content-MD5 adds only a second hash of the same bytes:
+ * it is sent only when we hash the body here anyway (callers that pass their own SHA-256 skip
+ * both). */
+static void payload_hashes(const struct req *rq, char payload[65], char md5[25])
+{
+    md5[0] = '\0';
     if (rq->payload_sha256 != NULL) {
         memcpy(payload, rq->payload_sha256, 64);
         payload[64] = '\0';
@@ -783,10 +762,153 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
         md5_base64(rq->body, rq->body_len, md5);
     } else {
         strcpy(payload, SIGV4_EMPTY_SHA256);
-        if (upload && rq->copy_source == NULL)
+        if (strcmp(rq->method, "PUT") == 0 && rq->copy_source == NULL)
             md5_base64("", 0, md5);
     }
+}
+
+/* Every header of one attempt, signed now (x-amz-date is the attempt's time). */
+static struct curl_slist *signed_headers(const struct s3_client *c, const struct req *rq,
+                                         const char *raw_path, const char *payload, const char *md5)
+{
+    char amz_date[17];
+    sigv4_amz_date(now_us() / 1000000, amz_date);
+    struct sigv4_header hs[10];
+    size_t nh = 0;
+    hs[nh++] = (struct sigv4_header){"Host", c->host};
+    hs[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
+    hs[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload};
+    if (strcmp(rq->method, "PUT") == 0) {
+        if (md5[0] != '\0')
+            hs[nh++] = (struct sigv4_header){"Content-MD5", md5};
+        hs[nh++] = (struct sigv4_header){"Content-Type", rq->content_type != NULL
+                                                             ? rq->content_type
+                                                             : "application/octet-stream"};
+    }
+    if (rq->meta_enc != NULL)
+        hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
+    if (rq->copy_source != NULL) {
+        hs[nh++] = (struct sigv4_header){"x-amz-copy-source", rq->copy_source};
+        hs[nh++] = (struct sigv4_header){"x-amz-metadata-directive", "REPLACE"};
+    }
     struct sigv4_creds creds = {c->access_key, c->secret_key, c->region, "s3"};
+    struct sigv4_request sr = {rq->method, raw_path, rq->query, rq->nquery, hs, nh, payload};
+    char *auth = sigv4_authorization(&creds, &sr, amz_date, NULL);
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; i < nh; i++) {
+        char *line = xasprintf("%s: %s", hs[i].name, hs[i].value);
+        hl = curl_slist_append(hl, line);
+        free(line);
+    }
+    char *aline = xasprintf("Authorization: %s", auth);
+    hl = curl_slist_append(hl, aline);
+    free(aline);
+    free(auth);
+    hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
+    return curl_slist_append(hl, "Accept:");
+}
+
+/* The handle for one attempt, with left_ms of the request's time budget. */
+static void setup_transfer(CURL *h, const struct s3_client *c, const struct req *rq,
+                           struct slot *slot, struct xfer *x, const char *url,
+                           struct curl_slist *hl, long left_ms, char *errbuf)
+{
+    curl_easy_reset(h);
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, slot);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, slot);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(rq->method, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+        /* Fewer read callbacks and send calls for a large state (default 64 KiB). */
+        if (rq->body_len > 65536)
+            curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+    } else if (strcmp(rq->method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    } else if (rq->sink != NULL) {
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+    }
+}
+
+/* A fresh attempt's bookkeeping: the response, the transfer, and the sink back to where it
+ * was before the first attempt (a failed attempt may have appended to it). */
+static void attempt_init(const struct req *rq, struct resp *rs, struct xfer *x, int attempt,
+                         size_t sink_start, struct slot *slot, struct err *err)
+{
+    memset(rs, 0, sizeof(*rs));
+    rs->retry_after_ms = -1;
+    rs->attempts = attempt + 1;
+    memset(x, 0, sizeof(*x));
+    x->rq = rq;
+    x->fd = &slot->fd;
+    x->rs = rs;
+    x->err = err;
+    buf_init(&x->errbody, ERR_BODY_MAX);
+    if (rq->sink != NULL && rq->sink->data != NULL) {
+        rq->sink->len = sink_start;
+        rq->sink->data[sink_start] = '\0';
+    }
+}
+
+/* How long to wait before attempt+1, or -1 to stop: not retryable, retries used up, stalled
+ * twice (a server that stalls twice in a row is frozen or partitioned, and the client is
+ * better served by a prompt 503), or no time left before the deadline. */
+static long retry_delay(const struct s3_client *c, const struct req *rq, CURLcode rc,
+                        const struct resp *rs, int attempt, int *stalls, int64_t deadline,
+                        const char *errbuf)
+{
+    if (!s3__should_retry((int)rc, rc == CURLE_OK ? rs->status : 0, rs->code) ||
+        attempt >= c->max_retries || (rc == CURLE_OPERATION_TIMEDOUT && ++*stalls >= 2))
+        return -1;
+    uint32_t rnd;
+    random_bytes(&rnd, sizeof(rnd));
+    long delay = s3__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                                rc == CURLE_OK ? rs->retry_after_ms : -1, rnd);
+    if (mono_ms() + delay >= deadline)
+        return -1;
+    const char *what = rq->key != NULL ? rq->key : "(bucket)";
+    if (rc != CURLE_OK)
+        log_debug("S3 %s %s: %s; retry %d in %ld ms", rq->method, what,
+                  errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc), attempt + 1, delay);
+    else
+        log_debug("S3 %s %s: HTTP %ld %s; retry %d in %ld ms", rq->method, what, rs->status,
+                  rs->code, attempt + 1, delay);
+    return delay;
+}
+
+/* One request with its retries: 0 on a 2xx, else -1 with err mapped from the last answer. */
+static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, struct err *err)
+{
+    CURL *h = thread_handle(c);
+    if (h == NULL)
+        return err_set(err, ERR_INTERNAL, "S3: curl_easy_init failed");
+    struct slot *slot = pthread_getspecific(c->key);
+    struct buf raw, url;
+    buf_init(&raw, 0);
+    buf_init(&url, 0);
+    request_url(c, rq, &raw, &url);
+    char payload[65], md5[25];
+    payload_hashes(rq, payload, md5);
 
     int64_t deadline = mono_ms() + c->timeout_ms;
     size_t sink_start = rq->sink != NULL ? rq->sink->len : 0;
@@ -795,92 +917,10 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
     struct xfer x;
     int ret = -1, stalls = 0;
     for (int attempt = 0;; attempt++) {
-        memset(rs, 0, sizeof(*rs));
-        rs->retry_after_ms = -1;
-        rs->attempts = attempt + 1;
-        memset(&x, 0, sizeof(x));
-        x.rq = rq;
-        x.fd = &slot->fd;
-        x.rs = rs;
-        x.err = err;
-        buf_init(&x.errbody, ERR_BODY_MAX);
-        if (rq->sink != NULL && rq->sink->data != NULL) {
-            rq->sink->len = sink_start; /* drop what a failed attempt appended */
-            rq->sink->data[sink_start] = '\0';
-        }
-        char amz_date[17];
-        sigv4_amz_date(now_us() / 1000000, amz_date);
-        struct sigv4_header hs[10];
-        size_t nh = 0;
-        hs[nh++] = (struct sigv4_header){"Host", c->host};
-        hs[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
-        hs[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload};
-        if (upload) {
-            if (md5[0] != '\0')
-                hs[nh++] = (struct sigv4_header){"Content-MD5", md5};
-            hs[nh++] = (struct sigv4_header){"Content-Type", rq->content_type != NULL
-                                                                 ? rq->content_type
-                                                                 : "application/octet-stream"};
-        }
-        if (rq->meta_enc != NULL)
-            hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
-        if (rq->copy_source != NULL) {
-            hs[nh++] = (struct sigv4_header){"x-amz-copy-source", rq->copy_source};
-            hs[nh++] = (struct sigv4_header){"x-amz-metadata-directive", "REPLACE"};
-        }
-        struct sigv4_request sr = {rq->method, raw.data, rq->query, rq->nquery, hs, nh, payload};
-        char *auth = sigv4_authorization(&creds, &sr, amz_date, NULL);
-        struct curl_slist *hl = NULL;
-        for (size_t i = 0; i < nh; i++) {
-            char *line = xasprintf("%s: %s", hs[i].name, hs[i].value);
-            hl = curl_slist_append(hl, line);
-            free(line);
-        }
-        char *aline = xasprintf("Authorization: %s", auth);
-        hl = curl_slist_append(hl, aline);
-        free(aline);
-        free(auth);
-        hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
-        hl = curl_slist_append(hl, "Accept:");
-
+        attempt_init(rq, rs, &x, attempt, sink_start, slot, err);
+        struct curl_slist *hl = signed_headers(c, rq, raw.data, payload, md5);
         int64_t left = deadline - mono_ms();
-        if (left < 1000)
-            left = 1000;
-        curl_easy_reset(h);
-        errbuf[0] = '\0';
-        curl_easy_setopt(h, CURLOPT_URL, url.data);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
-        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-        curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, slot);
-        curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-        curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, slot);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (strcmp(rq->method, "HEAD") == 0) {
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        } else if (upload) {
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-            curl_easy_setopt(h, CURLOPT_READDATA, &x);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
-            /* Fewer read callbacks and send calls for a large state (default 64 KiB). */
-            if (rq->body_len > 65536)
-                curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
-        } else if (strcmp(rq->method, "GET") != 0) {
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-        } else if (rq->sink != NULL) {
-            curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
-        }
+        setup_transfer(h, c, rq, slot, &x, url.data, hl, left < 1000 ? 1000 : (long)left, errbuf);
         rc = curl_easy_perform(h);
         curl_slist_free_all(hl);
         if (x.too_large) {
@@ -891,37 +931,16 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
             s3__xml_text(x.errbody.data, x.errbody.len, "Code", rs->code, sizeof(rs->code)) != 0)
             rs->code[0] = '\0';
         buf_cleanup(&x.errbody);
-        if (!s3__should_retry((int)rc, rc == CURLE_OK ? rs->status : 0, rs->code))
+        long delay = retry_delay(c, rq, rc, rs, attempt, &stalls, deadline, errbuf);
+        if (delay < 0)
             break;
-        if (attempt >= c->max_retries)
-            break;
-        /* A stalled transfer already cost stall_s; a server that stalls twice in a row is
-         * frozen or partitioned, and the client is better served by a prompt 503. */
-        if (rc == CURLE_OPERATION_TIMEDOUT && ++stalls >= 2)
-            break;
-        uint32_t rnd;
-        random_bytes(&rnd, sizeof(rnd));
-        long delay = s3__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-                                    rc == CURLE_OK ? rs->retry_after_ms : -1, rnd);
-        if (mono_ms() + delay >= deadline)
-            break;
-        if (rc != CURLE_OK)
-            log_debug("S3 %s %s: %s; retry %d in %ld ms", rq->method,
-                      rq->key != NULL ? rq->key : "(bucket)",
-                      errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc), attempt + 1, delay);
-        else
-            log_debug("S3 %s %s: HTTP %ld %s; retry %d in %ld ms", rq->method,
-                      rq->key != NULL ? rq->key : "(bucket)", rs->status, rs->code, attempt + 1,
-                      delay);
         sleep_ms(delay);
     }
-    if (rc != CURLE_OK) {
+    if (rc != CURLE_OK)
         err_set(err, ERR_UNAVAILABLE, "S3 %s %s at %s: %s (%d attempt(s))", rq->method,
                 rq->key != NULL ? rq->key : "(bucket)", c->base,
                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc), rs->attempts);
-        goto out;
-    }
-    if (rs->status >= 200 && rs->status < 300)
+    else if (rs->status >= 200 && rs->status < 300)
         ret = 0;
     else
         map_failure(c, rq, rs, err);

@@ -3,8 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/file.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "tests/unit/t.h"
 
@@ -144,6 +149,119 @@ static void test_parse_units(void)
     CHECK_INT(parse_duration_ms("5d", &ms), -1);
 }
 
+static void test_utf8_table(void)
+{
+    /* RFC 3629's boundaries: the smallest and largest of each length, and one past them. */
+    static const struct {
+        const char *bytes;
+        size_t want;
+    } cases[] = {
+        {"A", 1},
+        {"\x7f", 1},
+        {"\xc2\x80", 2},         /* U+0080 */
+        {"\xdf\xbf", 2},         /* U+07FF */
+        {"\xc1\xbf", 0},         /* overlong */
+        {"\xe0\xa0\x80", 3},     /* U+0800 */
+        {"\xe0\x9f\xbf", 0},     /* overlong */
+        {"\xed\x9f\xbf", 3},     /* U+D7FF */
+        {"\xed\xa0\x80", 0},     /* U+D800, a surrogate */
+        {"\xef\xbf\xbf", 3},     /* U+FFFF */
+        {"\xf0\x90\x80\x80", 4}, /* U+10000 */
+        {"\xf0\x8f\xbf\xbf", 0}, /* overlong */
+        {"\xf4\x8f\xbf\xbf", 4}, /* U+10FFFF */
+        {"\xf4\x90\x80\x80", 0}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 0},
+        {"\x80", 0},     /* a lone continuation byte */
+        {"\xe2\x82", 0}, /* truncated */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const unsigned char *b = (const unsigned char *)cases[i].bytes;
+        if (utf8_seq_len(b, strlen(cases[i].bytes)) != cases[i].want)
+            CHECK_INT(i, -1); /* names the failing case */
+    }
+    CHECK(utf8_valid("h\xc3\xa9llo \xe2\x82\xac", 10));
+    CHECK(!utf8_valid("h\xc3llo", 5));
+    unsigned char out[4];
+    CHECK_INT(utf8_encode(0x20AC, out), 3);
+    CHECK_MEM(out, 3, "\xe2\x82\xac", 3);
+    CHECK_INT(utf8_encode(0x10FFFF, out), 4);
+    CHECK_INT(utf8_encode(0xD800, out), 0);
+    CHECK_INT(utf8_encode(0x110000, out), 0);
+}
+
+static void test_utf8_sanitize(void)
+{
+    char dst[16];
+    utf8_sanitize(dst, sizeof(dst),
+                  "a\xff"
+                  "b\xc3\xa9");
+    CHECK_STR(dst, "a?b\xc3\xa9");
+    /* never cuts a character: "\xc3\xa9" does not fit in the last byte */
+    utf8_sanitize(dst, 4, "ab\xc3\xa9");
+    CHECK_STR(dst, "ab");
+    char in_place[] = "x\x80y\xe2\x82\xacz";
+    utf8_sanitize(in_place, sizeof(in_place), in_place);
+    CHECK_STR(in_place, "x?y\xe2\x82\xacz");
+}
+
+static int count_files(const char *dir)
+{
+    char *cmd = xasprintf("ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p != NULL && fscanf(p, "%d", &n) != 1)
+        n = -1;
+    if (p != NULL)
+        pclose(p);
+    free(cmd);
+    return n;
+}
+
+static void test_file_write_atomic(void)
+{
+    struct err e = {0};
+    const char *dir = t_tempdir();
+    char *sub = xasprintf("%s/a/b", dir), *path = xasprintf("%s/a/b/f", dir);
+    CHECK_INT(file_mkdir_p(sub, 0750, ERR_WRITE, &e), 0);
+    struct stat st;
+    struct file_write_opts how = {.mode = 0600, .durable = true, .code = ERR_WRITE, .st = &st};
+    CHECK_INT(file_write_atomic(path, "hello ", 6, "world", 5, &how, &e), 0);
+    CHECK_INT(st.st_size, 11);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    char got[32] = "";
+    CHECK(f != NULL && fgets(got, sizeof(got), f) != NULL);
+    if (f != NULL)
+        fclose(f);
+    CHECK_STR(got, "hello world");
+    CHECK_INT(count_files(sub), 1); /* no temp file left behind */
+
+    /* a crash before the rename leaves a temp file: the owner removes it at start */
+    char *stale = xasprintf("%s/" FILE_TEMP_PREFIX "0123456789abcdef", sub);
+    f = fopen(stale, "w");
+    if (f != NULL)
+        fclose(f);
+    CHECK_INT(file_remove_stale_temps(dir, false), 0); /* not recursive: not seen */
+    CHECK_INT(file_remove_stale_temps(dir, true), 1);
+    CHECK_INT(access(stale, F_OK), -1);
+    CHECK_INT(access(path, F_OK), 0);
+
+    /* a file in the way of a directory is the caller's input, not an outage */
+    char *blocked = xasprintf("%s/f/x", sub);
+    CHECK_INT(file_mkdir_p(blocked, 0750, ERR_WRITE, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    how.code = ERR_UNAVAILABLE;
+    char *nodir = xasprintf("%s/missing/f", dir);
+    CHECK_INT(file_write_atomic(nodir, "x", 1, NULL, 0, &how, &e), -1);
+    CHECK_INT(e.code, ERR_UNAVAILABLE);
+    free(nodir);
+    free(blocked);
+    free(stale);
+    free(path);
+    free(sub);
+}
+
 int main(void)
 {
     RUN(test_err_first_wins);
@@ -156,5 +274,8 @@ int main(void)
     RUN(test_state_names);
     RUN(test_pattern_match);
     RUN(test_parse_units);
+    RUN(test_utf8_table);
+    RUN(test_utf8_sanitize);
+    RUN(test_file_write_atomic);
     return t_report();
 }

@@ -7,7 +7,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 #include "tests/unit/t.h"
 
 static char *write_text(const char *name, const char *text)

@@ -12,7 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 #include "tests/unit/t.h"
 
 /* ------------------------------------------------------------------ helpers */

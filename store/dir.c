@@ -28,9 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 /* Read cache. A state is read far more often than written (every plan, every CI job), and a
  * GET used to open, read and close the data file and its sidecar each time. An entry holds an
@@ -97,111 +98,16 @@ static int key_check(const char *key, struct err *err)
     return 0;
 }
 
-/* mkdir -p for the parent directories of path (a file path). Each directory created is made
- * durable by fsync'ing its parent, so a later rename into it cannot be lost with it. */
+/* mkdir -p for the directory a key's file goes in (path is the file's). */
 static int make_parents(const char *path, struct err *err)
 {
-    char *p = xstrdup(path);
-    int rc = 0;
-    char *slash = strrchr(p, '/');
-    if (!slash)
-        goto out;
-    *slash = '\0';
-    struct stat st;
-    if (stat(p, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            rc = err_set(err, ERR_INVALID, "a file is in the way of directory %s", p);
-        goto out;
-    }
-    if (errno != ENOENT) {
-        rc = err_set_errno(err, ERR_WRITE, errno, "stat %s", p);
-        goto out;
-    }
-    if (make_parents(p, err) != 0) {
-        rc = -1;
-        goto out;
-    }
-    if (mkdir(p, 0750) != 0 && errno != EEXIST) {
-        rc = err_set_errno(err, errno == ENOTDIR ? ERR_INVALID : ERR_WRITE, errno, "mkdir %s", p);
-        goto out;
-    }
-    char *pslash = strrchr(p, '/');
-    if (pslash) {
-        *pslash = '\0';
-        rc = fsync_dir(p, ERR_WRITE, err);
-    } else {
-        rc = fsync_dir(".", ERR_WRITE, err);
-    }
-out:
-    free(p);
-    return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Writes path atomically: temp file in the same directory, rename. When durable, the file is
- * fsync'ed before the rename and the directory after it. st_out (may be NULL) gets the new
- * file's stat. */
-static int atomic_write(const char *path, const void *a, size_t alen, const void *b, size_t blen,
-                        bool durable, struct stat *st_out, struct err *err)
-{
-    char rnd[8], rndhex[17];
-    random_bytes(rnd, sizeof(rnd));
-    hex_encode((unsigned char *)rnd, sizeof(rnd), rndhex);
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    *slash = '\0'; /* paths always start with root/ */
-    char *tmp = xasprintf("%s/.~tmp.%s", dir, rndhex);
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        err_set_errno(err, ERR_WRITE, errno, "create %s", tmp);
-        goto out;
+    int rc = 0;
+    if (slash != NULL) {
+        *slash = '\0';
+        rc = file_mkdir_p(dir, 0750, ERR_WRITE, err);
     }
-    if (write_all(fd, a, alen) != 0 || (blen > 0 && write_all(fd, b, blen) != 0)) {
-        err_set_errno(err, ERR_WRITE, errno, "write %s", tmp);
-        goto fail_fd;
-    }
-    if (durable && fsync(fd) != 0) {
-        err_set_errno(err, ERR_WRITE, errno, "fsync %s", tmp);
-        goto fail_fd;
-    }
-    if (st_out && fstat(fd, st_out) != 0) {
-        err_set_errno(err, ERR_WRITE, errno, "fstat %s", tmp);
-        goto fail_fd;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        err_set_errno(err, ERR_WRITE, errno, "close %s", tmp);
-        goto fail_unlink;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        err_set_errno(err, ERR_WRITE, errno, "rename to %s", path);
-        goto fail_unlink;
-    }
-    rc = durable ? fsync_dir(dir, ERR_WRITE, err) : 0;
-    goto out;
-fail_fd:
-    close(fd);
-fail_unlink:
-    unlink(tmp);
-out:
-    free(tmp);
     free(dir);
     return rc;
 }
@@ -422,7 +328,8 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     if (make_parents(path, err) != 0)
         goto out;
     /* Data first, then the sidecar naming the new file: see the file comment. */
-    if (atomic_write(path, data, len, NULL, 0, true, &st, err) != 0)
+    struct file_write_opts data_how = {.mode = 0640, .durable = true, .code = ERR_WRITE, .st = &st};
+    if (file_write_atomic(path, data, len, NULL, 0, &data_how, err) != 0)
         goto out;
     cache_drop(ds, key); /* stale anyway (new inode); frees the memory now */
     if (mlen == 0) {
@@ -438,7 +345,8 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
                       (uint64_t)st.st_size, (uint64_t)st.st_ino, st_mtime_ns(&st));
     /* The sidecar is a cache: not fsync'ed (half the fsyncs of a write). After a power loss
      * it may be missing, old or empty, and each of those reads as "untrusted". */
-    rc = atomic_write(mpath, head, (size_t)hn, meta, mlen, false, NULL, err);
+    struct file_write_opts meta_how = {.mode = 0640, .durable = false, .code = ERR_WRITE};
+    rc = file_write_atomic(mpath, head, (size_t)hn, meta, mlen, &meta_how, err);
 out:
     free(mpath);
     free(path);
@@ -476,13 +384,99 @@ static int dir_head(struct objstore *os, const char *key, struct obj_info *info,
 /* get and get_shared: the bytes of key appended to out (under out's own ceiling), or a
  * reference in *shared (exactly one of the two is non-NULL). max: 0 or the most bytes the
  * object may have. */
+/* Opens the object's file for reading: ERR_NOT_FOUND when there is no regular file there. */
+static int open_object(const char *path, const char *key, struct stat *st, struct err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
+            return err_set(err, ERR_NOT_FOUND, "no object %s", key);
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", path);
+    }
+    if (fstat(fd, st) != 0) {
+        err_set_errno(err, ERR_UNAVAILABLE, errno, "fstat %s", path);
+    } else if (!S_ISREG(st->st_mode)) {
+        err_set(err, ERR_NOT_FOUND, "no object %s", key);
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* Appends the whole file to dst under its ceiling (ERR_TOO_LARGE frees dst). */
+static int read_file(int fd, const char *path, const char *key, const struct stat *st,
+                     struct buf *dst, struct err *err)
+{
+    if (dst->max && (uint64_t)st->st_size > dst->max - dst->len) {
+        buf_cleanup(dst);
+        return err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
+                       (long long)st->st_size);
+    }
+    if (buf_reserve(dst, (size_t)st->st_size, err) != 0)
+        return -1;
+    /* Read straight into the reserved room; once it is full, a file that grew meanwhile goes
+     * through buf_append so the ceiling still holds. */
+    for (;;) {
+        char chunk[8192];
+        size_t room = dst->cap - dst->len - 1;
+        char *to = room > 0 ? dst->data + dst->len : chunk;
+        ssize_t n = read(fd, to, room > 0 ? room : sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set_errno(err, ERR_UNAVAILABLE, errno, "read %s", path);
+        if (n == 0)
+            return 0;
+        if (to == chunk) {
+            if (buf_append(dst, chunk, (size_t)n, err) != 0)
+                return -1;
+        } else {
+            dst->len += (size_t)n;
+            dst->data[dst->len] = '\0';
+        }
+    }
+}
+
+/* After a miss: the metadata from the sidecar, and the bytes into the cache. The bytes were
+ * read into out (from start on), or into own, which becomes the shared blob. */
+static void after_miss(struct dirstore *ds, const char *key, const char *path,
+                       const struct stat *st, struct buf *out, size_t start, struct buf *own,
+                       struct blob **shared, struct obj_info *info)
+{
+    char *meta = xmalloc(OBJ_META_MAX);
+    read_sidecar(path, st, meta);
+    if (info) {
+        fill_info(info, key, st);
+        memcpy(info->meta, meta, OBJ_META_MAX);
+    }
+    struct blob *bl = NULL;
+    if (out) {
+        /* The cache needs its own copy; only when the file is cacheable at all. */
+        size_t n = out->len - start;
+        if (n == (size_t)st->st_size && n <= CACHE_MAX_OBJ) {
+            struct buf copy;
+            buf_init(&copy, 0);
+            buf_append(&copy, out->data + start, n, NULL);
+            bl = blob_from_buf(&copy);
+        }
+    } else {
+        bl = blob_from_buf(own);
+        *shared = blob_ref(bl);
+    }
+    if (bl)
+        cache_put(ds, key, st, bl, meta);
+    blob_unref(bl);
+    free(meta);
+}
+
+/* get and get_shared: from the cache when the file is unchanged, else from the file. */
 static int dir_read(struct dirstore *ds, const char *key, size_t max, struct buf *out,
                     struct blob **shared, struct obj_info *info, struct err *err)
 {
     if (key_check(key, err) != 0)
         return -1;
     char *path = key_path(ds, key);
-    int rc = -1;
     struct stat st;
     size_t lim = max ? max : SIZE_MAX;
     if (out && out->max)
@@ -494,91 +488,19 @@ static int dir_read(struct dirstore *ds, const char *key, size_t max, struct buf
             return hit > 0 ? 0 : -1;
         }
     }
-    /* A miss reads into out, or into a buffer of its own that becomes the shared blob. */
     struct buf own;
-    buf_init(&own, 0);
-    struct buf *dstbuf = out ? out : &own;
-    if (!out && max)
-        own.max = max;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t start = dstbuf->len;
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
-            err_set(err, ERR_NOT_FOUND, "no object %s", key);
-        else
-            err_set_errno(err, ERR_UNAVAILABLE, errno, "open %s", path);
-        goto out;
+    buf_init(&own, !out && max ? max : 0);
+    struct buf *dst = out ? out : &own;
+    size_t start = dst->len;
+    int rc = -1;
+    int fd = open_object(path, key, &st, err);
+    if (fd >= 0 && read_file(fd, path, key, &st, dst, err) == 0) {
+        after_miss(ds, key, path, &st, out, start, &own, shared, info);
+        rc = 0;
     }
-    if (fstat(fd, &st) != 0) {
-        err_set_errno(err, ERR_UNAVAILABLE, errno, "fstat %s", path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err_set(err, ERR_NOT_FOUND, "no object %s", key);
-        goto out;
-    }
-    if (dstbuf->max && (uint64_t)st.st_size > dstbuf->max - dstbuf->len) {
-        err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
-                (long long)st.st_size);
-        buf_cleanup(dstbuf);
-        goto out;
-    }
-    if (buf_reserve(dstbuf, (size_t)st.st_size, err) != 0)
-        goto out;
-    /* Read straight into the reserved room; once it is full, a file that grew meanwhile goes
-     * through buf_append so the ceiling still holds. */
-    for (;;) {
-        char chunk[8192];
-        size_t room = dstbuf->cap - dstbuf->len - 1;
-        char *dst = room > 0 ? dstbuf->data + dstbuf->len : chunk;
-        size_t want = room > 0 ? room : sizeof(chunk);
-        ssize_t n = read(fd, dst, want);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err_set_errno(err, ERR_UNAVAILABLE, errno, "read %s", path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (dst == chunk) {
-            if (buf_append(dstbuf, chunk, (size_t)n, err) != 0)
-                goto out;
-        } else {
-            dstbuf->len += (size_t)n;
-            dstbuf->data[dstbuf->len] = '\0';
-        }
-    }
-    char *meta = xmalloc(OBJ_META_MAX);
-    read_sidecar(path, &st, meta);
-    if (info) {
-        fill_info(info, key, &st);
-        memcpy(info->meta, meta, OBJ_META_MAX);
-    }
-    struct blob *bl;
-    if (out) {
-        /* The cache needs its own copy; only when the file is cacheable at all. */
-        struct buf copy;
-        buf_init(&copy, 0);
-        size_t n = out->len - start;
-        bl = NULL;
-        if (n == (size_t)st.st_size && n <= CACHE_MAX_OBJ) {
-            buf_append(&copy, out->data + start, n, NULL);
-            bl = blob_from_buf(&copy);
-        }
-    } else {
-        bl = blob_from_buf(&own);
-        *shared = blob_ref(bl);
-    }
-    if (bl)
-        cache_put(ds, key, &st, bl, meta);
-    blob_unref(bl);
-    free(meta);
-    rc = 0;
-out:
-    buf_cleanup(&own);
     if (fd >= 0)
         close(fd);
+    buf_cleanup(&own);
     free(path);
     return rc;
 }
@@ -772,34 +694,6 @@ static const struct objstore_ops dir_ops = {
     .get_shared = dir_get_shared,
 };
 
-/* Removes the temp files of writes that a crash interrupted (their rename never happened, so
- * they hold nothing anyone acknowledged). Runs once at start, before any write of this process:
- * one stated owns a data dir, so every temp file found then is stale. Returns how many. */
-static unsigned remove_stale_temps(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return 0;
-    unsigned removed = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-            continue;
-        char *path = xasprintf("%s/%s", dir, n);
-        struct stat st;
-        if (lstat(path, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                removed += remove_stale_temps(path);
-            else if (S_ISREG(st.st_mode) && strncmp(n, ".~tmp.", 6) == 0 && unlink(path) == 0)
-                removed++;
-        }
-        free(path);
-    }
-    closedir(d);
-    return removed;
-}
-
 struct objstore *objstore_dir_new(const char *root, struct err *err)
 {
     if (!root || !root[0]) {
@@ -817,11 +711,7 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
             free(r);
             return NULL;
         }
-        /* make_parents creates the parents of a file path: give it one inside root. */
-        char *probe = xasprintf("%s/x", r);
-        int rc = make_parents(probe, err);
-        free(probe);
-        if (rc != 0) {
+        if (file_mkdir_p(r, 0750, ERR_INVALID, err) != 0) {
             free(r);
             return NULL;
         }
@@ -830,7 +720,8 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
         free(r);
         return NULL;
     }
-    unsigned stale = remove_stale_temps(r);
+    /* One stated owns a data dir, so every temp file found before its first write is stale. */
+    unsigned stale = file_remove_stale_temps(r, true);
     if (stale > 0)
         log_warn("storage: removed %u temp file(s) left by interrupted writes under %s", stale, r);
     struct dirstore *ds = xcalloc(1, sizeof(*ds));

@@ -1,10 +1,10 @@
-/* lock/pgconn.h: PostgreSQL connections shared by the lock and audit drivers (internal).
+/* pg/pg.h: PostgreSQL connections and the schema. The whole API of pg/.
  *
- * Not part of lock/'s public API: only lock/pg.c and audit/pg.c include it (audit/ depends on
- * lock/ for this one header, never the other way round). A pool is one conninfo; every thread
- * that uses it gets its own connection (a pthread key whose destructor closes it), so a worker
- * never waits for another worker's statement. Both drivers built from the same conninfo share
- * one pool, hence one connection per worker thread.
+ * Used by the parts that keep data in PostgreSQL (lock/pg.c, audit/pg.c); the tables they use
+ * are all created by pg/schema.c, in one sequence of versioned migrations. A pool is one
+ * conninfo; every thread that uses it gets its own connection (a pthread key whose destructor
+ * closes it), so a worker never waits for another worker's statement. Both drivers built from
+ * the same conninfo share one pool, hence one connection per worker thread.
  *
  * Failures to reach the server are ERR_UNAVAILABLE. A lost connection is replaced on the next
  * use; a request waits at most about PGCONN_BUDGET_MS for a new one (with backoff between
@@ -18,8 +18,8 @@
  * put `?sslmode=require` on the URL, or `sslmode=verify-full` with `sslrootcert` set to the
  * instance's CA certificate to also check the server, e.g.
  * postgres://stated:PASSWORD@HOST:PORT/tfstate?sslmode=require. */
-#ifndef STATED_LOCK_PGCONN_H
-#define STATED_LOCK_PGCONN_H
+#ifndef STATED_PG_H
+#define STATED_PG_H
 
 #include <stdbool.h>
 

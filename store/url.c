@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 /* S3 bucket names: 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit
  * (the rules every S3 implementation shares; Scaleway follows them). */

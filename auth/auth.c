@@ -1,14 +1,15 @@
-/* backend/auth.c: tokens, roles and state-name patterns.
+/* auth/auth.c: tokens, roles and state-name patterns.
  *
  * Only SHA-256 hashes of tokens are kept, in memory and in storage. A presented token is hashed
  * and compared with every known hash by ct_equal without stopping at the first match, so the
  * time taken does not depend on which token (if any) matched.
  *
  * Three sources: STATED_ADMIN_TOKEN (name "admin", role admin, pattern "**"), --token-file and
- * the runtime store, a JSON object at "config/tokens.json" in the state store (written by the
- * admin API) shared by every instance on the same storage. Instances see each other's changes by
- * reloading the runtime store every 10 s and, rate-limited to once a second, when a token they
- * do not know arrives (a token created on another instance works almost at once). */
+ * the runtime tokens, one JSON document (written by the admin API) that the caller keeps in the
+ * state storage (struct auth_persist), shared by every instance on the same storage. Instances see
+ * each other's changes by reloading the runtime store every 10 s and, rate-limited to once a
+ * second, when a token they do not know arrives (a token created on another instance works almost
+ * at once). */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -19,11 +20,10 @@
 
 #include <jansson.h>
 
-#include "backend/backend.h"
+#include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
 
-#define TOKENS_KEY        "config/tokens.json"
 #define RELOAD_EVERY_MS   10000
 #define RELOAD_ON_MISS_MS 1000
 
@@ -43,7 +43,7 @@ static struct {
     pthread_mutex_t write_mu; /* serialises runtime-store changes in this process */
     pthread_mutex_t reload_mu;
     int64_t last_load_ms, last_miss_ms;
-    struct store *st;
+    const struct auth_persist *persist; /* NULL: no runtime tokens */
     bool ready;
 } A = {.lock = PTHREAD_RWLOCK_INITIALIZER,
        .write_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -188,7 +188,7 @@ static int parse_store(const char *data, size_t len, struct token **v, size_t *n
     json_t *arr = root != NULL ? json_object_get(root, "tokens") : NULL;
     if (!json_is_array(arr)) {
         json_decref(root);
-        return err_set(err, ERR_INTERNAL, "%s is not a token list", TOKENS_KEY);
+        return err_set(err, ERR_INTERNAL, "the runtime tokens document is not a token list");
     }
     size_t i;
     json_t *e;
@@ -202,7 +202,7 @@ static int parse_store(const char *data, size_t len, struct token **v, size_t *n
         const char *created = json_string_value(json_object_get(e, "created"));
         if (name == NULL || role == NULL || pattern == NULL || sha == NULL || !name_ok(name) ||
             auth_role_parse(role) < 0 || !pattern_ok(pattern) || hex_decode32(sha, t.sha) != 0) {
-            log_warn("auth: skipping a malformed entry in %s", TOKENS_KEY);
+            log_warn("auth: skipping a malformed runtime token entry");
             continue;
         }
         snprintf(t.name, sizeof(t.name), "%s", name);
@@ -224,7 +224,9 @@ static int read_store(struct token **v, size_t *n, struct err *err)
     *v = NULL;
     *n = 0;
     buf_init(&b, 16 * 1024 * 1024);
-    if (store_get_blob(A.st, TOKENS_KEY, &b, &e) != 0) {
+    if (A.persist == NULL)
+        return 0;
+    if (A.persist->load(A.persist->ctx, &b, &e) != 0) {
         buf_cleanup(&b);
         if (e.code == ERR_NOT_FOUND)
             return 0;
@@ -262,11 +264,12 @@ static int reload(struct err *err)
     return 0;
 }
 
-int auth_init(struct store *st, const char *admin_token, const char *token_file, struct err *err)
+int auth_init(const struct auth_persist *persist, const char *admin_token, const char *token_file,
+              struct err *err)
 {
     struct token *v = NULL;
     size_t n = 0;
-    A.st = st;
+    A.persist = persist;
     if (admin_token != NULL && admin_token[0] != '\0') {
         struct token t = {.name = "admin", .role = ROLE_ADMIN, .pattern = "**", .source = "env"};
         if (strlen(admin_token) < 16)
@@ -398,7 +401,8 @@ static void maybe_reload(bool miss)
             __atomic_store_n(&A.last_miss_ms, now, __ATOMIC_RELAXED);
         __atomic_store_n(&A.last_load_ms, now, __ATOMIC_RELAXED);
         if (reload(&e) != 0)
-            log_warn("auth: reloading %s failed, keeping the tokens known: %s", TOKENS_KEY, e.msg);
+            log_warn("auth: reloading the runtime tokens failed, keeping the tokens known: %s",
+                     e.msg);
     }
     pthread_mutex_unlock(&A.reload_mu);
 }
@@ -413,10 +417,10 @@ int auth_authenticate(const char *authorization, struct auth_identity *id, struc
     sha256_raw(token, strlen(token), sha);
     memset(token, 0, strlen(token));
     free(token);
-    if (A.st != NULL)
+    if (A.persist != NULL)
         maybe_reload(false);
     bool ok = lookup(sha, id);
-    if (!ok && A.st != NULL) {
+    if (!ok && A.persist != NULL) {
         maybe_reload(true);
         ok = lookup(sha, id);
     }
@@ -455,7 +459,7 @@ static int write_store(const struct token *rt, size_t n, struct err *err)
     json_t *root = json_pack("{s:i,s:o}", "version", 1, "tokens", arr);
     char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    int rc = store_put_blob(A.st, TOKENS_KEY, s, strlen(s), err);
+    int rc = A.persist->save(A.persist->ctx, s, strlen(s), err);
     free(s);
     return rc;
 }
@@ -483,8 +487,8 @@ int auth_token_create(const char *name, const char *role, const char *pattern, c
         return err_set(err, ERR_INVALID, "bad role (read, write or admin)");
     if (pattern == NULL || !pattern_ok(pattern))
         return err_set(err, ERR_INVALID, "bad state pattern (1-255 printable characters)");
-    if (A.st == NULL)
-        return err_set(err, ERR_INTERNAL, "auth not initialised");
+    if (A.persist == NULL)
+        return err_set(err, ERR_INVALID, "runtime tokens are not available on this server");
     pthread_mutex_lock(&A.write_mu);
     struct token *rt;
     size_t nrt;
@@ -522,8 +526,8 @@ int auth_token_revoke(const char *name, struct err *err)
 {
     if (name == NULL || !name_ok(name))
         return err_set(err, ERR_INVALID, "bad token name");
-    if (A.st == NULL)
-        return err_set(err, ERR_INTERNAL, "auth not initialised");
+    if (A.persist == NULL)
+        return err_set(err, ERR_INVALID, "runtime tokens are not available on this server");
     bool is_static = false;
     pthread_rwlock_rdlock(&A.lock);
     for (size_t i = 0; i < A.nstatic; i++)

@@ -31,8 +31,9 @@
 
 #include "common/log.h"
 #include "common/statejson.h"
+#include "common/utf8.h"
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 #define ENC_OVERHEAD   64 /* magic + key id + nonce + tag (46), rounded up */
 #define SNAP_SUFFIX    ".tfstate"
@@ -176,50 +177,6 @@ static bool snapshot_key_match(const char *key, const char *snapdir, char id_out
 
 /* ------------------------------------------------------------------ metadata JSON */
 
-/* Copies s into dst (cap bytes) replacing bytes that are not valid UTF-8 with '?', cutting at
- * a character boundary: jansson refuses invalid strings, and a writer name comes from a
- * client's Basic username. */
-static void utf8_sanitize(char *dst, size_t cap, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0;
-    while (*p) {
-        unsigned char c = *p;
-        size_t len = 1;
-        bool ok = true;
-        if (c >= 0x80) {
-            unsigned cp = c, min = 0x80;
-            if (c >= 0xc2 && c <= 0xdf)
-                len = 2, cp = c & 0x1f, min = 0x80;
-            else if (c >= 0xe0 && c <= 0xef)
-                len = 3, cp = c & 0x0f, min = 0x800;
-            else if (c >= 0xf0 && c <= 0xf4)
-                len = 4, cp = c & 0x07, min = 0x10000;
-            else
-                ok = false;
-            for (size_t i = 1; ok && i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                    ok = false;
-                else
-                    cp = (cp << 6) | (p[i] & 0x3f);
-            }
-            if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
-                ok = false;
-        }
-        if (!ok)
-            len = 1;
-        if (o + len >= cap)
-            break;
-        if (ok)
-            memmove(dst + o, p, len);
-        else
-            dst[o] = '?';
-        o += len;
-        p += len;
-    }
-    dst[o] = '\0';
-}
-
 static char *meta_dump(const struct state_meta *m, const char *lineage, const char *writer)
 {
     char t[32];
@@ -242,6 +199,8 @@ static char *meta_dump(const struct state_meta *m, const char *lineage, const ch
     return s;
 }
 
+/* jansson refuses strings that are not UTF-8, and a writer name comes from a client's Basic
+ * username: bytes that are not UTF-8 become '?'. */
 static char *meta_encode(const struct state_meta *m)
 {
     char lineage[sizeof(m->lineage)], writer[sizeof(m->writer)];

@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 #define MAGIC      "STATEDENC1"
 #define MAGIC_LEN  10

@@ -1,0 +1,600 @@
+/* backend/ops.c: the state operations, each written once (backend.h "state operations").
+ *
+ * An operation is what a client or an operator asks of one state: read, write, delete,
+ * restore, lock, unlock, force-unlock. Each one here
+ *
+ *   1. checks the actor's role and state pattern (403 otherwise),
+ *   2. applies the protocol's rules: a write needs the live lease's ID or no live lease; LOCK
+ *      by the holder's ID again renews; an expired lease is free and taken over; UNLOCK
+ *      compares the ID only; a byte-identical re-write is a no-op; a restore's serial is one
+ *      above the current and the snapshot's,
+ *   3. calls the store and the lock store,
+ *   4. and records one audit event built from its own result (never from an HTTP response).
+ *
+ * Writes go through one step, commit_state: the lease check (which renews the writer's lease)
+ * immediately followed by the store write, so the state write of the protocol and the admin
+ * restore cannot drift apart. The HTTP routes (route_state.c) and the admin API
+ * (route_admin.c) only turn requests into struct op_request and results into responses. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+#include "common/statejson.h"
+#include "common/util.h"
+
+#define LOCK_BODY_MAX (64 * 1024)
+
+/* ------------------------------------------------------------------ results and events */
+
+void op_result_init(struct op_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    lock_result_init(&res->lock);
+}
+
+void op_result_cleanup(struct op_result *res)
+{
+    lock_result_cleanup(&res->lock);
+    blob_unref(res->data);
+    res->data = NULL;
+}
+
+int op_status(const struct op_result *res)
+{
+    return res->err.code == ERR_OK ? 200 : err_http_status(res->err.code);
+}
+
+void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char *action)
+{
+    audit_event_init(ev);
+    ev->time_us = now_us();
+    snprintf(ev->request_id, sizeof(ev->request_id), "%s", a->request_id);
+    snprintf(ev->actor, sizeof(ev->actor), "%s", a->who != NULL ? a->who->name : "");
+    snprintf(ev->username, sizeof(ev->username), "%s", a->who != NULL ? a->who->username : "");
+    snprintf(ev->remote, sizeof(ev->remote), "%s", a->remote);
+    snprintf(ev->action, sizeof(ev->action), "%s", action);
+}
+
+void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
+{
+    struct err e = {0};
+    /* Reads and refused requests changed nothing: their events need not wait for the disk
+     * flush (audit.h), which keeps GET throughput off the fdatasync path. */
+    ev->deferred_sync = deferred;
+    if (o->audit == NULL)
+        return;
+    if (o->audit->ops->append(o->audit, ev, &e) != 0)
+        log_error("req=%s audit append failed (%s): %s", ev->request_id, ev->action, e.msg);
+}
+
+/* Completes an operation's event from its result and appends it. */
+static int finish(const struct ops *o, struct audit_event *ev, const struct op_result *res,
+                  bool is_read)
+{
+    ev->status = op_status(res);
+    if (res->err.code != ERR_OK && ev->detail[0] == '\0')
+        snprintf(ev->detail, sizeof(ev->detail), "%s",
+                 res->err.msg[0] != '\0' ? res->err.msg : err_text(res->err.code));
+    ops_audit(o, ev, is_read || res->err.code != ERR_OK);
+    return res->err.code == ERR_OK ? 0 : -1;
+}
+
+void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,
+                       const char *state, const struct err *why, const char *detail)
+{
+    struct audit_event ev;
+    ops_event_init(a, &ev, action);
+    snprintf(ev.state, sizeof(ev.state), "%s", state != NULL ? state : "");
+    snprintf(ev.detail, sizeof(ev.detail), "%s",
+             detail != NULL        ? detail
+             : why->msg[0] != '\0' ? why->msg
+                                   : err_text(why->code));
+    ev.status = err_http_status(why->code == ERR_OK ? ERR_INTERNAL : why->code);
+    ops_audit(o, &ev, true);
+}
+
+/* The event of an operation on q->state, with the lock ID it names. */
+static void op_event(const struct op_actor *a, const struct op_request *q, const char *action,
+                     struct audit_event *ev)
+{
+    ops_event_init(a, ev, action);
+    snprintf(ev->state, sizeof(ev->state), "%s", q->state);
+    if (q->lock_id != NULL)
+        snprintf(ev->lock_id, sizeof(ev->lock_id), "%s", q->lock_id);
+}
+
+/* What a state's metadata records as its writer: "token" or "token/basic-username". */
+static void writer_name(const struct op_actor *a, char *out, size_t cap)
+{
+    if (a->who == NULL)
+        snprintf(out, cap, "%s", "");
+    else if (a->who->username[0] != '\0')
+        snprintf(out, cap, "%s/%s", a->who->name, a->who->username);
+    else
+        snprintf(out, cap, "%s", a->who->name);
+}
+
+/* The role check every operation starts with. verb says what was refused ("read", "change"). */
+static bool permitted(const struct op_actor *a, enum auth_role need, const char *state,
+                      const char *verb, struct audit_event *ev, struct op_result *res)
+{
+    if (a->who != NULL && auth_allows(a->who, need, state))
+        return true;
+    const char *name = a->who != NULL ? a->who->name : "";
+    snprintf(ev->detail, sizeof(ev->detail), "token role %s or pattern does not allow this",
+             a->who != NULL ? auth_role_name(a->who->role) : "none");
+    err_set(&res->err, ERR_FORBIDDEN, "token '%s' may not %s state '%s'", name, verb, state);
+    return false;
+}
+
+/* A lease conflict: ERR_LOCKED naming the live holder (the detail the events carry). */
+static void note_holder(struct audit_event *ev, const struct op_result *res)
+{
+    if (res->err.code == ERR_LOCKED && res->lock.holder.id[0] != '\0')
+        snprintf(ev->detail, sizeof(ev->detail), "held by ID %.200s", res->lock.holder.id);
+}
+
+/* True when a live lease was the reason an operation was refused; its message is cleared, for
+ * the caller to say what the conflict stopped. */
+static bool lease_conflict(struct op_result *res)
+{
+    if (res->err.code != ERR_LOCKED || res->lock.holder.id[0] == '\0')
+        return false;
+    err_clear(&res->err);
+    return true;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/* ------------------------------------------------------------------ lock bodies */
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+static bool empty_string_field(json_t *obj, const char *key)
+{
+    json_t *v = lock_info_field(obj, key);
+    return v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
+}
+
+/* OpenTofu's force-unlock sends LockInfo with only the ID: Created zero or absent and every
+ * other field empty. */
+static bool only_id_given(json_t *o)
+{
+    json_t *created = lock_info_field(o, "Created");
+    bool created_zero = created == NULL || json_is_null(created) ||
+                        (json_is_string(created) &&
+                         (json_string_length(created) == 0 ||
+                          strncmp(json_string_value(created), "0001-01-01T00:00:00", 19) == 0));
+    return created_zero && empty_string_field(o, "Operation") && empty_string_field(o, "Info") &&
+           empty_string_field(o, "Who") && empty_string_field(o, "Version") &&
+           empty_string_field(o, "Path");
+}
+
+int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (body == NULL || is_blank(body, len))
+        return err_set(err, ERR_INVALID, "lock body required: lock info JSON with an \"ID\"");
+    if (len > LOCK_BODY_MAX)
+        return err_set(err, ERR_INVALID, "lock info larger than %d bytes", LOCK_BODY_MAX);
+    json_error_t je;
+    json_t *o = json_loadb(body, len, 0, &je);
+    if (o == NULL)
+        return err_set(err, ERR_INVALID, "lock info is not valid JSON (line %d: %s)", je.line,
+                       je.text);
+    int rc = -1;
+    json_t *id = lock_info_field(o, "ID");
+    if (!json_is_object(o)) {
+        err_set(err, ERR_INVALID, "lock info must be a JSON object");
+    } else if (!json_is_string(id) || json_string_length(id) == 0) {
+        err_set(err, ERR_INVALID, "lock info needs a non-empty string \"ID\"");
+    } else if (json_string_length(id) >= LOCK_ID_MAX) {
+        err_set(err, ERR_INVALID, "lock \"ID\" longer than %d bytes", LOCK_ID_MAX - 1);
+    } else if (memchr(json_string_value(id), '\0', json_string_length(id)) != NULL) {
+        err_set(err, ERR_INVALID, "lock \"ID\" contains NUL");
+    } else {
+        memcpy(out->id, json_string_value(id), json_string_length(id) + 1);
+        out->zero_fields = only_id_given(o);
+        rc = 0;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ read */
+
+/* Content-MD5 of recently served states, keyed by the content's SHA-256. Hashing 100 KB twice
+ * per GET (MD5 for the header, SHA-256 for the audit event) was most of a GET's CPU time; the
+ * SHA-256 is already in the state's metadata, and an entry is found only under that exact
+ * SHA-256, so it can only ever describe the same bytes. Direct-mapped: a collision of slots
+ * just recomputes. */
+#define MD5_SLOTS 64
+static struct {
+    char sha256[65];
+    char md5[25];
+} md5_slots[MD5_SLOTS];
+static pthread_mutex_t md5_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void content_md5(const char sha256[65], const void *data, size_t len, char md5[25])
+{
+    unsigned slot = ((unsigned char)sha256[0] * 31u + (unsigned char)sha256[1]) % MD5_SLOTS;
+    pthread_mutex_lock(&md5_mu);
+    bool hit = strcmp(md5_slots[slot].sha256, sha256) == 0;
+    if (hit)
+        memcpy(md5, md5_slots[slot].md5, 25);
+    pthread_mutex_unlock(&md5_mu);
+    if (hit)
+        return;
+    md5_base64(data, len, md5);
+    pthread_mutex_lock(&md5_mu);
+    memcpy(md5_slots[slot].sha256, sha256, 65);
+    memcpy(md5_slots[slot].md5, md5, 25);
+    pthread_mutex_unlock(&md5_mu);
+}
+
+int ops_read(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res)
+{
+    struct audit_event ev;
+    op_event(a, q, "get", &ev);
+    if (!permitted(a, ROLE_READ, q->state, "read", &ev, res))
+        return finish(o, &ev, res, true);
+    struct err e = {0};
+    if (store_get_shared(o->store, q->state, &res->data, &res->meta, &e) != 0) {
+        if (e.code == ERR_NOT_FOUND)
+            err_set(&res->err, ERR_NOT_FOUND, "no state named '%s'", q->state);
+        else
+            res->err = e;
+        return finish(o, &ev, res, true);
+    }
+    const struct blob *b = res->data;
+    /* The metadata carries the plaintext's SHA-256 (stored with the object, or rebuilt from
+     * the content); hash again only if it does not describe these bytes. */
+    if (res->meta.size == b->len && strlen(res->meta.sha256) == 64)
+        memcpy(ev.sha256, res->meta.sha256, 65);
+    else
+        sha256_hex(b->data, b->len, ev.sha256);
+    if (res->meta.size == b->len && strlen(res->meta.md5) == 24 &&
+        strcmp(res->meta.sha256, ev.sha256) == 0)
+        memcpy(res->md5, res->meta.md5, sizeof(res->md5)); /* recorded at write time */
+    else
+        content_md5(ev.sha256, b->data, b->len, res->md5);
+    ev.serial = (int64_t)res->meta.serial;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
+    ev.size = (int64_t)b->len;
+    return finish(o, &ev, res, true);
+}
+
+/* ------------------------------------------------------------------ writes */
+
+/* How a write treats the lease. */
+enum lease_rule {
+    LEASE_CHECK, /* the live lease's ID, or no live lease when no ID is given (renews it) */
+    LEASE_REPORT /* write anyway (restore --force); report a live lease in res->lock.holder */
+};
+
+/* The one step every state write takes: the lease check, then the store write. The check
+ * renews the writer's lease, so a lease cannot expire between the two unless the write itself
+ * takes longer than the lease. */
+static int commit_state(const struct ops *o, const char *name, const void *data, size_t len,
+                        const struct store_write *w, enum lease_rule rule, const char *lock_id,
+                        struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    struct err e = {0};
+    if (rule == LEASE_CHECK) {
+        if (ls->ops->check_write(ls, name, lock_id, &res->lock, &res->err) != 0)
+            return -1;
+    } else if (ls->ops->get(ls, name, &res->lock, &e) == 0) {
+        res->lock_left = true;
+    } else if (e.code != ERR_NOT_FOUND) {
+        res->err = e;
+        return -1;
+    }
+    memset(&res->meta, 0, sizeof(res->meta));
+    return store_put(o->store, name, data, len, w, &res->meta, &res->unchanged, &res->err);
+}
+
+/* Content-MD5, when sent, must be the body's (spaces around the value are tolerated). */
+static int check_content_md5(const char *header, const void *body, size_t len, char md5[25],
+                             struct err *err)
+{
+    md5[0] = '\0';
+    if (header == NULL)
+        return 0;
+    const char *v = header;
+    size_t vlen = strlen(v);
+    while (*v == ' ')
+        v++, vlen--;
+    while (vlen > 0 && v[vlen - 1] == ' ')
+        vlen--;
+    md5_base64(body, len, md5);
+    if (vlen != 24 || memcmp(v, md5, 24) != 0)
+        return err_set(err, ERR_INVALID, "Content-MD5 does not match the body");
+    return 0;
+}
+
+/* The body of a write must be a state: not empty, not over the limit, Content-MD5 right, a
+ * JSON object with numeric serial and string lineage. */
+static int check_state_body(const struct ops *o, const struct op_request *q,
+                            struct state_summary *sum, char md5[25], struct err *err)
+{
+    md5[0] = '\0';
+    if (q->body == NULL || q->body_len == 0)
+        return err_set(err, ERR_INVALID, "empty body: a state write needs the state JSON");
+    if (q->body_len > o->max_state_bytes)
+        return err_set(err, ERR_TOO_LARGE, "state of %zu bytes is larger than the limit of %llu",
+                       q->body_len, (unsigned long long)o->max_state_bytes);
+    if (check_content_md5(q->content_md5, q->body, q->body_len, md5, err) != 0)
+        return -1;
+    return statejson_scan(q->body, q->body_len, sum, err);
+}
+
+int ops_write(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+              struct op_result *res)
+{
+    struct audit_event ev;
+    struct state_summary sum;
+    char md5[25], writer[256];
+    op_event(a, q, "write", &ev);
+    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+        return finish(o, &ev, res, false);
+    if (q->body != NULL && q->body_len > 0)
+        ev.size = (int64_t)q->body_len;
+    if (check_state_body(o, q, &sum, md5, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    ev.serial = (int64_t)sum.serial;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
+    sha256_hex(q->body, q->body_len, ev.sha256);
+    writer_name(a, writer, sizeof(writer));
+    struct store_write w = {.serial = sum.serial,
+                            .lineage = sum.lineage,
+                            .writer = writer,
+                            .sha256 = ev.sha256,
+                            .md5 = md5[0] != '\0' ? md5 : NULL};
+    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, nonempty(q->lock_id),
+                     res) != 0) {
+        note_holder(&ev, res);
+        return finish(o, &ev, res, false);
+    }
+    if (res->unchanged)
+        snprintf(ev.detail, sizeof(ev.detail), "identical to the current state: no snapshot");
+    else
+        snprintf(ev.detail, sizeof(ev.detail), "snapshot %s", res->meta.snapshot);
+    return finish(o, &ev, res, false);
+}
+
+int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res)
+{
+    struct audit_event ev;
+    op_event(a, q, "delete", &ev);
+    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+        return finish(o, &ev, res, false);
+    struct lockstore *ls = o->locks;
+    if (ls->ops->check_write(ls, q->state, nonempty(q->lock_id), &res->lock, &res->err) != 0)
+        note_holder(&ev, res);
+    else
+        store_delete(o->store, q->state, &res->err);
+    return finish(o, &ev, res, false);
+}
+
+/* The snapshot a restore writes, with its serial raised above the current state's and its
+ * own. OpenTofu-encrypted snapshots are refused: their serial is plaintext in the envelope and
+ * could be rewritten, but OpenTofu checks the decrypted state against it. */
+static int restored_content(const struct ops *o, const struct op_request *q, struct buf *out,
+                            struct state_summary *sum, struct op_result *res)
+{
+    struct buf snap;
+    struct state_meta sm, cur;
+    struct err e = {0};
+    int rc = -1;
+    buf_init(&snap, 0);
+    if (store_get_snapshot(o->store, q->state, q->snapshot, &snap, &sm, &res->err) != 0 ||
+        statejson_scan(snap.data, snap.len, sum, &res->err) != 0)
+        goto out;
+    snprintf(res->restored_from, sizeof(res->restored_from), "%s", sm.snapshot);
+    if (sum->is_encrypted) {
+        err_set(&res->err, ERR_INVALID,
+                "snapshot %s is encrypted by OpenTofu state encryption: stated cannot raise the "
+                "serial inside it; restore it with the client (tofu state push)",
+                q->snapshot);
+        goto out;
+    }
+    bool have_cur = store_head(o->store, q->state, &cur, &e) == 0;
+    if (!have_cur && e.code != ERR_NOT_FOUND) {
+        res->err = e;
+        goto out;
+    }
+    sum->serial = (have_cur && cur.serial > sum->serial ? cur.serial : sum->serial) + 1;
+    rc = statejson_rewrite_serial(snap.data, snap.len, sum->serial, out, &res->err);
+out:
+    buf_cleanup(&snap);
+    return rc;
+}
+
+int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                struct op_result *res)
+{
+    struct audit_event ev;
+    struct state_summary sum;
+    struct buf out;
+    char writer[256];
+    op_event(a, q, "restore", &ev);
+    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+        return finish(o, &ev, res, false);
+    if (q->snapshot == NULL) {
+        err_set(&res->err, ERR_INVALID, "restore needs ?id=SNAPSHOT");
+        return finish(o, &ev, res, false);
+    }
+    snprintf(ev.detail, sizeof(ev.detail), "from snapshot %.100s%s", q->snapshot,
+             q->force ? " (force)" : "");
+    buf_init(&out, 0);
+    if (restored_content(o, q, &out, &sum, res) != 0)
+        goto out;
+    writer_name(a, writer, sizeof(writer));
+    struct store_write w = {.serial = sum.serial, .lineage = sum.lineage, .writer = writer};
+    if (commit_state(o, q->state, out.data, out.len, &w, q->force ? LEASE_REPORT : LEASE_CHECK,
+                     NULL, res) != 0) {
+        if (lease_conflict(res))
+            err_set(&res->err, ERR_LOCKED,
+                    "%s is locked by ID %.200s: restore refused (--force writes anyway)", q->state,
+                    res->lock.holder.id);
+        goto out;
+    }
+    ev.serial = (int64_t)sum.serial;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
+    snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
+    ev.size = (int64_t)out.len;
+    if (res->lock_left) {
+        snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.holder.id);
+        snprintf(ev.detail, sizeof(ev.detail),
+                 "from snapshot %.100s (force: lock %.60s left in place)", q->snapshot,
+                 res->lock.holder.id);
+    }
+    log_info("req=%s restore %s from %s as serial %llu by %s", a->request_id, q->state, q->snapshot,
+             (unsigned long long)sum.serial, a->who != NULL ? a->who->name : "");
+out:
+    buf_cleanup(&out);
+    return finish(o, &ev, res, false);
+}
+
+/* ------------------------------------------------------------------ locks */
+
+/* An expired lease taken over gets its own event, so the trail shows whose lock lapsed. */
+static void audit_expired(const struct ops *o, const struct op_actor *a, const char *state,
+                          const struct lock_holder *expired, const char *new_id)
+{
+    struct audit_event ev;
+    ops_event_init(a, &ev, "lock-expired");
+    snprintf(ev.state, sizeof(ev.state), "%s", state);
+    snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", expired->id);
+    snprintf(ev.detail, sizeof(ev.detail), "lease of ID %.100s expired; taken over by %.100s",
+             expired->id, new_id);
+    ev.status = 200; /* the request that took the lease over succeeded */
+    ops_audit(o, &ev, false);
+}
+
+int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res)
+{
+    struct audit_event ev;
+    struct lock_body lb;
+    op_event(a, q, "lock", &ev);
+    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+        return finish(o, &ev, res, false);
+    if (lock_body_parse(q->body, q->body_len, &lb, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", lb.id);
+    struct lockstore *ls = o->locks;
+    if (ls->ops->acquire(ls, q->state, lb.id, q->body, &res->lock, &res->err) != 0) {
+        note_holder(&ev, res);
+        return finish(o, &ev, res, false);
+    }
+    if (res->lock.outcome == LOCK_TAKEN_OVER)
+        audit_expired(o, a, q->state, &res->lock.previous, lb.id);
+    else if (res->lock.outcome == LOCK_REENTERED)
+        snprintf(ev.detail, sizeof(ev.detail), "already held by this ID: lease renewed");
+    return finish(o, &ev, res, false);
+}
+
+/* The ID an UNLOCK names, and whether it is a force-unlock: Terraform's force-unlock sends no
+ * body (GitLab-style clients may put the ID in the query instead); OpenTofu's sends LockInfo
+ * with only the ID. */
+static int unlock_target(const struct op_request *q, char **id, struct op_result *res)
+{
+    struct lock_body lb;
+    if (q->body == NULL || is_blank(q->body, q->body_len)) {
+        *id = nonempty(q->lock_id) != NULL ? xstrdup(q->lock_id) : NULL;
+        res->forced = *id == NULL;
+        return 0;
+    }
+    if (lock_body_parse(q->body, q->body_len, &lb, &res->err) != 0)
+        return -1;
+    *id = xstrdup(lb.id);
+    res->forced = lb.zero_fields;
+    return 0;
+}
+
+/* With --no-force-unlock a force-unlock answers like a conflict: anyone who read the ID from a
+ * 423 could otherwise release someone else's lock. */
+static void refuse_force(const struct ops *o, const char *state, struct audit_event *ev,
+                         struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    struct err e = {0};
+    if (ls->ops->get(ls, state, &res->lock, &e) == 0) {
+        snprintf(ev->detail, sizeof(ev->detail), "refused: force-unlock disabled");
+        err_set(&res->err, ERR_LOCKED, "%s is locked by ID %s: force-unlock is disabled", state,
+                res->lock.holder.id);
+    } else if (e.code != ERR_NOT_FOUND) {
+        res->err = e;
+    }
+}
+
+int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res)
+{
+    struct audit_event ev;
+    char *id = NULL;
+    op_event(a, q, "unlock", &ev);
+    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+        return finish(o, &ev, res, false);
+    if (unlock_target(q, &id, res) != 0)
+        return finish(o, &ev, res, false);
+    if (res->forced)
+        snprintf(ev.action, sizeof(ev.action), "force-unlock");
+    snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", id != NULL ? id : "");
+    struct lockstore *ls = o->locks;
+    if (res->forced && o->no_force_unlock) {
+        refuse_force(o, q->state, &ev, res);
+    } else if (ls->ops->release(ls, q->state, id, &res->lock, &res->err) != 0) {
+        note_holder(&ev, res);
+    } else if (res->lock.outcome == LOCK_RELEASED) {
+        if (id == NULL)
+            snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
+        snprintf(ev.detail, sizeof(ev.detail), "released");
+    } else {
+        snprintf(ev.detail, sizeof(ev.detail), "nothing held");
+    }
+    free(id);
+    return finish(o, &ev, res, false);
+}
+
+int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                     struct op_result *res)
+{
+    struct audit_event ev;
+    op_event(a, q, "force-unlock", &ev);
+    res->forced = true;
+    if (!permitted(a, ROLE_ADMIN, q->state, "force-unlock", &ev, res))
+        return finish(o, &ev, res, false);
+    struct lockstore *ls = o->locks;
+    if (ls->ops->release(ls, q->state, q->lock_id, &res->lock, &res->err) != 0) {
+        if (lease_conflict(res))
+            err_set(&res->err, ERR_LOCKED, "%s is now held by ID %.200s, not the ID given",
+                    q->state, res->lock.holder.id);
+        note_holder(&ev, res);
+    } else if (res->lock.outcome == LOCK_RELEASED) {
+        snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
+        snprintf(ev.detail, sizeof(ev.detail), "admin released the lease of ID %.150s",
+                 res->lock.previous.id);
+    } else {
+        snprintf(ev.detail, sizeof(ev.detail), "nothing held");
+    }
+    return finish(o, &ev, res, false);
+}

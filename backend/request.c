@@ -1,0 +1,76 @@
+/* backend/request.c: reading a request: query parameters, and who is asking. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+
+static int unhex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) into a new string; '+' is a space (form encoding, as Go's
+ * url.Values.Encode produces). A '%' not followed by two hex digits is kept as is. */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *out = xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
+            out[o++] = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
+            i += 2;
+        } else if (s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *backend_query_param(const char *query, const char *key)
+{
+    if (query == NULL)
+        return NULL;
+    const char *p = query;
+    while (*p != '\0') {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp != NULL ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+        char *k = pct_decode(p, klen);
+        bool match = strcmp(k, key) == 0;
+        free(k);
+        if (match)
+            return eq != NULL ? pct_decode(eq + 1, plen - klen - 1) : xstrdup("");
+        if (amp == NULL)
+            break;
+        p = amp + 1;
+    }
+    return NULL;
+}
+
+char *backend_query_nonempty(const struct backend_req *r, const char *key)
+{
+    char *v = backend_query_param(r->query, key);
+    if (v != NULL && v[0] == '\0') {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+struct op_actor backend_actor(const struct backend_req *r)
+{
+    return (struct op_actor){
+        .who = r->authenticated ? &r->who : NULL, .request_id = r->request_id, .remote = r->remote};
+}

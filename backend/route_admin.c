@@ -1,0 +1,540 @@
+/* backend/route_admin.c: the admin API under /v1/ (docs/admin-api.md), what statectl talks to.
+ *
+ * Runs on worker threads, for authenticated requests only (router.c), so it may block on the
+ * store, the lock store and the audit log. Every request that reaches a route produces exactly
+ * one audit event carrying the status answered, built from the handler's result and appended
+ * after the work is done: an export or a verify therefore never contains or checks its own
+ * event, which keeps "events exported == requests made" exact for operators. Restore and
+ * force-unlock are state operations (ops.c), which record their own event.
+ *
+ * A handler either answers (reply(), or a stream) and returns 0, or returns -1 with err set:
+ * then route_admin_handle answers the error and records it. Roles: a read token may list and
+ * read the states its pattern allows (states list is filtered, not refused); restore needs
+ * write on that state; locks, audit and tokens need admin. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+
+/* One admin request and the event it will leave. */
+struct admin_call {
+    struct backend_req *r;
+    const struct ops *o;
+    struct op_actor a;
+    const char *arg;       /* what follows a route ending in '/' (a state or token name) */
+    struct audit_event ev; /* status set by reply() or from the error */
+    bool recorded;         /* a state operation appended its own event */
+};
+
+typedef int (*admin_fn)(struct admin_call *c, struct err *err);
+
+/* Answers v as JSON (takes the reference) and records the status for the event. */
+static void reply(struct admin_call *c, int status, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    respond_json(c->r, status, s != NULL ? s : "null");
+    free(s);
+    json_decref(v);
+    c->ev.status = status;
+}
+
+static char *query(const struct admin_call *c, const char *key)
+{
+    return backend_query_param(c->r->query, key);
+}
+
+static json_t *time_json(int64_t us)
+{
+    char t[32];
+    if (us <= 0)
+        return json_null();
+    time_format_rfc3339(us, t);
+    return json_string(t);
+}
+
+/* A jansson string from bytes that may not be UTF-8 (lock ids and infos come from clients). */
+static json_t *str_json(const char *s)
+{
+    json_t *v = json_string(s != NULL ? s : "");
+    return v != NULL ? v : json_string("(not UTF-8)");
+}
+
+/* The lock of one state as the admin API shows it. "who" and "operation" come from the
+ * client's lock info when it has them. */
+static json_t *lock_json(const char *state, const struct lock_holder *h)
+{
+    json_t *info = h->info_json ? json_loads(h->info_json, 0, NULL) : NULL;
+    json_t *o = json_object();
+    if (state != NULL)
+        json_object_set_new(o, "state", str_json(state));
+    json_object_set_new(o, "id", str_json(h->id));
+    json_object_set_new(o, "who", str_json(json_string_value(json_object_get(info, "Who"))));
+    json_object_set_new(o, "operation",
+                        str_json(json_string_value(json_object_get(info, "Operation"))));
+    json_object_set_new(o, "created", time_json(h->created_us));
+    json_object_set_new(o, "renewed", time_json(h->renewed_us));
+    json_object_set_new(o, "expires", time_json(h->expires_us));
+    json_decref(info);
+    return o;
+}
+
+static json_t *meta_json(const struct state_meta *m, bool as_snapshot)
+{
+    json_t *o = json_object();
+    if (as_snapshot)
+        json_object_set_new(o, "id", json_string(m->snapshot));
+    json_object_set_new(o, "serial", json_integer((json_int_t)m->serial));
+    json_object_set_new(o, "lineage", str_json(m->lineage));
+    json_object_set_new(o, "sha256", json_string(m->sha256));
+    json_object_set_new(o, "size", json_integer((json_int_t)m->size));
+    json_object_set_new(o, as_snapshot ? "time" : "last_write", time_json(m->time_us));
+    json_object_set_new(o, "writer", str_json(m->writer));
+    if (!as_snapshot)
+        json_object_set_new(o, "snapshot", json_string(m->snapshot));
+    return o;
+}
+
+/* Runs a state operation for this call: it records its own event; a refusal is answered here
+ * (423 with the holder and the message when a lease is the reason). */
+static bool run_op(struct admin_call *c, op_fn fn, const struct op_request *q,
+                   struct op_result *res)
+{
+    c->recorded = true;
+    if (fn(c->o, &c->a, q, res) == 0)
+        return true;
+    respond_op_error(c->r, res, res->err.msg);
+    return false;
+}
+
+/* ------------------------------------------------------------------ states and snapshots */
+
+struct states_ctx {
+    struct admin_call *c;
+    json_t *arr;
+    json_t *locks; /* state -> lock object */
+};
+
+static int on_lock_entry(void *ctx, const struct lock_entry *e)
+{
+    json_object_set_new(ctx, e->state, lock_json(NULL, e->holder));
+    return 0;
+}
+
+static int on_state(void *ctx, const char *name, const struct state_meta *m)
+{
+    struct states_ctx *sc = ctx;
+    if (!auth_allows(&sc->c->r->who, ROLE_READ, name))
+        return 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    json_t *mj = meta_json(m, false);
+    json_object_update(o, mj);
+    json_decref(mj);
+    json_t *l = json_object_get(sc->locks, name);
+    json_object_set(o, "lock", l != NULL ? l : json_null());
+    json_array_append_new(sc->arr, o);
+    return 0;
+}
+
+static int states_list(struct admin_call *c, struct err *err)
+{
+    char *prefix = query(c, "prefix");
+    struct states_ctx sc = {.c = c, .arr = json_array(), .locks = json_object()};
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "states prefix=%.200s", prefix ? prefix : "");
+    int rc = -1;
+    if (c->o->locks->ops->list(c->o->locks, on_lock_entry, sc.locks, err) == 0 &&
+        store_list_states(c->o->store, prefix ? prefix : "", on_state, &sc, err) == 0) {
+        reply(c, 200, json_incref(sc.arr));
+        rc = 0;
+    }
+    json_decref(sc.arr);
+    json_decref(sc.locks);
+    free(prefix);
+    return rc;
+}
+
+static int on_snapshot(void *ctx, const struct state_meta *m)
+{
+    json_array_append_new(ctx, meta_json(m, true));
+    return 0;
+}
+
+static int snapshots_list(struct admin_call *c, struct err *err)
+{
+    json_t *arr = json_array();
+    int rc = -1;
+    snprintf(c->ev.action, sizeof(c->ev.action), "snapshot-list");
+    if (store_list_snapshots(c->o->store, c->arg, on_snapshot, arr, err) != 0)
+        goto out;
+    if (json_array_size(arr) == 0 &&
+        store_head(c->o->store, c->arg, &(struct state_meta){0}, err) != 0) {
+        err_clear(err);
+        err_set(err, ERR_NOT_FOUND, "no state or snapshot named %s", c->arg);
+        goto out;
+    }
+    reply(c, 200, json_incref(arr));
+    rc = 0;
+out:
+    json_decref(arr);
+    return rc;
+}
+
+static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
+{
+    struct buf b;
+    struct state_meta m;
+    buf_init(&b, 0);
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "snapshot %.200s", id);
+    if (store_get_snapshot(c->o->store, c->arg, id, &b, &m, err) != 0) {
+        buf_cleanup(&b);
+        return -1;
+    }
+    c->ev.serial = (int64_t)m.serial;
+    snprintf(c->ev.lineage, sizeof(c->ev.lineage), "%s", m.lineage);
+    snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m.sha256);
+    c->ev.size = (int64_t)b.len;
+    respond_take(c->r, 200, "application/json", &b);
+    c->ev.status = 200;
+    return 0;
+}
+
+static int snapshots_get(struct admin_call *c, struct err *err)
+{
+    if (!auth_allows(&c->r->who, ROLE_READ, c->arg))
+        return err_set(err, ERR_FORBIDDEN, "token %s may not read %s", c->r->who.name, c->arg);
+    char *id = query(c, "id");
+    int rc = id == NULL ? snapshots_list(c, err) : snapshot_read(c, id, err);
+    free(id);
+    return rc;
+}
+
+/* POST /v1/restore/NAME?id=SNAP[&force=1] */
+static int restore(struct admin_call *c, struct err *err)
+{
+    char *id = query(c, "id"), *force = query(c, "force");
+    struct op_request q = {.state = c->arg,
+                           .snapshot = id,
+                           .force = force != NULL &&
+                                    (strcmp(force, "1") == 0 || strcmp(force, "true") == 0)};
+    struct op_result res;
+    op_result_init(&res);
+    if (run_op(c, ops_restore, &q, &res)) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(c->arg));
+        json_object_set_new(o, "restored_from", json_string(res.restored_from));
+        json_object_set_new(o, "snapshot", json_string(res.meta.snapshot));
+        json_object_set_new(o, "serial", json_integer((json_int_t)res.meta.serial));
+        json_object_set_new(o, "lineage", str_json(res.meta.lineage));
+        json_object_set_new(o, "sha256", json_string(res.meta.sha256));
+        json_object_set_new(o, "size", json_integer((json_int_t)res.meta.size));
+        json_object_set_new(o, "lock",
+                            res.lock_left ? lock_json(NULL, &res.lock.holder) : json_null());
+        reply(c, 200, o);
+    }
+    op_result_cleanup(&res);
+    free(id);
+    free(force);
+    (void)err;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ locks */
+
+struct locks_ctx {
+    struct admin_call *c;
+    json_t *arr;
+};
+
+static int on_lock_row(void *ctx, const struct lock_entry *e)
+{
+    struct locks_ctx *lc = ctx;
+    if (auth_allows(&lc->c->r->who, ROLE_READ, e->state))
+        json_array_append_new(lc->arr, lock_json(e->state, e->holder));
+    return 0;
+}
+
+static int locks_list(struct admin_call *c, struct err *err)
+{
+    struct locks_ctx lc = {.c = c, .arr = json_array()};
+    int rc = -1;
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "locks");
+    if (c->o->locks->ops->list(c->o->locks, on_lock_row, &lc, err) == 0) {
+        reply(c, 200, json_incref(lc.arr));
+        rc = 0;
+    }
+    json_decref(lc.arr);
+    return rc;
+}
+
+/* DELETE /v1/locks/NAME[?id=ID] */
+static int force_unlock(struct admin_call *c, struct err *err)
+{
+    char *id = query(c, "id");
+    struct op_request q = {.state = c->arg, .lock_id = id};
+    struct op_result res;
+    op_result_init(&res);
+    if (run_op(c, ops_force_unlock, &q, &res)) {
+        bool released = res.lock.outcome == LOCK_RELEASED;
+        json_t *o = json_object();
+        json_object_set_new(o, "state", json_string(c->arg));
+        json_object_set_new(o, "released", json_boolean(released));
+        if (released) {
+            json_t *l = lock_json(NULL, &res.lock.previous);
+            json_object_update(o, l);
+            json_decref(l);
+        }
+        reply(c, 200, o);
+    }
+    op_result_cleanup(&res);
+    free(id);
+    (void)err;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+static int export_sink(void *ctx, const char *data, size_t len)
+{
+    return backend_stream_write(ctx, data, len) == 0 ? 0 : 1;
+}
+
+/* The export's filter from since, until and state; ERR_INVALID for a bad time. */
+static int export_filter(const char *since, const char *until, const char *state,
+                         struct audit_filter *f, struct err *err)
+{
+    memset(f, 0, sizeof(*f));
+    if ((since != NULL && time_parse_rfc3339(since, &f->since_us) != 0) ||
+        (until != NULL && time_parse_rfc3339(until, &f->until_us) != 0))
+        return err_set(err, ERR_INVALID, "since and until must be RFC 3339 times or dates");
+    if (state != NULL && state[0] != '\0')
+        f->state_pattern = state;
+    return 0;
+}
+
+/* Streams the export. The status is sent first: an export that fails later ends short, and
+ * its event says so (the log says why). */
+static void export_stream(struct admin_call *c, const struct audit_filter *f, enum audit_format af)
+{
+    struct backend_req *r = c->r;
+    struct err e = {0};
+    r->status = 200;
+    c->ev.status = 200;
+    backend_add_header(r, "content-type",
+                       af == AUDIT_CSV ? "text/csv; charset=utf-8" : "application/x-ndjson");
+    backend_add_header(r, "cache-control", "no-store");
+    if (backend_stream_begin(r) != 0)
+        return;
+    if (c->o->audit->ops->export(c->o->audit, f, af, export_sink, r, &e) != 0) {
+        const char *why = e.code != ERR_OK ? e.msg : "client went away";
+        log_error("req=%s audit export ended early: %s", r->request_id, why);
+        snprintf(c->ev.detail, sizeof(c->ev.detail), "export ended early: %.200s", why);
+    }
+}
+
+static int audit_export(struct admin_call *c, struct err *err)
+{
+    char *since = query(c, "since"), *until = query(c, "until"), *state = query(c, "state");
+    char *fmt = query(c, "format");
+    struct audit_filter f;
+    int rc = -1;
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "format=%.8s since=%.40s until=%.40s state=%.100s",
+             fmt ? fmt : "jsonl", since ? since : "", until ? until : "", state ? state : "");
+    enum audit_format af = fmt != NULL && strcmp(fmt, "csv") == 0 ? AUDIT_CSV : AUDIT_JSONL;
+    if (fmt != NULL && af != AUDIT_CSV && strcmp(fmt, "jsonl") != 0)
+        err_set(err, ERR_INVALID, "format must be jsonl or csv");
+    else if (export_filter(since, until, state, &f, err) == 0)
+        rc = 0;
+    if (rc == 0)
+        export_stream(c, &f, af);
+    free(since);
+    free(until);
+    free(state);
+    free(fmt);
+    return rc;
+}
+
+static int audit_verify(struct admin_call *c, struct err *err)
+{
+    struct audit_verify_result vr = {0};
+    if (c->o->audit->ops->verify(c->o->audit, &vr, err) != 0)
+        return -1;
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "%llu events, first broken %llu",
+             (unsigned long long)vr.events, (unsigned long long)vr.first_broken);
+    json_t *o = json_object();
+    json_object_set_new(o, "ok", json_boolean(vr.first_broken == 0));
+    json_object_set_new(o, "events", json_integer((json_int_t)vr.events));
+    json_object_set_new(o, "first_broken", json_integer((json_int_t)vr.first_broken));
+    json_object_set_new(o, "reason", str_json(vr.reason));
+    reply(c, 200, o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+static int on_token(void *ctx, const struct auth_token_info *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", str_json(t->name));
+    json_object_set_new(o, "role", str_json(t->role));
+    json_object_set_new(o, "states", str_json(t->pattern));
+    json_object_set_new(o, "source", str_json(t->source));
+    json_object_set_new(o, "created", time_json(t->created_us));
+    json_array_append_new(ctx, o);
+    return 0;
+}
+
+static int tokens_list(struct admin_call *c, struct err *err)
+{
+    json_t *arr = json_array();
+    int rc = auth_token_list(on_token, arr, err);
+    if (rc == 0)
+        reply(c, 200, json_incref(arr));
+    json_decref(arr);
+    return rc == 0 ? 0 : -1;
+}
+
+static int tokens_create(struct admin_call *c, struct err *err)
+{
+    struct backend_req *r = c->r;
+    json_error_t je;
+    json_t *req = r->body ? json_loadb(r->body, r->body_len, 0, &je) : NULL;
+    const char *name = json_string_value(json_object_get(req, "name"));
+    const char *role = json_string_value(json_object_get(req, "role"));
+    const char *states = json_string_value(json_object_get(req, "states"));
+    char secret[44];
+    int rc = -1;
+    if (name == NULL || role == NULL || states == NULL) {
+        err_set(err, ERR_INVALID, "body must be a JSON object with string name, role and states");
+        goto out;
+    }
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s role %.8s states %.150s", name, role,
+             states);
+    if (auth_token_create(name, role, states, secret, err) != 0)
+        goto out;
+    reply(c, 201,
+          json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "states", states, "token",
+                    secret));
+    memset(secret, 0, sizeof(secret));
+    rc = 0;
+out:
+    json_decref(req);
+    return rc;
+}
+
+static int tokens(struct admin_call *c, struct err *err)
+{
+    if (strcmp(c->r->method, "POST") != 0)
+        return tokens_list(c, err);
+    snprintf(c->ev.action, sizeof(c->ev.action), "token-create");
+    return tokens_create(c, err);
+}
+
+static int tokens_revoke(struct admin_call *c, struct err *err)
+{
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s", c->arg);
+    if (auth_token_revoke(c->arg, err) != 0)
+        return -1;
+    reply(c, 200, json_pack("{s:s,s:b}", "name", c->arg, "revoked", 1));
+    return 0;
+}
+
+static int whoami(struct admin_call *c, struct err *err)
+{
+    const struct auth_identity *w = &c->r->who;
+    (void)err;
+    reply(c, 200,
+          json_pack("{s:s,s:s,s:s,s:s}", "name", w->name, "username", w->username, "role",
+                    auth_role_name(w->role), "states", w->pattern));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static const struct admin_route {
+    const char *path; /* exact, or a prefix when it ends with '/' */
+    const char *allow;
+    const char *action;
+    enum auth_role need; /* checked here; per-state checks happen in the handler */
+    bool arg_is_state;   /* the path's tail is a state name (checked before the handler) */
+    admin_fn fn;
+} admin_routes[] = {
+    {"/v1/states", "GET", "list", ROLE_READ, false, states_list},
+    {"/v1/snapshots/", "GET", "snapshot-read", ROLE_READ, true, snapshots_get},
+    {"/v1/restore/", "POST", "restore", ROLE_WRITE, true, restore},
+    {"/v1/locks", "GET", "lock-list", ROLE_READ, false, locks_list},
+    {"/v1/locks/", "DELETE", "force-unlock", ROLE_ADMIN, true, force_unlock},
+    {"/v1/audit/export", "GET", "export", ROLE_ADMIN, false, audit_export},
+    {"/v1/audit/verify", "GET", "audit-verify", ROLE_ADMIN, false, audit_verify},
+    {"/v1/tokens", "GET, POST", "token-list", ROLE_ADMIN, false, tokens},
+    {"/v1/tokens/", "DELETE", "token-revoke", ROLE_ADMIN, false, tokens_revoke},
+    {"/v1/whoami", "GET", "whoami", ROLE_READ, false, whoami},
+};
+
+static bool method_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    return false;
+}
+
+/* The route for path, and in *arg what follows a prefix route; NULL when none matches. */
+static const struct admin_route *match(const char *path, const char **arg)
+{
+    size_t nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]);
+    *arg = NULL;
+    for (size_t k = 0; k < nroutes; k++) {
+        const char *p = admin_routes[k].path;
+        size_t n = strlen(p);
+        if (p[n - 1] != '/' && strcmp(path, p) == 0)
+            return &admin_routes[k];
+        if (p[n - 1] == '/' && strncmp(path, p, n) == 0 && path[n] != '\0') {
+            *arg = path + n;
+            return &admin_routes[k];
+        }
+    }
+    return NULL;
+}
+
+/* What is checked before any handler runs: the method (405), a state name in the path (400)
+ * and the route's role (403). */
+static int route_check(const struct admin_call *c, const struct admin_route *rt, struct err *err)
+{
+    const struct backend_req *r = c->r;
+    if (!method_allowed(rt->allow, r->method))
+        return err_set(err, ERR_METHOD, "%s is not allowed on %.60s", r->method, r->path);
+    if (rt->arg_is_state && state_name_check(c->arg, strlen(c->arg), err) != 0)
+        return -1;
+    if (!auth_allows(&r->who, rt->need, NULL))
+        return err_set(err, ERR_FORBIDDEN, "token %s (role %s) may not do this", r->who.name,
+                       auth_role_name(r->who.role));
+    return 0;
+}
+
+int route_admin_handle(struct backend_req *r)
+{
+    struct admin_call c = {.r = r, .o = &r->srv->ops, .a = backend_actor(r)};
+    const struct admin_route *rt = match(r->path, &c.arg);
+    if (rt == NULL)
+        return -1;
+    struct err e = {0};
+    ops_event_init(&c.a, &c.ev, rt->action);
+    if (rt->arg_is_state)
+        snprintf(c.ev.state, sizeof(c.ev.state), "%s", c.arg);
+    if (route_check(&c, rt, &e) != 0 || rt->fn(&c, &e) != 0) {
+        respond_err(r, &e, rt->allow);
+        c.ev.status = err_http_status(e.code == ERR_OK ? ERR_INTERNAL : e.code);
+        if (c.ev.detail[0] == '\0')
+            snprintf(c.ev.detail, sizeof(c.ev.detail), "%s",
+                     e.msg[0] != '\0' ? e.msg : err_text(e.code));
+    }
+    /* Listings and reads changed nothing; token changes must be durable like any change. */
+    if (!c.recorded)
+        ops_audit(c.o, &c.ev, strcmp(r->method, "GET") == 0 || c.ev.status >= 300);
+    return 0;
+}

@@ -1,0 +1,122 @@
+/* backend/router.c: stated's route table (what server_run serves).
+ *
+ *   /healthz             liveness on the event loop; ?deep=1 checks storage, locks and audit on
+ *                        a worker (503 INFRA_006 when one is down)
+ *   /v1/states/...       the client protocol (route_state.c)
+ *   /v1/...              the admin API (route_admin.c)
+ *   TOO_LARGE_PATH       h2o's answer to an over-limit body, as our JSON error (server.c)
+ *   anything else        404 INFRA_004
+ *
+ * Every /v1/ request is authenticated here first; a failure is answered 401 and audited as
+ * "auth-failed" with the state it aimed at, so no handler ever sees an unauthenticated
+ * request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/log.h"
+
+#define STATES_PREFIX "/v1/states/"
+
+/* ------------------------------------------------------------------ /healthz */
+
+static bool health_on_loop(struct backend_req *r)
+{
+    if (strcmp(r->method, "GET") != 0) {
+        struct err e = {0};
+        err_set(&e, ERR_METHOD, "only GET on /healthz");
+        respond_err(r, &e, "GET");
+        return true;
+    }
+    char *deep = backend_query_param(r->query, "deep");
+    bool is_deep = deep != NULL && strcmp(deep, "0") != 0 && strcmp(deep, "false") != 0;
+    free(deep);
+    if (is_deep)
+        return false; /* health_deep, on a worker */
+    respond_json(r, 200, "{\"status\":\"ok\"}");
+    return true;
+}
+
+static void health_deep(struct backend_req *r)
+{
+    const struct ops *o = &r->srv->ops;
+    struct err e = {0};
+    char down[200] = "";
+    struct objstore *os = store_objstore(o->store);
+    if (os->ops->ping(os, &e) != 0) {
+        log_warn("health: storage: %s", e.msg);
+        strcat(down, " storage");
+        err_clear(&e);
+    }
+    if (o->locks->ops->ping(o->locks, &e) != 0) {
+        log_warn("health: locks: %s", e.msg);
+        strcat(down, " locks");
+        err_clear(&e);
+    }
+    if (o->audit->ops->ping(o->audit, &e) != 0) {
+        log_warn("health: audit: %s", e.msg);
+        strcat(down, " audit");
+        err_clear(&e);
+    }
+    if (down[0] != '\0') {
+        respond_error(r, ERR_HEALTH, "unreachable:%s", down);
+        return;
+    }
+    char body[200];
+    snprintf(body, sizeof(body),
+             "{\"status\":\"ok\",\"storage\":\"%s\",\"locks\":\"%s\",\"audit\":\"%s\"}",
+             os->ops->kind, o->locks->ops->kind, o->audit->ops->kind);
+    respond_json(r, 200, body);
+}
+
+/* ------------------------------------------------------------------ /v1/ */
+
+static void v1_on_worker(struct backend_req *r)
+{
+    const struct ops *o = &r->srv->ops;
+    struct err e = {0};
+    bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0;
+    if (auth_authenticate(r->authorization, &r->who, &e) != 0) {
+        struct op_actor a = backend_actor(r);
+        struct state_path sp;
+        struct err pe = {0};
+        char detail[256];
+        respond_err(r, &e, NULL);
+        if (!is_state || state_path_parse(r->path, &sp, &pe) != 0)
+            sp.name[0] = '\0';
+        snprintf(detail, sizeof(detail), "%.40s %.60s: %.140s", r->method, r->path, e.msg);
+        ops_audit_refused(o, &a, "auth-failed", sp.name, &e, detail);
+        return;
+    }
+    r->authenticated = true;
+    if (is_state)
+        route_state_handle(r);
+    else if (route_admin_handle(r) != 0)
+        respond_error(r, ERR_NOT_FOUND, "no such endpoint: %.60s", r->path);
+}
+
+/* ------------------------------------------------------------------ fixed answers */
+
+/* h2o answers an over-limit Content-Length itself, before routing; server.c turns that into
+ * an internal GET of TOO_LARGE_PATH, answered here with the usual JSON error body. */
+static bool too_large_on_loop(struct backend_req *r)
+{
+    respond_error(r, ERR_TOO_LARGE, "request body larger than the limit of %llu bytes",
+                  (unsigned long long)r->srv->ops.max_state_bytes);
+    return true;
+}
+
+static bool not_found_on_loop(struct backend_req *r)
+{
+    respond_error(r, ERR_NOT_FOUND, "no such endpoint");
+    return true;
+}
+
+const struct backend_route backend_routes[] = {
+    {"/healthz", health_on_loop, health_deep},
+    {BACKEND_TOO_LARGE_PATH, too_large_on_loop, NULL},
+    {"/v1/", NULL, v1_on_worker},
+    {"", not_found_on_loop, NULL},
+};
+const size_t backend_nroutes = sizeof(backend_routes) / sizeof(backend_routes[0]);

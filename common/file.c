@@ -1,0 +1,149 @@
+/* common/file.c: see file.h. */
+#include "common/file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+int file_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fsync_dir(const char *dir, enum err_code code, struct err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(err, code, errno, "open directory %s", dir);
+    int rc = 0;
+    if (fsync(fd) != 0)
+        rc = err_set_errno(err, code, errno, "fsync directory %s", dir);
+    close(fd);
+    return rc;
+}
+
+/* The directory part of path ("." when it has none); a new string. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+/* Writes the temp file: both parts, fsync when durable, the stat when asked. */
+static int write_temp(int fd, const char *tmp, const void *a, size_t alen, const void *b,
+                      size_t blen, const struct file_write_opts *how, struct err *err)
+{
+    if (file_write_all(fd, a, alen) != 0 || (blen > 0 && file_write_all(fd, b, blen) != 0))
+        return err_set_errno(err, how->code, errno, "write %s", tmp);
+    if (how->durable && fsync(fd) != 0)
+        return err_set_errno(err, how->code, errno, "fsync %s", tmp);
+    if (how->st != NULL && fstat(fd, how->st) != 0)
+        return err_set_errno(err, how->code, errno, "fstat %s", tmp);
+    return 0;
+}
+
+int file_write_atomic(const char *path, const void *a, size_t alen, const void *b, size_t blen,
+                      const struct file_write_opts *how, struct err *err)
+{
+    unsigned char rnd[8];
+    char rndhex[17];
+    random_bytes(rnd, sizeof(rnd));
+    hex_encode(rnd, sizeof(rnd), rndhex);
+    char *dir = dir_of(path);
+    char *tmp = xasprintf("%s/" FILE_TEMP_PREFIX "%s", dir, rndhex);
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, how->mode);
+    if (fd < 0) {
+        err_set_errno(err, how->code, errno, "create %s", tmp);
+        goto out;
+    }
+    if (write_temp(fd, tmp, a, alen, b, blen, how, err) != 0) {
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        err_set_errno(err, how->code, errno, "close %s", tmp);
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        err_set_errno(err, how->code, errno, "rename to %s", path);
+        goto fail;
+    }
+    rc = how->durable ? fsync_dir(dir, how->code, err) : 0;
+    goto out;
+fail:
+    unlink(tmp);
+out:
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+int file_mkdir_p(const char *dir, mode_t mode, enum err_code code, struct err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode)
+                   ? 0
+                   : err_set(err, ERR_INVALID, "a file is in the way of directory %s", dir);
+    if (errno == ENOTDIR)
+        return err_set(err, ERR_INVALID, "a file is in the way of directory %s", dir);
+    if (errno != ENOENT)
+        return err_set_errno(err, code, errno, "stat %s", dir);
+    char *parent = dir_of(dir);
+    int rc = strcmp(parent, dir) == 0 ? 0 : file_mkdir_p(parent, mode, code, err);
+    if (rc == 0 && mkdir(dir, mode) != 0 && errno != EEXIST)
+        rc = err_set_errno(err, errno == ENOTDIR ? ERR_INVALID : code, errno, "mkdir %s", dir);
+    else if (rc == 0)
+        rc = fsync_dir(parent, code, err);
+    free(parent);
+    return rc;
+}
+
+unsigned file_remove_stale_temps(const char *dir, bool recursive)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    unsigned removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        char *path = xasprintf("%s/%s", dir, n);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode) && recursive)
+                removed += file_remove_stale_temps(path, true);
+            else if (S_ISREG(st.st_mode) &&
+                     strncmp(n, FILE_TEMP_PREFIX, strlen(FILE_TEMP_PREFIX)) == 0 &&
+                     unlink(path) == 0)
+                removed++;
+        }
+        free(path);
+    }
+    closedir(d);
+    return removed;
+}

@@ -1,0 +1,496 @@
+/* tests/unit/test_ops.c: the state operations (backend/ops.c) without HTTP, over the real
+ * embedded drivers in a temp dir: a directory store, the embedded lock store with a short
+ * lease, and the JSON Lines audit log. Each DESIGN rule is one test: lease renewal, the
+ * expired holder refused, the restore serial, the identical re-write, force-unlock, roles and
+ * patterns, bad bodies changing nothing, and audit events built from the results. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "common/statejson.h"
+#include "common/util.h"
+#include "tests/unit/t.h"
+
+#define LONG_TTL_US  (3600LL * 1000000) /* never lapses during a test */
+#define SHORT_TTL_US (200 * 1000)       /* for the one test that waits for a lease to lapse */
+
+struct env {
+    struct ops o;
+    struct auth_identity admin, writer, reader;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void env_open(struct env *v, int64_t ttl_us)
+{
+    struct err e = {0};
+    const char *dir = t_tempdir();
+    memset(v, 0, sizeof(*v));
+    struct store_config sc = {.max_state_bytes = 64 * 1024};
+    v->o.store = store_new(objstore_dir_new(dir, &e), &sc, &e);
+    v->o.locks = lockstore_embedded_new(dir, ttl_us, &e);
+    v->o.audit = auditlog_jsonl_new(dir, &e);
+    v->o.max_state_bytes = sc.max_state_bytes;
+    CHECK(v->o.store != NULL && v->o.locks != NULL && v->o.audit != NULL);
+    v->admin = (struct auth_identity){.name = "admin", .role = ROLE_ADMIN, .pattern = "**"};
+    v->writer = (struct auth_identity){
+        .name = "ci", .username = "alice", .role = ROLE_WRITE, .pattern = "team/**"};
+    v->reader = (struct auth_identity){.name = "ro", .role = ROLE_READ, .pattern = "**"};
+}
+
+static void env_close(struct env *v)
+{
+    v->o.audit->ops->free(v->o.audit);
+    v->o.locks->ops->free(v->o.locks);
+    store_free(v->o.store);
+}
+
+static struct op_actor as(const struct auth_identity *who)
+{
+    return (struct op_actor){.who = who, .request_id = "req-1", .remote = "127.0.0.1"};
+}
+
+static char *state_json(unsigned serial, const char *lineage, const char *value)
+{
+    return xasprintf("{\"version\":4,\"serial\":%u,\"lineage\":\"%s\",\"outputs\":{\"v\":"
+                     "{\"value\":\"%s\",\"type\":\"string\"}},\"resources\":[]}",
+                     serial, lineage, value);
+}
+
+static char *lock_info(const char *id)
+{
+    return xasprintf("{\"ID\":\"%s\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\","
+                     "\"Who\":\"alice@ci\",\"Version\":\"1.11.0\","
+                     "\"Created\":\"2026-12-01T10:00:00Z\",\"Path\":\"\"}",
+                     id);
+}
+
+/* Runs one operation and returns the error code of its result (ERR_OK on success). */
+static enum err_code run(op_fn fn, struct env *v, const struct auth_identity *who,
+                         const struct op_request *q, struct op_result *keep)
+{
+    struct op_actor a = as(who);
+    struct op_result res;
+    op_result_init(&res);
+    int rc = fn(&v->o, &a, q, &res);
+    enum err_code code = res.err.code;
+    CHECK_INT(rc, code == ERR_OK ? 0 : -1);
+    if (keep != NULL)
+        *keep = res;
+    else
+        op_result_cleanup(&res);
+    return code;
+}
+
+static enum err_code write_state(struct env *v, const char *state, const char *body,
+                                 const char *lock_id, struct op_result *keep)
+{
+    struct op_request q = {
+        .state = state, .body = body, .body_len = strlen(body), .lock_id = lock_id};
+    return run(ops_write, v, &v->writer, &q, keep);
+}
+
+static enum err_code lock_state(struct env *v, const char *state, const char *id,
+                                struct op_result *keep)
+{
+    char *info = lock_info(id);
+    struct op_request q = {.state = state, .body = info, .body_len = strlen(info)};
+    enum err_code code = run(ops_lock, v, &v->writer, &q, keep);
+    free(info);
+    return code;
+}
+
+static int count_snapshot(void *ctx, const struct state_meta *m)
+{
+    (void)m;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int snapshots(struct env *v, const char *state)
+{
+    struct err e = {0};
+    int n = 0;
+    store_list_snapshots(v->o.store, state, count_snapshot, &n, &e);
+    return n;
+}
+
+static uint64_t current_serial(struct env *v, const char *state)
+{
+    struct err e = {0};
+    struct state_meta m = {0};
+    return store_head(v->o.store, state, &m, &e) == 0 ? m.serial : 0;
+}
+
+/* ------------------------------------------------------------------ audit as written */
+
+static int collect(void *ctx, const char *data, size_t len)
+{
+    return buf_append(ctx, data, len, NULL);
+}
+
+/* The n-th event from the end of the trail (0: the last) into *ev. */
+static bool event_from_end(struct env *v, int n, struct audit_event *ev)
+{
+    struct buf b;
+    struct err e = {0};
+    struct audit_filter f = {0};
+    buf_init(&b, 0);
+    bool found = false;
+    if (v->o.audit->ops->export(v->o.audit, &f, AUDIT_JSONL, collect, &b, &e) == 0 && b.len) {
+        char *end = b.data + b.len - 1; /* the final newline */
+        for (int i = 0; i <= n && end > b.data; i++) {
+            char *start = end;
+            while (start > b.data && start[-1] != '\n')
+                start--;
+            if (i == n)
+                found =
+                    audit_event_parse(start, (size_t)(end - start), ev, NULL, NULL, NULL, &e) == 0;
+            end = start - 1;
+        }
+    }
+    buf_cleanup(&b);
+    return found;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_write_read_and_identical_rewrite(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-a", "one");
+    struct op_result res;
+    CHECK_INT(write_state(&v, "team/app", s1, NULL, &res), ERR_OK);
+    CHECK(!res.unchanged);
+    CHECK_INT(res.meta.serial, 1);
+    CHECK_STR(res.meta.writer, "ci/alice");
+    op_result_cleanup(&res);
+    /* a client retrying after a lost answer: 200, no second snapshot */
+    CHECK_INT(write_state(&v, "team/app", s1, NULL, &res), ERR_OK);
+    CHECK(res.unchanged);
+    op_result_cleanup(&res);
+    CHECK_INT(snapshots(&v, "team/app"), 1);
+
+    struct op_request q = {.state = "team/app"};
+    CHECK_INT(run(ops_read, &v, &v.reader, &q, &res), ERR_OK);
+    CHECK(res.data != NULL && res.data->len == strlen(s1) && memcmp(res.data->data, s1, 1) == 0);
+    char md5[25];
+    md5_base64(s1, strlen(s1), md5);
+    CHECK_STR(res.md5, md5);
+    op_result_cleanup(&res);
+
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "get");
+    CHECK_INT(ev.status, 200);
+    CHECK_INT(ev.serial, 1);
+    CHECK(event_from_end(&v, 1, &ev));
+    CHECK_STR(ev.action, "write");
+    CHECK_STR(ev.detail, "identical to the current state: no snapshot");
+
+    q.state = "team/none";
+    CHECK_INT(run(ops_read, &v, &v.reader, &q, NULL), ERR_NOT_FOUND);
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_INT(ev.status, 404);
+    free(s1);
+    env_close(&v);
+}
+
+static void test_lease_renewed_by_writes(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    struct op_result res;
+    CHECK_INT(lock_state(&v, "team/net", "id-a", &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_ACQUIRED);
+    int64_t first_expiry = res.lock.holder.expires_us;
+    op_result_cleanup(&res);
+
+    /* A write with the ID renews the lease from its own time (no assumption about how long
+     * anything took: only that the renewal is at least the time slept later). */
+    sleep_ms(100);
+    char *s1 = state_json(1, "lin-n", "one");
+    CHECK_INT(write_state(&v, "team/net", s1, "id-a", &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_RENEWED);
+    CHECK(res.lock.holder.expires_us >= first_expiry + 100 * 1000);
+    op_result_cleanup(&res);
+    char *s2 = state_json(2, "lin-n", "two");
+    CHECK_INT(write_state(&v, "team/net", s2, "id-a", NULL), ERR_OK);
+    CHECK_INT(current_serial(&v, "team/net"), 2);
+
+    /* LOCK by the holder's ID again: 200, lease renewed */
+    CHECK_INT(lock_state(&v, "team/net", "id-a", &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_REENTERED);
+    op_result_cleanup(&res);
+    /* another ID: 423 naming the holder */
+    CHECK_INT(lock_state(&v, "team/net", "id-b", &res), ERR_LOCKED);
+    CHECK_STR(res.lock.holder.id, "id-a");
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "lock");
+    CHECK_INT(ev.status, 423);
+    CHECK_STR(ev.detail, "held by ID id-a");
+
+    /* writes without the ID, or with another one, are refused while the lease is live */
+    char *s3 = state_json(3, "lin-n", "three");
+    CHECK_INT(write_state(&v, "team/net", s3, NULL, &res), ERR_LOCKED);
+    CHECK_STR(res.lock.holder.id, "id-a");
+    op_result_cleanup(&res);
+    CHECK_INT(write_state(&v, "team/net", s3, "id-b", NULL), ERR_LOCKED);
+    CHECK_INT(current_serial(&v, "team/net"), 2);
+    free(s1);
+    free(s2);
+    free(s3);
+    env_close(&v);
+}
+
+static void test_expired_holder_refused(void)
+{
+    struct env v;
+    env_open(&v, SHORT_TTL_US);
+    CHECK_INT(lock_state(&v, "team/db", "id-a", NULL), ERR_OK);
+    sleep_ms(SHORT_TTL_US / 1000 + 100);
+    /* the lease lapsed: its holder's late write must not land */
+    char *s1 = state_json(1, "lin-d", "late");
+    CHECK_INT(write_state(&v, "team/db", s1, "id-a", NULL), ERR_LOCKED);
+    CHECK_INT(current_serial(&v, "team/db"), 0);
+    /* the next LOCK takes the expired lease over, and the trail says whose lapsed */
+    struct op_result res;
+    CHECK_INT(lock_state(&v, "team/db", "id-b", &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_TAKEN_OVER);
+    CHECK_STR(res.lock.previous.id, "id-a");
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "lock");
+    CHECK_STR(ev.lock_id, "id-b");
+    CHECK(event_from_end(&v, 1, &ev));
+    CHECK_STR(ev.action, "lock-expired");
+    CHECK_STR(ev.lock_id, "id-a");
+    CHECK_INT(ev.status, 200);
+    free(s1);
+    env_close(&v);
+}
+
+static void test_restore_serial(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s5 = state_json(5, "lin-r", "good"), *s6 = state_json(6, "lin-r", "bad");
+    struct op_result res;
+    CHECK_INT(write_state(&v, "team/r", s5, NULL, &res), ERR_OK);
+    char good[64];
+    snprintf(good, sizeof(good), "%s", res.meta.snapshot);
+    op_result_cleanup(&res);
+    CHECK_INT(write_state(&v, "team/r", s6, NULL, NULL), ERR_OK);
+
+    /* serial one above both the current (6) and the snapshot's (5), lineage kept */
+    struct op_request q = {.state = "team/r", .snapshot = good};
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_OK);
+    CHECK_INT(res.meta.serial, 7);
+    CHECK_STR(res.meta.lineage, "lin-r");
+    CHECK_STR(res.restored_from, good);
+    op_result_cleanup(&res);
+    struct buf b;
+    struct state_meta m;
+    struct state_summary sum;
+    struct err e = {0};
+    buf_init(&b, 0);
+    CHECK_INT(store_get(v.o.store, "team/r", &b, &m, &e), 0);
+    CHECK_INT(statejson_scan(b.data, b.len, &sum, &e), 0);
+    CHECK_INT(sum.serial, 7);
+    CHECK(strstr(b.data, "\"good\"") != NULL);
+    buf_cleanup(&b);
+    CHECK_INT(snapshots(&v, "team/r"), 3); /* nothing overwritten */
+
+    /* refused while locked, unless forced (and then the lease is reported, left in place) */
+    CHECK_INT(lock_state(&v, "team/r", "id-x", NULL), ERR_OK);
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_LOCKED);
+    CHECK_STR(res.lock.holder.id, "id-x");
+    CHECK(strstr(res.err.msg, "restore refused") != NULL);
+    op_result_cleanup(&res);
+    CHECK_INT(current_serial(&v, "team/r"), 7);
+    q.force = true;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_OK);
+    CHECK(res.lock_left);
+    CHECK_STR(res.lock.holder.id, "id-x");
+    CHECK_INT(res.meta.serial, 8);
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "restore");
+    CHECK_STR(ev.lock_id, "id-x");
+    CHECK_INT(ev.serial, 8);
+
+    q.snapshot = "0000000000000001-1-000000000000";
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, NULL), ERR_NOT_FOUND);
+    q.snapshot = NULL;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, NULL), ERR_INVALID);
+    free(s5);
+    free(s6);
+    env_close(&v);
+}
+
+static void test_unlock_and_force_unlock(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *info_a = lock_info("id-a"), *info_b = lock_info("id-b");
+    struct op_result res;
+    CHECK_INT(lock_state(&v, "team/u", "id-a", NULL), ERR_OK);
+    /* UNLOCK compares the ID only */
+    struct op_request q = {.state = "team/u", .body = info_b, .body_len = strlen(info_b)};
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &q, &res), ERR_LOCKED);
+    CHECK_STR(res.lock.holder.id, "id-a");
+    op_result_cleanup(&res);
+    /* Terraform's force-unlock (no body), refused when the server disables it */
+    struct op_request force = {.state = "team/u"};
+    v.o.no_force_unlock = true;
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &force, &res), ERR_LOCKED);
+    CHECK(res.forced);
+    CHECK_STR(res.lock.holder.id, "id-a");
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "force-unlock");
+    CHECK_INT(ev.status, 423);
+    v.o.no_force_unlock = false;
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &force, &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_RELEASED);
+    op_result_cleanup(&res);
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.lock_id, "id-a"); /* the lease it released */
+    /* nothing held: 200 */
+    q.body = info_a;
+    q.body_len = strlen(info_a);
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &q, &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_NOT_HELD);
+    op_result_cleanup(&res);
+
+    /* the admin force-unlock: admin only, not affected by --no-force-unlock */
+    CHECK_INT(lock_state(&v, "team/u", "id-c", NULL), ERR_OK);
+    struct op_request fq = {.state = "team/u"};
+    CHECK_INT(run(ops_force_unlock, &v, &v.writer, &fq, NULL), ERR_FORBIDDEN);
+    v.o.no_force_unlock = true;
+    fq.lock_id = "id-other";
+    CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, &res), ERR_LOCKED);
+    CHECK(strstr(res.err.msg, "not the ID given") != NULL);
+    op_result_cleanup(&res);
+    fq.lock_id = "id-c";
+    CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, &res), ERR_OK);
+    CHECK_STR(res.lock.previous.id, "id-c");
+    op_result_cleanup(&res);
+    free(info_a);
+    free(info_b);
+    env_close(&v);
+}
+
+static void test_roles_and_patterns(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-p", "x");
+    struct op_request q = {.state = "other/app", .body = s1, .body_len = strlen(s1)};
+    struct op_result res;
+    /* the writer's pattern is team/ ** */
+    CHECK_INT(run(ops_write, &v, &v.writer, &q, &res), ERR_FORBIDDEN);
+    CHECK(strstr(res.err.msg, "may not change state 'other/app'") != NULL);
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_INT(ev.status, 403);
+    CHECK_STR(ev.actor, "ci");
+    CHECK_STR(ev.username, "alice");
+    /* a read token may read, not write, lock or restore */
+    q.state = "team/app";
+    CHECK_INT(run(ops_write, &v, &v.reader, &q, NULL), ERR_FORBIDDEN);
+    CHECK_INT(run(ops_lock, &v, &v.reader, &q, NULL), ERR_FORBIDDEN);
+    CHECK_INT(run(ops_delete, &v, &v.reader, &q, NULL), ERR_FORBIDDEN);
+    CHECK_INT(current_serial(&v, "team/app"), 0);
+    CHECK_INT(run(ops_write, &v, &v.admin, &q, NULL), ERR_OK);
+    CHECK_INT(run(ops_read, &v, &v.reader, &q, NULL), ERR_OK);
+    /* no identity at all */
+    CHECK_INT(run(ops_read, &v, NULL, &q, NULL), ERR_FORBIDDEN);
+    free(s1);
+    env_close(&v);
+}
+
+static void test_bad_bodies_change_nothing(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-b", "kept");
+    CHECK_INT(write_state(&v, "team/b", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(write_state(&v, "team/b", "", NULL, NULL), ERR_INVALID);
+    CHECK_INT(write_state(&v, "team/b", "{\"serial\":\"2\",\"lineage\":\"x\"}", NULL, NULL),
+              ERR_INVALID);
+    CHECK_INT(write_state(&v, "team/b", "[1,2]", NULL, NULL), ERR_INVALID);
+    char *big = xmalloc(70 * 1024 + 1);
+    memset(big, ' ', 70 * 1024);
+    big[70 * 1024] = '\0';
+    CHECK_INT(write_state(&v, "team/b", big, NULL, NULL), ERR_TOO_LARGE);
+    char *s2 = state_json(2, "lin-b", "md5");
+    struct op_request q = {.state = "team/b",
+                           .body = s2,
+                           .body_len = strlen(s2),
+                           .content_md5 = "AAAAAAAAAAAAAAAAAAAAAA=="};
+    CHECK_INT(run(ops_write, &v, &v.writer, &q, NULL), ERR_INVALID);
+    char md5[25];
+    md5_base64(s2, strlen(s2), md5);
+    char *padded = xasprintf(" %s ", md5);
+    q.content_md5 = padded;
+    CHECK_INT(run(ops_write, &v, &v.writer, &q, NULL), ERR_OK);
+    CHECK_INT(current_serial(&v, "team/b"), 2);
+    CHECK_INT(snapshots(&v, "team/b"), 2);
+    /* a lock body that is not lock info */
+    struct op_request lq = {.state = "team/b", .body = "{\"Who\":\"x\"}", .body_len = 11};
+    CHECK_INT(run(ops_lock, &v, &v.writer, &lq, NULL), ERR_INVALID);
+    struct err e = {0};
+    struct lock_result lr;
+    lock_result_init(&lr);
+    CHECK_INT(v.o.locks->ops->get(v.o.locks, "team/b", &lr, &e), -1);
+    lock_result_cleanup(&lr);
+    free(padded);
+    free(s2);
+    free(big);
+    free(s1);
+    env_close(&v);
+}
+
+static void test_delete_keeps_snapshots(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-x", "x");
+    CHECK_INT(write_state(&v, "team/x", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(lock_state(&v, "team/x", "id-a", NULL), ERR_OK);
+    struct op_request q = {.state = "team/x"};
+    CHECK_INT(run(ops_delete, &v, &v.writer, &q, NULL), ERR_LOCKED);
+    q.lock_id = "id-a";
+    CHECK_INT(run(ops_delete, &v, &v.writer, &q, NULL), ERR_OK);
+    CHECK_INT(current_serial(&v, "team/x"), 0);
+    CHECK_INT(snapshots(&v, "team/x"), 1);
+    free(s1);
+    env_close(&v);
+}
+
+int main(void)
+{
+    RUN(test_write_read_and_identical_rewrite);
+    RUN(test_lease_renewed_by_writes);
+    RUN(test_expired_holder_refused);
+    RUN(test_restore_serial);
+    RUN(test_unlock_and_force_unlock);
+    RUN(test_roles_and_patterns);
+    RUN(test_bad_bodies_change_nothing);
+    RUN(test_delete_keeps_snapshots);
+    return t_report();
+}
