@@ -65,8 +65,10 @@ check-deps:
 	@pkg-config --exists $(PKGS) 2>/dev/null || $(MAKE) --no-print-directory deps
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: $(PKGS); run make deps as root" >&2; exit 1; }
 
+# What `deps` runs; tests/suites/01-build.sh replaces it to play a fresh machine.
+INSTALL_DEPS ?= tests/env/install-deps.sh
 deps:
-	tests/env/install-deps.sh
+	$(INSTALL_DEPS)
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
