@@ -88,27 +88,6 @@ static bool pattern_ok(const char *s)
     return true;
 }
 
-static int hex_decode32(const char *hex, unsigned char out[32])
-{
-    if (strlen(hex) != 64)
-        return -1;
-    for (int i = 0; i < 32; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + k];
-            int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-            if (d < 0)
-                return -1;
-            v = v * 16 + d;
-        }
-        out[i] = (unsigned char)v;
-    }
-    return 0;
-}
-
 int auth_parse_token_line(const char *line, char name[AUTH_NAME_MAX], enum auth_role *role,
                           char pattern[AUTH_PATTERN_MAX], unsigned char sha[32], struct err *err)
 {
@@ -143,7 +122,7 @@ int auth_parse_token_line(const char *line, char name[AUTH_NAME_MAX], enum auth_
         return err_set(err, ERR_INVALID, "bad role '%.20s' (read, write or admin)", f[1]);
     if (!pattern_ok(f[2]))
         return err_set(err, ERR_INVALID, "bad state pattern");
-    if (hex_decode32(f[3], sha) != 0)
+    if (hex_decode(f[3], sha, 32) != 0)
         return err_set(err, ERR_INVALID, "bad sha256 (want 64 hex digits of SHA-256(token))");
     snprintf(name, AUTH_NAME_MAX, "%.63s", f[0]);
     snprintf(pattern, AUTH_PATTERN_MAX, "%.255s", f[2]);
@@ -201,7 +180,7 @@ static int parse_store(const char *data, size_t len, struct token **v, size_t *n
         const char *sha = json_string_value(json_object_get(e, "sha256"));
         const char *created = json_string_value(json_object_get(e, "created"));
         if (name == NULL || role == NULL || pattern == NULL || sha == NULL || !name_ok(name) ||
-            auth_role_parse(role) < 0 || !pattern_ok(pattern) || hex_decode32(sha, t.sha) != 0) {
+            auth_role_parse(role) < 0 || !pattern_ok(pattern) || hex_decode(sha, t.sha, 32) != 0) {
             log_warn("auth: skipping a malformed runtime token entry");
             continue;
         }

@@ -6,17 +6,6 @@
 #include "backend/backend.h"
 #include "common/util.h"
 
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [s, s+n) into a new string; '+' is a space (form encoding, as Go's
  * url.Values.Encode produces). A '%' not followed by two hex digits is kept as is. */
 static char *pct_decode(const char *s, size_t n)
@@ -24,8 +13,10 @@ static char *pct_decode(const char *s, size_t n)
     char *out = xmalloc(n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
-            out[o++] = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
+        int hi = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_value((unsigned char)s[i + 2]) : -1;
+        if (s[i] == '%' && hi >= 0 && lo >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else if (s[i] == '+') {
             out[o++] = ' ';

@@ -7,6 +7,7 @@
  * surrogates encoded as UTF-8, nothing above U+10FFFF) and for unescaped control characters. */
 #include "common/statejson.h"
 #include "common/utf8.h"
+#include "common/util.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -36,17 +37,6 @@ static void skip_ws(struct scan *s)
 {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
         s->p++;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Copies the k bytes at src to dst (capacity cap, length *n) when dst is kept; sets *overflow
@@ -97,7 +87,7 @@ static bool hex4(const unsigned char *p, unsigned *v)
 {
     *v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hexval(p[i]);
+        int d = hex_value(p[i]);
         if (d < 0)
             return false;
         *v = *v * 16 + (unsigned)d;

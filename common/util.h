@@ -23,6 +23,11 @@ void sha256_raw(const void *data, size_t len, unsigned char out[32]);
 /* Standard base64 (with padding) of MD5(data) into out[25]: what Content-MD5 carries. */
 void md5_base64(const void *data, size_t len, char out[25]);
 void hex_encode(const unsigned char *in, size_t len, char *out /* 2*len+1 */);
+/* The value of one hex digit of either case, or -1. */
+int hex_value(int c);
+/* Decodes exactly 2*n hex digits (either case; hex must be that long) into out[n]. -1 when
+ * the length or a digit is wrong. */
+int hex_decode(const char *hex, unsigned char *out, size_t n);
 
 /* Standard base64 with padding. base64_encode returns a new string (caller frees).
  * base64_decode writes at most *outlen bytes to out and sets *outlen; -1 on bad input. */

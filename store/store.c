@@ -284,6 +284,19 @@ static void meta_from_content(const void *data, size_t len, struct state_meta *m
     }
 }
 
+/* The metadata of an object read whole: what was stored with it when it decodes, else rebuilt
+ * from the bytes (time: the object's mtime). */
+static void meta_of_read(const struct obj_info *info, const void *data, size_t len,
+                         struct state_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (meta_decode(info->meta, m) == 0)
+        return;
+    memset(m, 0, sizeof(*m));
+    meta_from_content(data, len, m);
+    m->time_us = info->mtime_us;
+}
+
 /* ------------------------------------------------------------------ object I/O */
 
 static size_t read_limit(const struct store *st)
@@ -291,6 +304,16 @@ static size_t read_limit(const struct store *st)
     if (st->cfg.max_state_bytes == 0)
         return 0;
     return (size_t)st->cfg.max_state_bytes + ENC_OVERHEAD;
+}
+
+/* Without a keyring, an encrypted object cannot be served: it would reach clients as
+ * ciphertext. -1 with ERR_INTERNAL when data is one. */
+static int refuse_sealed(const char *key, const void *data, size_t len, struct err *err)
+{
+    if (len < 10 || memcmp(data, "STATEDENC1", 10) != 0)
+        return 0;
+    return err_set(err, ERR_INTERNAL,
+                   "object %s is encrypted but no encryption key file is configured", key);
 }
 
 /* Reads key fully, decrypting when a keyring is configured, and appends the plaintext to out.
@@ -306,11 +329,8 @@ static int read_object(struct store *st, const char *key, struct buf *out, struc
             out->max = lim;
         int rc = st->os->ops->get(st->os, key, out, info, err);
         out->max = saved;
-        if (rc == 0 && out->len >= 10 && memcmp(out->data, "STATEDENC1", 10) == 0) {
+        if (rc == 0 && (rc = refuse_sealed(key, out->data, out->len, err)) != 0)
             buf_reset(out);
-            rc = err_set(err, ERR_INTERNAL,
-                         "object %s is encrypted but no encryption key file is configured", key);
-        }
         if (rc != 0 && err->code == ERR_INTERNAL)
             log_error("store: cannot read %s: %s", key, err->msg);
         return rc;
@@ -329,10 +349,7 @@ static int read_object(struct store *st, const char *key, struct buf *out, struc
         if (rc == 0)
             rc = buf_append(out, plain.data, plain.len, err);
         buf_cleanup(&plain);
-    } else if (raw.len >= 10 && memcmp(raw.data, "STATEDENC1", 10) == 0) {
-        rc = err_set(err, ERR_INTERNAL,
-                     "object %s is encrypted but no encryption key file is configured", key);
-    } else {
+    } else if ((rc = refuse_sealed(key, raw.data, raw.len, err)) == 0) {
         rc = buf_append(out, raw.data, raw.len, err);
     }
     if (rc != 0 && err->code == ERR_INTERNAL)
@@ -466,14 +483,8 @@ int store_get(struct store *st, const char *name, struct buf *out, struct state_
     struct obj_info *info = xmalloc(sizeof(*info));
     size_t start = out->len;
     int rc = read_object(st, key, out, info, err);
-    if (rc == 0 && meta) {
-        memset(meta, 0, sizeof(*meta));
-        if (meta_decode(info->meta, meta) != 0) {
-            memset(meta, 0, sizeof(*meta));
-            meta_from_content(out->data + start, out->len - start, meta);
-            meta->time_us = info->mtime_us;
-        }
-    }
+    if (rc == 0 && meta)
+        meta_of_read(info, out->data + start, out->len - start, meta);
     free(info);
     free(key);
     return rc;
@@ -499,21 +510,12 @@ int store_get_shared(struct store *st, const char *name, struct blob **out, stru
     struct obj_info *info = xmalloc(sizeof(*info));
     struct blob *bl = NULL;
     int rc = st->os->ops->get_shared(st->os, key, read_limit(st), &bl, info, err);
-    if (rc == 0 && bl->len >= 10 && memcmp(bl->data, "STATEDENC1", 10) == 0) {
-        rc = err_set(err, ERR_INTERNAL,
-                     "object %s is encrypted but no encryption key file is configured", key);
+    if (rc == 0)
+        rc = refuse_sealed(key, bl->data, bl->len, err);
+    if (rc != 0 && err->code == ERR_INTERNAL)
         log_error("store: cannot read %s: %s", key, err->msg);
-    } else if (rc != 0 && err->code == ERR_INTERNAL) {
-        log_error("store: cannot read %s: %s", key, err->msg);
-    }
-    if (rc == 0 && meta) {
-        memset(meta, 0, sizeof(*meta));
-        if (meta_decode(info->meta, meta) != 0) {
-            memset(meta, 0, sizeof(*meta));
-            meta_from_content(bl->data, bl->len, meta);
-            meta->time_us = info->mtime_us;
-        }
-    }
+    if (rc == 0 && meta)
+        meta_of_read(info, bl->data, bl->len, meta);
     if (rc == 0)
         *out = bl;
     else
@@ -667,12 +669,9 @@ int store_get_snapshot(struct store *st, const char *name, const char *snapshot,
     size_t start = out->len;
     int rc = read_object(st, key, out, info, err);
     if (rc == 0 && meta) {
-        memset(meta, 0, sizeof(*meta));
-        if (meta_decode(info->meta, meta) != 0) {
-            memset(meta, 0, sizeof(*meta));
-            meta_from_content(out->data + start, out->len - start, meta);
+        meta_of_read(info, out->data + start, out->len - start, meta);
+        if (meta->snapshot[0] == '\0') /* rebuilt: the time is the snapshot's, by its id */
             snapshot_id_parse(id, n, &meta->time_us, NULL, NULL);
-        }
         snprintf(meta->snapshot, sizeof(meta->snapshot), "%s", id);
     }
     free(info);
