@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hcl.h"
 #include "common/util.h"
 #include "statectl/statectl.h"
 
@@ -18,36 +19,6 @@ struct kv {
     const char *key;
     char *val;
 };
-
-/* HCL string body: escape backslash, quote, control characters and template openers. */
-static void hcl_escape(const char *s, struct buf *out)
-{
-    struct err e = {0};
-    for (; *s; s++) {
-        switch (*s) {
-        case '\\':
-            buf_append_str(out, "\\\\", &e);
-            break;
-        case '"':
-            buf_append_str(out, "\\\"", &e);
-            break;
-        case '\n':
-            buf_append_str(out, "\\n", &e);
-            break;
-        case '$':
-        case '%':
-            buf_append(out, s, 1, &e);
-            if (s[1] == '{')
-                buf_append(out, s, 1, &e);
-            break;
-        default:
-            if ((unsigned char)*s < 0x20)
-                buf_printf(out, &e, "\\u%04x", (unsigned)(unsigned char)*s);
-            else
-                buf_append(out, s, 1, &e);
-        }
-    }
-}
 
 /* POSIX shell single quoting. */
 static void sh_quote(const char *s, struct buf *out)
@@ -71,9 +42,9 @@ static void hcl_attrs(const struct kv *kv, size_t n, int indent, struct buf *out
         if (strlen(kv[i].key) > w)
             w = strlen(kv[i].key);
     for (size_t i = 0; i < n; i++) {
-        buf_printf(out, &e, "%*s%-*s = \"", indent, "", (int)w, kv[i].key);
-        hcl_escape(kv[i].val, out);
-        buf_append_str(out, "\"\n", &e);
+        buf_printf(out, &e, "%*s%-*s = ", indent, "", (int)w, kv[i].key);
+        hcl_quote(out, kv[i].val);
+        buf_append_str(out, "\n", &e);
     }
 }
 

@@ -664,9 +664,9 @@ static int render_terragrunt(struct rctx *c, const struct stack_render_opts *o, 
     /* The state name ends with the unit's path: one state per unit, e.g. shop/dev/network. */
     char *url = state_url(c, o);
     buf_init(&q, 0);
-    hcl_quote(&q, url);
+    buf_append_str(&q, "\"", NULL);
+    hcl_escape(&q, url);
     free(url);
-    q.len--; /* reopen the literal to append the interpolation */
     buf_append_str(&q, "/${path_relative_to_include()}\"", NULL);
     backend_attrs(obj, q.data);
     buf_cleanup(&q);

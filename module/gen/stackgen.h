@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hcl.h" /* hcl_quote: string literals */
 
 /* ---- HCL emitter ---- */
 
@@ -44,9 +45,6 @@ void hcl_blank(struct hcl_body *b);
 /* A `# text` comment line (text must be one line). */
 void hcl_comment(struct hcl_body *b, const char *text);
 
-/* Appends the quoted literal for s to out: `\`, `"` and control characters escaped, `${` and
- * `%{` written as `$${` and `%%{` so they stay literal. */
-void hcl_quote(struct buf *out, const char *s);
 /* True when s is an HCL identifier (letter or _, then letters, digits, _ and -). */
 bool hcl_is_ident(const char *s);
 /* Appends the body, formatted as `terraform fmt` would, at indentation level 0. */

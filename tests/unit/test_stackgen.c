@@ -50,6 +50,20 @@ static void test_quote_escapes(void)
     CHECK_QUOTE("caf\xc3\xa9", "\"caf\xc3\xa9\"");
 }
 
+static void test_escape_without_quotes(void)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append_str(&b, "\"", NULL);
+    hcl_escape(&b, "a\\b\"c\r\t\x7f${x}%{y}");
+    buf_append_str(&b, "/${path_relative_to_include()}\"", NULL);
+    CHECK_STR(b.data, "\"a\\\\b\\\"c\\r\\t\\u007f$${x}%%{y}/${path_relative_to_include()}\"");
+    buf_reset(&b);
+    hcl_escape(&b, "");
+    CHECK_INT(b.len, 0);
+    buf_cleanup(&b);
+}
+
 static void test_alignment_runs(void)
 {
     struct hcl_body *f = hcl_body_new(), *b, *o;
@@ -377,6 +391,7 @@ static void test_backend_url(void)
 int main(void)
 {
     RUN(test_quote_escapes);
+    RUN(test_escape_without_quotes);
     RUN(test_alignment_runs);
     RUN(test_blocks_blank_lines);
     RUN(test_tuples_and_keys);
