@@ -5,6 +5,7 @@
  * parsed by hand rather than with getopt_long so they may appear before or after the command
  * words ("statectl --output json states list" and "statectl states list --output json" both
  * work) and so unknown or misplaced options are reported per command. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,6 +90,17 @@ static const struct {
     [OPT_USERNAME] = {"username", 0, true},
     [OPT_VERSION] = {"version", 0, false},
 };
+
+int ctl_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "statectl: %s: ", err_infra_code(ERR_INVALID));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CTL_EXIT_USAGE;
+}
 
 const char *ctl_cmd_name(const struct ctl_cmd *cmd)
 {
