@@ -301,6 +301,62 @@ static void test_validator_json_errors(void)
         "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
 }
 
+static const int sizes[] = {1, 2, 4};
+static const char *const colours[] = {"red", "blue", NULL};
+
+static void count_keys(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    gen_verr(c, t->path, "%zu keys, %s", json_object_size(t->obj), r->msg);
+}
+
+static const struct gen_rule inner_rules[] = {
+    {.key = "n", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 3},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule test_rules[] = {
+    {.key = "size", .kind = GEN_INT, .ints = sizes, .nints = 3, .msg = "is not a size"},
+    {.key = "colour", .kind = GEN_ENUM, .flags = GEN_LIST, .allowed = colours},
+    {.kind = GEN_CHECK, .check = count_keys, .msg = "checked in table order"},
+    {.key = "code",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .max = 3,
+     .pattern = "^[a-z]+$",
+     .msg = "is not a code"},
+    {.key = "items", .kind = GEN_OBJECTS, .fields = inner_rules},
+    {.kind = GEN_END},
+};
+
+/* The checker on its own table: sets, lists, checks in order, nested arrays, unknown keys. */
+static void test_rule_checker(void)
+{
+    const char *doc = "{\"size\":3,\"colour\":[\"red\",\"green\",7],\"code\":\"abcd\","
+                      "\"items\":[{\"n\":4},{},5],\"zz\":1}";
+    json_t *obj = json_loads(doc, 0, NULL);
+    struct buf errors;
+    size_t len;
+    buf_init(&errors, 0);
+    struct gen_check c = {.errors = &errors};
+    struct gen_target t = {.obj = obj, .path = "$", .rules = test_rules};
+    gen_check_rules(&c, &t);
+    char *e = buf_take(&errors, &len);
+    CHECK_STR(e, "INFRA_001 $.zz: unknown key\n"
+                 "INFRA_001 $.size: 3 is not a size (1, 2, 4)\n"
+                 "INFRA_001 $.colour[1]: \"green\" is not one of red, blue\n"
+                 "INFRA_001 $.colour[2]: must be a string\n"
+                 "INFRA_001 $: 5 keys, checked in table order\n"
+                 "INFRA_001 $.code: \"abcd\" is not a code\n"
+                 "INFRA_001 $.items[0].n: 4 is out of range (1-3)\n"
+                 "INFRA_001 $.items[1].n: is required\n"
+                 "INFRA_001 $.items[2]: must be an object\n");
+    long long n = 0;
+    CHECK(!gen_int_field(&t, "size", &n));
+    CHECK_INT(n, 3);
+    free(e);
+    json_decref(obj);
+}
+
 static void test_secret_detection(void)
 {
     const char *why;
@@ -400,6 +456,7 @@ int main(void)
     RUN(test_validator_container_rules);
     RUN(test_validator_production_rules);
     RUN(test_validator_json_errors);
+    RUN(test_rule_checker);
     RUN(test_secret_detection);
     RUN(test_render_deterministic);
     RUN(test_backend_url);
