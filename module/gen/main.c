@@ -116,7 +116,14 @@ static struct stack *load(const char *path, int *rc)
     return s;
 }
 
-int main(int argc, char **argv)
+struct args {
+    const char *cmd, *path; /* "validate" or "render", STACK.json */
+    const char *out, *format, *backend_url, *modules_dir;
+};
+
+/* Reads the command line into *a. Returns -1 to go on, or the exit status when there is nothing
+ * more to do (--help, or a usage error already reported). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"format", required_argument, NULL, 'f'},
@@ -124,21 +131,21 @@ int main(int argc, char **argv)
                                          {"modules-dir", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *out = NULL, *format = "tofu", *url = DEFAULT_BACKEND_URL, *mods = NULL;
     int c;
+    *a = (struct args){.format = "tofu", .backend_url = DEFAULT_BACKEND_URL};
     while ((c = getopt_long(argc, argv, "o:f:b:m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            out = optarg;
+            a->out = optarg;
             break;
         case 'f':
-            format = optarg;
+            a->format = optarg;
             break;
         case 'b':
-            url = optarg;
+            a->backend_url = optarg;
             break;
         case 'm':
-            mods = optarg;
+            a->modules_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -152,53 +159,81 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[optind], *path = argv[optind + 1];
+    a->cmd = argv[optind];
+    a->path = argv[optind + 1];
+    return -1;
+}
+
+static int run_validate(const struct args *a)
+{
     int rc = 0;
-    if (strcmp(cmd, "validate") == 0) {
-        if (out) {
-            fputs("stackgen: validate takes no -o\n", stderr);
-            return 2;
-        }
-        struct stack *s = load(path, &rc);
-        stack_free(s);
-        return rc;
-    }
-    if (strcmp(cmd, "render") != 0) {
-        fprintf(stderr, "stackgen: unknown command %s\n", cmd);
-        usage(stderr);
+    if (a->out) {
+        fputs("stackgen: validate takes no -o\n", stderr);
         return 2;
     }
-    struct stack_render_opts o = {.backend_url = url};
-    if (strcmp(format, "tofu") == 0)
-        o.format = STACK_FORMAT_TOFU;
-    else if (strcmp(format, "terragrunt") == 0)
-        o.format = STACK_FORMAT_TERRAGRUNT;
-    else {
-        fprintf(stderr, "stackgen: --format must be tofu or terragrunt\n");
+    stack_free(load(a->path, &rc));
+    return rc;
+}
+
+/* The render options from the command line; 0, or 2 after reporting a usage error. */
+static int render_opts(const struct args *a, struct stack_render_opts *o)
+{
+    struct err err = {0};
+    *o = (struct stack_render_opts){.backend_url = a->backend_url};
+    if (strcmp(a->format, "tofu") == 0) {
+        o->format = STACK_FORMAT_TOFU;
+    } else if (strcmp(a->format, "terragrunt") == 0) {
+        o->format = STACK_FORMAT_TERRAGRUNT;
+    } else {
+        fputs("stackgen: --format must be tofu or terragrunt\n", stderr);
         return 2;
     }
-    if (!out) {
+    if (!a->out) {
         fputs("stackgen: render needs -o DIR\n", stderr);
         return 2;
     }
-    struct err err = {0};
-    if (stack_backend_url_check(url, &err) != 0) {
+    if (stack_backend_url_check(a->backend_url, &err) != 0) {
         fprintf(stderr, "stackgen: --backend-url: %s\n", err.msg);
         return 2;
     }
-    char *found = mods ? xstrdup(mods) : find_modules_dir();
+    return 0;
+}
+
+static int run_render(const struct args *a)
+{
+    struct stack_render_opts o;
+    struct err err = {0};
+    int rc = render_opts(a, &o);
+    if (rc)
+        return rc;
+    char *found = a->modules_dir ? xstrdup(a->modules_dir) : find_modules_dir();
     if (!found || !is_dir(found)) {
-        fprintf(stderr, "stackgen: module sources not found; pass --modules-dir DIR\n");
+        fputs("stackgen: module sources not found; pass --modules-dir DIR\n", stderr);
         free(found);
         return 2;
     }
     o.modules_dir = found;
-    struct stack *s = load(path, &rc);
-    if (s && stackgen_render_dir(s, &o, out, &err) != 0) {
+    struct stack *s = load(a->path, &rc);
+    if (s && stackgen_render_dir(s, &o, a->out, &err) != 0) {
         fprintf(stderr, "stackgen: %s %s\n", err_infra_code(err.code), err.msg);
         rc = 1;
     }
     stack_free(s);
     free(found);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(a.cmd, "validate") == 0)
+        return run_validate(&a);
+    if (strcmp(a.cmd, "render") == 0)
+        return run_render(&a);
+    fprintf(stderr, "stackgen: unknown command %s\n", a.cmd);
+    usage(stderr);
+    return 2;
 }
