@@ -2,7 +2,7 @@
  *
  *   stackgen validate STACK.json
  *   stackgen render STACK.json -o DIR [--format tofu|terragrunt] [--backend-url URL]
- *                   [--modules-dir DIR]
+ *                   [--modules-dir DIR | --module-source PREFIX]
  *
  * Exit status: 0 success, 1 invalid stack (every problem on stderr, one INFRA_001 line each)
  * or a failed write, 2 usage error. */
@@ -21,30 +21,38 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: stackgen validate STACK.json\n"
-          "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
-          "                       [--backend-url URL] [--modules-dir DIR]\n"
-          "       stackgen --help\n"
-          "\n"
-          "validate  check a stack description; every problem is printed as\n"
-          "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
-          "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
-          "          Terragrunt tree (--format terragrunt) to DIR, with the used modules under\n"
-          "          DIR/modules/ and backend \"http\" pointing at stated\n"
-          "\n"
-          "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
-          "  -f, --format FORMAT    tofu (default) or terragrunt\n"
-          "  -b, --backend-url URL  base URL of stated (default " DEFAULT_BACKEND_URL ");\n"
-          "                         states are URL/v1/states/<stack>/<environment>[/<unit>]\n"
-          "  -m, --modules-dir DIR  module sources (default: $STACKGEN_MODULES_DIR, then\n"
-          "                         module/scaleway next to the build, then\n"
-          "                         ../share/stated/scaleway next to the binary)\n"
-          "\n"
-          "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
-          "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
-          "(tofu) or STACK_SECRET_VALUES (terragrunt) for secret values.\n"
-          "Exit status: 0 success, 1 invalid stack or write failure, 2 usage error.\n",
-          f);
+    fputs(
+        "usage: stackgen validate STACK.json\n"
+        "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
+        "                       [--backend-url URL] [--modules-dir DIR | --module-source PREFIX]\n"
+        "       stackgen --help\n"
+        "\n"
+        "validate  check a stack description; every problem is printed as\n"
+        "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
+        "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
+        "          Terragrunt tree (--format terragrunt) to DIR, with backend \"http\" pointing\n"
+        "          at stated, and a copy of the used modules under DIR/modules/ unless\n"
+        "          --module-source names where they are\n"
+        "\n"
+        "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
+        "  -f, --format FORMAT    tofu (default) or terragrunt\n"
+        "  -b, --backend-url URL  base URL of stated (default " DEFAULT_BACKEND_URL ");\n"
+        "                         states are URL/v1/states/<stack>/<environment>[/<unit>]\n"
+        "  -m, --modules-dir DIR  module sources (default: $STACKGEN_MODULES_DIR, then\n"
+        "                         module/scaleway next to the build, then\n"
+        "                         ../share/stated/scaleway next to the binary)\n"
+        "  -s, --module-source PREFIX\n"
+        "                         call the modules where they are instead of copying them:\n"
+        "                         a path relative to DIR starting with ./ or ../ (such as\n"
+        "                         ../../module/scaleway), or a remote source such as\n"
+        "                         git::https://HOST/stated.git//module/scaleway?ref=vX.Y.Z;\n"
+        "                         /<component> is added to its path, before any ?query\n"
+        "\n"
+        "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
+        "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
+        "(tofu) or STACK_SECRET_VALUES (terragrunt) for secret values.\n"
+        "Exit status: 0 success, 1 invalid stack or write failure, 2 usage error.\n",
+        f);
 }
 
 static bool is_dir(const char *p)
@@ -118,7 +126,7 @@ static struct stack *load(const char *path, int *rc)
 
 struct args {
     const char *cmd, *path; /* "validate" or "render", STACK.json */
-    const char *out, *format, *backend_url, *modules_dir;
+    const char *out, *format, *backend_url, *modules_dir, *module_source;
 };
 
 /* Reads the command line into *a. Returns -1 to go on, or the exit status when there is nothing
@@ -129,11 +137,12 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"format", required_argument, NULL, 'f'},
                                          {"backend-url", required_argument, NULL, 'b'},
                                          {"modules-dir", required_argument, NULL, 'm'},
+                                         {"module-source", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
     *a = (struct args){.format = "tofu", .backend_url = DEFAULT_BACKEND_URL};
-    while ((c = getopt_long(argc, argv, "o:f:b:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:b:m:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             a->out = optarg;
@@ -146,6 +155,9 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case 'm':
             a->modules_dir = optarg;
+            break;
+        case 's':
+            a->module_source = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -179,7 +191,8 @@ static int run_validate(const struct args *a)
 static int render_opts(const struct args *a, struct stack_render_opts *o)
 {
     struct err err = {0};
-    *o = (struct stack_render_opts){.backend_url = a->backend_url};
+    *o = (struct stack_render_opts){.backend_url = a->backend_url,
+                                    .module_source = a->module_source};
     if (strcmp(a->format, "tofu") == 0) {
         o->format = STACK_FORMAT_TOFU;
     } else if (strcmp(a->format, "terragrunt") == 0) {
@@ -196,22 +209,40 @@ static int render_opts(const struct args *a, struct stack_render_opts *o)
         fprintf(stderr, "stackgen: --backend-url: %s\n", err.msg);
         return 2;
     }
+    if (a->module_source && a->modules_dir) {
+        fputs("stackgen: --module-source and --modules-dir exclude each other (nothing is "
+              "copied with --module-source)\n",
+              stderr);
+        return 2;
+    }
+    if (a->module_source && stack_module_source_check(a->module_source, &err) != 0) {
+        fprintf(stderr, "stackgen: --module-source: %s\n", err.msg);
+        return 2;
+    }
     return 0;
+}
+
+/* The module sources to copy; NULL, reported, when they are not found. */
+static char *locate_modules(const struct args *a)
+{
+    char *found = a->modules_dir ? xstrdup(a->modules_dir) : find_modules_dir();
+    if (found && is_dir(found))
+        return found;
+    fputs("stackgen: module sources not found; pass --modules-dir DIR\n", stderr);
+    free(found);
+    return NULL;
 }
 
 static int run_render(const struct args *a)
 {
     struct stack_render_opts o;
     struct err err = {0};
+    char *found = NULL;
     int rc = render_opts(a, &o);
     if (rc)
         return rc;
-    char *found = a->modules_dir ? xstrdup(a->modules_dir) : find_modules_dir();
-    if (!found || !is_dir(found)) {
-        fputs("stackgen: module sources not found; pass --modules-dir DIR\n", stderr);
-        free(found);
+    if (!a->module_source && !(found = locate_modules(a)))
         return 2;
-    }
     o.modules_dir = found;
     struct stack *s = load(a->path, &rc);
     if (s && stackgen_render_dir(s, &o, a->out, &err) != 0) {

@@ -559,14 +559,14 @@ static int emit_variables_tf(const struct rctx *c, const struct stack_sink *k, s
     return emit_body(k, "variables.tf", f, err);
 }
 
-static int emit_main_tf(const struct rctx *c, const struct unit *u, size_t n,
-                        const struct stack_sink *k, struct err *err)
+static int emit_main_tf(const struct rctx *c, const struct stack_render_opts *o,
+                        const struct unit *u, size_t n, const struct stack_sink *k, struct err *err)
 {
     struct hcl_body *f = hcl_body_new();
     header(f, c, "Modules");
     for (size_t i = 0; i < n; i++) {
         struct hcl_body *b = hcl_block(f, "module", u[i].label, NULL);
-        char *src = xasprintf("./modules/%s", u[i].component);
+        char *src = gen_module_source(o->module_source, u[i].component, false);
         hcl_attr_str(b, "source", src);
         free(src);
         hcl_blank(b);
@@ -625,7 +625,7 @@ static int render_tofu(const struct rctx *c, const struct stack_render_opts *o,
                        const struct unit *u, size_t n, const struct stack_sink *k, struct err *err)
 {
     if (emit_backend_tf(c, o, k, err) || emit_versions_tf(k, err) || emit_providers_tf(c, k, err) ||
-        emit_variables_tf(c, k, err) || emit_main_tf(c, u, n, k, err))
+        emit_variables_tf(c, k, err) || emit_main_tf(c, o, u, n, k, err))
         return -1;
     return emit_outputs_tf(c, u, n, k, err);
 }
@@ -720,7 +720,8 @@ static bool depends_on(const struct unit *unit, const struct unit *other)
            (unit->comp == C_CONTAINERS && other->comp == C_DATABASE);
 }
 
-static int emit_terragrunt_unit(const struct rctx *c, const struct unit *u, size_t n, size_t i,
+static int emit_terragrunt_unit(const struct rctx *c, const struct stack_render_opts *o,
+                                const struct unit *u, size_t n, size_t i,
                                 const struct stack_sink *k, struct err *err)
 {
     struct hcl_body *f = hcl_body_new(), *b, *obj;
@@ -728,7 +729,7 @@ static int emit_terragrunt_unit(const struct rctx *c, const struct unit *u, size
     b = hcl_block(f, "include", "root", NULL);
     hcl_attr_expr(b, "path", "find_in_parent_folders()");
     b = hcl_block(f, "terraform", NULL, NULL);
-    char *src = xasprintf("../modules//%s", u[i].component);
+    char *src = gen_module_source(o->module_source, u[i].component, true);
     hcl_attr_str(b, "source", src);
     free(src);
     for (size_t j = 0; j < n; j++)
@@ -749,7 +750,7 @@ static int render_terragrunt(const struct rctx *c, const struct stack_render_opt
     if (emit_terragrunt_root(c, o, k, err))
         return -1;
     for (size_t i = 0; i < n; i++)
-        if (emit_terragrunt_unit(c, u, n, i, k, err))
+        if (emit_terragrunt_unit(c, o, u, n, i, k, err))
             return -1;
     return 0;
 }
@@ -770,7 +771,8 @@ static int copy_modules(const struct unit *u, size_t n, const struct stack_sink 
 int stack_render(const struct stack *s, const struct stack_render_opts *o,
                  const struct stack_sink *k, struct err *err)
 {
-    if (stack_backend_url_check(o->backend_url, err))
+    if (stack_backend_url_check(o->backend_url, err) ||
+        (o->module_source && stack_module_source_check(o->module_source, err)))
         return -1;
     struct rctx c = {.root = s->root, .tg = o->format == STACK_FORMAT_TERRAGRUNT};
     c.st = json_object_get(s->root, "stack");
@@ -781,7 +783,7 @@ int stack_render(const struct stack *s, const struct stack_render_opts *o,
     struct unit u[64];
     size_t n = list_units(&c, u, sizeof(u) / sizeof(u[0]));
     int rc = c.tg ? render_terragrunt(&c, o, u, n, k, err) : render_tofu(&c, o, u, n, k, err);
-    if (rc == 0)
+    if (rc == 0 && !o->module_source)
         rc = copy_modules(u, n, k, err);
     for (size_t i = 0; i < n; i++) {
         free(u[i].label);
@@ -814,6 +816,74 @@ int stack_backend_url_check(const char *url, struct err *err)
     }
     if (url[strlen(url) - 1] == '/')
         return err_set(err, ERR_INVALID, "backend URL must not end with /");
+    return 0;
+}
+
+/* ---- module sources ----
+ *
+ * A source is a local path (it starts with ./ or ../ and is relative to the directory of the
+ * file that names it) or a remote address that go-getter fetches, where "//" separates what is
+ * downloaded from the subdirectory used and a ?query (git's ?ref=) comes last:
+ *     git::https://host/stated.git//module/scaleway/containers?ref=v1.2.0
+ * Terragrunt splits terraform.source at the first "//" of its path the same way and copies what
+ * comes before it whole into its cache, so a local path needs a "//" there too; modules calling
+ * their siblings (../network) keep working because the whole tree is copied. From one prefix,
+ * taken relative to DIR when it is a local path, the renderer writes
+ *     --module-source                    tofu main.tf, then a Terragrunt unit
+ *     (none: the copy in DIR/modules)    ./modules/containers
+ *                                        ../modules//containers
+ *     ../../module/scaleway              ../../module/scaleway/containers
+ *                                        ../../../module/scaleway//containers
+ *     git::https://h/s.git//module/scaleway?ref=v1
+ *                                        git::https://h/s.git//module/scaleway/containers?ref=v1
+ *     git::https://h/modules.git?ref=v1  git::https://h/modules.git//containers?ref=v1
+ * (remote sources come out the same in both formats). A Terragrunt unit sits one directory
+ * below DIR, hence the extra ../ for local paths. */
+
+static bool is_local_path(const char *s)
+{
+    return strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0;
+}
+
+/* True when the first len bytes of s hold a "//" that is not the one of "scheme://". */
+static bool has_subdir(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if (s[i] == '/' && s[i + 1] == '/' && (i == 0 || s[i - 1] != ':'))
+            return true;
+    return false;
+}
+
+char *gen_module_source(const char *prefix, const char *component, bool terragrunt)
+{
+    const char *p = prefix ? prefix : "./modules";
+    size_t base = strcspn(p, "?"); /* the query, if any, goes after the component */
+    bool local = is_local_path(p);
+    const char *up = "";
+    if (terragrunt && local) {
+        up = "../";
+        if (p[1] == '/') { /* "./x" from DIR is "../x" from a unit */
+            p += 2;
+            base -= 2;
+        }
+    }
+    const char *sep = has_subdir(p, base) || (local && !terragrunt) ? "/" : "//";
+    return xasprintf("%s%.*s%s%s%s", up, (int)base, p, sep, component, p + base);
+}
+
+int stack_module_source_check(const char *prefix, struct err *err)
+{
+    size_t base = strcspn(prefix, "?");
+    if (base == 0)
+        return err_set(err, ERR_INVALID, "module source must not be empty");
+    for (const unsigned char *p = (const unsigned char *)prefix; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return err_set(err, ERR_INVALID,
+                           "module source contains a space or a control character");
+    if (prefix[base - 1] == '/')
+        return err_set(err, ERR_INVALID, "module source must not end with /");
+    if (prefix[base] && is_local_path(prefix))
+        return err_set(err, ERR_INVALID, "a local module source takes no ?query");
     return 0;
 }
 

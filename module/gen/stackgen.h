@@ -66,15 +66,25 @@ struct stack_render_opts {
     enum stack_format format;
     const char *backend_url; /* http(s)://host[:port][/prefix], no trailing slash, no userinfo */
     const char *modules_dir; /* directory holding the <component>/ module sources */
+    /* NULL: copy each used module to DIR/modules and call it there (a self-contained tree).
+     * Else call the modules where they are, as PREFIX/<component>: a path relative to DIR
+     * starting with ./ or ../, or a remote source such as
+     * git::https://host/stated.git//module/scaleway?ref=v1.2.0 (see gen_module_source). */
+    const char *module_source;
 };
 
 /* Checks a backend base URL (scheme http/https, a host, no credentials, no query, no `${`).
  * Returns 0, or -1 with ERR_INVALID and the reason. */
 int stack_backend_url_check(const char *url, struct err *err);
 
+/* Checks a --module-source prefix: not empty, no white space or control characters, no
+ * trailing /, no ?query on a local path. Returns 0, or -1 with ERR_INVALID and the reason. */
+int stack_module_source_check(const char *prefix, struct err *err);
+
 /* Renders the configuration as a map from relative path to file content: calls emit(path,
- * data, len, ctx) for every generated file in a fixed order, and copy(component, ctx) for every
- * module component the output uses. Pure: no I/O of its own. */
+ * data, len, ctx) for every generated file in a fixed order, and, unless o->module_source is
+ * set, copy(component, ctx) for every module component the output uses. Pure: no I/O of its
+ * own. */
 struct stack_sink {
     int (*emit)(const char *path, const char *data, size_t len, void *ctx, struct err *err);
     int (*copy_module)(const char *component, void *ctx, struct err *err);
@@ -83,8 +93,8 @@ struct stack_sink {
 int stack_render(const struct stack *s, const struct stack_render_opts *o,
                  const struct stack_sink *sink, struct err *err);
 
-/* Writes the rendering to directory dir (created if needed): every generated file, and each
- * used module copied from o->modules_dir to dir/modules/<component>/. */
+/* Writes the rendering to directory dir (created if needed): every generated file, and, without
+ * o->module_source, each used module copied from o->modules_dir to dir/modules/<component>/. */
 int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
                         struct err *err);
 

@@ -444,6 +444,76 @@ static void test_backend_url(void)
     CHECK_INT(stack_backend_url_check("https://x/${a}", &e), -1);
 }
 
+#define CHECK_SOURCE(prefix, tg, want)                                                             \
+    do {                                                                                           \
+        char *s_ = gen_module_source(prefix, "containers", tg);                                    \
+        CHECK_STR(s_, want);                                                                       \
+        free(s_);                                                                                  \
+    } while (0)
+
+static void test_module_source(void)
+{
+    /* The default: the copy in DIR/modules. */
+    CHECK_SOURCE(NULL, false, "./modules/containers");
+    CHECK_SOURCE(NULL, true, "../modules//containers");
+    /* Local paths are relative to DIR; units are one directory lower. */
+    CHECK_SOURCE("../../module/scaleway", false, "../../module/scaleway/containers");
+    CHECK_SOURCE("../../module/scaleway", true, "../../../module/scaleway//containers");
+    CHECK_SOURCE("./vendor/scaleway", true, "../vendor/scaleway//containers");
+    /* Remote: the subdirectory goes after an existing //, the query last. */
+    CHECK_SOURCE("git::https://git.example.com/stated.git//module/scaleway?ref=v1.2.0", false,
+                 "git::https://git.example.com/stated.git//module/scaleway/containers?ref=v1.2.0");
+    CHECK_SOURCE("git::https://git.example.com/stated.git//module/scaleway?ref=v1.2.0", true,
+                 "git::https://git.example.com/stated.git//module/scaleway/containers?ref=v1.2.0");
+    CHECK_SOURCE("git::ssh://git@host:2222/m.git?ref=v1&depth=1", true,
+                 "git::ssh://git@host:2222/m.git//containers?ref=v1&depth=1");
+    CHECK_SOURCE("github.com/org/modules", false, "github.com/org/modules//containers");
+    CHECK_SOURCE("/opt/stated/scaleway", false, "/opt/stated/scaleway//containers");
+
+    struct err e = {0};
+    CHECK_INT(stack_module_source_check("../../module/scaleway", &e), 0);
+    CHECK_INT(stack_module_source_check("git::https://h/s.git//module/scaleway?ref=v1", &e), 0);
+    CHECK_INT(stack_module_source_check("", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_module_source_check("?ref=v1", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_module_source_check("../my modules", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_module_source_check("../module/", &e), -1);
+    err_clear(&e);
+    CHECK_INT(stack_module_source_check("../module?ref=v1", &e), -1);
+    CHECK(strstr(e.msg, "local") != NULL);
+}
+
+/* With a module source nothing is copied and every call names it. */
+static void test_render_module_source(void)
+{
+    const char *doc = "{\"buckets\":[{\"name\":\"shop-data\"}],"
+                      "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
+                      "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
+    struct buf errors, out;
+    size_t len;
+    struct err err = {0};
+    buf_init(&errors, 0);
+    buf_init(&out, 0);
+    struct stack *s = stack_load(doc, strlen(doc), &errors);
+    struct stack_render_opts o = {.format = STACK_FORMAT_TOFU,
+                                  .backend_url = "http://127.0.0.1:8080",
+                                  .module_source = "git::https://h/s.git//m?ref=v2"};
+    struct stack_sink k = {.emit = cap_emit, .copy_module = cap_copy, .ctx = &out};
+    CHECK_INT(stack_render(s, &o, &k, &err), 0);
+    char *text = buf_take(&out, &len);
+    CHECK(strstr(text, "source = \"git::https://h/s.git//m/bucket?ref=v2\"\n") != NULL);
+    CHECK(strstr(text, "== copy") == NULL);
+    free(text);
+    o.module_source = "../m?ref=v2";
+    CHECK_INT(stack_render(s, &o, &k, &err), -1);
+    CHECK_INT(err.code, ERR_INVALID);
+    stack_free(s);
+    buf_cleanup(&errors);
+    buf_cleanup(&out);
+}
+
 int main(void)
 {
     RUN(test_quote_escapes);
@@ -460,5 +530,7 @@ int main(void)
     RUN(test_secret_detection);
     RUN(test_render_deterministic);
     RUN(test_backend_url);
+    RUN(test_module_source);
+    RUN(test_render_module_source);
     return t_report();
 }
