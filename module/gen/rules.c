@@ -198,31 +198,50 @@ static void check_string(struct gen_check *c, const struct gen_rule *r, const ch
         check_pattern(c, r, s, path);
 }
 
-static void check_string_value(struct gen_check *c, const struct gen_rule *r, json_t *v,
-                               const char *path)
+static void check_string_json(struct gen_check *c, const struct gen_rule *r, json_t *v,
+                              const char *path)
 {
-    if (!(r->flags & GEN_LIST)) {
-        if (!json_is_string(v))
-            gen_verr(c, path, "must be a string");
-        else
-            check_string(c, r, json_string_value(v), path);
-        return;
-    }
+    if (!json_is_string(v))
+        gen_verr(c, path, "must be a string");
+    else
+        check_string(c, r, json_string_value(v), path);
+}
+
+/* Checks one element of an array, whose path is given. */
+typedef void (*element_check)(struct gen_check *c, const struct gen_target *t,
+                              const struct gen_rule *r, json_t *array, size_t i, const char *path);
+
+/* An array (else the type error not_array) whose every element passes each. */
+static void check_array(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
+                        json_t *v, const char *path, const char *not_array, element_check each)
+{
     if (!json_is_array(v)) {
-        gen_verr(c, path, "must be an array of strings");
+        gen_verr(c, path, "%s", not_array);
         return;
     }
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e)
-    {
+    for (size_t i = 0; i < json_array_size(v); i++) {
         char *ep = path_idx(path, i);
-        if (!json_is_string(e))
-            gen_verr(c, ep, "must be a string");
-        else
-            check_string(c, r, json_string_value(e), ep);
+        each(c, t, r, v, i, ep);
         free(ep);
     }
+}
+
+static void string_element(struct gen_check *c, const struct gen_target *t,
+                           const struct gen_rule *r, json_t *array, size_t i, const char *path)
+{
+    check_string_json(c, r, json_array_get(array, i), path);
+}
+
+static void object_element(struct gen_check *c, const struct gen_target *t,
+                           const struct gen_rule *r, json_t *array, size_t i, const char *path)
+{
+    json_t *e = json_array_get(array, i);
+    struct gen_target sub = {
+        .obj = e, .path = path, .rules = r->fields, .array = array, .index = i, .parent = t};
+    if (!json_is_object(e))
+        gen_verr(c, path, "must be an object");
+    else
+        gen_check_rules(c, &sub);
 }
 
 static bool int_passes(const struct gen_rule *r, long long n)
@@ -257,28 +276,6 @@ static void check_int(struct gen_check *c, const struct gen_rule *r, json_t *v, 
     buf_cleanup(&set);
 }
 
-static void check_objects(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
-                          json_t *v, const char *path)
-{
-    if (!json_is_array(v)) {
-        gen_verr(c, path, "must be an array");
-        return;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e)
-    {
-        char *ep = path_idx(path, i);
-        struct gen_target sub = {
-            .obj = e, .path = ep, .rules = r->fields, .array = v, .index = i, .parent = t};
-        if (!json_is_object(e))
-            gen_verr(c, ep, "must be an object");
-        else
-            gen_check_rules(c, &sub);
-        free(ep);
-    }
-}
-
 static void check_object(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
                          json_t *v, const char *path)
 {
@@ -303,7 +300,10 @@ static void check_field(struct gen_check *c, const struct gen_target *t, const s
     case GEN_STRING:
     case GEN_NAME:
     case GEN_ENUM:
-        check_string_value(c, r, v, path);
+        if (r->flags & GEN_LIST)
+            check_array(c, t, r, v, path, "must be an array of strings", string_element);
+        else
+            check_string_json(c, r, v, path);
         break;
     case GEN_INT:
         check_int(c, r, v, path);
@@ -316,7 +316,7 @@ static void check_field(struct gen_check *c, const struct gen_target *t, const s
         check_object(c, t, r, v, path);
         break;
     case GEN_OBJECTS:
-        check_objects(c, t, r, v, path);
+        check_array(c, t, r, v, path, "must be an array", object_element);
         break;
     case GEN_CHECK:
     case GEN_END:

@@ -385,7 +385,10 @@ static int cap_copy(const char *component, void *ctx, struct err *err)
     return buf_printf(ctx, err, "== copy %s\n", component);
 }
 
-static char *render_stack(const char *doc, enum stack_format fmt)
+/* Renders a valid stack into one text ("== path" before each file, "== copy c" per copied
+ * module); stack_render must return want_rc. */
+static char *render_stack(const char *doc, enum stack_format fmt, const char *module_source,
+                          int want_rc)
 {
     struct buf errors, out;
     size_t len;
@@ -395,9 +398,10 @@ static char *render_stack(const char *doc, enum stack_format fmt)
     struct stack *s = stack_load(doc, strlen(doc), &errors);
     CHECK_INT(errors.len, 0);
     buf_cleanup(&errors);
-    struct stack_render_opts o = {.format = fmt, .backend_url = "http://127.0.0.1:8080"};
+    struct stack_render_opts o = {
+        .format = fmt, .backend_url = "http://127.0.0.1:8080", .module_source = module_source};
     struct stack_sink k = {.emit = cap_emit, .copy_module = cap_copy, .ctx = &out};
-    CHECK_INT(stack_render(s, &o, &k, &err), 0);
+    CHECK_INT(stack_render(s, &o, &k, &err), want_rc);
     stack_free(s);
     return buf_take(&out, &len);
 }
@@ -411,8 +415,8 @@ static void test_render_deterministic(void)
         "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
         "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
     for (int f = 0; f < 2; f++) {
-        char *a = render_stack(doc, (enum stack_format)f),
-             *b = render_stack(doc, (enum stack_format)f);
+        char *a = render_stack(doc, (enum stack_format)f, NULL, 0),
+             *b = render_stack(doc, (enum stack_format)f, NULL, 0);
         CHECK_STR(a, b);
         free(b);
         if (f == 0) {
@@ -430,18 +434,28 @@ static void test_render_deterministic(void)
     }
 }
 
+/* check accepts each of good and refuses each of bad with ERR_INVALID (NULL-terminated). */
+static void check_inputs(int (*check)(const char *, struct err *), const char *const *good,
+                         const char *const *bad)
+{
+    for (; *good; good++) {
+        struct err e = {0};
+        CHECK_INT(check(*good, &e), 0);
+    }
+    for (; *bad; bad++) {
+        struct err e = {0};
+        CHECK_INT(check(*bad, &e), -1);
+        CHECK_INT(e.code, ERR_INVALID);
+    }
+}
+
 static void test_backend_url(void)
 {
-    struct err e = {0};
-    CHECK_INT(stack_backend_url_check("https://state.example.com", &e), 0);
-    CHECK_INT(stack_backend_url_check("http://127.0.0.1:8080/prefix", &e), 0);
-    CHECK_INT(stack_backend_url_check("ftp://x", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://u:p@x", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://x/", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://x/${a}", &e), -1);
+    static const char *const good[] = {"https://state.example.com", "http://127.0.0.1:8080/prefix",
+                                       NULL};
+    static const char *const bad[] = {"ftp://x", "https://u:p@x", "https://x/", "https://x/${a}",
+                                      NULL};
+    check_inputs(stack_backend_url_check, good, bad);
 }
 
 #define CHECK_SOURCE(prefix, tg, want)                                                             \
@@ -470,19 +484,11 @@ static void test_module_source(void)
     CHECK_SOURCE("github.com/org/modules", false, "github.com/org/modules//containers");
     CHECK_SOURCE("/opt/stated/scaleway", false, "/opt/stated/scaleway//containers");
 
-    struct err e = {0};
-    CHECK_INT(stack_module_source_check("../../module/scaleway", &e), 0);
-    CHECK_INT(stack_module_source_check("git::https://h/s.git//module/scaleway?ref=v1", &e), 0);
-    CHECK_INT(stack_module_source_check("", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_module_source_check("?ref=v1", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_module_source_check("../my modules", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_module_source_check("../module/", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_module_source_check("../module?ref=v1", &e), -1);
-    CHECK(strstr(e.msg, "local") != NULL);
+    static const char *const good[] = {"../../module/scaleway",
+                                       "git::https://h/s.git//module/scaleway?ref=v1", NULL};
+    static const char *const bad[] = {"",           "?ref=v1",          "../my modules",
+                                      "../module/", "../module?ref=v1", NULL};
+    check_inputs(stack_module_source_check, good, bad);
 }
 
 /* With a module source nothing is copied and every call names it. */
@@ -491,27 +497,13 @@ static void test_render_module_source(void)
     const char *doc = "{\"buckets\":[{\"name\":\"shop-data\"}],"
                       "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
                       "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
-    struct buf errors, out;
-    size_t len;
-    struct err err = {0};
-    buf_init(&errors, 0);
-    buf_init(&out, 0);
-    struct stack *s = stack_load(doc, strlen(doc), &errors);
-    struct stack_render_opts o = {.format = STACK_FORMAT_TOFU,
-                                  .backend_url = "http://127.0.0.1:8080",
-                                  .module_source = "git::https://h/s.git//m?ref=v2"};
-    struct stack_sink k = {.emit = cap_emit, .copy_module = cap_copy, .ctx = &out};
-    CHECK_INT(stack_render(s, &o, &k, &err), 0);
-    char *text = buf_take(&out, &len);
+    char *text = render_stack(doc, STACK_FORMAT_TOFU, "git::https://h/s.git//m?ref=v2", 0);
     CHECK(strstr(text, "source = \"git::https://h/s.git//m/bucket?ref=v2\"\n") != NULL);
     CHECK(strstr(text, "== copy") == NULL);
     free(text);
-    o.module_source = "../m?ref=v2";
-    CHECK_INT(stack_render(s, &o, &k, &err), -1);
-    CHECK_INT(err.code, ERR_INVALID);
-    stack_free(s);
-    buf_cleanup(&errors);
-    buf_cleanup(&out);
+    text = render_stack(doc, STACK_FORMAT_TERRAGRUNT, "../m?ref=v2", -1);
+    CHECK_STR(text, "");
+    free(text);
 }
 
 int main(void)
