@@ -5,6 +5,7 @@
  * parsed by hand rather than with getopt_long so they may appear before or after the command
  * words ("statectl --output json states list" and "statectl states list --output json" both
  * work) and so unknown or misplaced options are reported per command. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +91,17 @@ static const struct {
     [OPT_VERSION] = {"version", 0, false},
 };
 
+int ctl_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "statectl: %s: ", err_infra_code(ERR_INVALID));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CTL_EXIT_USAGE;
+}
+
 const char *ctl_cmd_name(const struct ctl_cmd *cmd)
 {
     static _Thread_local char name[64];
@@ -109,121 +121,182 @@ static int find_opt(const char *arg, size_t len, char shortname)
     return -1;
 }
 
-int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *errbuf,
-              size_t errlen)
+#define NCMDS     (sizeof(cmds) / sizeof(cmds[0]))
+#define MAX_WORDS 16
+
+/* One parse: the command line, what has been read from it so far, and where a usage error
+ * goes. */
+struct parser {
+    int argc;
+    const char *const *argv;
+    struct ctl_cmdline *cl;
+    const char *words[MAX_WORDS]; /* command words and positional arguments, in order */
+    int nwords;
+    unsigned seen; /* options given, as B(opt) bits */
+    char *errbuf;
+    size_t errlen;
+};
+
+static int usage_error(struct parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(struct parser *p, const char *fmt, ...)
 {
-    const char *words[16];
-    int nwords = 0, used = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->errbuf, p->errlen, fmt, ap);
+    va_end(ap);
+    return CTL_EXIT_USAGE;
+}
+
+/* Reads the option at argv[*i]: "--name", "--name=value", "--name value" or "-x [value]".
+ * Advances *i past a value taken from the next argument. */
+static int read_option(struct parser *p, int *i)
+{
+    const char *a = p->argv[*i], *val = NULL;
+    int o;
+    if (a[1] == '-') {
+        const char *eq = strchr(a + 2, '=');
+        size_t n = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        o = find_opt(a + 2, n, 0);
+        if (eq != NULL)
+            val = eq + 1;
+    } else {
+        o = a[2] == '\0' ? find_opt("", 0, a[1]) : -1;
+    }
+    if (o < 0)
+        return usage_error(p, "unknown option %s", a);
+    if (opt_names[o].has_arg && val == NULL) {
+        if (*i + 1 >= p->argc)
+            return usage_error(p, "option --%s needs a value", opt_names[o].name);
+        val = p->argv[++*i];
+    } else if (!opt_names[o].has_arg) {
+        if (val != NULL)
+            return usage_error(p, "option --%s takes no value", opt_names[o].name);
+        val = "1";
+    }
+    p->cl->opt[o] = val;
+    p->seen |= B(o);
+    return 0;
+}
+
+/* Sorts argv into options and words; "--" makes every later argument a word. */
+static int read_arguments(struct parser *p)
+{
     bool opts_done = false;
-    unsigned seen = 0;
-
-    memset(cl, 0, sizeof(*cl));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int o;
-        const char *val = NULL;
+    for (int i = 1; i < p->argc; i++) {
+        const char *a = p->argv[i];
+        int ex;
         if (opts_done || a[0] != '-' || a[1] == '\0') {
-            if (nwords == (int)(sizeof(words) / sizeof(words[0]))) {
-                snprintf(errbuf, errlen, "too many arguments");
-                return CTL_EXIT_USAGE;
-            }
-            words[nwords++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
+            if (p->nwords == MAX_WORDS)
+                return usage_error(p, "too many arguments");
+            p->words[p->nwords++] = a;
+        } else if (strcmp(a, "--") == 0) {
             opts_done = true;
-            continue;
+        } else if ((ex = read_option(p, &i)) != 0) {
+            return ex;
         }
-        if (a[1] == '-') {
-            const char *eq = strchr(a + 2, '=');
-            size_t n = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-            o = find_opt(a + 2, n, 0);
-            if (eq != NULL)
-                val = eq + 1;
-        } else {
-            o = a[2] == '\0' ? find_opt("", 0, a[1]) : -1;
-        }
-        if (o < 0) {
-            snprintf(errbuf, errlen, "unknown option %s", a);
-            return CTL_EXIT_USAGE;
-        }
-        if (opt_names[o].has_arg && val == NULL) {
-            if (i + 1 >= argc) {
-                snprintf(errbuf, errlen, "option --%s needs a value", opt_names[o].name);
-                return CTL_EXIT_USAGE;
-            }
-            val = argv[++i];
-        } else if (!opt_names[o].has_arg) {
-            if (val != NULL) {
-                snprintf(errbuf, errlen, "option --%s takes no value", opt_names[o].name);
-                return CTL_EXIT_USAGE;
-            }
-            val = "1";
-        }
-        cl->opt[o] = val;
-        seen |= B(o);
     }
+    return 0;
+}
 
-    if (cl->opt[OPT_OUTPUT] != NULL) {
-        if (strcmp(cl->opt[OPT_OUTPUT], "json") == 0)
-            cl->json = true;
-        else if (strcmp(cl->opt[OPT_OUTPUT], "text") != 0) {
-            snprintf(errbuf, errlen, "--output must be text or json");
-            return CTL_EXIT_USAGE;
-        }
-    }
-    if (nwords == 0) {
-        if (cl->opt[OPT_HELP] || cl->opt[OPT_VERSION])
-            return 0;
-        snprintf(errbuf, errlen, "no command given");
-        return CTL_EXIT_USAGE;
-    }
-    for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+static int read_output_format(struct parser *p)
+{
+    const char *out = p->cl->opt[OPT_OUTPUT];
+    if (out == NULL || strcmp(out, "text") == 0)
+        return 0;
+    if (strcmp(out, "json") != 0)
+        return usage_error(p, "--output must be text or json");
+    p->cl->json = true;
+    return 0;
+}
+
+/* The table row named by the first one or two words; *used receives how many it took. */
+static const struct ctl_cmd *find_command(const char *const *words, int nwords, int *used)
+{
+    for (size_t k = 0; k < NCMDS; k++) {
         if (strcmp(cmds[k].noun, words[0]) != 0)
             continue;
         if (cmds[k].verb == NULL) {
-            cl->cmd = &cmds[k];
-            used = 1;
-            break;
+            *used = 1;
+            return &cmds[k];
         }
         if (nwords >= 2 && strcmp(cmds[k].verb, words[1]) == 0) {
-            cl->cmd = &cmds[k];
-            used = 2;
-            break;
+            *used = 2;
+            return &cmds[k];
         }
     }
-    if (cl->cmd == NULL) {
-        bool noun_known = false;
-        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-            noun_known |= strcmp(cmds[k].noun, words[0]) == 0;
-        if (noun_known && cl->opt[OPT_HELP])
-            return 0; /* "statectl snapshots --help": the global usage lists its verbs */
-        if (noun_known)
-            snprintf(errbuf, errlen, "unknown %s command '%s'", words[0],
-                     nwords >= 2 ? words[1] : "(none)");
-        else
-            snprintf(errbuf, errlen, "unknown command '%s'", words[0]);
-        return CTL_EXIT_USAGE;
+    return NULL;
+}
+
+static bool is_noun(const char *word)
+{
+    for (size_t k = 0; k < NCMDS; k++)
+        if (strcmp(cmds[k].noun, word) == 0)
+            return true;
+    return false;
+}
+
+/* No row matched: says whether the noun or the verb is wrong. "statectl snapshots --help" is
+ * not an error, the global usage lists the verbs. */
+static int unknown_command(struct parser *p)
+{
+    const char *noun = p->words[0];
+    if (!is_noun(noun))
+        return usage_error(p, "unknown command '%s'", noun);
+    if (p->cl->opt[OPT_HELP])
+        return 0;
+    return usage_error(p, "unknown %s command '%s'", noun, p->nwords >= 2 ? p->words[1] : "(none)");
+}
+
+/* Every option given must be global or one the command takes. */
+static int check_command_options(struct parser *p)
+{
+    const struct ctl_cmd *cmd = p->cl->cmd;
+    for (int o = 0; o < OPT__COUNT; o++) {
+        if ((p->seen & B(o)) && !((GLOBAL_OPTS | cmd->opts) & B(o)))
+            return usage_error(p, "%s does not take --%s", ctl_cmd_name(cmd), opt_names[o].name);
     }
+    return 0;
+}
+
+/* The words after the command's own are its positional arguments. */
+static int take_positionals(struct parser *p, int used)
+{
+    struct ctl_cmdline *cl = p->cl;
+    cl->npos = p->nwords - used;
+    if (cl->npos < cl->cmd->min_pos || cl->npos > cl->cmd->max_pos)
+        return usage_error(p, "%s takes %s%s", ctl_cmd_name(cl->cmd),
+                           cl->cmd->max_pos == 0 ? "no arguments" : cl->cmd->args,
+                           cl->npos < cl->cmd->min_pos ? " (missing argument)"
+                                                       : " (too many arguments)");
+    for (int k = 0; k < cl->npos; k++)
+        cl->pos[k] = p->words[used + k];
+    return 0;
+}
+
+int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *errbuf,
+              size_t errlen)
+{
+    struct parser p = {.argc = argc, .argv = argv, .cl = cl, .errbuf = errbuf, .errlen = errlen};
+    int used = 0, ex;
+
+    memset(cl, 0, sizeof(*cl));
+    if ((ex = read_arguments(&p)) != 0 || (ex = read_output_format(&p)) != 0)
+        return ex;
+    if (p.nwords == 0) {
+        if (cl->opt[OPT_HELP] || cl->opt[OPT_VERSION])
+            return 0;
+        return usage_error(&p, "no command given");
+    }
+    cl->cmd = find_command(p.words, p.nwords, &used);
+    if (cl->cmd == NULL)
+        return unknown_command(&p);
     if (cl->opt[OPT_HELP])
         return 0;
-    for (int o = 0; o < OPT__COUNT; o++) {
-        if ((seen & B(o)) && !((GLOBAL_OPTS | cl->cmd->opts) & B(o))) {
-            snprintf(errbuf, errlen, "%s does not take --%s", ctl_cmd_name(cl->cmd),
-                     opt_names[o].name);
-            return CTL_EXIT_USAGE;
-        }
-    }
-    cl->npos = nwords - used;
-    if (cl->npos < cl->cmd->min_pos || cl->npos > cl->cmd->max_pos) {
-        snprintf(errbuf, errlen, "%s takes %s%s", ctl_cmd_name(cl->cmd),
-                 cl->cmd->max_pos == 0 ? "no arguments" : cl->cmd->args,
-                 cl->npos < cl->cmd->min_pos ? " (missing argument)" : " (too many arguments)");
-        return CTL_EXIT_USAGE;
-    }
-    for (int k = 0; k < cl->npos; k++)
-        cl->pos[k] = words[used + k];
-    return 0;
+    if ((ex = check_command_options(&p)) != 0)
+        return ex;
+    return take_positionals(&p, used);
 }
 
 static const char global_usage[] =
@@ -252,7 +325,7 @@ void ctl_usage(FILE *f, const struct ctl_cmd *cmd)
 {
     if (cmd == NULL) {
         fputs(global_usage, f);
-        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+        for (size_t k = 0; k < NCMDS; k++) {
             char head[64];
             snprintf(head, sizeof(head), "%s", ctl_cmd_name(&cmds[k]));
             fprintf(f, "  %-22s%s\n", head, cmds[k].args);

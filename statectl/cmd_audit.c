@@ -26,11 +26,8 @@ static int check_time(const char *opt, const char *v)
     int64_t us;
     if (v == NULL || time_parse_rfc3339(v, &us) == 0)
         return 0;
-    fprintf(stderr,
-            "statectl: INFRA_001: --%s '%s' is not RFC 3339 (2026-11-22T02:20:13Z) or a "
-            "date (2026-11-22)\n",
-            opt, v);
-    return CTL_EXIT_USAGE;
+    return ctl_usage_error(
+        "--%s '%s' is not RFC 3339 (2026-11-22T02:20:13Z) or a date (2026-11-22)", opt, v);
 }
 
 int ctl_cmd_audit_export(const struct ctl_conn *c, const struct ctl_cmdline *cl)
@@ -44,10 +41,8 @@ int ctl_cmd_audit_export(const struct ctl_conn *c, const struct ctl_cmdline *cl)
     char *path;
     int ex;
 
-    if (strcmp(fmt, "jsonl") != 0 && strcmp(fmt, "csv") != 0) {
-        fprintf(stderr, "statectl: INFRA_001: --format must be jsonl or csv\n");
-        return CTL_EXIT_USAGE;
-    }
+    if (strcmp(fmt, "jsonl") != 0 && strcmp(fmt, "csv") != 0)
+        return ctl_usage_error("--format must be jsonl or csv");
     if ((ex = check_time("since", cl->opt[OPT_SINCE])) != 0 ||
         (ex = check_time("until", cl->opt[OPT_UNTIL])) != 0)
         return ex;

@@ -13,13 +13,10 @@
 static int check_snapshot_id(const char *id)
 {
     size_t n = strlen(id);
-    if (n == 0 || n > 60 || strspn(id, "0123456789abcdefABCDEF-.tfstae") != n) {
-        fprintf(stderr,
-                "statectl: INFRA_001: invalid snapshot id '%s' (expected SEQ-SERIAL-SHA12 "
-                "as `snapshots list` prints it)\n",
-                id);
-        return CTL_EXIT_USAGE;
-    }
+    if (n == 0 || n > 60 || strspn(id, "0123456789abcdefABCDEF-.tfstae") != n)
+        return ctl_usage_error(
+            "invalid snapshot id '%s' (expected SEQ-SERIAL-SHA12 as `snapshots list` prints it)",
+            id);
     return 0;
 }
 

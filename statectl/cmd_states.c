@@ -20,8 +20,7 @@ int ctl_check_name(const char *name)
     struct err e = {0};
     if (state_name_check(name, strlen(name), &e) == 0)
         return 0;
-    fprintf(stderr, "statectl: %s: invalid state name: %s\n", err_infra_code(e.code), e.msg);
-    return CTL_EXIT_USAGE;
+    return ctl_usage_error("invalid state name: %s", e.msg);
 }
 
 void ctl_short_time(const char *rfc3339, char out[32])

@@ -11,10 +11,8 @@ static int check_token_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 64 ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
-        fprintf(stderr, "statectl: INFRA_001: token name must be 1-64 of [A-Za-z0-9._-]\n");
-        return CTL_EXIT_USAGE;
-    }
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return ctl_usage_error("token name must be 1-64 of [A-Za-z0-9._-]");
     return 0;
 }
 
@@ -27,14 +25,10 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
     if (ex != 0)
         return ex;
     if (role == NULL ||
-        (strcmp(role, "read") != 0 && strcmp(role, "write") != 0 && strcmp(role, "admin") != 0)) {
-        fprintf(stderr, "statectl: INFRA_001: --role read|write|admin is required\n");
-        return CTL_EXIT_USAGE;
-    }
-    if (states == NULL || states[0] == '\0') {
-        fprintf(stderr, "statectl: INFRA_001: --states PATTERN is required ('**' for all)\n");
-        return CTL_EXIT_USAGE;
-    }
+        (strcmp(role, "read") != 0 && strcmp(role, "write") != 0 && strcmp(role, "admin") != 0))
+        return ctl_usage_error("--role read|write|admin is required");
+    if (states == NULL || states[0] == '\0')
+        return ctl_usage_error("--states PATTERN is required ('**' for all)");
     req = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "states", states);
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
@@ -121,31 +115,22 @@ int ctl_cmd_backend_config(const struct ctl_conn *c, const struct ctl_cmdline *c
         bc.format = CTL_BC_TERRAGRUNT;
     else if (strcmp(fmt, "env") == 0)
         bc.format = CTL_BC_ENV;
-    else {
-        fprintf(stderr, "statectl: INFRA_001: --format must be hcl, flags, terragrunt or env\n");
-        return CTL_EXIT_USAGE;
-    }
+    else
+        return ctl_usage_error("--format must be hcl, flags, terragrunt or env");
     if (strcmp(layout, "default") == 0)
         bc.layout = CTL_BC_DEFAULT;
     else if (strcmp(layout, "gitlab") == 0)
         bc.layout = CTL_BC_GITLAB;
-    else {
-        fprintf(stderr, "statectl: INFRA_001: --layout must be default or gitlab\n");
-        return CTL_EXIT_USAGE;
-    }
+    else
+        return ctl_usage_error("--layout must be default or gitlab");
     if (cl->opt[OPT_WITH_TOKEN]) {
-        if (c->token == NULL || c->token[0] == '\0') {
-            fprintf(stderr, "statectl: INFRA_001: --with-token needs a token (STATECTL_TOKEN or "
-                            "--token)\n");
-            return CTL_EXIT_USAGE;
-        }
+        if (c->token == NULL || c->token[0] == '\0')
+            return ctl_usage_error("--with-token needs a token (STATECTL_TOKEN or --token)");
         bc.token = c->token;
     }
-    if (cl->json) {
-        fprintf(stderr, "statectl: INFRA_001: backend-config prints configuration text; use "
-                        "--format instead of --output json\n");
-        return CTL_EXIT_USAGE;
-    }
+    if (cl->json)
+        return ctl_usage_error(
+            "backend-config prints configuration text; use --format instead of --output json");
     buf_init(&out, 0);
     ctl_backend_config_render(&bc, &out);
     fwrite(out.data, 1, out.len, stdout);

@@ -171,7 +171,7 @@ int ctl_report_http(const struct ctl_resp *r, const char *what)
     case 423:
         ex = CTL_EXIT_CONFLICT;
         if (code[0] == '\0')
-            code = "INFRA_008";
+            code = err_infra_code(ERR_LOCKED);
         break;
     default:
         ex = CTL_EXIT_ERROR;

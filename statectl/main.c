@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     int ex = ctl_parse(argc, (const char *const *)argv, &cl, why, sizeof(why));
 
     if (ex != 0) {
-        fprintf(stderr, "statectl: INFRA_001: %s\n", why);
+        ctl_usage_error("%s", why);
         if (cl.cmd != NULL)
             fprintf(stderr, "Try 'statectl %s --help'.\n", ctl_cmd_name(cl.cmd));
         else
@@ -49,15 +49,12 @@ int main(int argc, char **argv)
     conn.cert = cl.opt[OPT_CERT];
     conn.key = cl.opt[OPT_KEY];
     if ((conn.cert == NULL) != (conn.key == NULL)) {
-        fprintf(stderr, "statectl: INFRA_001: --cert and --key go together\n");
         free(url);
-        return CTL_EXIT_USAGE;
+        return ctl_usage_error("--cert and --key go together");
     }
     if (strncmp(conn.url, "http://", 7) != 0 && strncmp(conn.url, "https://", 8) != 0) {
-        fprintf(stderr, "statectl: INFRA_001: the server URL must start with http:// or "
-                        "https://\n");
         free(url);
-        return CTL_EXIT_USAGE;
+        return ctl_usage_error("the server URL must start with http:// or https://");
     }
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

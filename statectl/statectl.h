@@ -180,7 +180,11 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
 
 /* Shared by the commands: prints a JSON value (pretty) on stdout. */
 void ctl_print_json(json_t *v);
-/* Validates a state name locally (exit 2 with INFRA_001 on failure). */
+/* Reports a bad command line or argument found before any request: prints
+ * "statectl: INFRA_001: <message>" on stderr, the code being ERR_INVALID's in common/err.h,
+ * and returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Validates a state name locally (ctl_usage_error on failure). */
 int ctl_check_name(const char *name);
 /* "2026-11-22T02:20:13Z" from an RFC 3339 string with fractions, for tables. */
 void ctl_short_time(const char *rfc3339, char out[32]);

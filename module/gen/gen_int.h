@@ -4,6 +4,9 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
 
 struct stack {
     json_t *root; /* validated: every field has the right type and range */
@@ -27,5 +30,92 @@ bool gen_bool(const json_t *o, const char *key, bool def);
  * receives a short reason (never the value). */
 bool gen_env_name_is_secret(const char *name, const char **why);
 bool gen_env_value_is_secret(const char *value, const char **why);
+
+/* Module sources: where a module call (tofu) or a Terragrunt unit finds <component>, given
+ * the --module-source prefix (NULL: the copy in DIR/modules). Returns a new string. */
+char *gen_module_source(const char *prefix, const char *component, bool terragrunt);
+
+/* ---- the rule checker (rules.c) ----
+ *
+ * A stack is checked against tables of rules, one table per kind of object: each row names a
+ * key and what its value must be (a string matching a pattern, a name, one of a set, an
+ * integer in a range or a set, a bool, a nested object or array of objects with a table of
+ * their own), or, with no key, a check in code across several fields (`check`). Rows run in
+ * table order, after the object's unknown keys are reported, so the order of the messages is
+ * the order of the table. */
+
+struct gen_check {
+    struct buf *errors; /* one "INFRA_001 <path>: <message>\n" line per problem */
+    json_t *root;
+    bool production; /* stack.environment is "production" */
+    json_t *secrets; /* names declared in secrets[], as an object used as a set */
+};
+
+enum gen_rule_kind {
+    GEN_END,     /* ends a table */
+    GEN_STRING,  /* a string; max: length limit, pattern: a regex it matches, value: code */
+    GEN_NAME,    /* a name, ^[a-z][a-z0-9-]*$, min-max characters */
+    GEN_ENUM,    /* one of allowed */
+    GEN_INT,     /* an integer in min-max, or one of ints[nints] */
+    GEN_BOOL,    /* true or false */
+    GEN_OBJECT,  /* an object, checked against fields when given */
+    GEN_OBJECTS, /* an array of objects, each checked against fields */
+    GEN_CHECK,   /* no key: check(c, the object, this row) */
+};
+
+enum gen_rule_flag {
+    GEN_REQUIRED = 1, /* a missing key is an error */
+    GEN_LIST = 2,     /* GEN_STRING, GEN_NAME, GEN_ENUM: an array of such strings */
+    GEN_QUOTED = 4,   /* GEN_STRING: the message follows the quoted value */
+};
+
+struct gen_target;
+
+struct gen_rule {
+    const char *key;
+    enum gen_rule_kind kind;
+    unsigned flags;
+    long long min, max;
+    const char *const *allowed; /* GEN_ENUM, NULL-terminated */
+    const int *ints;            /* GEN_INT: the allowed values instead of a range */
+    size_t nints;
+    const char *pattern; /* GEN_STRING */
+    /* GEN_STRING: what a value failing pattern or max is; GEN_ENUM, GEN_INT with ints: what a
+     * value outside the set is, followed by the set ("is not one of" when NULL); GEN_CHECK:
+     * the check's own parameter. */
+    const char *msg;
+    void (*value)(struct gen_check *c, const char *s, const char *path); /* GEN_STRING */
+    const struct gen_rule *fields; /* GEN_OBJECT, GEN_OBJECTS */
+    void (*check)(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r);
+};
+
+/* The object being checked and where it is. */
+struct gen_target {
+    json_t *obj;
+    const char *path; /* "$.databases[0]" */
+    const struct gen_rule *rules;
+    json_t *array; /* the array holding obj (its index in index), or NULL */
+    size_t index;
+    const struct gen_target *parent; /* the object holding this one, or NULL for the root */
+};
+
+/* Reports unknown keys of t->obj, then applies every row of t->rules. */
+void gen_check_rules(struct gen_check *c, const struct gen_target *t);
+/* True when t->obj has key as an integer that passes the key's rule; *out receives the
+ * integer whenever there is one. */
+bool gen_int_field(const struct gen_target *t, const char *key, long long *out);
+
+/* Appends one error line for path. */
+void gen_verr(struct gen_check *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A user string as a short JSON literal, safe to print (caller frees). */
+char *gen_show(const char *s);
+/* "$.a" + "b" -> "$.a.b", or "$.a[\"b-c\"]" when the key is not a plain identifier; caller
+ * frees. */
+char *gen_path_key(const char *parent, const char *key);
+/* True when s matches the extended regular expression re. */
+bool gen_match(const char *re, const char *s);
+/* True when s is one of the NULL-terminated list. */
+bool gen_in_list(const char *const *list, const char *s);
 
 #endif

@@ -99,13 +99,18 @@ static char *buf_to_str(struct buf *b)
     return buf_take(b, &len);
 }
 
-struct hcl_value *hcl_str(const char *s)
+static char *quoted(const char *s)
 {
     struct buf b;
     buf_init(&b, 0);
     hcl_quote(&b, s);
+    return buf_to_str(&b);
+}
+
+struct hcl_value *hcl_str(const char *s)
+{
     struct hcl_value *v = value_new(V_EXPR);
-    v->expr = buf_to_str(&b);
+    v->expr = quoted(s);
     return v;
 }
 
@@ -164,14 +169,6 @@ bool hcl_is_ident(const char *s)
               *s == '_' || *s == '-'))
             return false;
     return true;
-}
-
-static char *quoted(const char *s)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    hcl_quote(&b, s);
-    return buf_to_str(&b);
 }
 
 /* Literal keywords would be read as values, not names, in an object key position. */
@@ -237,48 +234,6 @@ void hcl_blank(struct hcl_body *b)
 void hcl_comment(struct hcl_body *b, const char *text)
 {
     item_add(b, I_COMMENT)->name = xstrdup(text);
-}
-
-/* Escaping: HCL string literals take the JSON-like escapes plus two template escapes. "${"
- * would start an interpolation and "%{" a directive, so a literal "${x}" is written "$${x}";
- * HCL reads "$${" back as "${". Control characters other than \n, \r, \t become \uXXXX. */
-void hcl_quote(struct buf *out, const char *s)
-{
-    buf_append_str(out, "\"", NULL);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '\\':
-            buf_append_str(out, "\\\\", NULL);
-            break;
-        case '"':
-            buf_append_str(out, "\\\"", NULL);
-            break;
-        case '\n':
-            buf_append_str(out, "\\n", NULL);
-            break;
-        case '\r':
-            buf_append_str(out, "\\r", NULL);
-            break;
-        case '\t':
-            buf_append_str(out, "\\t", NULL);
-            break;
-        case '$':
-        case '%':
-            buf_append(out, p, 1, NULL);
-            if (p[1] == '{')
-                buf_append(out, p, 1, NULL);
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                char tmp[8];
-                snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
-                buf_append_str(out, tmp, NULL);
-            } else {
-                buf_append(out, p, 1, NULL);
-            }
-        }
-    }
-    buf_append_str(out, "\"", NULL);
 }
 
 static bool value_is_single_line(const struct hcl_value *v)

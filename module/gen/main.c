@@ -2,7 +2,7 @@
  *
  *   stackgen validate STACK.json
  *   stackgen render STACK.json -o DIR [--format tofu|terragrunt] [--backend-url URL]
- *                   [--modules-dir DIR]
+ *                   [--modules-dir DIR | --module-source PREFIX]
  *
  * Exit status: 0 success, 1 invalid stack (every problem on stderr, one INFRA_001 line each)
  * or a failed write, 2 usage error. */
@@ -21,30 +21,38 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: stackgen validate STACK.json\n"
-          "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
-          "                       [--backend-url URL] [--modules-dir DIR]\n"
-          "       stackgen --help\n"
-          "\n"
-          "validate  check a stack description; every problem is printed as\n"
-          "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
-          "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
-          "          Terragrunt tree (--format terragrunt) to DIR, with the used modules under\n"
-          "          DIR/modules/ and backend \"http\" pointing at stated\n"
-          "\n"
-          "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
-          "  -f, --format FORMAT    tofu (default) or terragrunt\n"
-          "  -b, --backend-url URL  base URL of stated (default " DEFAULT_BACKEND_URL ");\n"
-          "                         states are URL/v1/states/<stack>/<environment>[/<unit>]\n"
-          "  -m, --modules-dir DIR  module sources (default: $STACKGEN_MODULES_DIR, then\n"
-          "                         module/scaleway next to the build, then\n"
-          "                         ../share/stated/scaleway next to the binary)\n"
-          "\n"
-          "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
-          "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
-          "(tofu) or STACK_SECRET_VALUES (terragrunt) for secret values.\n"
-          "Exit status: 0 success, 1 invalid stack or write failure, 2 usage error.\n",
-          f);
+    fputs(
+        "usage: stackgen validate STACK.json\n"
+        "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
+        "                       [--backend-url URL] [--modules-dir DIR | --module-source PREFIX]\n"
+        "       stackgen --help\n"
+        "\n"
+        "validate  check a stack description; every problem is printed as\n"
+        "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
+        "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
+        "          Terragrunt tree (--format terragrunt) to DIR, with backend \"http\" pointing\n"
+        "          at stated, and a copy of the used modules under DIR/modules/ unless\n"
+        "          --module-source names where they are\n"
+        "\n"
+        "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
+        "  -f, --format FORMAT    tofu (default) or terragrunt\n"
+        "  -b, --backend-url URL  base URL of stated (default " DEFAULT_BACKEND_URL ");\n"
+        "                         states are URL/v1/states/<stack>/<environment>[/<unit>]\n"
+        "  -m, --modules-dir DIR  module sources (default: $STACKGEN_MODULES_DIR, then\n"
+        "                         module/scaleway next to the build, then\n"
+        "                         ../share/stated/scaleway next to the binary)\n"
+        "  -s, --module-source PREFIX\n"
+        "                         call the modules where they are instead of copying them:\n"
+        "                         a path relative to DIR starting with ./ or ../ (such as\n"
+        "                         ../../module/scaleway), or a remote source such as\n"
+        "                         git::https://HOST/stated.git//module/scaleway?ref=vX.Y.Z;\n"
+        "                         /<component> is added to its path, before any ?query\n"
+        "\n"
+        "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
+        "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
+        "(tofu) or STACK_SECRET_VALUES (terragrunt) for secret values.\n"
+        "Exit status: 0 success, 1 invalid stack or write failure, 2 usage error.\n",
+        f);
 }
 
 static bool is_dir(const char *p)
@@ -116,29 +124,40 @@ static struct stack *load(const char *path, int *rc)
     return s;
 }
 
-int main(int argc, char **argv)
+struct args {
+    const char *cmd, *path; /* "validate" or "render", STACK.json */
+    const char *out, *format, *backend_url, *modules_dir, *module_source;
+};
+
+/* Reads the command line into *a. Returns -1 to go on, or the exit status when there is nothing
+ * more to do (--help, or a usage error already reported). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"format", required_argument, NULL, 'f'},
                                          {"backend-url", required_argument, NULL, 'b'},
                                          {"modules-dir", required_argument, NULL, 'm'},
+                                         {"module-source", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *out = NULL, *format = "tofu", *url = DEFAULT_BACKEND_URL, *mods = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "o:f:b:m:h", opts, NULL)) != -1) {
+    *a = (struct args){.format = "tofu", .backend_url = DEFAULT_BACKEND_URL};
+    while ((c = getopt_long(argc, argv, "o:f:b:m:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            out = optarg;
+            a->out = optarg;
             break;
         case 'f':
-            format = optarg;
+            a->format = optarg;
             break;
         case 'b':
-            url = optarg;
+            a->backend_url = optarg;
             break;
         case 'm':
-            mods = optarg;
+            a->modules_dir = optarg;
+            break;
+        case 's':
+            a->module_source = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -152,53 +171,100 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[optind], *path = argv[optind + 1];
+    a->cmd = argv[optind];
+    a->path = argv[optind + 1];
+    return -1;
+}
+
+static int run_validate(const struct args *a)
+{
     int rc = 0;
-    if (strcmp(cmd, "validate") == 0) {
-        if (out) {
-            fputs("stackgen: validate takes no -o\n", stderr);
-            return 2;
-        }
-        struct stack *s = load(path, &rc);
-        stack_free(s);
-        return rc;
-    }
-    if (strcmp(cmd, "render") != 0) {
-        fprintf(stderr, "stackgen: unknown command %s\n", cmd);
-        usage(stderr);
+    if (a->out) {
+        fputs("stackgen: validate takes no -o\n", stderr);
         return 2;
     }
-    struct stack_render_opts o = {.backend_url = url};
-    if (strcmp(format, "tofu") == 0)
-        o.format = STACK_FORMAT_TOFU;
-    else if (strcmp(format, "terragrunt") == 0)
-        o.format = STACK_FORMAT_TERRAGRUNT;
-    else {
-        fprintf(stderr, "stackgen: --format must be tofu or terragrunt\n");
+    stack_free(load(a->path, &rc));
+    return rc;
+}
+
+/* The render options from the command line; 0, or 2 after reporting a usage error. */
+static int render_opts(const struct args *a, struct stack_render_opts *o)
+{
+    struct err err = {0};
+    *o = (struct stack_render_opts){.backend_url = a->backend_url,
+                                    .module_source = a->module_source};
+    if (strcmp(a->format, "tofu") == 0) {
+        o->format = STACK_FORMAT_TOFU;
+    } else if (strcmp(a->format, "terragrunt") == 0) {
+        o->format = STACK_FORMAT_TERRAGRUNT;
+    } else {
+        fputs("stackgen: --format must be tofu or terragrunt\n", stderr);
         return 2;
     }
-    if (!out) {
+    if (!a->out) {
         fputs("stackgen: render needs -o DIR\n", stderr);
         return 2;
     }
-    struct err err = {0};
-    if (stack_backend_url_check(url, &err) != 0) {
+    if (stack_backend_url_check(a->backend_url, &err) != 0) {
         fprintf(stderr, "stackgen: --backend-url: %s\n", err.msg);
         return 2;
     }
-    char *found = mods ? xstrdup(mods) : find_modules_dir();
-    if (!found || !is_dir(found)) {
-        fprintf(stderr, "stackgen: module sources not found; pass --modules-dir DIR\n");
-        free(found);
+    if (a->module_source && a->modules_dir) {
+        fputs("stackgen: --module-source and --modules-dir exclude each other (nothing is "
+              "copied with --module-source)\n",
+              stderr);
         return 2;
     }
+    if (a->module_source && stack_module_source_check(a->module_source, &err) != 0) {
+        fprintf(stderr, "stackgen: --module-source: %s\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
+
+/* The module sources to copy; NULL, reported, when they are not found. */
+static char *locate_modules(const struct args *a)
+{
+    char *found = a->modules_dir ? xstrdup(a->modules_dir) : find_modules_dir();
+    if (found && is_dir(found))
+        return found;
+    fputs("stackgen: module sources not found; pass --modules-dir DIR\n", stderr);
+    free(found);
+    return NULL;
+}
+
+static int run_render(const struct args *a)
+{
+    struct stack_render_opts o;
+    struct err err = {0};
+    char *found = NULL;
+    int rc = render_opts(a, &o);
+    if (rc)
+        return rc;
+    if (!a->module_source && !(found = locate_modules(a)))
+        return 2;
     o.modules_dir = found;
-    struct stack *s = load(path, &rc);
-    if (s && stackgen_render_dir(s, &o, out, &err) != 0) {
+    struct stack *s = load(a->path, &rc);
+    if (s && stackgen_render_dir(s, &o, a->out, &err) != 0) {
         fprintf(stderr, "stackgen: %s %s\n", err_infra_code(err.code), err.msg);
         rc = 1;
     }
     stack_free(s);
     free(found);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(a.cmd, "validate") == 0)
+        return run_validate(&a);
+    if (strcmp(a.cmd, "render") == 0)
+        return run_render(&a);
+    fprintf(stderr, "stackgen: unknown command %s\n", a.cmd);
+    usage(stderr);
+    return 2;
 }

@@ -184,6 +184,27 @@ static void in_secrets(struct hcl_body *b, const struct rctx *c)
                         : "var.secret_values");
 }
 
+/* user_passwords (from Secret Manager) and users, both keyed by user name. */
+static void database_users(struct hcl_body *b, const struct rctx *c, json_t *users)
+{
+    static const char *const keys[] = {"is_admin", "is_admin", "privileges", "privileges", NULL};
+    struct hcl_body *pw, *ub;
+    hcl_attr(b, "user_passwords", hcl_object(&pw));
+    hcl_attr(b, "users", hcl_object(&ub));
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u)
+    {
+        const char *name = gen_str(u, "name", "");
+        char *r = secret_ref(c, gen_str(u, "password_secret", ""));
+        hcl_attr_expr(pw, name, r);
+        free(r);
+        struct hcl_body *o;
+        hcl_attr(ub, name, hcl_object(&o));
+        copy_keys(o, u, keys);
+    }
+}
+
 static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
 {
     static const char *const top[] = {"admin_user",
@@ -198,16 +219,8 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
                                       "ha",
                                       NULL};
     json_t *acl = json_object_get(db, "acl");
-    if (acl) {
-        struct hcl_value *t = hcl_tuple();
-        size_t i;
-        json_t *r;
-        json_array_foreach(acl, i, r)
-        {
-            hcl_tuple_add(t, json_to_hcl(r));
-        }
-        hcl_attr(b, "acl", t);
-    }
+    if (acl)
+        hcl_attr(b, "acl", json_to_hcl(acl));
     char *r = secret_ref(c, gen_str(db, "admin_password_secret", ""));
     hcl_attr_expr(b, "admin_password", r);
     free(r);
@@ -231,25 +244,8 @@ static void in_database(struct hcl_body *b, const struct rctx *c, json_t *db)
     common_inputs(b, c, true);
     hcl_attr(b, "tags", tags_list(c));
     json_t *users = json_object_get(db, "users");
-    if (users) {
-        struct hcl_body *pw, *ub;
-        hcl_attr(b, "user_passwords", hcl_object(&pw));
-        hcl_attr(b, "users", hcl_object(&ub));
-        size_t i;
-        json_t *u;
-        json_array_foreach(users, i, u)
-        {
-            const char *un = gen_str(u, "name", "");
-            r = secret_ref(c, gen_str(u, "password_secret", ""));
-            hcl_attr_expr(pw, un, r);
-            free(r);
-            struct hcl_body *o;
-            hcl_attr(ub, un, hcl_object(&o));
-            static const char *const ukeys[] = {"is_admin", "is_admin", "privileges", "privileges",
-                                                NULL};
-            copy_keys(o, u, ukeys);
-        }
-    }
+    if (users)
+        database_users(b, c, users);
     static const char *const vkeys[] = {"size_gb", "volume_size_gb", "type", "volume_type", NULL};
     copy_keys(b, json_object_get(db, "volume"), vkeys);
 }
@@ -357,7 +353,16 @@ static void in_registry(struct hcl_body *b, const struct rctx *c)
 
 /* ---- the list of units ---- */
 
-enum comp { C_NETWORK, C_SECRETS, C_DATABASE, C_CONTAINERS, C_BUCKET, C_MONITORING, C_REGISTRY };
+enum comp {
+    C_NETWORK,
+    C_SECRETS,
+    C_DATABASE,
+    C_CONTAINERS,
+    C_BUCKET,
+    C_MONITORING,
+    C_REGISTRY,
+    C_COUNT
+};
 
 struct unit {
     enum comp comp;
@@ -432,6 +437,8 @@ static void unit_inputs(struct hcl_body *b, const struct rctx *c, const struct u
     case C_REGISTRY:
         in_registry(b, c);
         break;
+    case C_COUNT:
+        break;
     }
 }
 
@@ -458,9 +465,19 @@ static void header(struct hcl_body *b, const struct rctx *c, const char *what)
     free(line);
 }
 
-static char *state_url(const struct rctx *c, const struct stack_render_opts *o)
+/* The state's address as an HCL literal; a Terragrunt root appends the unit's path, so each
+ * unit has a state of its own (e.g. shop/dev/network). */
+static char *state_address(const struct rctx *c, const struct stack_render_opts *o)
 {
-    return xasprintf("%s/v1/states/%s/%s", o->backend_url, c->name, c->env);
+    struct buf q;
+    size_t len;
+    char *url = xasprintf("%s/v1/states/%s/%s", o->backend_url, c->name, c->env);
+    buf_init(&q, 0);
+    buf_append_str(&q, "\"", NULL);
+    hcl_escape(&q, url);
+    buf_append_str(&q, c->tg ? "/${path_relative_to_include()}\"" : "\"", NULL);
+    free(url);
+    return buf_take(&q, &len);
 }
 
 static void backend_attrs(struct hcl_body *b, const char *quoted_url)
@@ -484,52 +501,54 @@ static void required_providers(struct hcl_body *t)
 
 /* ---- OpenTofu root ---- */
 
-static int render_tofu(struct rctx *c, const struct stack_render_opts *o, struct unit *u, size_t n,
-                       const struct stack_sink *k, struct err *err)
+static int emit_backend_tf(const struct rctx *c, const struct stack_render_opts *o,
+                           const struct stack_sink *k, struct err *err)
 {
-    struct hcl_body *f = hcl_body_new(), *t, *b;
-    struct buf q;
-
+    struct hcl_body *f = hcl_body_new();
     header(f, c, "Backend");
     hcl_comment(f, "Credentials: TF_HTTP_USERNAME and TF_HTTP_PASSWORD (a stated token).");
-    t = hcl_block(f, "terraform", NULL, NULL);
-    b = hcl_block(t, "backend", "http", NULL);
-    char *url = state_url(c, o);
-    buf_init(&q, 0);
-    hcl_quote(&q, url);
-    free(url);
-    backend_attrs(b, q.data);
-    buf_cleanup(&q);
-    if (emit_body(k, "backend.tf", f, err))
-        return -1;
+    struct hcl_body *t = hcl_block(f, "terraform", NULL, NULL);
+    char *address = state_address(c, o);
+    backend_attrs(hcl_block(t, "backend", "http", NULL), address);
+    free(address);
+    return emit_body(k, "backend.tf", f, err);
+}
 
-    f = hcl_body_new();
-    t = hcl_block(f, "terraform", NULL, NULL);
-    required_providers(t);
-    if (emit_body(k, "versions.tf", f, err))
-        return -1;
+static int emit_versions_tf(const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new();
+    required_providers(hcl_block(f, "terraform", NULL, NULL));
+    return emit_body(k, "versions.tf", f, err);
+}
 
-    f = hcl_body_new();
+static int emit_providers_tf(const struct rctx *c, const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new();
     header(f, c, "Provider");
     hcl_comment(f, "Credentials: SCW_ACCESS_KEY and SCW_SECRET_KEY.");
-    b = hcl_block(f, "provider", "scaleway", NULL);
+    struct hcl_body *b = hcl_block(f, "provider", "scaleway", NULL);
     hcl_attr_expr(b, "project_id", "var.project_id");
     hcl_attr_expr(b, "region", "var.region");
     hcl_attr_expr(b, "zone", "\"${var.region}-1\"");
-    if (emit_body(k, "providers.tf", f, err))
-        return -1;
+    return emit_body(k, "providers.tf", f, err);
+}
 
-    f = hcl_body_new();
-    b = hcl_block(f, "variable", "project_id", NULL);
+static void string_variable(struct hcl_body *f, const char *name, const char *description,
+                            const char *def)
+{
+    struct hcl_body *b = hcl_block(f, "variable", name, NULL);
     hcl_attr_expr(b, "type", "string");
-    hcl_attr_str(b, "description", "Scaleway project ID (UUID).");
-    hcl_attr_str(b, "default", c->project);
-    b = hcl_block(f, "variable", "region", NULL);
-    hcl_attr_expr(b, "type", "string");
-    hcl_attr_str(b, "description", "Scaleway region.");
-    hcl_attr_str(b, "default", c->region);
+    hcl_attr_str(b, "description", description);
+    hcl_attr_str(b, "default", def);
+}
+
+static int emit_variables_tf(const struct rctx *c, const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new();
+    string_variable(f, "project_id", "Scaleway project ID (UUID).", c->project);
+    string_variable(f, "region", "Scaleway region.", c->region);
     if (c->has_secrets) {
-        b = hcl_block(f, "variable", "secret_values", NULL);
+        struct hcl_body *b = hcl_block(f, "variable", "secret_values", NULL);
         hcl_attr_expr(b, "type", "map(string)");
         hcl_attr_str(b, "description",
                      "Secret values keyed by secret name; pass them as TF_VAR_secret_values, "
@@ -537,70 +556,78 @@ static int render_tofu(struct rctx *c, const struct stack_render_opts *o, struct
         hcl_attr_expr(b, "default", "{}");
         hcl_attr_bool(b, "sensitive", true);
     }
-    if (emit_body(k, "variables.tf", f, err))
-        return -1;
+    return emit_body(k, "variables.tf", f, err);
+}
 
-    f = hcl_body_new();
+static int emit_main_tf(const struct rctx *c, const struct stack_render_opts *o,
+                        const struct unit *u, size_t n, const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new();
     header(f, c, "Modules");
     for (size_t i = 0; i < n; i++) {
-        b = hcl_block(f, "module", u[i].label, NULL);
-        char *src = xasprintf("./modules/%s", u[i].component);
+        struct hcl_body *b = hcl_block(f, "module", u[i].label, NULL);
+        char *src = gen_module_source(o->module_source, u[i].component, false);
         hcl_attr_str(b, "source", src);
         free(src);
         hcl_blank(b);
         unit_inputs(b, c, &u[i]);
     }
-    if (emit_body(k, "main.tf", f, err))
-        return -1;
+    return emit_body(k, "main.tf", f, err);
+}
 
-    f = hcl_body_new();
-    struct hcl_body *dbo = NULL, *bko = NULL;
+/* What outputs.tf passes on from each kind of unit: one output per unit, or, for the kinds a
+ * stack may have several of, one map keyed by database or bucket name. */
+static const struct {
+    const char *name, *description;
+    const char *unit_output; /* the module output it reads */
+    bool keyed;
+} outputs[] = {
+    [C_NETWORK] = {"private_network_id", "ID of the stack's private network.", "private_network_id",
+                   false},
+    [C_SECRETS] = {"secret_ids", "Secret Manager IDs keyed by secret name.", "ids", false},
+    [C_DATABASE] = {"database_instance_ids", "Database instance IDs keyed by database name.",
+                    "instance_id", true},
+    [C_CONTAINERS] = {"container_endpoints", "Container endpoints keyed by container name.",
+                      "endpoints", false},
+    [C_BUCKET] = {"bucket_ids", "Bucket IDs keyed by bucket name.", "id", true},
+    [C_MONITORING] = {"alert_manager_url", "URL of the Cockpit alert manager.", "alert_manager_url",
+                      false},
+    [C_REGISTRY] = {"registry_endpoint", "Container Registry endpoint to push images to.",
+                    "endpoint", false},
+};
+
+static int emit_outputs_tf(const struct rctx *c, const struct unit *u, size_t n,
+                           const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new();
+    struct hcl_body *maps[C_COUNT] = {NULL}; /* the value of each keyed output, once created */
     for (size_t i = 0; i < n; i++) {
-        switch (u[i].comp) {
-        case C_NETWORK:
-            b = hcl_block(f, "output", "private_network_id", NULL);
-            hcl_attr_str(b, "description", "ID of the stack's private network.");
-            attr_ref(b, "value", c, "network", "private_network_id");
-            break;
-        case C_SECRETS:
-            b = hcl_block(f, "output", "secret_ids", NULL);
-            hcl_attr_str(b, "description", "Secret Manager IDs keyed by secret name.");
-            attr_ref(b, "value", c, "secrets", "ids");
-            break;
-        case C_DATABASE:
-            if (!dbo) {
-                b = hcl_block(f, "output", "database_instance_ids", NULL);
-                hcl_attr_str(b, "description", "Database instance IDs keyed by database name.");
-                hcl_attr(b, "value", hcl_object(&dbo));
-            }
-            attr_ref(dbo, gen_str(u[i].item, "name", ""), c, u[i].label, "instance_id");
-            break;
-        case C_CONTAINERS:
-            b = hcl_block(f, "output", "container_endpoints", NULL);
-            hcl_attr_str(b, "description", "Container endpoints keyed by container name.");
-            attr_ref(b, "value", c, "containers", "endpoints");
-            break;
-        case C_BUCKET:
-            if (!bko) {
-                b = hcl_block(f, "output", "bucket_ids", NULL);
-                hcl_attr_str(b, "description", "Bucket IDs keyed by bucket name.");
-                hcl_attr(b, "value", hcl_object(&bko));
-            }
-            attr_ref(bko, gen_str(u[i].item, "name", ""), c, u[i].label, "id");
-            break;
-        case C_MONITORING:
-            b = hcl_block(f, "output", "alert_manager_url", NULL);
-            hcl_attr_str(b, "description", "URL of the Cockpit alert manager.");
-            attr_ref(b, "value", c, "monitoring", "alert_manager_url");
-            break;
-        case C_REGISTRY:
-            b = hcl_block(f, "output", "registry_endpoint", NULL);
-            hcl_attr_str(b, "description", "Container Registry endpoint to push images to.");
-            attr_ref(b, "value", c, "registry", "endpoint");
-            break;
+        enum comp comp = u[i].comp;
+        if (outputs[comp].keyed && maps[comp]) {
+            attr_ref(maps[comp], gen_str(u[i].item, "name", ""), c, u[i].label,
+                     outputs[comp].unit_output);
+            continue;
         }
+        struct hcl_body *b = hcl_block(f, "output", outputs[comp].name, NULL);
+        hcl_attr_str(b, "description", outputs[comp].description);
+        if (!outputs[comp].keyed) {
+            attr_ref(b, "value", c, u[i].label, outputs[comp].unit_output);
+            continue;
+        }
+        hcl_attr(b, "value", hcl_object(&maps[comp]));
+        attr_ref(maps[comp], gen_str(u[i].item, "name", ""), c, u[i].label,
+                 outputs[comp].unit_output);
     }
     return emit_body(k, "outputs.tf", f, err);
+}
+
+static int render_tofu(const struct rctx *c, const struct stack_render_opts *o,
+                       const struct unit *u, size_t n, const struct stack_sink *k, struct err *err)
+{
+    if (emit_backend_tf(c, o, k, err) || emit_versions_tf(k, err) || emit_providers_tf(c, k, err) ||
+        emit_variables_tf(c, k, err) || emit_main_tf(c, o, u, n, k, err))
+        return -1;
+    return emit_outputs_tf(c, u, n, k, err);
 }
 
 /* ---- Terragrunt tree ---- */
@@ -649,27 +676,21 @@ static void dependency(struct hcl_body *f, const struct rctx *c, const struct un
     mock_outputs(d, c, dep->comp);
 }
 
-static int render_terragrunt(struct rctx *c, const struct stack_render_opts *o, struct unit *u,
-                             size_t n, const struct stack_sink *k, struct err *err)
+/* The root terragrunt.hcl: the backend every unit's state uses, the provider and the inputs
+ * every module takes. */
+static int emit_terragrunt_root(const struct rctx *c, const struct stack_render_opts *o,
+                                const struct stack_sink *k, struct err *err)
 {
     struct hcl_body *f = hcl_body_new(), *b, *obj;
-    struct buf q;
-
     header(f, c, "Terragrunt root");
     hcl_comment(f, "Credentials: TF_HTTP_USERNAME and TF_HTTP_PASSWORD (a stated token), SCW_*,");
     hcl_comment(f, "and secret values as JSON in STACK_SECRET_VALUES.");
     b = hcl_block(f, "remote_state", NULL, NULL);
     hcl_attr_str(b, "backend", "http");
     hcl_attr(b, "config", hcl_object(&obj));
-    /* The state name ends with the unit's path: one state per unit, e.g. shop/dev/network. */
-    char *url = state_url(c, o);
-    buf_init(&q, 0);
-    hcl_quote(&q, url);
-    free(url);
-    q.len--; /* reopen the literal to append the interpolation */
-    buf_append_str(&q, "/${path_relative_to_include()}\"", NULL);
-    backend_attrs(obj, q.data);
-    buf_cleanup(&q);
+    char *address = state_address(c, o);
+    backend_attrs(obj, address);
+    free(address);
     hcl_attr(b, "generate", hcl_object(&obj));
     hcl_attr_str(obj, "if_exists", "overwrite");
     hcl_attr_str(obj, "path", "backend.tf");
@@ -686,34 +707,62 @@ static int render_terragrunt(struct rctx *c, const struct stack_render_opts *o, 
     hcl_attr(f, "inputs", hcl_object(&obj));
     hcl_attr_str(obj, "project_id", c->project);
     hcl_attr_str(obj, "region", c->region);
-    if (emit_body(k, "terragrunt.hcl", f, err))
-        return -1;
+    return emit_body(k, "terragrunt.hcl", f, err);
+}
 
+/* Containers and databases read the network and secrets; containers also wait for the
+ * databases they talk to. */
+static bool depends_on(const struct unit *unit, const struct unit *other)
+{
+    if (unit->comp != C_DATABASE && unit->comp != C_CONTAINERS)
+        return false;
+    return other->comp == C_NETWORK || other->comp == C_SECRETS ||
+           (unit->comp == C_CONTAINERS && other->comp == C_DATABASE);
+}
+
+static int emit_terragrunt_unit(const struct rctx *c, const struct stack_render_opts *o,
+                                const struct unit *u, size_t n, size_t i,
+                                const struct stack_sink *k, struct err *err)
+{
+    struct hcl_body *f = hcl_body_new(), *b, *obj;
+    header(f, c, "Terragrunt unit");
+    b = hcl_block(f, "include", "root", NULL);
+    hcl_attr_expr(b, "path", "find_in_parent_folders()");
+    b = hcl_block(f, "terraform", NULL, NULL);
+    char *src = gen_module_source(o->module_source, u[i].component, true);
+    hcl_attr_str(b, "source", src);
+    free(src);
+    for (size_t j = 0; j < n; j++)
+        if (depends_on(&u[i], &u[j]))
+            dependency(f, c, &u[j]);
+    hcl_attr(f, "inputs", hcl_object(&obj));
+    unit_inputs(obj, c, &u[i]);
+    char *path = xasprintf("%s/terragrunt.hcl", u[i].dir);
+    int rc = emit_body(k, path, f, err);
+    free(path);
+    return rc;
+}
+
+static int render_terragrunt(const struct rctx *c, const struct stack_render_opts *o,
+                             const struct unit *u, size_t n, const struct stack_sink *k,
+                             struct err *err)
+{
+    if (emit_terragrunt_root(c, o, k, err))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (emit_terragrunt_unit(c, o, u, n, i, k, err))
+            return -1;
+    return 0;
+}
+
+/* Each module directory once, in the order of first use. */
+static int copy_modules(const struct unit *u, size_t n, const struct stack_sink *k, struct err *err)
+{
     for (size_t i = 0; i < n; i++) {
-        f = hcl_body_new();
-        header(f, c, "Terragrunt unit");
-        b = hcl_block(f, "include", "root", NULL);
-        hcl_attr_expr(b, "path", "find_in_parent_folders()");
-        b = hcl_block(f, "terraform", NULL, NULL);
-        char *src = xasprintf("../modules//%s", u[i].component);
-        hcl_attr_str(b, "source", src);
-        free(src);
-        /* Containers and databases read the network and secrets; containers also wait for
-         * the databases they talk to. */
-        if (u[i].comp == C_DATABASE || u[i].comp == C_CONTAINERS) {
-            for (size_t j = 0; j < n; j++) {
-                bool need = u[j].comp == C_NETWORK || u[j].comp == C_SECRETS ||
-                            (u[i].comp == C_CONTAINERS && u[j].comp == C_DATABASE);
-                if (need)
-                    dependency(f, c, &u[j]);
-            }
-        }
-        hcl_attr(f, "inputs", hcl_object(&obj));
-        unit_inputs(obj, c, &u[i]);
-        char *path = xasprintf("%s/terragrunt.hcl", u[i].dir);
-        int rc = emit_body(k, path, f, err);
-        free(path);
-        if (rc)
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            seen = seen || strcmp(u[j].component, u[i].component) == 0;
+        if (!seen && k->copy_module(u[i].component, k->ctx, err))
             return -1;
     }
     return 0;
@@ -722,7 +771,8 @@ static int render_terragrunt(struct rctx *c, const struct stack_render_opts *o, 
 int stack_render(const struct stack *s, const struct stack_render_opts *o,
                  const struct stack_sink *k, struct err *err)
 {
-    if (stack_backend_url_check(o->backend_url, err))
+    if (stack_backend_url_check(o->backend_url, err) ||
+        (o->module_source && stack_module_source_check(o->module_source, err)))
         return -1;
     struct rctx c = {.root = s->root, .tg = o->format == STACK_FORMAT_TERRAGRUNT};
     c.st = json_object_get(s->root, "stack");
@@ -733,14 +783,8 @@ int stack_render(const struct stack *s, const struct stack_render_opts *o,
     struct unit u[64];
     size_t n = list_units(&c, u, sizeof(u) / sizeof(u[0]));
     int rc = c.tg ? render_terragrunt(&c, o, u, n, k, err) : render_tofu(&c, o, u, n, k, err);
-    /* Each module directory once, in the order of first use. */
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            seen = seen || strcmp(u[j].component, u[i].component) == 0;
-        if (!seen)
-            rc = k->copy_module(u[i].component, k->ctx, err);
-    }
+    if (rc == 0 && !o->module_source)
+        rc = copy_modules(u, n, k, err);
     for (size_t i = 0; i < n; i++) {
         free(u[i].label);
         free(u[i].dir);
@@ -772,6 +816,74 @@ int stack_backend_url_check(const char *url, struct err *err)
     }
     if (url[strlen(url) - 1] == '/')
         return err_set(err, ERR_INVALID, "backend URL must not end with /");
+    return 0;
+}
+
+/* ---- module sources ----
+ *
+ * A source is a local path (it starts with ./ or ../ and is relative to the directory of the
+ * file that names it) or a remote address that go-getter fetches, where "//" separates what is
+ * downloaded from the subdirectory used and a ?query (git's ?ref=) comes last:
+ *     git::https://host/stated.git//module/scaleway/containers?ref=v1.2.0
+ * Terragrunt splits terraform.source at the first "//" of its path the same way and copies what
+ * comes before it whole into its cache, so a local path needs a "//" there too; modules calling
+ * their siblings (../network) keep working because the whole tree is copied. From one prefix,
+ * taken relative to DIR when it is a local path, the renderer writes
+ *     --module-source                    tofu main.tf, then a Terragrunt unit
+ *     (none: the copy in DIR/modules)    ./modules/containers
+ *                                        ../modules//containers
+ *     ../../module/scaleway              ../../module/scaleway/containers
+ *                                        ../../../module/scaleway//containers
+ *     git::https://h/s.git//module/scaleway?ref=v1
+ *                                        git::https://h/s.git//module/scaleway/containers?ref=v1
+ *     git::https://h/modules.git?ref=v1  git::https://h/modules.git//containers?ref=v1
+ * (remote sources come out the same in both formats). A Terragrunt unit sits one directory
+ * below DIR, hence the extra ../ for local paths. */
+
+static bool is_local_path(const char *s)
+{
+    return strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0;
+}
+
+/* True when the first len bytes of s hold a "//" that is not the one of "scheme://". */
+static bool has_subdir(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if (s[i] == '/' && s[i + 1] == '/' && (i == 0 || s[i - 1] != ':'))
+            return true;
+    return false;
+}
+
+char *gen_module_source(const char *prefix, const char *component, bool terragrunt)
+{
+    const char *p = prefix ? prefix : "./modules";
+    size_t base = strcspn(p, "?"); /* the query, if any, goes after the component */
+    bool local = is_local_path(p);
+    const char *up = "";
+    if (terragrunt && local) {
+        up = "../";
+        if (p[1] == '/') { /* "./x" from DIR is "../x" from a unit */
+            p += 2;
+            base -= 2;
+        }
+    }
+    const char *sep = has_subdir(p, base) || (local && !terragrunt) ? "/" : "//";
+    return xasprintf("%s%.*s%s%s%s", up, (int)base, p, sep, component, p + base);
+}
+
+int stack_module_source_check(const char *prefix, struct err *err)
+{
+    size_t base = strcspn(prefix, "?");
+    if (base == 0)
+        return err_set(err, ERR_INVALID, "module source must not be empty");
+    for (const unsigned char *p = (const unsigned char *)prefix; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return err_set(err, ERR_INVALID,
+                           "module source contains a space or a control character");
+    if (prefix[base - 1] == '/')
+        return err_set(err, ERR_INVALID, "module source must not end with /");
+    if (prefix[base] && is_local_path(prefix))
+        return err_set(err, ERR_INVALID, "a local module source takes no ?query");
     return 0;
 }
 

@@ -1,12 +1,13 @@
-/* module/gen/stack.c: loading and validating a stack description.
+/* module/gen/stack.c: what a stack description must be, as rule tables for the checker in
+ * rules.c, and loading one.
  *
- * Validation never stops at the first problem: every check appends its own line to the error
- * buffer, so one run shows the author everything to fix. Checks run in a fixed order (the
- * order of this file), which keeps error output byte-stable for golden tests. Messages quote
- * user strings through JSON escaping and never repeat a value that looks like a secret. */
+ * Most of a stack's rules are data: a row per key with its type and range, or the set its value
+ * comes from. What spans several fields (cpu pairs with memory, max_scale >= min_scale, the
+ * production rules, names declared elsewhere) is a GEN_CHECK row calling a function below, at
+ * the point of the table where its message belongs. Tables run in a fixed order (stack, network,
+ * secrets, containers, databases, buckets, monitoring, registry), which keeps error output
+ * byte-stable for golden tests, and messages never repeat a value that looks like a secret. */
 #include <ctype.h>
-#include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,284 +20,543 @@
 const int gen_mem_mb[GEN_MEM_SIZES] = {128, 256, 512, 1024, 2048, 3072, 4096};
 const int gen_mem_cpu[GEN_MEM_SIZES] = {70, 140, 280, 560, 1120, 1680, 2240};
 
-struct vctx {
-    struct buf *errors;
-    json_t *root;
-    bool production;
-    json_t *secrets; /* names declared in secrets[], as an object used as a set */
-};
+/* ---- checks on one string value (GEN_STRING .value) ---- */
 
-static void verr(struct vctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void verr(struct vctx *c, const char *path, const char *fmt, ...)
+static void cidr4(struct gen_check *c, const char *s, const char *path)
 {
-    char msg[512];
+    unsigned a, b, d, e, m;
+    char tail;
+    if (sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &d, &e, &m, &tail) != 5 || a > 255 || b > 255 ||
+        d > 255 || e > 255 || m > 32 || !gen_match("^[0-9./]+$", s)) {
+        char *q = gen_show(s);
+        gen_verr(c, path, "%s is not an IPv4 CIDR (e.g. 172.16.0.0/22)", q);
+        free(q);
+    }
+}
+
+static void secret_declared(struct gen_check *c, const char *name, const char *path)
+{
+    if (!json_object_get(c->secrets, name)) {
+        char *q = gen_show(name);
+        gen_verr(c, path, "secret %s is not declared in $.secrets", q);
+        free(q);
+    }
+}
+
+/* ---- checks across fields (GEN_CHECK rows) ---- */
+
+static void report_at(struct gen_check *c, const char *parent, const char *key, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+/* An error for parent.key. */
+static void report_at(struct gen_check *c, const char *parent, const char *key, const char *fmt,
+                      ...)
+{
+    char msg[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    buf_printf(c->errors, NULL, "%s %s: %s\n", err_infra_code(ERR_INVALID), path, msg);
+    char *path = gen_path_key(parent, key);
+    gen_verr(c, path, "%s", msg);
+    free(path);
 }
 
-/* A user string as a short JSON literal, safe to print. */
-static char *show(const char *s)
+/* The member key of o when it is an object, else NULL. */
+static json_t *object_member(json_t *o, const char *key)
 {
-    char cut[68];
-    size_t n = strlen(s);
-    snprintf(cut, sizeof(cut), "%.64s%s", s, n > 64 ? "..." : "");
-    json_t *j = json_string(cut);
-    char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
-    if (!out)
-        return xstrdup("\"?\"");
-    char *r = xstrdup(out);
-    free(out);
-    return r;
-}
-
-static char *path_key(const char *parent, const char *key)
-{
-    if (hcl_is_ident(key) && !strchr(key, '-'))
-        return xasprintf("%s.%s", parent, key);
-    char *q = show(key);
-    char *p = xasprintf("%s[%s]", parent, q);
-    free(q);
-    return p;
-}
-
-static char *path_idx(const char *parent, size_t i)
-{
-    return xasprintf("%s[%zu]", parent, i);
-}
-
-static bool match(const char *re, const char *s)
-{
-    regex_t r;
-    if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB) != 0)
-        abort();
-    bool ok = regexec(&r, s, 0, NULL, 0) == 0;
-    regfree(&r);
-    return ok;
-}
-
-static bool check_object(struct vctx *c, json_t *v, const char *path)
-{
-    if (json_is_object(v))
-        return true;
-    verr(c, path, "must be an object");
-    return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char **gen_sorted_keys(json_t *o, size_t *n)
-{
-    const char **keys = xcalloc(json_object_size(o) + 1, sizeof(*keys));
-    const char *k;
-    json_t *v;
-    *n = 0;
-    json_object_foreach(o, k, v)
-    {
-        keys[(*n)++] = k;
-    }
-    qsort(keys, *n, sizeof(*keys), cmp_str);
-    return keys;
-}
-
-/* Reports every key of o not in allowed (NULL-terminated), in sorted order so the report does
- * not depend on the document's key order. */
-static void check_keys(struct vctx *c, json_t *o, const char *path, const char *const *allowed)
-{
-    size_t n;
-    const char **keys = gen_sorted_keys(o, &n);
-    for (size_t i = 0; i < n; i++) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || strcmp(*a, keys[i]) == 0;
-        if (!ok) {
-            char *p = path_key(path, keys[i]);
-            verr(c, p, "unknown key");
-            free(p);
-        }
-    }
-    free(keys);
-}
-
-/* Field getters: each reports a wrong type (or a missing required field) and returns whether
- * a usable value is there. */
-static json_t *field(struct vctx *c, json_t *o, const char *key, const char *path, bool required,
-                     char **fpath)
-{
-    *fpath = path_key(path, key);
     json_t *v = json_object_get(o, key);
-    if (!v && required)
-        verr(c, *fpath, "is required");
-    return v;
+    return json_is_object(v) ? v : NULL;
 }
 
-static const char *get_s(struct vctx *c, json_t *o, const char *key, const char *path,
-                         bool required, char **fpath)
+/* A "name" that an earlier element of the same array already has; r->msg names the thing. */
+static void unique_name(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
 {
-    json_t *v = field(c, o, key, path, required, fpath);
-    if (!v)
-        return NULL;
-    if (!json_is_string(v)) {
-        verr(c, *fpath, "must be a string");
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-static bool get_i(struct vctx *c, json_t *o, const char *key, const char *path, bool required,
-                  long long lo, long long hi, long long *out)
-{
-    char *fp;
-    json_t *v = field(c, o, key, path, required, &fp);
-    bool ok = false;
-    if (v && !json_is_integer(v)) {
-        verr(c, fp, "must be an integer");
-    } else if (v) {
-        long long n = json_integer_value(v);
-        if (n < lo || n > hi)
-            verr(c, fp, "%lld is out of range (%lld-%lld)", n, lo, hi);
-        else
-            ok = true;
-        *out = n;
-    }
-    free(fp);
-    return ok;
-}
-
-static void get_b(struct vctx *c, json_t *o, const char *key, const char *path)
-{
-    char *fp;
-    json_t *v = field(c, o, key, path, false, &fp);
-    if (v && !json_is_boolean(v))
-        verr(c, fp, "must be true or false");
-    free(fp);
-}
-
-static void check_name(struct vctx *c, const char *s, const char *fp, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (!match("^[a-z][a-z0-9-]*$", s)) {
-        char *q = show(s);
-        verr(c, fp, "%s must match ^[a-z][a-z0-9-]*$", q);
-        free(q);
-    } else if (n < min || n > max) {
-        verr(c, fp, "must be %zu-%zu characters long (got %zu)", min, max, n);
-    }
-}
-
-/* A required or optional name field. Returns the name when present and a string. */
-static const char *get_name(struct vctx *c, json_t *o, const char *key, const char *path,
-                            bool required, size_t min, size_t max)
-{
-    char *fp;
-    const char *s = get_s(c, o, key, path, required, &fp);
-    if (s)
-        check_name(c, s, fp, min, max);
-    free(fp);
-    return s;
-}
-
-static void get_enum(struct vctx *c, json_t *o, const char *key, const char *path,
-                     const char *const *values, const char *list)
-{
-    char *fp;
-    const char *s = get_s(c, o, key, path, false, &fp);
-    if (s) {
-        bool ok = false;
-        for (const char *const *v = values; *v; v++)
-            ok = ok || strcmp(*v, s) == 0;
-        if (!ok) {
-            char *q = show(s);
-            verr(c, fp, "%s is not one of %s", q, list);
-            free(q);
-        }
-    }
-    free(fp);
-}
-
-/* Optional array of strings; each element checked by fn when given. */
-static json_t *get_str_array(struct vctx *c, json_t *o, const char *key, const char *path,
-                             bool required, void (*fn)(struct vctx *, const char *, const char *))
-{
-    char *fp;
-    json_t *v = field(c, o, key, path, required, &fp);
-    if (v && !json_is_array(v)) {
-        verr(c, fp, "must be an array of strings");
-        v = NULL;
-    } else if (v) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            char *ep = path_idx(fp, i);
-            if (!json_is_string(e))
-                verr(c, ep, "must be a string");
-            else if (fn)
-                fn(c, json_string_value(e), ep);
-            free(ep);
-        }
-    }
-    free(fp);
-    return v;
-}
-
-/* Optional array of objects: returns it, or NULL when absent or not an array. */
-static json_t *get_obj_array(struct vctx *c, json_t *o, const char *key, const char *path)
-{
-    char *fp;
-    json_t *v = field(c, o, key, path, false, &fp);
-    if (v && !json_is_array(v)) {
-        verr(c, fp, "must be an array");
-        v = NULL;
-    }
-    free(fp);
-    return v;
-}
-
-/* Optional object member: returns it, or NULL when absent or not an object. */
-static json_t *get_obj(struct vctx *c, json_t *o, const char *key, const char *path, bool required)
-{
-    char *fp;
-    json_t *v = field(c, o, key, path, required, &fp);
-    if (v && !check_object(c, v, fp))
-        v = NULL;
-    free(fp);
-    return v;
-}
-
-/* Reports a repeated "name" among earlier elements of an array. */
-static void check_unique(struct vctx *c, json_t *arr, size_t i, const char *ep, const char *what)
-{
-    const char *name = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+    const char *name = json_string_value(json_object_get(t->obj, "name"));
     if (!name)
         return;
-    for (size_t j = 0; j < i; j++) {
-        const char *other = json_string_value(json_object_get(json_array_get(arr, j), "name"));
+    for (size_t j = 0; j < t->index; j++) {
+        const char *other = json_string_value(json_object_get(json_array_get(t->array, j), "name"));
         if (other && strcmp(name, other) == 0) {
-            char *q = show(name);
-            verr(c, ep, "%s %s is defined twice (first at index %zu)", what, q, j);
+            char *q = gen_show(name);
+            gen_verr(c, t->path, "%s %s is defined twice (first at index %zu)", r->msg, q, j);
             free(q);
             return;
         }
     }
 }
 
-static void secret_ref(struct vctx *c, const char *name, const char *fp)
+static void note_environment(struct gen_check *c, const struct gen_target *t,
+                             const struct gen_rule *r)
 {
-    if (!json_object_get(c->secrets, name)) {
-        char *q = show(name);
-        verr(c, fp, "secret %s is not declared in $.secrets", q);
-        free(q);
+    c->production = strcmp(gen_str(t->obj, "environment", ""), "production") == 0;
+}
+
+/* it-mil offers object storage and networks only. */
+static void region_has_services(struct gen_check *c, const struct gen_target *t,
+                                const struct gen_rule *r)
+{
+    static const char *const services[] = {"containers", "databases", "secrets",
+                                           "monitoring", "registry",  NULL};
+    if (strcmp(gen_str(t->obj, "region", ""), "it-mil") != 0)
+        return;
+    for (const char *const *s = services; *s; s++) {
+        if (json_object_get(c->root, *s)) {
+            report_at(c, t->path, "region",
+                      "it-mil has no serverless containers, managed databases, Secret Manager, "
+                      "Cockpit or Container Registry (use fr-par, nl-ams or pl-waw)");
+            return;
+        }
     }
 }
+
+static void record_secret(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    const char *name = json_string_value(json_object_get(t->obj, "name"));
+    if (name)
+        json_object_set_new(c->secrets, name, json_true());
+}
+
+static void cpu_pairs_with_memory(struct gen_check *c, const struct gen_target *t,
+                                  const struct gen_rule *r)
+{
+    long long cpu, mem;
+    if (!gen_int_field(t, "cpu", &cpu) || !gen_int_field(t, "memory", &mem))
+        return;
+    for (int k = 0; k < GEN_MEM_SIZES; k++)
+        if (gen_mem_mb[k] == mem && gen_mem_cpu[k] != cpu)
+            report_at(c, t->path, "cpu", "%lld mvCPU does not pair with %lld MB of memory (use %d)",
+                      cpu, mem, gen_mem_cpu[k]);
+}
+
+/* A scale bound: its default when absent; false when it is given but unusable. */
+static bool scale_bound(const struct gen_target *t, const char *key, long long def, long long *out)
+{
+    *out = def;
+    return !json_object_get(t->obj, key) || gen_int_field(t, key, out);
+}
+
+static void scale_order(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    long long lo, hi;
+    if (scale_bound(t, "min_scale", 0, &lo) && scale_bound(t, "max_scale", 5, &hi) && hi < lo)
+        report_at(c, t->path, "max_scale", "%lld is below min_scale %lld", hi, lo);
+}
+
+static void production_min_scale(struct gen_check *c, const struct gen_target *t,
+                                 const struct gen_rule *r)
+{
+    long long lo;
+    if (c->production && scale_bound(t, "min_scale", 0, &lo) && lo < 2)
+        report_at(c, t->path, "min_scale", "production needs min_scale >= 2 (got %lld)", lo);
+}
+
+/* One literal environment variable: a valid name, a string value that is not a credential. */
+static void env_value(struct gen_check *c, const char *name, json_t *val, json_t *secret_env,
+                      const char *path)
+{
+    const char *why;
+    if (!gen_match("^[A-Za-z_][A-Za-z0-9_]*$", name))
+        gen_verr(c, path, "is not a valid environment variable name");
+    if (!json_is_string(val))
+        gen_verr(c, path, "must be a string");
+    else if (json_string_length(val) > 1000)
+        gen_verr(c, path, "value is longer than 1000 characters");
+    if (json_is_string(val) && json_string_length(val) > 0 && gen_env_name_is_secret(name, &why))
+        gen_verr(c, path,
+                 "looks like a secret (name contains %s); use secret_env and Secret Manager, not "
+                 "a literal value",
+                 why);
+    else if (json_is_string(val) && gen_env_value_is_secret(json_string_value(val), &why))
+        gen_verr(c, path,
+                 "value looks like a credential (%s); use secret_env and Secret Manager, not a "
+                 "literal value",
+                 why);
+    if (secret_env && json_object_get(secret_env, name))
+        gen_verr(c, path, "is also set in secret_env");
+}
+
+static void env_values(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    json_t *env = object_member(t->obj, "env");
+    json_t *secret_env = object_member(t->obj, "secret_env");
+    if (!env)
+        return;
+    char *path = gen_path_key(t->path, "env");
+    size_t n;
+    const char **names = gen_sorted_keys(env, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *kp = gen_path_key(path, names[i]);
+        env_value(c, names[i], json_object_get(env, names[i]), secret_env, kp);
+        free(kp);
+    }
+    free(names);
+    free(path);
+}
+
+static void secret_env_values(struct gen_check *c, const struct gen_target *t,
+                              const struct gen_rule *r)
+{
+    json_t *secret_env = object_member(t->obj, "secret_env");
+    if (!secret_env)
+        return;
+    char *path = gen_path_key(t->path, "secret_env");
+    size_t n;
+    const char **names = gen_sorted_keys(secret_env, &n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(secret_env, names[i]);
+        char *kp = gen_path_key(path, names[i]);
+        if (!gen_match("^[A-Za-z_][A-Za-z0-9_]*$", names[i]))
+            gen_verr(c, kp, "is not a valid environment variable name");
+        if (!json_is_string(v))
+            gen_verr(c, kp, "must be the name of a secret in $.secrets");
+        else
+            secret_declared(c, json_string_value(v), kp);
+        free(kp);
+    }
+    free(names);
+    free(path);
+}
+
+static void production_ha(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    if (c->production && !json_is_true(json_object_get(t->obj, "ha")))
+        report_at(c, t->path, "ha", "production needs a high-availability database (ha: true)");
+}
+
+/* Backups default to enabled, kept 7 days; an out-of-range retention still counts here. */
+static void production_backups(struct gen_check *c, const struct gen_target *t,
+                               const struct gen_rule *r)
+{
+    if (!c->production)
+        return;
+    json_t *backup = object_member(t->obj, "backup");
+    json_t *days = json_object_get(backup, "retention_days");
+    long long kept = json_is_integer(days) ? json_integer_value(days) : 7;
+    char *path = gen_path_key(t->path, "backup");
+    if (json_is_false(json_object_get(backup, "enabled")))
+        report_at(c, path, "enabled", "production needs database backups");
+    else if (kept < 30)
+        report_at(c, path, "retention_days", "production needs backups kept >= 30 days (got %lld)",
+                  kept);
+    free(path);
+}
+
+static void volume_size(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    long long gb;
+    if (!gen_int_field(t, "size_gb", &gb))
+        return;
+    if (gb % 5)
+        report_at(c, t->path, "size_gb", "%lld is not a multiple of 5", gb);
+    else if (strcmp(gen_str(t->obj, "type", ""), "lssd") == 0)
+        report_at(c, t->path, "size_gb",
+                  "must not be set with an lssd volume (its size follows the node type)");
+}
+
+/* Each privilege names a database of the instance (the user's parent) and a known level. */
+static void user_privileges(struct gen_check *c, const struct gen_target *t,
+                            const struct gen_rule *r)
+{
+    static const char *const levels[] = {"readonly", "readwrite", "all", "none", NULL};
+    json_t *priv = object_member(t->obj, "privileges");
+    json_t *dbs = json_object_get(t->parent->obj, "databases");
+    char *path = gen_path_key(t->path, "privileges");
+    size_t n;
+    const char **names = gen_sorted_keys(priv, &n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *level = json_object_get(priv, names[i]);
+        bool listed = false;
+        size_t d;
+        json_t *db;
+        json_array_foreach(dbs, d, db)
+        {
+            listed = listed || (json_is_string(db) && strcmp(json_string_value(db), names[i]) == 0);
+        }
+        if (!listed)
+            report_at(c, path, names[i], "database is not listed in databases");
+        if (!json_is_string(level) || !gen_in_list(levels, json_string_value(level)))
+            report_at(c, path, names[i], "must be one of readonly, readwrite, all, none");
+    }
+    free(names);
+    free(path);
+}
+
+static void lock_needs_versioning(struct gen_check *c, const struct gen_target *t,
+                                  const struct gen_rule *r)
+{
+    if (object_member(t->obj, "object_lock") &&
+        json_is_false(json_object_get(t->obj, "versioning")))
+        report_at(c, t->path, "versioning", "object_lock needs versioning");
+}
+
+static void production_monitoring(struct gen_check *c, const struct gen_target *t,
+                                  const struct gen_rule *r)
+{
+    json_t *m = json_object_get(t->obj, "monitoring");
+    if (!c->production || (m && !json_is_object(m)))
+        return;
+    char *path = gen_path_key(t->path, "monitoring");
+    if (!m)
+        gen_verr(c, path, "production needs monitoring enabled");
+    else if (json_is_false(json_object_get(m, "enabled")))
+        report_at(c, path, "enabled", "production needs monitoring enabled");
+    free(path);
+}
+
+/* ---- the tables, leaf objects first ---- */
+
+static const char *const ENVIRONMENTS[] = {"dev", "staging", "production", NULL};
+static const char *const REGIONS[] = {"fr-par", "nl-ams", "pl-waw", "it-mil", NULL};
+static const char *const SECRET_TYPES[] = {
+    "opaque",  "certificate", "key_value", "basic_credentials", "database_credentials",
+    "ssh_key", NULL};
+static const char *const PROTOCOLS[] = {"http1", "h2c", NULL};
+static const char *const PRIVACIES[] = {"public", "private", NULL};
+static const char *const VOLUME_TYPES[] = {"lssd", "bssd", "sbs_5k", "sbs_15k", NULL};
+static const char *const LOCK_MODES[] = {"GOVERNANCE", "COMPLIANCE", NULL};
+static const char *const STORAGE_CLASSES[] = {"STANDARD", "GLACIER", "ONEZONE_IA", NULL};
+static const char *const METHODS[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NULL};
+
+#define UUID_RE     "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#define DURATION_RE "^[1-9][0-9]{0,3}(ms|s|m)$"
+#define HOSTNAME_RE "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+#define EMAIL_RE    "^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$"
+
+static const struct gen_rule stack_section[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 30},
+    {.key = "environment", .kind = GEN_ENUM, .flags = GEN_REQUIRED, .allowed = ENVIRONMENTS},
+    {.kind = GEN_CHECK, .check = note_environment},
+    {.key = "region",
+     .kind = GEN_ENUM,
+     .flags = GEN_REQUIRED,
+     .allowed = REGIONS,
+     .msg = "is not a Scaleway region"},
+    {.kind = GEN_CHECK, .check = region_has_services},
+    {.key = "project_id",
+     .kind = GEN_STRING,
+     .flags = GEN_REQUIRED | GEN_QUOTED,
+     .pattern = UUID_RE,
+     .msg = "is not a UUID (lowercase, 8-4-4-4-12 hex digits)"},
+    {.key = "tags", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule network_section[] = {
+    {.key = "ipv4_subnet", .kind = GEN_STRING, .value = cidr4},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule secret_rules[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 63},
+    {.kind = GEN_CHECK, .check = record_secret},
+    {.kind = GEN_CHECK, .check = unique_name, .msg = "secret"},
+    {.key = "description", .kind = GEN_STRING},
+    {.key = "path", .kind = GEN_STRING, .pattern = "^/", .msg = "must start with /"},
+    {.key = "protected", .kind = GEN_BOOL},
+    {.key = "type", .kind = GEN_ENUM, .allowed = SECRET_TYPES},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule probe_rules[] = {
+    {.key = "failure_threshold", .kind = GEN_INT, .min = 1, .max = 100},
+    {.key = "interval",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .pattern = DURATION_RE,
+     .msg = "is not a duration such as 10s or 500ms"},
+    {.key = "timeout",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .pattern = DURATION_RE,
+     .msg = "is not a duration such as 10s or 500ms"},
+    {.key = "path", .kind = GEN_STRING, .pattern = "^/", .msg = "must start with /"},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule probes_rules[] = {
+    {.key = "liveness", .kind = GEN_OBJECT, .fields = probe_rules},
+    {.key = "startup", .kind = GEN_OBJECT, .fields = probe_rules},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule container_rules[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 34},
+    {.kind = GEN_CHECK, .check = unique_name, .msg = "container"},
+    {.key = "image",
+     .kind = GEN_STRING,
+     .flags = GEN_REQUIRED,
+     .pattern = "^[a-z0-9][A-Za-z0-9._/:@-]*$",
+     .msg = "is not a container image reference (registry/name:tag)"},
+    {.key = "cpu", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 1000000},
+    {.key = "memory",
+     .kind = GEN_INT,
+     .flags = GEN_REQUIRED,
+     .ints = gen_mem_mb,
+     .nints = GEN_MEM_SIZES,
+     .msg = "is not a Scaleway memory size"},
+    {.kind = GEN_CHECK, .check = cpu_pairs_with_memory},
+    {.key = "min_scale", .kind = GEN_INT, .min = 0, .max = 10},
+    {.key = "max_scale", .kind = GEN_INT, .min = 1, .max = 100},
+    {.kind = GEN_CHECK, .check = scale_order},
+    {.kind = GEN_CHECK, .check = production_min_scale},
+    {.key = "timeout", .kind = GEN_INT, .min = 30, .max = 900},
+    {.key = "port", .kind = GEN_INT, .min = 1, .max = 65535},
+    {.key = "protocol", .kind = GEN_ENUM, .allowed = PROTOCOLS},
+    {.key = "privacy", .kind = GEN_ENUM, .allowed = PRIVACIES},
+    {.key = "description", .kind = GEN_STRING},
+    {.key = "https_only", .kind = GEN_BOOL},
+    {.key = "args", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.key = "domains",
+     .kind = GEN_STRING,
+     .flags = GEN_LIST | GEN_QUOTED,
+     .max = 253,
+     .pattern = HOSTNAME_RE,
+     .msg = "is not a lowercase DNS hostname"},
+    {.key = "secret_env", .kind = GEN_OBJECT},
+    {.key = "env", .kind = GEN_OBJECT},
+    {.kind = GEN_CHECK, .check = env_values},
+    {.kind = GEN_CHECK, .check = secret_env_values},
+    {.key = "probes", .kind = GEN_OBJECT, .fields = probes_rules},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule backup_rules[] = {
+    {.key = "enabled", .kind = GEN_BOOL},
+    {.key = "frequency_hours", .kind = GEN_INT, .min = 1, .max = 24},
+    {.key = "retention_days", .kind = GEN_INT, .min = 1, .max = 365},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule volume_rules[] = {
+    {.key = "type", .kind = GEN_ENUM, .allowed = VOLUME_TYPES},
+    {.key = "size_gb", .kind = GEN_INT, .min = 5, .max = 10000},
+    {.kind = GEN_CHECK, .check = volume_size},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule user_rules[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 63},
+    {.kind = GEN_CHECK, .check = unique_name, .msg = "user"},
+    {.key = "is_admin", .kind = GEN_BOOL},
+    {.key = "password_secret", .kind = GEN_STRING, .flags = GEN_REQUIRED, .value = secret_declared},
+    {.key = "privileges", .kind = GEN_OBJECT},
+    {.kind = GEN_CHECK, .check = user_privileges},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule acl_rules[] = {
+    {.key = "ip", .kind = GEN_STRING, .flags = GEN_REQUIRED, .value = cidr4},
+    {.key = "description", .kind = GEN_STRING},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule database_rules[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 40},
+    {.kind = GEN_CHECK, .check = unique_name, .msg = "database"},
+    {.key = "engine",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .pattern = "^(PostgreSQL|MySQL)-[0-9]+$",
+     .msg = "is not an engine such as PostgreSQL-16 or MySQL-8"},
+    {.key = "node_type",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .pattern = "^([Dd][Bb])-[A-Za-z0-9-]+$",
+     .msg = "is not a node type such as DB-DEV-S or DB-GP-XS"},
+    {.key = "ha", .kind = GEN_BOOL},
+    {.key = "encryption_at_rest", .kind = GEN_BOOL},
+    {.key = "admin_user",
+     .kind = GEN_STRING,
+     .pattern = "^[a-z][a-z0-9_]{0,62}$",
+     .msg = "must match ^[a-z][a-z0-9_]*$"},
+    {.key = "admin_password_secret",
+     .kind = GEN_STRING,
+     .flags = GEN_REQUIRED,
+     .value = secret_declared},
+    {.kind = GEN_CHECK, .check = production_ha},
+    {.key = "backup", .kind = GEN_OBJECT, .fields = backup_rules},
+    {.kind = GEN_CHECK, .check = production_backups},
+    {.key = "volume", .kind = GEN_OBJECT, .fields = volume_rules},
+    {.key = "databases", .kind = GEN_NAME, .flags = GEN_LIST, .min = 1, .max = 63},
+    {.key = "users", .kind = GEN_OBJECTS, .fields = user_rules},
+    {.key = "acl", .kind = GEN_OBJECTS, .fields = acl_rules},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule object_lock_rules[] = {
+    {.key = "mode", .kind = GEN_ENUM, .allowed = LOCK_MODES},
+    {.key = "days", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 36500},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule lifecycle_rules[] = {
+    {.key = "abort_incomplete_multipart_upload_days", .kind = GEN_INT, .min = 1, .max = 36500},
+    {.key = "enabled", .kind = GEN_BOOL},
+    {.key = "expiration_days", .kind = GEN_INT, .min = 1, .max = 36500},
+    {.key = "noncurrent_expiration_days", .kind = GEN_INT, .min = 1, .max = 36500},
+    {.key = "prefix", .kind = GEN_STRING},
+    {.key = "transition_days", .kind = GEN_INT, .min = 0, .max = 36500},
+    {.key = "transition_storage_class", .kind = GEN_ENUM, .allowed = STORAGE_CLASSES},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule cors_rules[] = {
+    {.key = "allowed_headers", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.key = "allowed_methods",
+     .kind = GEN_ENUM,
+     .flags = GEN_LIST | GEN_REQUIRED,
+     .allowed = METHODS},
+    {.key = "allowed_origins", .kind = GEN_STRING, .flags = GEN_LIST | GEN_REQUIRED},
+    {.key = "expose_headers", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.key = "max_age_seconds", .kind = GEN_INT, .min = 0, .max = 86400},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule bucket_rules[] = {
+    {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 3, .max = 63},
+    {.kind = GEN_CHECK, .check = unique_name, .msg = "bucket"},
+    {.key = "versioning", .kind = GEN_BOOL},
+    {.key = "sse", .kind = GEN_BOOL},
+    {.key = "force_destroy", .kind = GEN_BOOL},
+    {.key = "object_lock", .kind = GEN_OBJECT, .fields = object_lock_rules},
+    {.kind = GEN_CHECK, .check = lock_needs_versioning},
+    {.key = "lifecycle", .kind = GEN_OBJECTS, .fields = lifecycle_rules},
+    {.key = "cors", .kind = GEN_OBJECTS, .fields = cors_rules},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule monitoring_section[] = {
+    {.key = "enabled", .kind = GEN_BOOL},
+    {.key = "logs_retention_days", .kind = GEN_INT, .min = 1, .max = 365},
+    {.key = "metrics_retention_days", .kind = GEN_INT, .min = 1, .max = 365},
+    {.key = "contact_emails",
+     .kind = GEN_STRING,
+     .flags = GEN_LIST | GEN_QUOTED,
+     .pattern = EMAIL_RE,
+     .msg = "is not an e-mail address"},
+    {.key = "preconfigured_alert_ids", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule registry_section[] = {
+    {.key = "name", .kind = GEN_NAME, .min = 4, .max = 54},
+    {.key = "public", .kind = GEN_BOOL},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule stack_rules[] = {
+    {.key = "stack", .kind = GEN_OBJECT, .flags = GEN_REQUIRED, .fields = stack_section},
+    {.key = "network", .kind = GEN_OBJECT, .fields = network_section},
+    {.key = "secrets", .kind = GEN_OBJECTS, .fields = secret_rules},
+    {.key = "containers", .kind = GEN_OBJECTS, .fields = container_rules},
+    {.key = "databases", .kind = GEN_OBJECTS, .fields = database_rules},
+    {.key = "buckets", .kind = GEN_OBJECTS, .fields = bucket_rules},
+    {.key = "monitoring", .kind = GEN_OBJECT, .fields = monitoring_section},
+    {.kind = GEN_CHECK, .check = production_monitoring},
+    {.key = "registry", .kind = GEN_OBJECT, .fields = registry_section},
+    {.kind = GEN_END},
+};
 
 /* ---- credential detection ---- */
 
@@ -333,7 +593,7 @@ bool gen_env_value_is_secret(const char *v, const char **why)
         *why = "a PEM private key or certificate";
         return true;
     }
-    if (match("^SCW[A-Z0-9]{17}$", v) || match("^(AKIA|ASIA)[A-Z0-9]{16}$", v)) {
+    if (gen_match("^SCW[A-Z0-9]{17}$", v) || gen_match("^(AKIA|ASIA)[A-Z0-9]{16}$", v)) {
         *why = "an access key";
         return true;
     }
@@ -356,597 +616,7 @@ bool gen_env_value_is_secret(const char *v, const char **why)
     return false;
 }
 
-/* ---- sections ---- */
-
-static const char *const REGIONS[] = {"fr-par", "nl-ams", "pl-waw", "it-mil", NULL};
-
-static void v_stack(struct vctx *c, json_t *st)
-{
-    static const char *const keys[] = {"environment", "name", "project_id", "region", "tags", NULL};
-    static const char *const envs[] = {"dev", "staging", "production", NULL};
-    const char *p = "$.stack";
-    check_keys(c, st, p, keys);
-    get_name(c, st, "name", p, true, 1, 30);
-    char *fp;
-    const char *env = get_s(c, st, "environment", p, true, &fp);
-    free(fp);
-    if (env)
-        get_enum(c, st, "environment", p, envs, "dev, staging, production");
-    c->production = env && strcmp(env, "production") == 0;
-    const char *region = get_s(c, st, "region", p, true, &fp);
-    if (region) {
-        bool known = false;
-        for (const char *const *r = REGIONS; *r; r++)
-            known = known || strcmp(*r, region) == 0;
-        char *q = show(region);
-        if (!known)
-            verr(c, fp, "%s is not a Scaleway region (fr-par, nl-ams, pl-waw, it-mil)", q);
-        else if (strcmp(region, "it-mil") == 0 &&
-                 (json_object_get(c->root, "containers") || json_object_get(c->root, "databases") ||
-                  json_object_get(c->root, "secrets") || json_object_get(c->root, "monitoring") ||
-                  json_object_get(c->root, "registry")))
-            verr(c, fp,
-                 "it-mil has no serverless containers, managed databases, Secret Manager, "
-                 "Cockpit or Container Registry (use fr-par, nl-ams or pl-waw)");
-        free(q);
-    }
-    free(fp);
-    const char *pid = get_s(c, st, "project_id", p, true, &fp);
-    if (pid && !match("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", pid)) {
-        char *q = show(pid);
-        verr(c, fp, "%s is not a UUID (lowercase, 8-4-4-4-12 hex digits)", q);
-        free(q);
-    }
-    free(fp);
-    get_str_array(c, st, "tags", p, false, NULL);
-}
-
-static void cidr4(struct vctx *c, const char *s, const char *fp)
-{
-    unsigned a, b, d, e, m;
-    char tail;
-    if (sscanf(s, "%u.%u.%u.%u/%u%c", &a, &b, &d, &e, &m, &tail) != 5 || a > 255 || b > 255 ||
-        d > 255 || e > 255 || m > 32 || !match("^[0-9./]+$", s)) {
-        char *q = show(s);
-        verr(c, fp, "%s is not an IPv4 CIDR (e.g. 172.16.0.0/22)", q);
-        free(q);
-    }
-}
-
-static void v_network(struct vctx *c, json_t *n)
-{
-    static const char *const keys[] = {"ipv4_subnet", NULL};
-    check_keys(c, n, "$.network", keys);
-    char *fp;
-    const char *s = get_s(c, n, "ipv4_subnet", "$.network", false, &fp);
-    if (s)
-        cidr4(c, s, fp);
-    free(fp);
-}
-
-static void v_secrets(struct vctx *c, json_t *arr)
-{
-    static const char *const keys[] = {"description", "name", "path", "protected", "type", NULL};
-    static const char *const types[] = {
-        "opaque",  "certificate", "key_value", "basic_credentials", "database_credentials",
-        "ssh_key", NULL};
-    size_t i;
-    json_t *s;
-    json_array_foreach(arr, i, s)
-    {
-        char *ep = path_idx("$.secrets", i);
-        if (check_object(c, s, ep)) {
-            check_keys(c, s, ep, keys);
-            const char *name = get_name(c, s, "name", ep, true, 1, 63);
-            if (name)
-                json_object_set_new(c->secrets, name, json_true());
-            check_unique(c, arr, i, ep, "secret");
-            char *fp;
-            get_s(c, s, "description", ep, false, &fp);
-            free(fp);
-            const char *path = get_s(c, s, "path", ep, false, &fp);
-            if (path && path[0] != '/')
-                verr(c, fp, "must start with /");
-            free(fp);
-            get_b(c, s, "protected", ep);
-            get_enum(c, s, "type", ep, types,
-                     "opaque, certificate, key_value, basic_credentials, database_credentials, "
-                     "ssh_key");
-        }
-        free(ep);
-    }
-}
-
-static void duration(struct vctx *c, json_t *o, const char *key, const char *path)
-{
-    char *fp;
-    const char *s = get_s(c, o, key, path, false, &fp);
-    if (s && !match("^[1-9][0-9]{0,3}(ms|s|m)$", s)) {
-        char *q = show(s);
-        verr(c, fp, "%s is not a duration such as 10s or 500ms", q);
-        free(q);
-    }
-    free(fp);
-}
-
-static void v_probe(struct vctx *c, json_t *probes, const char *key, const char *path)
-{
-    static const char *const keys[] = {"failure_threshold", "interval", "path", "timeout", NULL};
-    char *pp = path_key(path, key);
-    json_t *pr = get_obj(c, probes, key, path, false);
-    if (pr) {
-        check_keys(c, pr, pp, keys);
-        long long n;
-        get_i(c, pr, "failure_threshold", pp, false, 1, 100, &n);
-        duration(c, pr, "interval", pp);
-        duration(c, pr, "timeout", pp);
-        char *fp;
-        const char *hp = get_s(c, pr, "path", pp, false, &fp);
-        if (hp && hp[0] != '/')
-            verr(c, fp, "must start with /");
-        free(fp);
-    }
-    free(pp);
-}
-
-static void hostname(struct vctx *c, const char *s, const char *fp)
-{
-    if (strlen(s) > 253 ||
-        !match("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", s)) {
-        char *q = show(s);
-        verr(c, fp, "%s is not a lowercase DNS hostname", q);
-        free(q);
-    }
-}
-
-static void v_env(struct vctx *c, json_t *ct, const char *ep, json_t *secret_env)
-{
-    char *fp;
-    json_t *env = get_obj(c, ct, "env", ep, false);
-    fp = path_key(ep, "env");
-    size_t n;
-    if (env) {
-        const char **names = gen_sorted_keys(env, &n);
-        for (size_t i = 0; i < n; i++) {
-            json_t *val = json_object_get(env, names[i]);
-            char *kp = path_key(fp, names[i]);
-            const char *why;
-            if (!match("^[A-Za-z_][A-Za-z0-9_]*$", names[i]))
-                verr(c, kp, "is not a valid environment variable name");
-            if (!json_is_string(val))
-                verr(c, kp, "must be a string");
-            else if (json_string_length(val) > 1000)
-                verr(c, kp, "value is longer than 1000 characters");
-            if (json_is_string(val) && json_string_length(val) > 0 &&
-                gen_env_name_is_secret(names[i], &why))
-                verr(c, kp,
-                     "looks like a secret (name contains %s); use secret_env and Secret "
-                     "Manager, not a literal value",
-                     why);
-            else if (json_is_string(val) && gen_env_value_is_secret(json_string_value(val), &why))
-                verr(c, kp,
-                     "value looks like a credential (%s); use secret_env and Secret Manager, "
-                     "not a literal value",
-                     why);
-            if (secret_env && json_object_get(secret_env, names[i]))
-                verr(c, kp, "is also set in secret_env");
-            free(kp);
-        }
-        free(names);
-    }
-    free(fp);
-    if (secret_env) {
-        fp = path_key(ep, "secret_env");
-        const char **names = gen_sorted_keys(secret_env, &n);
-        for (size_t i = 0; i < n; i++) {
-            const char *k = names[i];
-            json_t *v = json_object_get(secret_env, k);
-            char *kp = path_key(fp, k);
-            if (!match("^[A-Za-z_][A-Za-z0-9_]*$", k))
-                verr(c, kp, "is not a valid environment variable name");
-            if (!json_is_string(v))
-                verr(c, kp, "must be the name of a secret in $.secrets");
-            else
-                secret_ref(c, json_string_value(v), kp);
-            free(kp);
-        }
-        free(names);
-        free(fp);
-    }
-}
-
-static void v_containers(struct vctx *c, json_t *arr)
-{
-    static const char *const keys[] = {
-        "args",    "cpu",       "description", "domains",    "env",     "https_only",
-        "image",   "max_scale", "memory",      "min_scale",  "name",    "port",
-        "privacy", "probes",    "protocol",    "secret_env", "timeout", NULL};
-    static const char *const protocols[] = {"http1", "h2c", NULL};
-    static const char *const privacies[] = {"public", "private", NULL};
-    size_t i;
-    json_t *ct;
-    json_array_foreach(arr, i, ct)
-    {
-        char *ep = path_idx("$.containers", i);
-        if (!check_object(c, ct, ep)) {
-            free(ep);
-            continue;
-        }
-        check_keys(c, ct, ep, keys);
-        get_name(c, ct, "name", ep, true, 1, 34);
-        check_unique(c, arr, i, ep, "container");
-        char *fp;
-        const char *image = get_s(c, ct, "image", ep, true, &fp);
-        if (image && !match("^[a-z0-9][A-Za-z0-9._/:@-]*$", image))
-            verr(c, fp, "is not a container image reference (registry/name:tag)");
-        free(fp);
-        long long cpu = 0, mem = 0, lo = 0, hi = 5, t;
-        bool has_cpu = get_i(c, ct, "cpu", ep, true, 1, 1000000, &cpu);
-        int mi = -1;
-        fp = path_key(ep, "memory");
-        if (get_i(c, ct, "memory", ep, true, LLONG_MIN, LLONG_MAX, &mem)) {
-            for (int k = 0; k < GEN_MEM_SIZES; k++)
-                if (gen_mem_mb[k] == mem)
-                    mi = k;
-            if (mi < 0)
-                verr(c, fp,
-                     "%lld is not a Scaleway memory size (128, 256, 512, 1024, 2048, 3072, 4096)",
-                     mem);
-        }
-        free(fp);
-        if (has_cpu && mi >= 0 && cpu != gen_mem_cpu[mi]) {
-            fp = path_key(ep, "cpu");
-            verr(c, fp, "%lld mvCPU does not pair with %lld MB of memory (use %d)", cpu, mem,
-                 gen_mem_cpu[mi]);
-            free(fp);
-        }
-        bool lo_ok = get_i(c, ct, "min_scale", ep, false, 0, 10, &lo);
-        bool hi_ok = get_i(c, ct, "max_scale", ep, false, 1, 100, &hi);
-        if (!json_object_get(ct, "min_scale"))
-            lo_ok = true, lo = 0;
-        if (!json_object_get(ct, "max_scale"))
-            hi_ok = true, hi = 5;
-        if (lo_ok && hi_ok && hi < lo) {
-            fp = path_key(ep, "max_scale");
-            verr(c, fp, "%lld is below min_scale %lld", hi, lo);
-            free(fp);
-        }
-        if (c->production && lo_ok && lo < 2) {
-            fp = path_key(ep, "min_scale");
-            verr(c, fp, "production needs min_scale >= 2 (got %lld)", lo);
-            free(fp);
-        }
-        get_i(c, ct, "timeout", ep, false, 30, 900, &t);
-        get_i(c, ct, "port", ep, false, 1, 65535, &t);
-        get_enum(c, ct, "protocol", ep, protocols, "http1, h2c");
-        get_enum(c, ct, "privacy", ep, privacies, "public, private");
-        get_s(c, ct, "description", ep, false, &fp);
-        free(fp);
-        get_b(c, ct, "https_only", ep);
-        get_str_array(c, ct, "args", ep, false, NULL);
-        get_str_array(c, ct, "domains", ep, false, hostname);
-        json_t *secret_env = get_obj(c, ct, "secret_env", ep, false);
-        v_env(c, ct, ep, secret_env);
-        json_t *probes = get_obj(c, ct, "probes", ep, false);
-        if (probes) {
-            static const char *const pkeys[] = {"liveness", "startup", NULL};
-            char *pp = path_key(ep, "probes");
-            check_keys(c, probes, pp, pkeys);
-            v_probe(c, probes, "liveness", pp);
-            v_probe(c, probes, "startup", pp);
-            free(pp);
-        }
-        free(ep);
-    }
-}
-
-static void db_name_ok(struct vctx *c, const char *s, const char *fp)
-{
-    check_name(c, s, fp, 1, 63);
-}
-
-static void v_databases(struct vctx *c, json_t *arr)
-{
-    static const char *const keys[] = {"acl",        "admin_password_secret",
-                                       "admin_user", "backup",
-                                       "databases",  "encryption_at_rest",
-                                       "engine",     "ha",
-                                       "name",       "node_type",
-                                       "users",      "volume",
-                                       NULL};
-    static const char *const vtypes[] = {"lssd", "bssd", "sbs_5k", "sbs_15k", NULL};
-    static const char *const perms[] = {"readonly", "readwrite", "all", "none", NULL};
-    size_t i;
-    json_t *db;
-    json_array_foreach(arr, i, db)
-    {
-        char *ep = path_idx("$.databases", i), *fp;
-        if (!check_object(c, db, ep)) {
-            free(ep);
-            continue;
-        }
-        check_keys(c, db, ep, keys);
-        get_name(c, db, "name", ep, true, 1, 40);
-        check_unique(c, arr, i, ep, "database");
-        const char *engine = get_s(c, db, "engine", ep, false, &fp);
-        if (engine && !match("^(PostgreSQL|MySQL)-[0-9]+$", engine)) {
-            char *q = show(engine);
-            verr(c, fp, "%s is not an engine such as PostgreSQL-16 or MySQL-8", q);
-            free(q);
-        }
-        free(fp);
-        const char *nt = get_s(c, db, "node_type", ep, false, &fp);
-        if (nt && !match("^([Dd][Bb])-[A-Za-z0-9-]+$", nt)) {
-            char *q = show(nt);
-            verr(c, fp, "%s is not a node type such as DB-DEV-S or DB-GP-XS", q);
-            free(q);
-        }
-        free(fp);
-        get_b(c, db, "ha", ep);
-        get_b(c, db, "encryption_at_rest", ep);
-        const char *au = get_s(c, db, "admin_user", ep, false, &fp);
-        if (au && !match("^[a-z][a-z0-9_]{0,62}$", au))
-            verr(c, fp, "must match ^[a-z][a-z0-9_]*$");
-        free(fp);
-        const char *aps = get_s(c, db, "admin_password_secret", ep, true, &fp);
-        if (aps)
-            secret_ref(c, aps, fp);
-        free(fp);
-        if (c->production && !json_is_true(json_object_get(db, "ha"))) {
-            fp = path_key(ep, "ha");
-            verr(c, fp, "production needs a high-availability database (ha: true)");
-            free(fp);
-        }
-        json_t *backup = get_obj(c, db, "backup", ep, false);
-        char *bp = path_key(ep, "backup");
-        long long ret = 7, n;
-        bool enabled = true;
-        if (backup) {
-            static const char *const bkeys[] = {"enabled", "frequency_hours", "retention_days",
-                                                NULL};
-            check_keys(c, backup, bp, bkeys);
-            get_b(c, backup, "enabled", bp);
-            enabled = !json_is_false(json_object_get(backup, "enabled"));
-            get_i(c, backup, "frequency_hours", bp, false, 1, 24, &n);
-            get_i(c, backup, "retention_days", bp, false, 1, 365, &ret);
-        }
-        if (c->production && !enabled) {
-            fp = path_key(bp, "enabled");
-            verr(c, fp, "production needs database backups");
-            free(fp);
-        } else if (c->production && ret < 30) {
-            fp = path_key(bp, "retention_days");
-            verr(c, fp, "production needs backups kept >= 30 days (got %lld)", ret);
-            free(fp);
-        }
-        free(bp);
-        json_t *vol = get_obj(c, db, "volume", ep, false);
-        if (vol) {
-            static const char *const vkeys[] = {"size_gb", "type", NULL};
-            char *vp = path_key(ep, "volume");
-            check_keys(c, vol, vp, vkeys);
-            get_enum(c, vol, "type", vp, vtypes, "lssd, bssd, sbs_5k, sbs_15k");
-            const char *vt = json_string_value(json_object_get(vol, "type"));
-            if (get_i(c, vol, "size_gb", vp, false, 5, 10000, &n)) {
-                fp = path_key(vp, "size_gb");
-                if (n % 5)
-                    verr(c, fp, "%lld is not a multiple of 5", n);
-                else if (vt && strcmp(vt, "lssd") == 0)
-                    verr(c, fp,
-                         "must not be set with an lssd volume (its size follows the node type)");
-                free(fp);
-            }
-            free(vp);
-        }
-        json_t *dbs = get_str_array(c, db, "databases", ep, false, db_name_ok);
-        json_t *users = get_obj_array(c, db, "users", ep);
-        size_t u;
-        json_t *user;
-        char *up = path_key(ep, "users");
-        json_array_foreach(users, u, user)
-        {
-            static const char *const ukeys[] = {"is_admin", "name", "password_secret", "privileges",
-                                                NULL};
-            char *uep = path_idx(up, u);
-            if (check_object(c, user, uep)) {
-                check_keys(c, user, uep, ukeys);
-                get_name(c, user, "name", uep, true, 1, 63);
-                check_unique(c, users, u, uep, "user");
-                get_b(c, user, "is_admin", uep);
-                const char *ps = get_s(c, user, "password_secret", uep, true, &fp);
-                if (ps)
-                    secret_ref(c, ps, fp);
-                free(fp);
-                json_t *priv = get_obj(c, user, "privileges", uep, false);
-                char *pp = path_key(uep, "privileges");
-                size_t np;
-                const char **pnames = gen_sorted_keys(priv, &np);
-                for (size_t pi = 0; pi < np; pi++) {
-                    const char *k = pnames[pi];
-                    json_t *v = json_object_get(priv, k);
-                    char *kp = path_key(pp, k);
-                    bool known = false;
-                    size_t d;
-                    json_t *dn;
-                    json_array_foreach(dbs, d, dn)
-                    {
-                        known =
-                            known || (json_is_string(dn) && strcmp(json_string_value(dn), k) == 0);
-                    }
-                    if (!known)
-                        verr(c, kp, "database is not listed in databases");
-                    bool okp = false;
-                    for (const char *const *pm = perms; json_is_string(v) && *pm; pm++)
-                        okp = okp || strcmp(*pm, json_string_value(v)) == 0;
-                    if (!okp)
-                        verr(c, kp, "must be one of readonly, readwrite, all, none");
-                    free(kp);
-                }
-                free(pnames);
-                free(pp);
-            }
-            free(uep);
-        }
-        free(up);
-        json_t *acl = get_obj_array(c, db, "acl", ep);
-        size_t a;
-        json_t *rule;
-        char *ap = path_key(ep, "acl");
-        json_array_foreach(acl, a, rule)
-        {
-            static const char *const akeys[] = {"description", "ip", NULL};
-            char *aep = path_idx(ap, a);
-            if (check_object(c, rule, aep)) {
-                check_keys(c, rule, aep, akeys);
-                const char *ip = get_s(c, rule, "ip", aep, true, &fp);
-                if (ip)
-                    cidr4(c, ip, fp);
-                free(fp);
-                get_s(c, rule, "description", aep, false, &fp);
-                free(fp);
-            }
-            free(aep);
-        }
-        free(ap);
-        free(ep);
-    }
-}
-
-static void method(struct vctx *c, const char *s, const char *fp)
-{
-    static const char *const m[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NULL};
-    for (const char *const *p = m; *p; p++)
-        if (strcmp(*p, s) == 0)
-            return;
-    char *q = show(s);
-    verr(c, fp, "%s is not one of GET, PUT, POST, DELETE, HEAD", q);
-    free(q);
-}
-
-static void v_buckets(struct vctx *c, json_t *arr)
-{
-    static const char *const keys[] = {"cors",        "force_destroy", "lifecycle",  "name",
-                                       "object_lock", "sse",           "versioning", NULL};
-    static const char *const classes[] = {"STANDARD", "GLACIER", "ONEZONE_IA", NULL};
-    static const char *const modes[] = {"GOVERNANCE", "COMPLIANCE", NULL};
-    size_t i;
-    json_t *b;
-    json_array_foreach(arr, i, b)
-    {
-        char *ep = path_idx("$.buckets", i), *fp;
-        long long n;
-        if (!check_object(c, b, ep)) {
-            free(ep);
-            continue;
-        }
-        check_keys(c, b, ep, keys);
-        get_name(c, b, "name", ep, true, 3, 63);
-        check_unique(c, arr, i, ep, "bucket");
-        get_b(c, b, "versioning", ep);
-        get_b(c, b, "sse", ep);
-        get_b(c, b, "force_destroy", ep);
-        json_t *lock = get_obj(c, b, "object_lock", ep, false);
-        if (lock) {
-            static const char *const lkeys[] = {"days", "mode", NULL};
-            char *lp = path_key(ep, "object_lock");
-            check_keys(c, lock, lp, lkeys);
-            get_enum(c, lock, "mode", lp, modes, "GOVERNANCE, COMPLIANCE");
-            get_i(c, lock, "days", lp, true, 1, 36500, &n);
-            if (json_is_false(json_object_get(b, "versioning"))) {
-                fp = path_key(ep, "versioning");
-                verr(c, fp, "object_lock needs versioning");
-                free(fp);
-            }
-            free(lp);
-        }
-        json_t *lc = get_obj_array(c, b, "lifecycle", ep);
-        char *lcp = path_key(ep, "lifecycle");
-        size_t k;
-        json_t *r;
-        json_array_foreach(lc, k, r)
-        {
-            static const char *const rkeys[] = {"abort_incomplete_multipart_upload_days",
-                                                "enabled",
-                                                "expiration_days",
-                                                "noncurrent_expiration_days",
-                                                "prefix",
-                                                "transition_days",
-                                                "transition_storage_class",
-                                                NULL};
-            char *rp = path_idx(lcp, k);
-            if (check_object(c, r, rp)) {
-                check_keys(c, r, rp, rkeys);
-                get_i(c, r, "abort_incomplete_multipart_upload_days", rp, false, 1, 36500, &n);
-                get_b(c, r, "enabled", rp);
-                get_i(c, r, "expiration_days", rp, false, 1, 36500, &n);
-                get_i(c, r, "noncurrent_expiration_days", rp, false, 1, 36500, &n);
-                get_s(c, r, "prefix", rp, false, &fp);
-                free(fp);
-                get_i(c, r, "transition_days", rp, false, 0, 36500, &n);
-                get_enum(c, r, "transition_storage_class", rp, classes,
-                         "STANDARD, GLACIER, ONEZONE_IA");
-            }
-            free(rp);
-        }
-        free(lcp);
-        json_t *cors = get_obj_array(c, b, "cors", ep);
-        char *cp = path_key(ep, "cors");
-        json_array_foreach(cors, k, r)
-        {
-            static const char *const ckeys[] = {"allowed_headers", "allowed_methods",
-                                                "allowed_origins", "expose_headers",
-                                                "max_age_seconds", NULL};
-            char *rp = path_idx(cp, k);
-            if (check_object(c, r, rp)) {
-                check_keys(c, r, rp, ckeys);
-                get_str_array(c, r, "allowed_headers", rp, false, NULL);
-                get_str_array(c, r, "allowed_methods", rp, true, method);
-                get_str_array(c, r, "allowed_origins", rp, true, NULL);
-                get_str_array(c, r, "expose_headers", rp, false, NULL);
-                get_i(c, r, "max_age_seconds", rp, false, 0, 86400, &n);
-            }
-            free(rp);
-        }
-        free(cp);
-        free(ep);
-    }
-}
-
-static void email(struct vctx *c, const char *s, const char *fp)
-{
-    if (!match("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", s)) {
-        char *q = show(s);
-        verr(c, fp, "%s is not an e-mail address", q);
-        free(q);
-    }
-}
-
-static void v_monitoring(struct vctx *c, json_t *m)
-{
-    static const char *const keys[] = {"contact_emails",          "enabled",
-                                       "logs_retention_days",     "metrics_retention_days",
-                                       "preconfigured_alert_ids", NULL};
-    long long n;
-    if (m) {
-        const char *p = "$.monitoring";
-        check_keys(c, m, p, keys);
-        get_b(c, m, "enabled", p);
-        get_i(c, m, "logs_retention_days", p, false, 1, 365, &n);
-        get_i(c, m, "metrics_retention_days", p, false, 1, 365, &n);
-        get_str_array(c, m, "contact_emails", p, false, email);
-        get_str_array(c, m, "preconfigured_alert_ids", p, false, NULL);
-    }
-    if (c->production && (!m || json_is_false(json_object_get(m, "enabled"))))
-        verr(c, m ? "$.monitoring.enabled" : "$.monitoring", "production needs monitoring enabled");
-}
-
-static void v_registry(struct vctx *c, json_t *r)
-{
-    static const char *const keys[] = {"name", "public", NULL};
-    check_keys(c, r, "$.registry", keys);
-    get_name(c, r, "name", "$.registry", false, 4, 54);
-    get_b(c, r, "public", "$.registry");
-}
+/* ---- loading ---- */
 
 struct stack *stack_load(const char *text, size_t len, struct buf *errors)
 {
@@ -957,35 +627,15 @@ struct stack *stack_load(const char *text, size_t len, struct buf *errors)
                    err_infra_code(ERR_INVALID), je.line, je.column, je.text);
         return NULL;
     }
-    struct vctx c = {.errors = errors, .root = root, .secrets = json_object()};
+    struct gen_check c = {.errors = errors, .root = root, .secrets = json_object()};
+    struct gen_target top = {.obj = root, .path = "$", .rules = stack_rules};
     size_t before = errors->len;
-    if (check_object(&c, root, "$")) {
-        static const char *const keys[] = {"buckets",    "containers", "databases",
-                                           "monitoring", "network",    "registry",
-                                           "secrets",    "stack",      NULL};
-        check_keys(&c, root, "$", keys);
-        json_t *st = get_obj(&c, root, "stack", "$", true);
-        if (st)
-            v_stack(&c, st);
-        json_t *v = get_obj(&c, root, "network", "$", false);
-        if (v)
-            v_network(&c, v);
-        if ((v = get_obj_array(&c, root, "secrets", "$")))
-            v_secrets(&c, v);
-        if ((v = get_obj_array(&c, root, "containers", "$")))
-            v_containers(&c, v);
-        if ((v = get_obj_array(&c, root, "databases", "$")))
-            v_databases(&c, v);
-        if ((v = get_obj_array(&c, root, "buckets", "$")))
-            v_buckets(&c, v);
-        v = get_obj(&c, root, "monitoring", "$", false);
-        if (v || json_object_get(root, "monitoring") == NULL)
-            v_monitoring(&c, v);
-        if ((v = get_obj(&c, root, "registry", "$", false)))
-            v_registry(&c, v);
-    }
+    if (json_is_object(root))
+        gen_check_rules(&c, &top);
+    else
+        gen_verr(&c, "$", "must be an object");
     json_decref(c.secrets);
-    /* verr appends through c.errors, which cppcheck cannot follow. */
+    /* gen_verr appends through c.errors, which cppcheck cannot follow. */
     /* cppcheck-suppress knownConditionTrueFalse */
     if (errors->len != before) {
         json_decref(root);

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hcl.h" /* hcl_quote: string literals */
 
 /* ---- HCL emitter ---- */
 
@@ -44,9 +45,6 @@ void hcl_blank(struct hcl_body *b);
 /* A `# text` comment line (text must be one line). */
 void hcl_comment(struct hcl_body *b, const char *text);
 
-/* Appends the quoted literal for s to out: `\`, `"` and control characters escaped, `${` and
- * `%{` written as `$${` and `%%{` so they stay literal. */
-void hcl_quote(struct buf *out, const char *s);
 /* True when s is an HCL identifier (letter or _, then letters, digits, _ and -). */
 bool hcl_is_ident(const char *s);
 /* Appends the body, formatted as `terraform fmt` would, at indentation level 0. */
@@ -68,15 +66,25 @@ struct stack_render_opts {
     enum stack_format format;
     const char *backend_url; /* http(s)://host[:port][/prefix], no trailing slash, no userinfo */
     const char *modules_dir; /* directory holding the <component>/ module sources */
+    /* NULL: copy each used module to DIR/modules and call it there (a self-contained tree).
+     * Else call the modules where they are, as PREFIX/<component>: a path relative to DIR
+     * starting with ./ or ../, or a remote source such as
+     * git::https://host/stated.git//module/scaleway?ref=v1.2.0 (see gen_module_source). */
+    const char *module_source;
 };
 
 /* Checks a backend base URL (scheme http/https, a host, no credentials, no query, no `${`).
  * Returns 0, or -1 with ERR_INVALID and the reason. */
 int stack_backend_url_check(const char *url, struct err *err);
 
+/* Checks a --module-source prefix: not empty, no white space or control characters, no
+ * trailing /, no ?query on a local path. Returns 0, or -1 with ERR_INVALID and the reason. */
+int stack_module_source_check(const char *prefix, struct err *err);
+
 /* Renders the configuration as a map from relative path to file content: calls emit(path,
- * data, len, ctx) for every generated file in a fixed order, and copy(component, ctx) for every
- * module component the output uses. Pure: no I/O of its own. */
+ * data, len, ctx) for every generated file in a fixed order, and, unless o->module_source is
+ * set, copy(component, ctx) for every module component the output uses. Pure: no I/O of its
+ * own. */
 struct stack_sink {
     int (*emit)(const char *path, const char *data, size_t len, void *ctx, struct err *err);
     int (*copy_module)(const char *component, void *ctx, struct err *err);
@@ -85,8 +93,8 @@ struct stack_sink {
 int stack_render(const struct stack *s, const struct stack_render_opts *o,
                  const struct stack_sink *sink, struct err *err);
 
-/* Writes the rendering to directory dir (created if needed): every generated file, and each
- * used module copied from o->modules_dir to dir/modules/<component>/. */
+/* Writes the rendering to directory dir (created if needed): every generated file, and, without
+ * o->module_source, each used module copied from o->modules_dir to dir/modules/<component>/. */
 int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
                         struct err *err);
 

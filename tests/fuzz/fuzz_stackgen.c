@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_stackgen.c: stack JSON -> validation -> HCL (both formats), in memory.
- * Invariants: no crash or leak; a stack either has errors or renders; every error line starts
- * with "INFRA_001 $"; rendering twice gives the same bytes. */
+ * Invariants: no crash or leak; a stack either has errors or renders (copying the modules or
+ * naming a module source); every error line starts with "INFRA_001 $"; rendering twice gives
+ * the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,14 @@ static int on_copy(const char *component, void *ctx, struct err *err)
     return buf_append_str(ctx, component, err);
 }
 
-static void render_twice(const struct stack *s, enum stack_format f)
+static void render_twice(const struct stack *s, enum stack_format f, const char *module_source)
 {
     struct buf a, b;
     struct err err = {0};
     buf_init(&a, 0);
     buf_init(&b, 0);
-    struct stack_render_opts o = {.format = f, .backend_url = "https://state.example.com"};
+    struct stack_render_opts o = {
+        .format = f, .backend_url = "https://state.example.com", .module_source = module_source};
     struct stack_sink ka = {.emit = on_emit, .copy_module = on_copy, .ctx = &a};
     struct stack_sink kb = {.emit = on_emit, .copy_module = on_copy, .ctx = &b};
     if (stack_render(s, &o, &ka, &err) != 0 || stack_render(s, &o, &kb, &err) != 0)
@@ -50,8 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (errors.len && strncmp(errors.data, "INFRA_001 $", 11) != 0)
         abort();
     if (s) {
-        render_twice(s, STACK_FORMAT_TOFU);
-        render_twice(s, STACK_FORMAT_TERRAGRUNT);
+        render_twice(s, STACK_FORMAT_TOFU, NULL);
+        render_twice(s, STACK_FORMAT_TERRAGRUNT, NULL);
+        render_twice(s, STACK_FORMAT_TOFU, "git::https://g.example/s.git//module/scaleway?ref=v1");
+        render_twice(s, STACK_FORMAT_TERRAGRUNT, "../../module/scaleway");
     }
     stack_free(s);
     buf_cleanup(&errors);

@@ -2,7 +2,9 @@
 # tests/suites/60-modules.sh: the Scaleway modules and the stack generator.
 #
 #   - golden files of stackgen (tests/golden/run.sh), both formats and error cases;
-#   - the committed examples are exactly what stackgen renders today;
+#   - the committed examples are exactly what stackgen renders today, calling module/scaleway by
+#     relative paths (--module-source) that all resolve; `terraform get` installs those modules
+#     and, from a git repository at a tag, the versioned git source docs/stackgen.md documents;
 #   - stackgen's exit codes (0 / 1 invalid / 2 usage) and that no credential reaches a file;
 #   - `terraform fmt -check` on module/, examples/ and fresh renders (SKIPPED without terraform);
 #   - every scaleway_* resource, argument and block exists in the provider schema
@@ -39,10 +41,29 @@ render_example() { # NAME STACK OUTDIR ARGS...
   fi
 }
 mkdir -p "$WORK/ex"
-render_example dev dev "$TOP/examples/rendered/dev"
-render_example staging staging "$TOP/examples/rendered/staging" --backend-url https://stated.example.com
-render_example production production "$TOP/examples/rendered/production" --backend-url https://stated.example.com
-render_example terragrunt production "$TOP/examples/terragrunt" --format terragrunt --backend-url https://stated.example.com
+# Each example calls module/scaleway of this repository; the prefix is relative to its directory.
+ROOT_MODS=../../../module/scaleway UNIT_MODS=../../module/scaleway
+render_example dev dev "$TOP/examples/rendered/dev" --module-source $ROOT_MODS
+render_example staging staging "$TOP/examples/rendered/staging" --backend-url https://stated.example.com --module-source $ROOT_MODS
+render_example production production "$TOP/examples/rendered/production" --backend-url https://stated.example.com --module-source $ROOT_MODS
+render_example terragrunt production "$TOP/examples/terragrunt" --format terragrunt --backend-url https://stated.example.com --module-source $UNIT_MODS
+
+# Every relative module source in examples/ names a module of module/scaleway. Terragrunt's
+# "dir//subdir" is the path dir/subdir.
+bad= n=0
+while IFS=$'\t' read -r file src; do
+  n=$((n + 1))
+  target=$(cd "$(dirname "$file")" && realpath -m "${src/\/\//\/}")
+  case $target in
+    "$TOP"/module/scaleway/*) [ -f "$target/main.tf" ] || bad="$bad ${file#"$TOP"/}:$src" ;;
+    *) bad="$bad ${file#"$TOP"/}:$src(not-in-module/scaleway)" ;;
+  esac
+done < <(grep -rE --include='*.tf' --include='*.hcl' '^ *source *= *"\.\.?/' "$TOP/examples" |
+         sed -E 's/^([^:]*):[^"]*"([^"]*)".*/\1\t\2/')
+if [ -z "$bad" ] && [ "$n" -gt 0 ]; then pass examples/module-sources-resolve
+else fail examples/module-sources-resolve "$n sources, unresolved:${bad:- none found}"; fi
+[ -z "$(find "$TOP/examples" -type d -name modules)" ] && pass examples/no-module-copies ||
+  fail examples/no-module-copies "$(find "$TOP/examples" -type d -name modules | tr '\n' ' ')"
 
 # --- command line ---------------------------------------------------------------------------
 "$SG" --help >/dev/null 2>&1; expect_eq stackgen/help-exit "$?" 0
@@ -84,6 +105,34 @@ else
     "$TF" fmt -check - <"$f" >/dev/null 2>&1 || bad="$bad $f"
   done < <(find "$TOP/examples/terragrunt" "$TOP/tests/golden" "$WORK/ex" -name '*.hcl')
   if [ -z "$bad" ]; then pass modules/fmt-terragrunt-hcl; else fail modules/fmt-terragrunt-hcl "not fmt-clean:$bad"; fi
+fi
+
+# --- module sources, as terraform reads them --------------------------------------------------
+# `terraform get` installs modules without providers or network: on a copy of the examples next to
+# module/, and on a render whose --module-source is a git repository at a tag, in the shape
+# docs/stackgen.md documents (git::URL//module/scaleway?ref=TAG).
+if [ -z "$TF" ] || [ ! -x "$TF" ]; then
+  skip modules/terraform-get "terraform not installed"
+elif ! command -v git >/dev/null; then
+  skip modules/terraform-get-git "git not installed"
+else
+  mkdir -p "$WORK/tree" && cp -r "$TOP/examples" "$TOP/module" "$WORK/tree/"
+  for e in dev staging production; do
+    check "examples/$e/terraform-get" bash -c "cd '$WORK/tree/examples/rendered/$e' && timeout 120 '$TF' get -no-color"
+  done
+  G=$WORK/git
+  mkdir -p "$G/src/module" && cp -r "$TOP/module/scaleway" "$G/src/module/" &&
+    git -C "$G/src" init -q && git -C "$G/src" add -A &&
+    git -C "$G/src" -c user.name=suite -c user.email=suite@localhost commit -qm modules &&
+    git -C "$G/src" tag v0.0.1 && git clone -q --bare "$G/src" "$G/stated.git"
+  "$SG" render "$TOP/examples/stacks/production.json" -o "$G/root" \
+    --module-source "git::file://$G/stated.git//module/scaleway?ref=v0.0.1" 2>"$WORK/git.err"
+  if (cd "$G/root" && timeout 120 "$TF" get -no-color >"$WORK/get.log" 2>&1) &&
+     [ -f "$G/root/.terraform/modules/containers/module/scaleway/containers/main.tf" ]; then
+    pass modules/terraform-get-git-ref
+  else
+    fail modules/terraform-get-git-ref "$(cat "$WORK/git.err"; tail -n 5 "$WORK/get.log" | tr '\n' ' ')"
+  fi
 fi
 
 # --- provider schema ------------------------------------------------------------------------

@@ -50,6 +50,20 @@ static void test_quote_escapes(void)
     CHECK_QUOTE("caf\xc3\xa9", "\"caf\xc3\xa9\"");
 }
 
+static void test_escape_without_quotes(void)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append_str(&b, "\"", NULL);
+    hcl_escape(&b, "a\\b\"c\r\t\x7f${x}%{y}");
+    buf_append_str(&b, "/${path_relative_to_include()}\"", NULL);
+    CHECK_STR(b.data, "\"a\\\\b\\\"c\\r\\t\\u007f$${x}%%{y}/${path_relative_to_include()}\"");
+    buf_reset(&b);
+    hcl_escape(&b, "");
+    CHECK_INT(b.len, 0);
+    buf_cleanup(&b);
+}
+
 static void test_alignment_runs(void)
 {
     struct hcl_body *f = hcl_body_new(), *b, *o;
@@ -287,6 +301,62 @@ static void test_validator_json_errors(void)
         "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
 }
 
+static const int sizes[] = {1, 2, 4};
+static const char *const colours[] = {"red", "blue", NULL};
+
+static void count_keys(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    gen_verr(c, t->path, "%zu keys, %s", json_object_size(t->obj), r->msg);
+}
+
+static const struct gen_rule inner_rules[] = {
+    {.key = "n", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 3},
+    {.kind = GEN_END},
+};
+
+static const struct gen_rule test_rules[] = {
+    {.key = "size", .kind = GEN_INT, .ints = sizes, .nints = 3, .msg = "is not a size"},
+    {.key = "colour", .kind = GEN_ENUM, .flags = GEN_LIST, .allowed = colours},
+    {.kind = GEN_CHECK, .check = count_keys, .msg = "checked in table order"},
+    {.key = "code",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .max = 3,
+     .pattern = "^[a-z]+$",
+     .msg = "is not a code"},
+    {.key = "items", .kind = GEN_OBJECTS, .fields = inner_rules},
+    {.kind = GEN_END},
+};
+
+/* The checker on its own table: sets, lists, checks in order, nested arrays, unknown keys. */
+static void test_rule_checker(void)
+{
+    const char *doc = "{\"size\":3,\"colour\":[\"red\",\"green\",7],\"code\":\"abcd\","
+                      "\"items\":[{\"n\":4},{},5],\"zz\":1}";
+    json_t *obj = json_loads(doc, 0, NULL);
+    struct buf errors;
+    size_t len;
+    buf_init(&errors, 0);
+    struct gen_check c = {.errors = &errors};
+    struct gen_target t = {.obj = obj, .path = "$", .rules = test_rules};
+    gen_check_rules(&c, &t);
+    char *e = buf_take(&errors, &len);
+    CHECK_STR(e, "INFRA_001 $.zz: unknown key\n"
+                 "INFRA_001 $.size: 3 is not a size (1, 2, 4)\n"
+                 "INFRA_001 $.colour[1]: \"green\" is not one of red, blue\n"
+                 "INFRA_001 $.colour[2]: must be a string\n"
+                 "INFRA_001 $: 5 keys, checked in table order\n"
+                 "INFRA_001 $.code: \"abcd\" is not a code\n"
+                 "INFRA_001 $.items[0].n: 4 is out of range (1-3)\n"
+                 "INFRA_001 $.items[1].n: is required\n"
+                 "INFRA_001 $.items[2]: must be an object\n");
+    long long n = 0;
+    CHECK(!gen_int_field(&t, "size", &n));
+    CHECK_INT(n, 3);
+    free(e);
+    json_decref(obj);
+}
+
 static void test_secret_detection(void)
 {
     const char *why;
@@ -315,7 +385,10 @@ static int cap_copy(const char *component, void *ctx, struct err *err)
     return buf_printf(ctx, err, "== copy %s\n", component);
 }
 
-static char *render_stack(const char *doc, enum stack_format fmt)
+/* Renders a valid stack into one text ("== path" before each file, "== copy c" per copied
+ * module); stack_render must return want_rc. */
+static char *render_stack(const char *doc, enum stack_format fmt, const char *module_source,
+                          int want_rc)
 {
     struct buf errors, out;
     size_t len;
@@ -325,9 +398,10 @@ static char *render_stack(const char *doc, enum stack_format fmt)
     struct stack *s = stack_load(doc, strlen(doc), &errors);
     CHECK_INT(errors.len, 0);
     buf_cleanup(&errors);
-    struct stack_render_opts o = {.format = fmt, .backend_url = "http://127.0.0.1:8080"};
+    struct stack_render_opts o = {
+        .format = fmt, .backend_url = "http://127.0.0.1:8080", .module_source = module_source};
     struct stack_sink k = {.emit = cap_emit, .copy_module = cap_copy, .ctx = &out};
-    CHECK_INT(stack_render(s, &o, &k, &err), 0);
+    CHECK_INT(stack_render(s, &o, &k, &err), want_rc);
     stack_free(s);
     return buf_take(&out, &len);
 }
@@ -341,8 +415,8 @@ static void test_render_deterministic(void)
         "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
         "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
     for (int f = 0; f < 2; f++) {
-        char *a = render_stack(doc, (enum stack_format)f),
-             *b = render_stack(doc, (enum stack_format)f);
+        char *a = render_stack(doc, (enum stack_format)f, NULL, 0),
+             *b = render_stack(doc, (enum stack_format)f, NULL, 0);
         CHECK_STR(a, b);
         free(b);
         if (f == 0) {
@@ -360,23 +434,82 @@ static void test_render_deterministic(void)
     }
 }
 
+/* check accepts each of good and refuses each of bad with ERR_INVALID (NULL-terminated). */
+static void check_inputs(int (*check)(const char *, struct err *), const char *const *good,
+                         const char *const *bad)
+{
+    for (; *good; good++) {
+        struct err e = {0};
+        CHECK_INT(check(*good, &e), 0);
+    }
+    for (; *bad; bad++) {
+        struct err e = {0};
+        CHECK_INT(check(*bad, &e), -1);
+        CHECK_INT(e.code, ERR_INVALID);
+    }
+}
+
 static void test_backend_url(void)
 {
-    struct err e = {0};
-    CHECK_INT(stack_backend_url_check("https://state.example.com", &e), 0);
-    CHECK_INT(stack_backend_url_check("http://127.0.0.1:8080/prefix", &e), 0);
-    CHECK_INT(stack_backend_url_check("ftp://x", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://u:p@x", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://x/", &e), -1);
-    err_clear(&e);
-    CHECK_INT(stack_backend_url_check("https://x/${a}", &e), -1);
+    static const char *const good[] = {"https://state.example.com", "http://127.0.0.1:8080/prefix",
+                                       NULL};
+    static const char *const bad[] = {"ftp://x", "https://u:p@x", "https://x/", "https://x/${a}",
+                                      NULL};
+    check_inputs(stack_backend_url_check, good, bad);
+}
+
+#define CHECK_SOURCE(prefix, tg, want)                                                             \
+    do {                                                                                           \
+        char *s_ = gen_module_source(prefix, "containers", tg);                                    \
+        CHECK_STR(s_, want);                                                                       \
+        free(s_);                                                                                  \
+    } while (0)
+
+static void test_module_source(void)
+{
+    /* The default: the copy in DIR/modules. */
+    CHECK_SOURCE(NULL, false, "./modules/containers");
+    CHECK_SOURCE(NULL, true, "../modules//containers");
+    /* Local paths are relative to DIR; units are one directory lower. */
+    CHECK_SOURCE("../../module/scaleway", false, "../../module/scaleway/containers");
+    CHECK_SOURCE("../../module/scaleway", true, "../../../module/scaleway//containers");
+    CHECK_SOURCE("./vendor/scaleway", true, "../vendor/scaleway//containers");
+    /* Remote: the subdirectory goes after an existing //, the query last. */
+    CHECK_SOURCE("git::https://git.example.com/stated.git//module/scaleway?ref=v1.2.0", false,
+                 "git::https://git.example.com/stated.git//module/scaleway/containers?ref=v1.2.0");
+    CHECK_SOURCE("git::https://git.example.com/stated.git//module/scaleway?ref=v1.2.0", true,
+                 "git::https://git.example.com/stated.git//module/scaleway/containers?ref=v1.2.0");
+    CHECK_SOURCE("git::ssh://git@host:2222/m.git?ref=v1&depth=1", true,
+                 "git::ssh://git@host:2222/m.git//containers?ref=v1&depth=1");
+    CHECK_SOURCE("github.com/org/modules", false, "github.com/org/modules//containers");
+    CHECK_SOURCE("/opt/stated/scaleway", false, "/opt/stated/scaleway//containers");
+
+    static const char *const good[] = {"../../module/scaleway",
+                                       "git::https://h/s.git//module/scaleway?ref=v1", NULL};
+    static const char *const bad[] = {"",           "?ref=v1",          "../my modules",
+                                      "../module/", "../module?ref=v1", NULL};
+    check_inputs(stack_module_source_check, good, bad);
+}
+
+/* With a module source nothing is copied and every call names it. */
+static void test_render_module_source(void)
+{
+    const char *doc = "{\"buckets\":[{\"name\":\"shop-data\"}],"
+                      "\"stack\":{\"project_id\":\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\","
+                      "\"region\":\"nl-ams\",\"environment\":\"dev\",\"name\":\"shop\"}}";
+    char *text = render_stack(doc, STACK_FORMAT_TOFU, "git::https://h/s.git//m?ref=v2", 0);
+    CHECK(strstr(text, "source = \"git::https://h/s.git//m/bucket?ref=v2\"\n") != NULL);
+    CHECK(strstr(text, "== copy") == NULL);
+    free(text);
+    text = render_stack(doc, STACK_FORMAT_TERRAGRUNT, "../m?ref=v2", -1);
+    CHECK_STR(text, "");
+    free(text);
 }
 
 int main(void)
 {
     RUN(test_quote_escapes);
+    RUN(test_escape_without_quotes);
     RUN(test_alignment_runs);
     RUN(test_blocks_blank_lines);
     RUN(test_tuples_and_keys);
@@ -385,8 +518,11 @@ int main(void)
     RUN(test_validator_container_rules);
     RUN(test_validator_production_rules);
     RUN(test_validator_json_errors);
+    RUN(test_rule_checker);
     RUN(test_secret_detection);
     RUN(test_render_deterministic);
     RUN(test_backend_url);
+    RUN(test_module_source);
+    RUN(test_render_module_source);
     return t_report();
 }

@@ -235,6 +235,15 @@ static void test_backend_config(void)
     /* Template openers are escaped in HCL strings. */
     CHECK(strstr(b.data, "address        = \"https://state.example/$${x}/v1/states/prod/net\"") !=
           NULL);
+
+    /* A username goes through the same escaper as everything else stackgen writes. */
+    bc.format = CTL_BC_HCL;
+    bc.url = "http://h";
+    bc.token = "t\\\"k";
+    bc.username = "a\rb\tc\x7f%{d}";
+    ctl_backend_config_render(&bc, &b);
+    CHECK(strstr(b.data, "    username       = \"a\\rb\\tc\\u007f%%{d}\"\n") != NULL);
+    CHECK(strstr(b.data, "    password       = \"t\\\\\\\"k\"\n") != NULL);
     buf_cleanup(&b);
 }
 

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//bucket"
+  source = "../../../module/scaleway//bucket"
 }
 
 inputs = {

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//containers"
+  source = "../../../module/scaleway//containers"
 }
 
 dependency "network" {

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//database"
+  source = "../../../module/scaleway//database"
 }
 
 dependency "network" {

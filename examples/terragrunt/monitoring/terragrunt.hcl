@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//monitoring"
+  source = "../../../module/scaleway//monitoring"
 }
 
 inputs = {

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//network"
+  source = "../../../module/scaleway//network"
 }
 
 inputs = {

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//registry"
+  source = "../../../module/scaleway//registry"
 }
 
 inputs = {

@@ -5,7 +5,7 @@ include "root" {
 }
 
 terraform {
-  source = "../modules//secrets"
+  source = "../../../module/scaleway//secrets"
 }
 
 inputs = {
