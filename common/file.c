@@ -11,6 +11,24 @@
 
 #include "common/util.h"
 
+int file_read(const char *path, struct buf *out, struct err *err)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return err_set_errno(err, ERR_NOT_FOUND, errno, "cannot read %s", path);
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = buf_append(out, chunk, n, err);
+    if (rc == 0 && ferror(f))
+        rc = err_set(err, ERR_INTERNAL, "cannot read %s", path);
+    if (!is_stdin)
+        fclose(f);
+    return rc;
+}
+
 int file_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;

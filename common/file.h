@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 #define FILE_TEMP_PREFIX ".~tmp."
@@ -31,6 +32,9 @@ struct file_write_opts {
 /* Replaces path with the bytes of a followed by those of b (blen may be 0), atomically. */
 int file_write_atomic(const char *path, const void *a, size_t alen, const void *b, size_t blen,
                       const struct file_write_opts *how, struct err *err);
+/* Appends the whole file at path to out (under out's ceiling); "-" is standard input, as on
+ * command lines. ERR_NOT_FOUND when it cannot be opened, ERR_INTERNAL when reading fails. */
+int file_read(const char *path, struct buf *out, struct err *err);
 /* write(2) until all len bytes are written or an error other than EINTR: 0 or -1 (errno). */
 int file_write_all(int fd, const void *data, size_t len);
 /* fsync(2) of a directory, so a rename or a new entry in it is durable. */

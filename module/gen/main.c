@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "module/gen/stackgen.h"
 
@@ -87,28 +88,14 @@ static char *find_modules_dir(void)
     return NULL;
 }
 
-static int read_file(const char *path, struct buf *b)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return -1;
-    char chunk[8192];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(b, chunk, r, NULL);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    return bad ? -1 : 0;
-}
-
 /* Loads and validates; prints every problem. Returns the stack or NULL (exit status in *rc). */
 static struct stack *load(const char *path, int *rc)
 {
     struct buf text, errors;
     buf_init(&text, 0);
     buf_init(&errors, 0);
-    if (read_file(path, &text) != 0) {
+    struct err e = {0};
+    if (file_read(path, &text, &e) != 0) {
         fprintf(stderr, "stackgen: cannot read %s\n", path);
         buf_cleanup(&text);
         *rc = 2;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "module/gen/gen_int.h"
 #include "module/gen/stackgen.h"
@@ -893,46 +894,20 @@ struct dir_ctx {
     const char *dir, *modules_dir;
 };
 
-static int mkdirs(const char *path, struct err *err)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
-            err_set_errno(err, ERR_WRITE, e, "mkdir %s", p);
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = 0;
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        rc = err_set_errno(err, ERR_WRITE, errno, "mkdir %s", p);
-    free(p);
-    return rc;
-}
-
+/* Writes one generated file, creating its directory; a file is replaced whole, so an
+ * interrupted render never leaves half a file. */
 static int write_file(const char *path, const char *data, size_t len, struct err *err)
 {
     char *slash = strrchr(path, '/');
     if (slash) {
         char *d = xstrndup(path, (size_t)(slash - path));
-        int rc = mkdirs(d, err);
+        int rc = file_mkdir_p(d, 0755, ERR_WRITE, err);
         free(d);
         if (rc)
             return -1;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return err_set_errno(err, ERR_WRITE, errno, "cannot write %s", path);
-    size_t w = fwrite(data, 1, len, f);
-    int closed = fclose(f);
-    if (w != len || closed != 0)
-        return err_set_errno(err, ERR_WRITE, errno, "cannot write %s", path);
-    return 0;
+    struct file_write_opts how = {.mode = 0644, .durable = false, .code = ERR_WRITE};
+    return file_write_atomic(path, data, len, NULL, 0, &how, err);
 }
 
 static int on_emit(const char *path, const char *data, size_t len, void *ctx, struct err *err)
@@ -942,22 +917,6 @@ static int on_emit(const char *path, const char *data, size_t len, void *ctx, st
     int rc = write_file(full, data, len, err);
     free(full);
     return rc;
-}
-
-static int read_all(const char *path, struct buf *b, struct err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set_errno(err, ERR_NOT_FOUND, errno, "cannot read %s", path);
-    char chunk[8192];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(b, chunk, r, NULL);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return err_set(err, ERR_INTERNAL, "cannot read %s", path);
-    return 0;
 }
 
 /* Copies the module's regular *.tf and README.md files (no subdirectories: modules are flat). */
@@ -983,7 +942,7 @@ static int on_copy(const char *component, void *ctx, struct err *err)
         char *to = xasprintf("%s/modules/%s/%s", d->dir, component, de->d_name);
         struct buf b;
         buf_init(&b, 0);
-        rc = read_all(from, &b, err);
+        rc = file_read(from, &b, err);
         if (rc == 0)
             rc = write_file(to, b.data ? b.data : "", b.len, err);
         buf_cleanup(&b);
@@ -1000,7 +959,7 @@ int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o
 {
     struct dir_ctx d = {.dir = dir, .modules_dir = o->modules_dir};
     struct stack_sink k = {.emit = on_emit, .copy_module = on_copy, .ctx = &d};
-    if (mkdirs(dir, err))
+    if (file_mkdir_p(dir, 0755, ERR_WRITE, err))
         return -1;
     return stack_render(s, o, &k, err);
 }
