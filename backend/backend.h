@@ -55,8 +55,10 @@ struct config {
     int64_t lock_ttl_ms; /* <= 1 h */
     uint64_t max_state_bytes;
     char *tls_cert, *tls_key, *client_ca;
-    char *log_format; /* text|json */
-    char *log_level;  /* error|warn|info|debug */
+    bool http2;              /* h2o's HTTP/2 beside our HTTP/1.1 */
+    char *log_format;        /* text|json */
+    char *log_level;         /* error|warn|info|debug */
+    int64_t idle_timeout_ms; /* no byte for this long ends a connection */
     int64_t threads, workers;
     bool no_force_unlock;
     char *encryption_key_file;
@@ -168,6 +170,12 @@ void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
 void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,
                        const char *state, const struct err *why, const char *detail);
 
+/* A write's Content-MD5 header (NULL: none sent) against its body: 0 when absent or equal
+ * (spaces around the value tolerated), md5 getting the body's base64 MD5 when one was sent
+ * ("" otherwise); -1 with ERR_INVALID when they differ. */
+int ops_check_content_md5(const char *header, const void *body, size_t len, char md5[25],
+                          struct err *err);
+
 /* A parsed lock body. */
 struct lock_body {
     char id[LOCK_ID_MAX];
@@ -219,6 +227,7 @@ struct backend_req {
     size_t nheaders;
     struct buf resp;          /* body */
     struct blob *resp_shared; /* body instead of resp when set (respond_shared) */
+    struct err refusal;       /* why the transport refused it before routing (job_refuse) */
 
     struct backend_job *job; /* server-private */
 };
@@ -298,6 +307,13 @@ int state_path_parse(const char *path, struct state_path *out, struct err *err);
 
 /* The client protocol for an authenticated request under /v1/states/ (route_state.c). */
 void route_state_handle(struct backend_req *r);
+/* The audit action of a state request (its method and where its path points), "invalid" when
+ * it is not one; name gets the state name or "". */
+const char *route_state_action(const char *method, const char *path, char name[STATE_NAME_MAX]);
+/* On a worker: records in the audit trail a request the transport refused before routing it
+ * (r->refusal: 400, 408, 413, 414, 431, 501, 505; its answer is set already), with the actor
+ * when its credentials are valid (router.c). */
+void backend_audit_refusal(struct backend_req *r);
 /* The admin API for an authenticated request under /v1/ (route_admin.c). Every request that
  * matches one of its routes produces exactly one audit event; -1 means no such route (the
  * caller answers 404). */
@@ -305,8 +321,9 @@ int route_admin_handle(struct backend_req *r);
 
 /* ------------------------------------------------------------------ server (server.c) */
 
-/* h2o answers an over-limit request body itself, in plain text; its error-document filter
- * turns that into an internal GET of this path, which a route answers with our JSON error. */
+/* h2o answers an over-limit HTTP/2 request body itself, in plain text; its error-document
+ * filter turns that into an internal GET of this path, which h2.c answers with our JSON
+ * error. */
 #define BACKEND_TOO_LARGE_PATH "/.stated/errors/413"
 
 /* Serves routes until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish

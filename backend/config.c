@@ -50,11 +50,17 @@ static const struct opt opts[] = {
      "PEM certificate chain: serve HTTPS"},
     {"tls-key", OPT_STR, F(tls_key), "STATED_TLS_KEY", NULL, false,
      "PEM private key for --tls-cert"},
+    {"http2", OPT_BOOL, F(http2), "STATED_HTTP2", "false", false,
+     "also speak HTTP/2 (offered over TLS by ALPN, and to clients opening with its preface); "
+     "over HTTP/2 a body above --max-state-bytes resets the stream instead of answering 413"},
     {"client-ca", OPT_STR, F(client_ca), "STATED_CLIENT_CA", NULL, false,
      "PEM CA bundle: require and verify client certificates (mTLS)"},
     {"log-format", OPT_STR, F(log_format), "STATED_LOG_FORMAT", "text", false, "text or json"},
     {"log-level", OPT_STR, F(log_level), "STATED_LOG_LEVEL", "info", false,
      "error, warn, info or debug"},
+    {"idle-timeout", OPT_DURATION, F(idle_timeout_ms), "STATED_IDLE_TIMEOUT", "60s", false,
+     "drop a connection idle this long: a request head not complete, no byte of a body, an "
+     "answer not read (408 when a request was under way); also the keep-alive limit"},
     {"threads", OPT_INT, F(threads), "STATED_THREADS", "2", false, "HTTP event-loop threads"},
     {"workers", OPT_INT, F(workers), "STATED_WORKERS", "8", false,
      "worker threads for storage, lock and audit calls"},
@@ -176,6 +182,8 @@ static void validate(struct config *cfg)
         bad("lock-ttl", "", "must be above 0 and at most 1h");
     if (cfg->max_state_bytes < 1024)
         bad("max-state-bytes", "", "must be at least 1K");
+    if (cfg->idle_timeout_ms < 100 || cfg->idle_timeout_ms > 3600 * 1000)
+        bad("idle-timeout", "", "must be between 100ms and 1h");
     if (cfg->threads < 1 || cfg->threads > 64)
         bad("threads", "", "must be 1-64");
     if (cfg->workers < 1 || cfg->workers > 1024)

@@ -192,7 +192,9 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
     if (len > LOCK_BODY_MAX)
         return err_set(err, ERR_INVALID, "lock info larger than %d bytes", LOCK_BODY_MAX);
     json_error_t je;
-    json_t *o = json_loadb(body, len, 0, &je);
+    /* Duplicate keys are refused, as in states: two "ID"s would mean two different locks to
+     * different readers. */
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL)
         return err_set(err, ERR_INVALID, "lock info is not valid JSON (line %d: %s)", je.line,
                        je.text);
@@ -309,9 +311,8 @@ static int commit_state(const struct ops *o, const char *name, const void *data,
     return store_put(o->store, name, data, len, w, &res->meta, &res->unchanged, &res->err);
 }
 
-/* Content-MD5, when sent, must be the body's (spaces around the value are tolerated). */
-static int check_content_md5(const char *header, const void *body, size_t len, char md5[25],
-                             struct err *err)
+int ops_check_content_md5(const char *header, const void *body, size_t len, char md5[25],
+                          struct err *err)
 {
     md5[0] = '\0';
     if (header == NULL)
@@ -339,7 +340,7 @@ static int check_state_body(const struct ops *o, const struct op_request *q,
     if (q->body_len > o->max_state_bytes)
         return err_set(err, ERR_TOO_LARGE, "state of %zu bytes is larger than the limit of %llu",
                        q->body_len, (unsigned long long)o->max_state_bytes);
-    if (check_content_md5(q->content_md5, q->body, q->body_len, md5, err) != 0)
+    if (ops_check_content_md5(q->content_md5, q->body, q->body_len, md5, err) != 0)
         return -1;
     return statejson_scan(q->body, q->body_len, sum, err);
 }

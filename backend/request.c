@@ -1,9 +1,13 @@
-/* backend/request.c: reading a request: query parameters, and who is asking. */
+/* backend/request.c: reading a request: query parameters, who is asking, and how it is shown
+ * in the log. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend.h"
+#include "backend/backend_int.h"
 #include "common/util.h"
 
 /* Percent-decodes [s, s+n) into a new string; '+' is a space (form encoding, as Go's
@@ -64,4 +68,27 @@ struct op_actor backend_actor(const struct backend_req *r)
 {
     return (struct op_actor){
         .who = r->authenticated ? &r->who : NULL, .request_id = r->request_id, .remote = r->remote};
+}
+
+void backend_remote_text(const struct sockaddr *sa, socklen_t len, char out[64])
+{
+    out[0] = '\0';
+    if (len == 0)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 64);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 64);
+}
+
+void backend_log_name(struct backend_req *r, const char *path)
+{
+    size_t o = 0, cap = sizeof(r->log_name);
+    for (const unsigned char *p = (const unsigned char *)path; *p != '\0' && o + 5 < cap; p++) {
+        if (*p > 0x20 && *p < 0x7f && *p != '\\')
+            r->log_name[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(r->log_name + o, cap - o, "\\x%02x", *p);
+    }
+    r->log_name[o] = '\0';
 }

@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 /* One admin request and the event it will leave. */
 struct admin_call {
@@ -445,10 +446,17 @@ static int tokens_revoke(struct admin_call *c, struct err *err)
 static int whoami(struct admin_call *c, struct err *err)
 {
     const struct auth_identity *w = &c->r->who;
+    /* The Basic username is whatever bytes the client sent: those that are not UTF-8 are
+     * shown escaped, never dropped. */
+    char username[4 * sizeof(w->username)];
+    utf8_escape(username, sizeof(username), w->username);
     (void)err;
-    reply(c, 200,
-          json_pack("{s:s,s:s,s:s,s:s}", "name", w->name, "username", w->username, "role",
-                    auth_role_name(w->role), "states", w->pattern));
+    json_t *o = json_object();
+    json_object_set_new(o, "name", str_json(w->name));
+    json_object_set_new(o, "username", str_json(username));
+    json_object_set_new(o, "role", str_json(auth_role_name(w->role)));
+    json_object_set_new(o, "states", str_json(w->pattern));
+    reply(c, 200, o);
     return 0;
 }
 

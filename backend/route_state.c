@@ -109,6 +109,17 @@ static const struct action *action_for(const char *method, bool lock_url)
     return NULL;
 }
 
+const char *route_state_action(const char *method, const char *path, char name[STATE_NAME_MAX])
+{
+    struct state_path sp;
+    struct err e = {0};
+    bool parsed = state_path_parse(path, &sp, &e) == 0;
+    const struct action *act = action_for(method, parsed && sp.lock_url);
+    snprintf(name, STATE_NAME_MAX, "%s", parsed ? sp.name : "");
+    return act != NULL && strncmp(path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0 ? act->name
+                                                                                   : "invalid";
+}
+
 void route_state_handle(struct backend_req *r)
 {
     const struct ops *o = &r->srv->ops;

@@ -4,7 +4,6 @@
  *                        a worker (503 INFRA_006 when one is down)
  *   /v1/states/...       the client protocol (route_state.c)
  *   /v1/...              the admin API (route_admin.c)
- *   TOO_LARGE_PATH       h2o's answer to an over-limit body, as our JSON error (server.c)
  *   anything else        404 INFRA_004
  *
  * Every /v1/ request is authenticated here first; a failure is answered 401 and audited as
@@ -98,13 +97,21 @@ static void v1_on_worker(struct backend_req *r)
 
 /* ------------------------------------------------------------------ fixed answers */
 
-/* h2o answers an over-limit Content-Length itself, before routing; server.c turns that into
- * an internal GET of TOO_LARGE_PATH, answered here with the usual JSON error body. */
-static bool too_large_on_loop(struct backend_req *r)
+/* ------------------------------------------------------------------ refusals */
+
+void backend_audit_refusal(struct backend_req *r)
 {
-    respond_error(r, ERR_TOO_LARGE, "request body larger than the limit of %llu bytes",
-                  (unsigned long long)r->srv->ops.max_state_bytes);
-    return true;
+    const struct ops *o = &r->srv->ops;
+    char name[STATE_NAME_MAX];
+    struct err ignore = {0};
+    const char *action = route_state_action(r->method, r->path, name);
+    /* Who sent it, when the credentials are good: a refused request is still someone's. */
+    r->authenticated =
+        r->authorization != NULL && auth_authenticate(r->authorization, &r->who, &ignore) == 0;
+    struct op_actor a = backend_actor(r);
+    if (name[0] != '\0') /* the log line names the state, as for any state request */
+        snprintf(r->log_name, sizeof(r->log_name), "%s", name);
+    ops_audit_refused(o, &a, action, name, &r->refusal, NULL);
 }
 
 static bool not_found_on_loop(struct backend_req *r)
@@ -115,7 +122,6 @@ static bool not_found_on_loop(struct backend_req *r)
 
 const struct backend_route backend_routes[] = {
     {"/healthz", health_on_loop, health_deep},
-    {BACKEND_TOO_LARGE_PATH, too_large_on_loop, NULL},
     {"/v1/", NULL, v1_on_worker},
     {"", not_found_on_loop, NULL},
 };

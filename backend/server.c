@@ -1,27 +1,21 @@
-/* backend/server.c: h2o event loops, the worker pool, jobs and streaming responses.
+/* backend/server.c: event loops, listeners, TLS, the worker pool, jobs and streaming.
  *
  * N loop threads each own an h2o_evloop_t, an h2o_context_t and a listening socket bound with
- * SO_REUSEPORT to the same address, so the kernel spreads connections over them. Every request
- * becomes a job (see backend.h): the loop copies the request into job->r and finds its route
- * in the table server_run was given. The route's on_loop handler may answer at once; otherwise
- * the job is queued, a worker runs on_worker and posts the job back to the owning loop through
- * that loop's h2o_multithread receiver, and the loop sends the response. The server knows no
- * route of its own: what is served is the table's business (router.c).
- *
- * Job lifetime. The request can die while a worker holds the job (connection closed, HTTP/2
- * stream reset). An anchor allocated in req->pool with a dispose callback ties the two: when
- * the pool is cleared (on the loop thread) the anchor either frees the job (the response was
- * already handed to h2o and the worker is done with it) or marks it cancelled (the worker
- * still has it). A worker always posts exactly one final message per job; if the job was
- * cancelled by then, the loop frees it on receipt. So each job is freed exactly once, always
- * on its owning loop thread.
+ * SO_REUSEPORT to the same address, so the kernel spreads connections over them. An accepted
+ * connection is served by our HTTP/1.1 implementation (http1.c), or by h2o when TLS's ALPN
+ * (or a plain-text client's first bytes) says HTTP/2 (h2.c). Either turns each request into a
+ * job (backend_int.h) and hands it to job_dispatch, which finds its route in the table
+ * server_run was given: the route's on_loop handler may answer at once; otherwise the job is
+ * queued, a worker runs on_worker and posts the job back to the owning loop through that
+ * loop's h2o_multithread receiver, and the loop hands the answer to the job's transport. The
+ * server knows no route of its own: what is served is the table's business (router.c).
  *
  * Streaming (backend_stream_*). The worker fills a chunk, waits until the previous chunk is no
- * longer in flight, then posts the new one. The loop passes it to h2o_send; h2o calls the
- * generator's proceed callback once the bytes are written, which releases the worker. Two
- * flags under job->mu track a chunk: msg_queued (posted, not yet received by the loop) and
- * h2o_busy (given to h2o, proceed not yet called). The worker posts only when both are clear,
- * so a message is never linked twice. */
+ * longer in flight, then posts the new one. The loop passes it to the transport, which calls
+ * job_chunk_sent once the bytes are written; that releases the worker. Two flags under
+ * job->mu track a chunk: msg_queued (posted, not yet received by the loop) and in_transport
+ * (given to the transport, not yet written). The worker posts only when both are clear, so a
+ * message is never linked twice. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -42,44 +36,12 @@
 #include "h2o.h"
 #include "h2o/http2.h"
 
-#include "backend/backend.h"
+#include "backend/backend_int.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define STREAM_CHUNK (64 * 1024)
 #define DRAIN_MAX_MS 30000
-
-struct loop {
-    pthread_t tid;
-    h2o_evloop_t *loop;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_multithread_receiver_t recv;
-    int fd;
-};
-
-struct anchor {
-    struct backend_job *job;
-};
-
-struct backend_job {
-    h2o_multithread_message_t super; /* linked into the owner's receiver queue */
-    struct backend_job *next;        /* worker queue */
-    struct loop *owner;
-    h2o_req_t *req;        /* loop thread only; NULL once the request is gone */
-    struct anchor *anchor; /* in req->pool */
-    backend_handler_fn fn;
-    struct backend_req r;
-    h2o_generator_t gen; /* streaming: proceed releases the worker */
-    bool responded;      /* loop: the final response went to h2o; the anchor frees the job */
-    bool final;          /* worker -> loop: this message is the job's last */
-    /* streaming, under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool cancelled, msg_queued, h2o_busy;
-    bool streaming, stream_started;
-    struct buf fill, sending;
-};
 
 static struct {
     struct server *srv;
@@ -108,39 +70,68 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-static const char *reason_phrase(int status)
+struct server *server_self(void)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 423:
-        return "Locked";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
-    }
+    return S.srv;
+}
+
+const char *http_reason(int status)
+{
+    static const struct {
+        int status;
+        const char *text;
+    } reasons[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {413, "Content Too Large"},
+        {414, "URI Too Long"},
+        {423, "Locked"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {503, "Service Unavailable"},
+        {505, "HTTP Version Not Supported"},
+    };
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].text;
+    return "Status";
 }
 
 /* ------------------------------------------------------------------ jobs */
 
-static void job_free(struct backend_job *job)
+static void new_request_id(char out[24])
+{
+    uint64_t n = atomic_fetch_add(&S.req_counter, 1) + 1;
+    snprintf(out, 24, "%08x%08llx", S.boot_id, (unsigned long long)n);
+}
+
+struct backend_job *job_new(struct loop *lt, const struct transport_ops *tp, void *client)
+{
+    struct backend_job *job = xcalloc(1, sizeof(*job));
+    struct backend_req *r = &job->r;
+    atomic_fetch_add(&S.pending, 1);
+    pthread_mutex_init(&job->mu, NULL);
+    pthread_cond_init(&job->cv, NULL);
+    job->owner = lt;
+    job->tp = tp;
+    job->client = client;
+    r->job = job;
+    r->srv = S.srv;
+    r->start_ms = mono_ms();
+    new_request_id(r->request_id);
+    buf_init(&r->resp, 0);
+    return job;
+}
+
+void job_free(struct backend_job *job)
 {
     struct backend_req *r = &job->r;
     free(r->path);
@@ -166,95 +157,88 @@ static void job_free(struct backend_job *job)
     atomic_fetch_sub(&S.pending, 1);
 }
 
-/* Runs on the loop thread when req->pool is cleared. */
-static void on_anchor_dispose(void *p)
+void job_log(const struct backend_req *r)
 {
-    struct anchor *a = p;
-    struct backend_job *job = a->job;
-    if (job == NULL)
+    log_info("req=%s %s %s status=%d ms=%lld", r->request_id, r->method[0] ? r->method : "-",
+             r->log_name[0] != '\0' ? r->log_name : "-", r->status,
+             (long long)(mono_ms() - r->start_ms));
+}
+
+static void job_queue(struct backend_job *job, backend_handler_fn fn)
+{
+    job->fn = fn;
+    pthread_mutex_lock(&S.qmu);
+    if (S.qtail != NULL)
+        S.qtail->next = job;
+    else
+        S.qhead = job;
+    S.qtail = job;
+    pthread_cond_signal(&S.qcv);
+    pthread_mutex_unlock(&S.qmu);
+}
+
+static const struct backend_route *route_for(const char *path)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < S.nroutes; i++) {
+        const char *p = S.routes[i].path;
+        size_t n = strlen(p);
+        bool prefix = n == 0 || p[n - 1] == '/';
+        if (prefix ? len >= n && memcmp(path, p, n) == 0 : strcmp(path, p) == 0)
+            return &S.routes[i];
+    }
+    return NULL;
+}
+
+/* Loop thread: the answer is set; the transport takes the job. */
+static void answer_now(struct backend_job *job)
+{
+    job_log(&job->r);
+    job->responded = true;
+    job->tp->respond(job);
+}
+
+void job_dispatch(struct backend_job *job)
+{
+    const struct backend_route *rt = route_for(job->r.path);
+    bool answered = rt != NULL && rt->on_loop != NULL && rt->on_loop(&job->r);
+    if (!answered && rt != NULL && rt->on_worker != NULL) {
+        job_queue(job, rt->on_worker);
         return;
+    }
+    if (!answered) /* no route, or one that passed with no worker to go to */
+        respond_error(&job->r, ERR_NOT_FOUND, "no such endpoint");
+    answer_now(job);
+}
+
+void job_refuse(struct backend_job *job, const struct err *why)
+{
+    job->r.refusal = *why;
+    respond_err(&job->r, why, NULL);
+    job->must_run = true;
+    job_queue(job, backend_audit_refusal);
+}
+
+void job_client_gone(struct backend_job *job)
+{
+    job->client = NULL;
     if (job->responded) {
         job_free(job);
         return;
     }
-    job->req = NULL;
-    job->anchor = NULL;
     pthread_mutex_lock(&job->mu);
     job->cancelled = true;
-    job->h2o_busy = false; /* h2o will not call proceed any more */
+    job->in_transport = false; /* nothing more will be written */
     pthread_cond_broadcast(&job->cv);
     pthread_mutex_unlock(&job->mu);
 }
 
-static void on_stream_proceed(h2o_generator_t *gen, h2o_req_t *req)
+void job_chunk_sent(struct backend_job *job)
 {
-    struct backend_job *job = H2O_STRUCT_FROM_MEMBER(struct backend_job, gen, gen);
-    (void)req;
     pthread_mutex_lock(&job->mu);
-    job->h2o_busy = false;
+    job->in_transport = false;
     pthread_cond_broadcast(&job->cv);
     pthread_mutex_unlock(&job->mu);
-}
-
-static void on_stream_stop(h2o_generator_t *gen, h2o_req_t *req)
-{
-    struct backend_job *job = H2O_STRUCT_FROM_MEMBER(struct backend_job, gen, gen);
-    (void)req;
-    pthread_mutex_lock(&job->mu);
-    job->cancelled = true;
-    job->h2o_busy = false;
-    pthread_cond_broadcast(&job->cv);
-    pthread_mutex_unlock(&job->mu);
-}
-
-static void add_headers(h2o_req_t *req, struct backend_req *r)
-{
-    for (size_t i = 0; i < r->nheaders; i++)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, r->headers[i].name,
-                              strlen(r->headers[i].name), 1, NULL, r->headers[i].value,
-                              strlen(r->headers[i].value));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
-                          r->request_id, strlen(r->request_id));
-}
-
-/* Loop thread: sends a job's whole response (status, headers, body with Content-Length). */
-static void send_response(struct backend_job *job)
-{
-    static h2o_generator_t plain = {NULL, NULL};
-    h2o_req_t *req = job->req;
-    struct backend_req *r = &job->r;
-    req->res.status = r->status;
-    req->res.reason = reason_phrase(r->status);
-    h2o_iovec_t body = r->resp_shared != NULL
-                           ? h2o_iovec_init(r->resp_shared->data, r->resp_shared->len)
-                           : h2o_iovec_init(r->resp.data != NULL ? r->resp.data : "", r->resp.len);
-    req->res.content_length = body.len;
-    add_headers(req, r);
-    job->responded = true; /* from here the anchor frees the job */
-    h2o_start_response(req, &plain);
-    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
-}
-
-/* Loop thread: sends the chunk a streaming worker handed over (the first one starts the
- * response). */
-static void send_chunk(struct backend_job *job, bool final)
-{
-    h2o_req_t *req = job->req;
-    struct backend_req *r = &job->r;
-    if (!job->stream_started) {
-        job->stream_started = true;
-        req->res.status = r->status;
-        req->res.reason = reason_phrase(r->status);
-        add_headers(req, r);
-        job->gen.proceed = on_stream_proceed;
-        job->gen.stop = on_stream_stop;
-        h2o_start_response(req, &job->gen);
-    }
-    h2o_iovec_t chunk =
-        h2o_iovec_init(job->sending.data != NULL ? job->sending.data : "", job->sending.len);
-    if (final)
-        job->responded = true;
-    h2o_send(req, &chunk, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
 /* Loop thread: a worker finished a job, or produced a chunk of a stream. */
@@ -270,9 +254,9 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 
         pthread_mutex_lock(&job->mu);
         job->msg_queued = false;
-        bool cancelled = job->cancelled || job->req == NULL;
-        if (!cancelled && job->streaming && !final)
-            job->h2o_busy = true;
+        bool cancelled = job->cancelled || job->client == NULL;
+        if (!cancelled && job->streaming)
+            job->in_transport = true;
         pthread_cond_broadcast(&job->cv);
         pthread_mutex_unlock(&job->mu);
 
@@ -281,24 +265,23 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
                 job_free(job);
             continue;
         }
-        if (!job->streaming)
-            send_response(job);
-        else
-            send_chunk(job, final);
+        if (!job->streaming) {
+            job->responded = true;
+            job->tp->respond(job);
+        } else {
+            if (final)
+                job->responded = true;
+            job->tp->stream(job, final);
+        }
     }
 }
 
-static void log_request(struct backend_req *r)
-{
-    log_info("req=%s %s %s status=%d ms=%lld", r->request_id, r->method,
-             r->log_name[0] != '\0' ? r->log_name : "-", r->status,
-             (long long)(mono_ms() - r->start_ms));
-}
+/* ------------------------------------------------------------------ streaming (workers) */
 
-/* Worker: waits until no chunk of this job is queued or inside h2o. */
+/* Worker: waits until no chunk of this job is queued or inside the transport. */
 static void stream_wait_idle(struct backend_job *job)
 {
-    while (job->msg_queued || job->h2o_busy)
+    while (job->msg_queued || job->in_transport)
         pthread_cond_wait(&job->cv, &job->mu);
 }
 
@@ -331,7 +314,7 @@ int backend_stream_begin(struct backend_req *r)
     job->streaming = true;
     buf_init(&job->fill, 0);
     buf_init(&job->sending, 0);
-    log_request(r);
+    job_log(r);
     /* The first message carries the status line and headers with an empty chunk. */
     return stream_flush(job, false);
 }
@@ -356,155 +339,88 @@ int backend_stream_write(struct backend_req *r, const void *data, size_t len)
     return cancelled ? -1 : 0;
 }
 
-static void *worker_main(void *arg)
+static struct backend_job *next_job(void)
 {
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&S.qmu);
-        while (S.qhead == NULL && !S.workers_stop)
-            pthread_cond_wait(&S.qcv, &S.qmu);
-        if (S.qhead == NULL) {
-            pthread_mutex_unlock(&S.qmu);
-            return NULL;
-        }
-        struct backend_job *job = S.qhead;
+    pthread_mutex_lock(&S.qmu);
+    while (S.qhead == NULL && !S.workers_stop)
+        pthread_cond_wait(&S.qcv, &S.qmu);
+    struct backend_job *job = S.qhead;
+    if (job != NULL) {
         S.qhead = job->next;
         if (S.qhead == NULL)
             S.qtail = NULL;
-        pthread_mutex_unlock(&S.qmu);
+    }
+    pthread_mutex_unlock(&S.qmu);
+    return job;
+}
 
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    struct backend_job *job;
+    while ((job = next_job()) != NULL) {
         pthread_mutex_lock(&job->mu);
         bool cancelled = job->cancelled;
         pthread_mutex_unlock(&job->mu);
-        if (!cancelled) {
+        if (!cancelled || job->must_run)
             job->fn(&job->r);
-        } else {
+        else
             job->r.status = 499; /* client went away before we started: nothing is done */
-        }
         if (job->streaming) {
             stream_flush(job, true);
             continue;
         }
         if (job->r.status == 0)
             respond_error(&job->r, ERR_INTERNAL, "handler set no response");
-        log_request(&job->r);
+        job_log(&job->r);
         job->final = true;
         pthread_mutex_lock(&job->mu);
         job->msg_queued = true;
         pthread_mutex_unlock(&job->mu);
         h2o_multithread_send_message(&job->owner->recv, &job->super);
     }
-}
-
-static char *iov_dup(h2o_iovec_t v)
-{
-    return v.base == NULL ? NULL : xstrndup(v.base, v.len);
-}
-
-static char *header_dup(h2o_req_t *req, const h2o_token_t *tok, const char *name, size_t len)
-{
-    ssize_t i = tok != NULL ? h2o_find_header(&req->headers, tok, -1)
-                            : h2o_find_header_by_str(&req->headers, name, len, -1);
-    return i < 0 ? NULL : iov_dup(req->headers.entries[i].value);
-}
-
-static void new_request_id(char out[24])
-{
-    uint64_t n = atomic_fetch_add(&S.req_counter, 1) + 1;
-    snprintf(out, 24, "%08x%08llx", S.boot_id, (unsigned long long)n);
-}
-
-static void remote_addr(h2o_req_t *req, char out[64])
-{
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    out[0] = '\0';
-    if (len == 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
-}
-
-/* Loop thread: a job holding a private copy of what handlers need out of req. */
-static struct backend_job *job_new(h2o_req_t *req, size_t path_len)
-{
-    struct loop *lt = H2O_STRUCT_FROM_MEMBER(struct loop, ctx, req->conn->ctx);
-    struct backend_job *job = xcalloc(1, sizeof(*job));
-    struct backend_req *r = &job->r;
-    atomic_fetch_add(&S.pending, 1);
-    pthread_mutex_init(&job->mu, NULL);
-    pthread_cond_init(&job->cv, NULL);
-    job->owner = lt;
-    job->req = req;
-    job->anchor = h2o_mem_alloc_shared(&req->pool, sizeof(*job->anchor), on_anchor_dispose);
-    job->anchor->job = job;
-    r->job = job;
-    r->srv = S.srv;
-    r->start_ms = mono_ms();
-    new_request_id(r->request_id);
-    snprintf(r->method, sizeof(r->method), "%.*s", (int)req->method.len, req->method.base);
-    r->path = xstrndup(req->path.base, path_len);
-    snprintf(r->log_name, sizeof(r->log_name), "%s", r->path);
-    if (req->query_at != SIZE_MAX)
-        r->query = xstrndup(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
-    if (req->entity.base != NULL) {
-        r->body = xstrndup(req->entity.base, req->entity.len);
-        r->body_len = req->entity.len;
-    }
-    r->content_md5 = header_dup(req, NULL, H2O_STRLIT("content-md5"));
-    r->authorization = header_dup(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
-    remote_addr(req, r->remote);
-    buf_init(&r->resp, 0);
-    return job;
-}
-
-/* Loop thread: hands the job to the workers. */
-static void job_queue(struct backend_job *job, backend_handler_fn fn)
-{
-    job->fn = fn;
-    pthread_mutex_lock(&S.qmu);
-    if (S.qtail != NULL)
-        S.qtail->next = job;
-    else
-        S.qhead = job;
-    S.qtail = job;
-    pthread_cond_signal(&S.qcv);
-    pthread_mutex_unlock(&S.qmu);
-}
-
-static const struct backend_route *route_for(const char *path, size_t len)
-{
-    for (size_t i = 0; i < S.nroutes; i++) {
-        const char *p = S.routes[i].path;
-        size_t n = strlen(p);
-        bool prefix = n == 0 || p[n - 1] == '/';
-        if (prefix ? len >= n && memcmp(path, p, n) == 0 : h2o_memis(path, len, p, n))
-            return &S.routes[i];
-    }
     return NULL;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/* ------------------------------------------------------------------ accepting connections */
+
+struct handshake {
+    struct loop *lt;
+    h2o_socket_t *sock;
+    h2o_timeout_entry_t timer;
+    struct timeval connected_at;
+};
+
+static void on_handshake_timeout(h2o_timeout_entry_t *entry)
 {
-    (void)self;
-    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    const struct backend_route *rt = route_for(req->path.base, path_len);
-    struct backend_job *job = job_new(req, path_len);
-    bool answered = rt != NULL && rt->on_loop != NULL && rt->on_loop(&job->r);
-    if (!answered && rt != NULL && rt->on_worker != NULL) {
-        job_queue(job, rt->on_worker);
-        return 0;
-    }
-    if (!answered) /* no route, or one that passed with no worker to go to */
-        respond_error(&job->r, ERR_NOT_FOUND, "no such endpoint");
-    log_request(&job->r);
-    send_response(job);
-    return 0;
+    struct handshake *hs = H2O_STRUCT_FROM_MEMBER(struct handshake, timer, entry);
+    h2o_socket_t *sock = hs->sock;
+    free(hs);
+    h2o_socket_close(sock);
 }
 
-/* ------------------------------------------------------------------ listeners and loops */
+/* ALPN "h2": h2o serves the connection; anything else is HTTP/1.1. */
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    struct handshake *hs = sock->data;
+    struct loop *lt = hs->lt;
+    struct timeval at = hs->connected_at;
+    h2o_timeout_unlink(&hs->timer);
+    free(hs);
+    sock->data = NULL;
+    if (err != NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+    for (const h2o_iovec_t *p = h2o_http2_alpn_protocols; p->len != 0; ++p) {
+        if (proto.len == p->len && memcmp(proto.base, p->base, p->len) == 0) {
+            h2o_http2_accept(&lt->accept_ctx, sock, at);
+            return;
+        }
+    }
+    http1_accept(lt, sock, at);
+}
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -512,8 +428,21 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     struct loop *lt = listener->data;
     h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
-        h2o_accept(&lt->accept_ctx, sock);
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
+        struct timeval at = *h2o_get_timestamp(&lt->ctx, NULL, NULL);
+        if (S.ssl == NULL) {
+            http1_accept(lt, sock, at);
+            continue;
+        }
+        struct handshake *hs = xcalloc(1, sizeof(*hs));
+        hs->lt = lt;
+        hs->sock = sock;
+        hs->connected_at = at;
+        hs->timer.cb = on_handshake_timeout;
+        h2o_timeout_link(lt->loop, &lt->idle, &hs->timer);
+        sock->data = hs;
+        h2o_socket_ssl_handshake(sock, S.ssl, NULL, on_handshake);
+    }
 }
 
 static int resolve_listen(const char *listen, struct addrinfo **res, struct err *err)
@@ -582,12 +511,36 @@ static int open_listeners(struct err *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------ loops */
+
+/* After SIGTERM: no new connections or requests; the ones received finish (at most
+ * DRAIN_MAX_MS), then a few more turns flush the last answers. */
+static void drain(struct loop *lt, h2o_socket_t *listener)
+{
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    lt->stopping = true;
+    h2o_context_request_shutdown(&lt->ctx);
+    http1_stop_idle(lt);
+    int64_t t0 = mono_ms();
+    while (mono_ms() - t0 < DRAIN_MAX_MS) {
+        h2o_evloop_run(lt->loop, 50);
+        if (atomic_load(&S.pending) == 0 && mono_ms() - t0 >= 100)
+            break;
+    }
+    for (int i = 0; i < 4; i++)
+        h2o_evloop_run(lt->loop, 10);
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *lt = arg;
     lt->loop = h2o_evloop_create();
     h2o_context_init(&lt->ctx, lt->loop, &S.conf);
     h2o_multithread_register_receiver(lt->ctx.queue, &lt->recv, on_messages);
+    h2o_timeout_init(lt->loop, &lt->idle, (uint64_t)S.srv->cfg->idle_timeout_ms);
+    h2o_timeout_init(lt->loop, &lt->linger, HTTP1_LINGER_MS);
+    h2o_linklist_init_anchor(&lt->http1s);
     lt->accept_ctx.ctx = &lt->ctx;
     lt->accept_ctx.hosts = S.conf.hosts;
     lt->accept_ctx.ssl_ctx = S.ssl;
@@ -596,19 +549,7 @@ static void *loop_main(void *arg)
     h2o_socket_read_start(ls, on_accept);
     while (!stopping)
         h2o_evloop_run(lt->loop, 200);
-    /* Stop accepting; let requests already received finish. */
-    h2o_socket_read_stop(ls);
-    h2o_socket_close(ls);
-    h2o_context_request_shutdown(&lt->ctx);
-    int64_t t0 = mono_ms();
-    while (mono_ms() - t0 < DRAIN_MAX_MS) {
-        h2o_evloop_run(lt->loop, 50);
-        if (atomic_load(&S.pending) == 0 && mono_ms() - t0 >= 100)
-            break;
-    }
-    /* A few more turns to flush the last responses. */
-    for (int i = 0; i < 4; i++)
-        h2o_evloop_run(lt->loop, 10);
+    drain(lt, ls);
     return NULL;
 }
 
@@ -648,12 +589,23 @@ static int tls_setup(struct err *err)
         /* Resumed sessions must carry the verified client identity. */
         SSL_CTX_set_session_id_context(ssl, (const unsigned char *)"stated", 6);
     }
-    h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
+    if (cfg->http2)
+        h2o_ssl_register_alpn_protocols(ssl, h2o_http2_alpn_protocols);
     S.ssl = ssl;
     return 0;
 fail:
     SSL_CTX_free(ssl);
     return -1;
+}
+
+static void stop_workers(void)
+{
+    pthread_mutex_lock(&S.qmu);
+    S.workers_stop = true;
+    pthread_cond_broadcast(&S.qcv);
+    pthread_mutex_unlock(&S.qmu);
+    for (int i = 0; i < S.nworkers; i++)
+        pthread_join(S.workers[i], NULL);
 }
 
 int server_run(struct server *srv, const struct backend_route *routes, size_t nroutes,
@@ -675,18 +627,8 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
 
     h2o_config_init(&S.conf);
     S.conf.server_name = h2o_iovec_init(H2O_STRLIT("stated"));
-    S.conf.max_request_entity_size = (size_t)cfg->max_state_bytes;
-    h2o_hostconf_t *host =
-        h2o_config_register_host(&S.conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));
-    h->on_req = on_req;
-    /* h2o answers an over-limit Content-Length itself, before routing, in plain text. Its
-     * error-document filter on the fallback path turns that into an internal GET of
-     * BACKEND_TOO_LARGE_PATH, which a route answers with the usual JSON error body. */
-    h2o_errordoc_t doc = {.status = 413, .url = h2o_iovec_init(H2O_STRLIT(BACKEND_TOO_LARGE_PATH))};
-    h2o_errordoc_register(&host->fallback_path, &doc, 1);
-
+    S.conf.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
+    h2_setup(&S.conf, (size_t)cfg->max_state_bytes);
     if (tls_setup(err) != 0)
         return -1;
     S.loops = xcalloc((size_t)S.nloops, sizeof(*S.loops));
@@ -697,8 +639,9 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
         pthread_create(&S.workers[i], NULL, worker_main, NULL);
     for (int i = 0; i < S.nloops; i++)
         pthread_create(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
-    log_info("stated listening on %s://%s (%d loops, %d workers%s)",
+    log_info("stated listening on %s://%s (%d loops, %d workers, HTTP/1.1%s%s)",
              S.ssl != NULL ? "https" : "http", cfg->listen, S.nloops, S.nworkers,
+             cfg->http2 ? " and HTTP/2" : "",
              cfg->client_ca != NULL ? ", client certificates required" : "");
 
     for (int i = 0; i < S.nloops; i++)
@@ -708,12 +651,7 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
         log_warn("stopping with %d requests still in progress", left);
         return 1;
     }
-    pthread_mutex_lock(&S.qmu);
-    S.workers_stop = true;
-    pthread_cond_broadcast(&S.qcv);
-    pthread_mutex_unlock(&S.qmu);
-    for (int i = 0; i < S.nworkers; i++)
-        pthread_join(S.workers[i], NULL);
+    stop_workers();
     log_info("stopped");
     return 0;
 }

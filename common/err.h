@@ -26,7 +26,12 @@
     X(ERR_INTERNAL, 500, "INFRA_005", "internal error")                                            \
     X(ERR_HEALTH, 503, "INFRA_006", "health check failed")                                         \
     X(ERR_SNAPSHOT, 500, "INFRA_007", "backup or snapshot failed")                                 \
-    X(ERR_LOCKED, 423, "INFRA_008", "state is locked")
+    X(ERR_LOCKED, 423, "INFRA_008", "state is locked")                                             \
+    X(ERR_TIMEOUT, 408, "INFRA_001", "request not received in time")                               \
+    X(ERR_URI_TOO_LONG, 414, "INFRA_002", "request target too long")                               \
+    X(ERR_HEADERS_TOO_LARGE, 431, "INFRA_002", "request header fields too large")                  \
+    X(ERR_NOT_IMPLEMENTED, 501, "INFRA_001", "not implemented")                                    \
+    X(ERR_VERSION, 505, "INFRA_001", "HTTP version not supported")
 
 enum err_code {
 #define X(sym, http, code, text) sym,

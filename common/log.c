@@ -45,6 +45,29 @@ static void json_escape_into(char *dst, size_t cap, const char *src)
     dst[o] = '\0';
 }
 
+/* Rewrites control characters (newlines above all) in s as \xHH, in place, cutting what no
+ * longer fits in cap. */
+static void escape_controls(char *s, size_t cap)
+{
+    size_t n = strlen(s), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            extra += 3;
+    if (extra == 0)
+        return;
+    char tmp[2048];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < sizeof(tmp); i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "\\x%02x", c);
+        else
+            tmp[o++] = (char)c;
+    }
+    tmp[o] = '\0';
+    snprintf(s, cap, "%s", tmp);
+}
+
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
     char msg[2048], line[4200], ts[40];
@@ -58,6 +81,8 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 
     int len;
+    /* Values in a message may come from clients: no line of the log may be forged by one. */
+    escape_controls(msg, sizeof(msg));
     if (log_fmt == LOG_JSON) {
         char esc[sizeof(line) - 100];
         json_escape_into(esc, sizeof(esc), msg);

@@ -156,7 +156,7 @@ static int scan_string(struct scan *s, char *dst, size_t cap, bool *overflow)
         if (c < 0x20)
             return fail(s, "unescaped control character in string");
         if (c == '\\') {
-            unsigned cp;
+            unsigned cp = 0;
             if (scan_escape(s, &cp) != 0)
                 return -1;
             put_utf8(dst, cap, &n, overflow, cp);

@@ -1,6 +1,7 @@
 /* common/utf8.c: see utf8.h. */
 #include "common/utf8.h"
 
+#include <stdio.h>
 #include <string.h>
 
 size_t utf8_seq_len(const unsigned char *p, size_t avail)
@@ -48,24 +49,38 @@ bool utf8_valid(const char *s, size_t n)
     return true;
 }
 
-void utf8_sanitize(char *dst, size_t cap, const char *s)
+/* utf8_sanitize and utf8_escape: each byte that starts no well-formed sequence becomes repl
+ * ('?') or, with hex, its "\xHH" text. */
+static void replace_invalid(char *dst, size_t cap, const char *s, bool hex)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t left = strlen(s), o = 0;
     while (left > 0) {
         size_t k = utf8_seq_len(p, left);
-        size_t step = k == 0 ? 1 : k;
-        if (o + step >= cap)
+        size_t out = k != 0 ? k : hex ? 4 : 1;
+        if (o + out >= cap)
             break;
-        if (k == 0)
-            dst[o] = '?';
-        else
+        if (k != 0)
             memmove(dst + o, p, k); /* dst may be s: never ahead of p */
-        o += step;
-        p += step;
-        left -= step;
+        else if (hex)
+            snprintf(dst + o, cap - o, "\\x%02x", *p);
+        else
+            dst[o] = '?';
+        o += out;
+        p += k != 0 ? k : 1;
+        left -= k != 0 ? k : 1;
     }
     dst[o] = '\0';
+}
+
+void utf8_sanitize(char *dst, size_t cap, const char *s)
+{
+    replace_invalid(dst, cap, s, false);
+}
+
+void utf8_escape(char *dst, size_t cap, const char *s)
+{
+    replace_invalid(dst, cap, s, true);
 }
 
 size_t utf8_encode(uint32_t cp, unsigned char out[4])

@@ -20,6 +20,9 @@ bool utf8_valid(const char *s, size_t n);
  * not start a well-formed sequence replaced by '?', cut at a character boundary when it does
  * not fit. dst may be s itself. */
 void utf8_sanitize(char *dst, size_t cap, const char *s);
+/* The same, each such byte written as the four characters "\xHH" (for showing a name a
+ * client sent); dst must not be s. */
+void utf8_escape(char *dst, size_t cap, const char *s);
 /* Writes code point cp as UTF-8 to out and returns its length (1-4); 0 for a surrogate or a
  * value above U+10FFFF, which have no UTF-8 form. */
 size_t utf8_encode(uint32_t cp, unsigned char out[4]);

@@ -54,7 +54,7 @@ c19() {
   local M=$1 t="protocol/$1/C19" certs=$P_TMP/certs
   [ -f "$certs/client.pem" ] || tls_make_certs "$certs" || { fail "$t certificates" "openssl failed"; return; }
   STATED_CURL=(--cert "$certs/client.pem" --key "$certs/client.key")
-  if ! stated_start "$M" --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" --client-ca "$certs/ca.pem"; then
+  if ! stated_start "$M" --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" --client-ca "$certs/ca.pem" --http2; then
     fail "$t mTLS server starts" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
     STATED_CURL=()
     stated_cleanup
