@@ -336,27 +336,56 @@ static const char *http_date(void)
     return text;
 }
 
-/* The status line and header fields of r's answer into c->out. length < 0: streamed. */
+static void put_str(struct buf *o, const char *s)
+{
+    buf_append(o, s, strlen(s), NULL);
+}
+
+static void put_uint(struct buf *o, unsigned long long v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    buf_append(o, digits + n, sizeof(digits) - n, NULL);
+}
+
+/* The status line and header fields of r's answer into c->out (one per request: no printf
+ * here). length < 0: streamed. */
 static void answer_head(struct http1_conn *c, const struct backend_req *r, long long length)
 {
     struct buf *o = &c->out;
     buf_reset(o);
-    buf_printf(o, NULL, "HTTP/1.1 %d %s\r\ndate: %s\r\nserver: stated\r\n", r->status,
-               http_reason(r->status), http_date());
-    if (length >= 0)
-        buf_printf(o, NULL, "content-length: %lld\r\n", length);
-    else if (c->minor == 1)
-        buf_append_str(o, "transfer-encoding: chunked\r\n", NULL);
-    else
+    put_str(o, "HTTP/1.1 ");
+    put_uint(o, (unsigned long long)r->status);
+    put_str(o, " ");
+    put_str(o, http_reason(r->status));
+    put_str(o, "\r\ndate: ");
+    put_str(o, http_date());
+    put_str(o, "\r\nserver: stated\r\n");
+    if (length >= 0) {
+        put_str(o, "content-length: ");
+        put_uint(o, (unsigned long long)length);
+        put_str(o, "\r\n");
+    } else if (c->minor == 1) {
+        put_str(o, "transfer-encoding: chunked\r\n");
+    } else {
         c->keep_alive = false; /* HTTP/1.0: the end of the connection ends the body */
-    for (size_t i = 0; i < r->nheaders; i++)
-        buf_printf(o, NULL, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
-    buf_printf(o, NULL, "x-request-id: %s\r\n", r->request_id);
+    }
+    for (size_t i = 0; i < r->nheaders; i++) {
+        put_str(o, r->headers[i].name);
+        put_str(o, ": ");
+        put_str(o, r->headers[i].value);
+        put_str(o, "\r\n");
+    }
+    put_str(o, "x-request-id: ");
+    put_str(o, r->request_id);
     if (!c->keep_alive)
-        buf_append_str(o, "connection: close\r\n", NULL);
+        put_str(o, "\r\nconnection: close");
     else if (c->minor == 0)
-        buf_append_str(o, "connection: keep-alive\r\n", NULL);
-    buf_append_str(o, "\r\n", NULL);
+        put_str(o, "\r\nconnection: keep-alive");
+    put_str(o, "\r\n\r\n");
 }
 
 /* The answer is written: the next request, or the end of the connection. */

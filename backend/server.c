@@ -107,10 +107,21 @@ const char *http_reason(int status)
 
 /* ------------------------------------------------------------------ jobs */
 
+/* This process's random boot id as 8 hex digits, then the request counter in hex (at least 8
+ * digits): unique across restarts and instances, and cheap (one per request). */
 static void new_request_id(char out[24])
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t n = atomic_fetch_add(&S.req_counter, 1) + 1;
-    snprintf(out, 24, "%08x%08llx", S.boot_id, (unsigned long long)n);
+    size_t o = 0;
+    for (int shift = 28; shift >= 0; shift -= 4)
+        out[o++] = hex[(S.boot_id >> shift) & 15];
+    int digits = 8;
+    while (digits < 15 && (n >> (4 * digits)) != 0)
+        digits++;
+    for (int d = digits - 1; d >= 0; d--)
+        out[o++] = hex[(n >> (4 * d)) & 15];
+    out[o] = '\0';
 }
 
 struct backend_job *job_new(struct loop *lt, const struct transport_ops *tp, void *client)
