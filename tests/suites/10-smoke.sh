@@ -111,4 +111,10 @@ if wait_http "http://127.0.0.1:$PORT/healthz" 20; then
 else
   fail smoke/run "backend/run.sh did not serve: $(tail -n 3 "$TMP/run.out" | tr '\n' ' ')"
 fi
+# The README's configuration reference lists every option --help prints, with its variable.
+missing=
+while read -r opt env; do
+  grep -q -- "| \`--$opt\` | \`$env\`" "$TOP/README.md" || missing+=" --$opt"
+done < <("$BIN/stated" --help | sed -n 's/^  --\([a-z0-9-]*\)[= ].*\[\(STATED_[A-Z0-9_]*\).*/\1 \2/p')
+[ -z "$missing" ] && pass smoke/readme-lists-every-option || fail smoke/readme-lists-every-option "not in README.md:$missing"
 t_done
