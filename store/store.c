@@ -44,9 +44,9 @@
 #include "common/util.h"
 #include "store/store_int.h"
 
-#define ENC_OVERHEAD     64  /* magic + key id + nonce + tag (46), rounded up */
-#define STRIPES          256 /* write mutexes, by state name */
-#define ORPHANS_MAX      4096
+#define ENC_OVERHEAD 64  /* magic + key id + nonce + tag (46), rounded up */
+#define STRIPES      256 /* write mutexes, by state name */
+#define ORPHANS_MAX  4096
 
 /* The snapshot of a failed write that could not be deleted at once: deleted at the next write
  * of its state (unless it turned out to be current). */

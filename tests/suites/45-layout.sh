@@ -91,7 +91,8 @@ post() {
 # batch CONFIG: one curl for many requests (a curl config file: url, output, data-binary and
 # "next" between them), on one connection; prints each status on its own line.
 batch() {
-  curl -s --max-time 120 -K "$1"
+  sed '$d' "$1" >"$1.cfg" # no "next" after the last request
+  curl -s --max-time 120 -K "$1.cfg"
 }
 # batch_get CONFIG PATH OUTFILE: appends a GET of PATH to OUTFILE to the batch.
 batch_get() {
@@ -102,6 +103,18 @@ batch_get() {
 batch_post() {
   printf 'url = "%s/v1/states/%s"\nuser = "admin:%s"\ndata-binary = "@%s"\nheader = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n' \
     "$STATED_URL" "$2" "$ADMIN_TOKEN" "$3" >>"$1"
+}
+# start_v1 MODE T: the layout-1 stated on fresh storage of MODE (T names the checks); BIN is
+# the new stated's again when this fails.
+start_v1() {
+  BIN=$OLD/build/bin
+  if stated_start "$1"; then
+    p_use_admin
+    return 0
+  fi
+  fail "$2 layout-1 stated start" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
+  BIN=$NEW_BIN
+  return 1
 }
 # snapshot_ids NAME: the ids GET /v1/snapshots/NAME lists, newest first.
 snapshot_ids() {
@@ -132,13 +145,7 @@ NAMES=(layout/net layout/net/snapshots layout/app/web layout/x.meta layout/gone)
 
 migration_round() { # MODE
   local M=$1 t="layout/$1" i s name bad=0 ok=0
-  BIN=$OLD/build/bin
-  if ! stated_start "$M"; then
-    fail "$t layout-1 stated start" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
-    BIN=$NEW_BIN
-    return
-  fi
-  p_use_admin
+  start_v1 "$M" "$t" || return
   for i in "${!NAMES[@]}"; do
     for s in 1 2 3; do
       mkstate "$W/$M-$i-$s" "$((s * 10 + i))" "lineage-$M-$i"
@@ -223,13 +230,7 @@ KILL_STATES=50 KILL_SERIALS=5
 
 kill_round() { # MODE
   local M=$1 t="layout/$1/kill" i s bad=0
-  BIN=$OLD/build/bin
-  if ! stated_start "$M"; then
-    fail "$t layout-1 stated start" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
-    BIN=$NEW_BIN
-    return
-  fi
-  p_use_admin
+  start_v1 "$M" "$t" || return
   : >"$W/writes"
   for ((i = 0; i < KILL_STATES; i++)); do
     for ((s = 1; s <= KILL_SERIALS; s++)); do
