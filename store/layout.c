@@ -7,7 +7,8 @@
  *     {"layout":2,"written":"2026-11-22T02:20:13.123456Z","by":"stated 0.1.0",
  *      "migrated_from":1,"objects_moved":1234}
  *
- * Only "layout" is read. At start (store_new):
+ * Only "layout" is read ("objects_moved" counts the run that finished the migration). At
+ * start (store_new):
  *
  *   layout 2               nothing to do;
  *   a higher layout        refuse to start (a newer stated wrote it);
@@ -254,8 +255,8 @@ static int move_all(struct objstore *os, const struct v1_scan *sc, struct tally 
             struct err why = *err;
             err_clear(err);
             return err_set(err, why.code,
-                           "storage layout migration stopped at %s (%zu of %zu moved; restart "
-                           "to go on): %s",
+                           "storage layout migration stopped at %s (%zu of %zu moved; a restart "
+                           "goes on from there): %s",
                            sc->keys[i], i, sc->n, why.msg);
         }
         if (how == MOVED_COPIED)
@@ -292,7 +293,7 @@ static int migrate(struct objstore *os, int from, struct err *err)
         return rc;
     }
     log_info("storage layout 1 found: moving %zu state objects to layout %d (%" PRIu64
-             " already moved, %" PRIu64 " other keys left alone)",
+             " layout-2 objects already there, %" PRIu64 " other keys left alone)",
              sc.n, STORE_LAYOUT, sc.v2, sc.left);
     struct tally t = {0};
     rc = move_all(os, &sc, &t, start_ms, err);

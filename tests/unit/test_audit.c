@@ -499,7 +499,8 @@ static void test_jsonl_concurrent_append(void)
 }
 
 /* Three events as the code before unsigned serials wrote them (serial 0, none, 2^63-1): they
- * still parse, re-serialise to the same bytes and verify as a chain. */
+ * still parse, re-serialise to the same bytes and verify as a chain, which goes on with a
+ * serial of 2^64-1. */
 static const char old_chain[] =
     "{\"seq\":1,\"time\":\"2026-11-22T02:20:14.123456Z\",\"request_id\":\"r-1\",\"actor\":\"ci\","
     "\"username\":\"\",\"remote\":\"127.0.0.1\",\"action\":\"write\",\"state\":\"prod/net\","
@@ -554,6 +555,24 @@ static void test_old_chain_verifies(void)
     struct audit_verify_result res = verify(dir);
     CHECK_INT(res.events, 3);
     CHECK_INT(res.first_broken, 0);
+    /* The chain goes on with a serial of 2^64-1 and still verifies, old lines and new. */
+    struct err e = {0};
+    struct auditlog *al = auditlog_jsonl_new(dir, &e);
+    CHECK(al != NULL);
+    if (al) {
+        struct audit_event ev;
+        sample(&ev, 1);
+        ev.serial = UINT64_MAX;
+        CHECK_INT(al->ops->append(al, &ev, &e), 0);
+        al->ops->free(al);
+    }
+    res = verify(dir);
+    CHECK_INT(res.events, 4);
+    CHECK_INT(res.first_broken, 0);
+    size_t len;
+    char *d = slurp(path, &len);
+    CHECK(d && strstr(d, "{\"seq\":4,") && strstr(d, "\"serial\":\"18446744073709551615\""));
+    free(d);
     free(path);
 }
 
