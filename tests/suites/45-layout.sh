@@ -11,7 +11,8 @@
 #     snapshot (ids and exact bytes) and the token are there, no object is left at a layout-1
 #     key, the marker says layout 2, and a second start migrates nothing.
 #  2. kill -9: the previous stated writes a few hundred objects; the new stated is killed at
-#     random moments of its migration, restarted each time, and ends complete and exact.
+#     random moments of its migration, restarted each time, and ends complete and exact. On S3
+#     also two new stateds starting at once on one layout-1 prefix.
 #  3. Serials 2^63-1, 2^63 and 2^64-1: written (200), read byte-exact, listed exactly by
 #     /v1/states, /v1/snapshots and statectl, recorded exactly in the audit trail (and in the
 #     PostgreSQL column when PG_CONNINFO is set); 2^64 is refused (400 INFRA_001) and stores
@@ -93,6 +94,14 @@ post() {
 batch() {
   sed '$d' "$1" >"$1.cfg" # no "next" after the last request
   curl -s --max-time 120 -K "$1.cfg"
+}
+# batch4 CONFIG-PREFIX: the batches PREFIX.0 ... PREFIX.3 at the same time (each in its own
+# order); prints every status.
+batch4() {
+  local j
+  for j in 0 1 2 3; do batch "$1.$j" >"$1.$j.out" & done
+  wait
+  cat "$1".[0-3].out
 }
 # batch_get CONFIG PATH OUTFILE: appends a GET of PATH to OUTFILE to the batch.
 batch_get() {
@@ -231,14 +240,14 @@ KILL_STATES=50 KILL_SERIALS=5
 kill_round() { # MODE
   local M=$1 t="layout/$1/kill" i s bad=0
   start_v1 "$M" "$t" || return
-  : >"$W/writes"
+  rm -f "$W"/writes.*
   for ((i = 0; i < KILL_STATES; i++)); do
     for ((s = 1; s <= KILL_SERIALS; s++)); do
       mkstate "$W/k-$i-$s" "$s" "kill-$M-$i"
-      batch_post "$W/writes" "kill/s$i" "$W/k-$i-$s"
+      batch_post "$W/writes.$((i % 4))" "kill/s$i" "$W/k-$i-$s"
     done
   done
-  bad=$(batch "$W/writes" | grep -cv '^200$')
+  bad=$(batch4 "$W/writes" | grep -cv '^200$')
   expect_eq "$t layout-1 stated wrote $((KILL_STATES * (KILL_SERIALS + 1))) objects" "$bad" 0
   stated_stop
   BIN=$NEW_BIN
@@ -287,6 +296,61 @@ kill_round() { # MODE
     done
   done
   expect_eq "$t every state and snapshot exact" "$ok" $((KILL_STATES * (KILL_SERIALS + 1)))
+  local left
+  left=$(v1_leftovers | head -n 5 | tr '\n' ' ')
+  if [ -z "$left" ]; then pass "$t nothing left at layout-1 keys"; else fail "$t nothing left at layout-1 keys" "$left"; fi
+  stated_cleanup
+}
+
+# ------------------------------------------------------------------ 2b. two instances at once
+
+# S3 only (one stated owns a data dir): two new stateds start together on one layout-1 prefix;
+# both serve, and everything is there exactly once.
+concurrent_round() {
+  local t="layout/s3/two-instances" i s bad=0 p2 second
+  start_v1 s3 "$t" || return
+  rm -f "$W"/writes.*
+  for ((i = 0; i < 40; i++)); do
+    for s in 1 2 3; do
+      mkstate "$W/c-$i-$s" "$s" "two-$i"
+      batch_post "$W/writes.$((i % 4))" "two/s$i" "$W/c-$i-$s"
+    done
+  done
+  bad=$(batch4 "$W/writes" | grep -cv '^200$')
+  expect_eq "$t layout-1 stated wrote 160 objects" "$bad" 0
+  stated_stop
+  BIN=$NEW_BIN
+  p2=$(free_port)
+  local args2=("${STATED_ARGS[@]}")
+  for i in "${!args2[@]}"; do
+    case ${args2[i]} in
+      --listen) args2[i + 1]=127.0.0.1:$p2 ;;
+      --data-dir) args2[i + 1]=$W/second-data ;;
+    esac
+  done
+  AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET STATED_ADMIN_TOKEN=$ADMIN_TOKEN \
+    "$NEW_BIN/stated" "${args2[@]}" >"$W/second.log" 2>&1 &
+  second=$!
+  KILLPID=$second
+  if stated_launch && wait_http "http://127.0.0.1:$p2/healthz" 30; then
+    pass "$t both instances start ($(grep -ho 'migration done: [^,]*\|finished by another instance' "$STATED_LOG" "$W/second.log" | tr '\n' ';'))"
+  else
+    fail "$t both instances start" "$(tail -n 3 "$W/second.log" | tr '\n' ' ')"
+  fi
+  kill -TERM "$second" 2>/dev/null
+  wait "$second" 2>/dev/null
+  KILLPID=
+  local ok=0
+  : >"$W/reads"
+  for ((i = 0; i < 40; i++)); do
+    batch_get "$W/reads" "/v1/states/two/s$i" "$W/cgot-$i"
+    batch_get "$W/reads" "/v1/snapshots/two/s$i" "$W/cids-$i"
+  done
+  batch "$W/reads" >/dev/null
+  for ((i = 0; i < 40; i++)); do
+    cmp -s "$W/cgot-$i" "$W/c-$i-3" && [ "$(jq length "$W/cids-$i" 2>/dev/null)" = 3 ] && ok=$((ok + 1))
+  done
+  expect_eq "$t every state current with its 3 snapshots" "$ok" 40
   local left
   left=$(v1_leftovers | head -n 5 | tr '\n' ' ')
   if [ -z "$left" ]; then pass "$t nothing left at layout-1 keys"; else fail "$t nothing left at layout-1 keys" "$left"; fi
@@ -362,6 +426,7 @@ for M in ${LAYOUT_MODES:-embedded s3}; do
   if [ -n "$OLD" ]; then
     migration_round "$M"
     kill_round "$M"
+    [ "$M" = s3 ] && concurrent_round
   fi
 done
 for M in embedded s3 pg; do
