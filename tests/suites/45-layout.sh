@@ -13,7 +13,9 @@
 #  2. kill -9: the previous stated writes a few hundred objects; the new stated is killed at
 #     random moments of its migration, restarted each time, and ends complete and exact. On S3
 #     also two new stateds starting at once on one layout-1 prefix.
-#  3. Serials 2^63-1, 2^63 and 2^64-1: written (200), read byte-exact, listed exactly by
+#  3. Names that spell other states' keys (a/current.tfstate, a/snapshots, a/x.meta, ...) are
+#     states of their own; "a/@current.tfstate" is refused (400).
+#  4. Serials 2^63-1, 2^63 and 2^64-1: written (200), read byte-exact, listed exactly by
 #     /v1/states, /v1/snapshots and statectl, recorded exactly in the audit trail (and in the
 #     PostgreSQL column when PG_CONNINFO is set); 2^64 is refused (400 INFRA_001) and stores
 #     nothing; a restore above 2^64-1 is refused.
@@ -357,6 +359,40 @@ concurrent_round() {
   stated_cleanup
 }
 
+# ------------------------------------------------------------------ 2c. names that look like keys
+
+# Names that spell another state's layout-1 or layout-2 keys are states of their own, through
+# the protocol, in the new stated; a name with '@' is refused before any storage access.
+MIMIC=(mimic/a mimic/a/current.tfstate mimic/a/snapshots mimic/a/current.tfstate.meta
+       mimic/a/snapshots/current.tfstate mimic/victim mimic/victim/current.tfstate mimic/x.meta)
+names_round() { # MODE
+  local M=$1 t="names/$1" i round ok=0
+  if ! stated_start "$M"; then
+    fail "$t stated start" "$(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
+    return
+  fi
+  p_use_admin
+  for round in 1 2; do
+    for i in "${!MIMIC[@]}"; do
+      mkstate "$W/n-$i-$round" "$round" "mimic-$i"
+      [ "$(post "${MIMIC[i]}" "$W/n-$i-$round")" = 200 ] && ok=$((ok + 1))
+    done
+  done
+  for i in "${!MIMIC[@]}"; do
+    fetch "${MIMIC[i]}" "$W/got"
+    [ "$CODE" = 200 ] && cmp -s "$W/got" "$W/n-$i-2" && ok=$((ok + 1))
+    [ "$(snapshot_ids "${MIMIC[i]}" | wc -l)" = 2 ] && ok=$((ok + 1))
+  done
+  expect_eq "$t ${#MIMIC[@]} names that look like keys: written twice, read back, 2 snapshots each" \
+    "$ok" $((4 * ${#MIMIC[@]}))
+  req GET "/v1/states?prefix=mimic/"
+  expect_eq "$t /v1/states lists each once" "$(jq length "$RESP" 2>/dev/null)" "${#MIMIC[@]}"
+  mkstate "$W/at" 1 "mimic-at"
+  post_state "/v1/states/mimic/a/@current.tfstate" "$W/at"
+  expect_error "$t a name with '@' is refused" 400 INFRA_001
+  stated_cleanup
+}
+
 # ------------------------------------------------------------------ 3. serials
 
 # The serial member of a JSON text, as written (jq would round a large number).
@@ -428,6 +464,9 @@ for M in ${LAYOUT_MODES:-embedded s3}; do
     kill_round "$M"
     [ "$M" = s3 ] && concurrent_round
   fi
+done
+for M in embedded s3; do
+  mode_available "$M" && names_round "$M"
 done
 for M in embedded s3 pg; do
   if mode_available "$M"; then
