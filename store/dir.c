@@ -1,9 +1,9 @@
-/* s3/dir.c: the local-directory object store (embedded mode).
+/* store/dir.c: the local-directory object store (embedded mode).
  *
  * Keys map to files under root. A write goes to a temp file in the target directory, is
  * fsync'ed, renamed over the key and the directory is fsync'ed, so a reader (or a crash) sees
  * the old or the new object whole. The data file holds exactly the object's bytes, so an
- * operator can copy a current.tfstate straight out of the data dir.
+ * operator can copy a state's @current.tfstate straight out of the data dir.
  *
  * Metadata lives in a sidecar "<file>.meta", written after the data file:
  *
