@@ -29,7 +29,8 @@ struct audit_event {
                            "token-create", "token-revoke", "list", "export", ... */
     char state[1040];
     char lock_id[256];
-    int64_t serial; /* -1 when not applicable */
+    uint64_t serial; /* the state's serial, when has_serial */
+    bool has_serial;
     char lineage[129];
     char sha256[65];
     int64_t size;     /* -1 when not applicable */
@@ -41,14 +42,15 @@ struct audit_event {
      * throttled by fdatasync. State-changing events are always durable on return. */
     bool deferred_sync;
 };
-/* Sets numeric fields to "not applicable" and strings to "". */
+/* Sets numeric fields to "not applicable" (no serial, size -1) and strings to "". */
 void audit_event_init(struct audit_event *ev);
 
 /* The canonical text of an event with its chain fields, without a trailing newline:
  * {"seq":N,"time":"…","request_id":"…","actor":"…","username":"…","remote":"…","action":"…",
- *  "state":"…","lock_id":"…","serial":N|null,"lineage":"…","sha256":"…","size":N|null,
+ *  "state":"…","lock_id":"…","serial":N|"N"|null,"lineage":"…","sha256":"…","size":N|null,
  *  "status":N,"detail":"…","prev":"<64 hex>","hash":"<64 hex>"}
  * where hash = SHA-256 of the same text up to and including the prev field followed by '}'.
+ * A serial above 2^63-1 is a decimal string (common/json.h); smaller ones are numbers.
  * The first event's prev is 64 zeros. */
 int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
                           struct buf *out, char hash_out[65], struct err *err);

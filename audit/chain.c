@@ -2,8 +2,9 @@
  * drivers.
  *
  * The canonical text is a JSON object with a fixed key order and fixed formatting (no spaces,
- * integers in decimal, strings escaped as below), so the same event always gives the same bytes
- * and the same hash in both drivers. Example (wrapped here; one line in the log):
+ * integers in decimal, a serial above 2^63-1 as a decimal string, strings escaped as below), so the
+ * same event always gives the same bytes and the same hash in both drivers. Example (wrapped here;
+ * one line in the log):
  *
  *   {"seq":2,"time":"2026-11-22T02:20:13.123456Z","request_id":"r-2","actor":"ci",
  *    "username":"","remote":"127.0.0.1","action":"write","state":"prod/net","lock_id":"",
@@ -23,6 +24,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "common/json.h"
 #include "common/utf8.h"
 #include "common/util.h"
 
@@ -32,7 +34,6 @@ const char audit_csv_header[] = "seq,time,request_id,actor,username,remote,actio
 void audit_event_init(struct audit_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->serial = -1;
     ev->size = -1;
 }
 
@@ -108,6 +109,13 @@ static int put_key_opt_int(struct buf *out, const char *key, int64_t v, struct e
     return buf_printf(out, err, ",\"%s\":%lld", key, (long long)v);
 }
 
+static int put_key_serial(struct buf *out, const struct audit_event *ev, struct err *err)
+{
+    char v[U64_JSON_MAX];
+    return buf_printf(out, err, ",\"serial\":%s",
+                      ev->has_serial ? u64_json_text(ev->serial, v) : "null");
+}
+
 #define FIELD(ev, f) (ev)->f, sizeof((ev)->f)
 
 int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
@@ -124,7 +132,7 @@ int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char
         put_key_str(out, "action", FIELD(ev, action), err) != 0 ||
         put_key_str(out, "state", FIELD(ev, state), err) != 0 ||
         put_key_str(out, "lock_id", FIELD(ev, lock_id), err) != 0 ||
-        put_key_opt_int(out, "serial", ev->serial, err) != 0 ||
+        put_key_serial(out, ev, err) != 0 ||
         put_key_str(out, "lineage", FIELD(ev, lineage), err) != 0 ||
         put_key_str(out, "sha256", FIELD(ev, sha256), err) != 0 ||
         put_key_opt_int(out, "size", ev->size, err) != 0 ||
@@ -170,6 +178,16 @@ static int get_str(json_t *o, const char *key, char *dst, size_t cap, struct err
     return 0;
 }
 
+static int get_serial(json_t *o, struct audit_event *ev, struct err *err)
+{
+    json_t *v = json_object_get(o, "serial");
+    ev->has_serial = !json_is_null(v);
+    if (ev->has_serial && !u64_from_json(v, &ev->serial))
+        return err_set(err, ERR_INVALID,
+                       "audit event: \"serial\" must be an unsigned 64-bit integer or null");
+    return 0;
+}
+
 static int get_opt_int(json_t *o, const char *key, int64_t *dst, struct err *err)
 {
     json_t *v = json_object_get(o, key);
@@ -207,8 +225,7 @@ static int read_fields(json_t *o, struct audit_event *ev, uint64_t *seq, char pr
         get_str(o, "remote", FIELD(ev, remote), err) ||
         get_str(o, "action", FIELD(ev, action), err) ||
         get_str(o, "state", FIELD(ev, state), err) ||
-        get_str(o, "lock_id", FIELD(ev, lock_id), err) ||
-        get_opt_int(o, "serial", &ev->serial, err) ||
+        get_str(o, "lock_id", FIELD(ev, lock_id), err) || get_serial(o, ev, err) ||
         get_str(o, "lineage", FIELD(ev, lineage), err) ||
         get_str(o, "sha256", FIELD(ev, sha256), err) || get_opt_int(o, "size", &ev->size, err) ||
         get_str(o, "detail", FIELD(ev, detail), err) || get_str(o, "prev", prev, 65, err) ||
@@ -305,8 +322,8 @@ int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[
 {
     char t[32], serial[24] = "", size[24] = "";
     time_format_rfc3339(ev->time_us, t);
-    if (ev->serial >= 0)
-        snprintf(serial, sizeof(serial), "%lld", (long long)ev->serial);
+    if (ev->has_serial)
+        snprintf(serial, sizeof(serial), "%llu", (unsigned long long)ev->serial);
     if (ev->size >= 0)
         snprintf(size, sizeof(size), "%lld", (long long)ev->size);
     if (buf_printf(out, err, "%llu,%s,", (unsigned long long)seq, t) != 0 ||

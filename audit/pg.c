@@ -42,7 +42,7 @@ static const char SQL_INSERT[] =
     "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"
     " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES"
     " ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6,"
-    " $7, $8, $9, $10::bigint, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
+    " $7, $8, $9, $10::numeric, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
 
 /* INSERT and COMMIT in one round trip (libpq pipeline mode): the audit lock is held for one
  * round trip less, and that lock is what bounds the append rate of all instances together.
@@ -148,7 +148,7 @@ static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, c
     char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16];
     snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)seq);
     snprintf(time_s, sizeof(time_s), "%lld", (long long)ev->time_us);
-    snprintf(serial_s, sizeof(serial_s), "%lld", (long long)ev->serial);
+    snprintf(serial_s, sizeof(serial_s), "%llu", (unsigned long long)ev->serial);
     snprintf(size_s, sizeof(size_s), "%lld", (long long)ev->size);
     snprintf(status_s, sizeof(status_s), "%d", ev->status);
     const char *params[] = {seq_s,
@@ -160,7 +160,7 @@ static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, c
                             ev->action,
                             ev->state,
                             ev->lock_id,
-                            ev->serial < 0 ? NULL : serial_s,
+                            ev->has_serial ? serial_s : NULL,
                             ev->lineage,
                             ev->sha256,
                             ev->size < 0 ? NULL : size_s,
@@ -359,6 +359,7 @@ static const char SQL_VERIFY[] = "SELECT seq, line, hash, prev, " PGCONN_US(
 static const char *column_mismatch(const PGresult *b, int row, const struct audit_event *ev)
 {
     const char *v;
+    char serial[24];
 #define TEXT_COL(i, field)                                                                         \
     if (strcmp(PQgetvalue(b, row, i), ev->field) != 0)                                             \
         return #field;
@@ -375,7 +376,11 @@ static const char *column_mismatch(const PGresult *b, int row, const struct audi
     TEXT_COL(9, action)
     TEXT_COL(10, state)
     TEXT_COL(11, lock_id)
-    INT_COL(12, serial)
+    /* numeric(20,0) reads back as plain digits: compared as text, exactly. */
+    snprintf(serial, sizeof(serial), "%llu", (unsigned long long)ev->serial);
+    if (PQgetisnull(b, row, 12) ? ev->has_serial
+                                : !ev->has_serial || strcmp(PQgetvalue(b, row, 12), serial) != 0)
+        return "serial";
     TEXT_COL(13, lineage)
     TEXT_COL(14, sha256)
     INT_COL(15, size)

@@ -275,7 +275,8 @@ int ops_read(const struct ops *o, const struct op_actor *a, const struct op_requ
         memcpy(res->md5, res->meta.md5, sizeof(res->md5)); /* recorded at write time */
     else
         content_md5(ev.sha256, b->data, b->len, res->md5);
-    ev.serial = (int64_t)res->meta.serial;
+    ev.serial = res->meta.serial;
+    ev.has_serial = true;
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
     ev.size = (int64_t)b->len;
     return finish(o, &ev, res, true);
@@ -358,7 +359,8 @@ int ops_write(const struct ops *o, const struct op_actor *a, const struct op_req
         ev.size = (int64_t)q->body_len;
     if (check_state_body(o, q, &sum, md5, &res->err) != 0)
         return finish(o, &ev, res, false);
-    ev.serial = (int64_t)sum.serial;
+    ev.serial = sum.serial;
+    ev.has_serial = true;
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
     sha256_hex(q->body, q->body_len, ev.sha256);
     writer_name(a, writer, sizeof(writer));
@@ -396,7 +398,8 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
 
 /* The snapshot a restore writes, with its serial raised above the current state's and its
  * own. OpenTofu-encrypted snapshots are refused: their serial is plaintext in the envelope and
- * could be rewritten, but OpenTofu checks the decrypted state against it. */
+ * could be rewritten, but OpenTofu checks the decrypted state against it. So is a restore
+ * whose new serial would pass 2^64-1: it would wrap to 0, below every serial clients hold. */
 static int restored_content(const struct ops *o, const struct op_request *q, struct buf *out,
                             struct state_summary *sum, struct op_result *res)
 {
@@ -421,7 +424,14 @@ static int restored_content(const struct ops *o, const struct op_request *q, str
         res->err = e;
         goto out;
     }
-    sum->serial = (have_cur && cur.serial > sum->serial ? cur.serial : sum->serial) + 1;
+    uint64_t top = have_cur && cur.serial > sum->serial ? cur.serial : sum->serial;
+    if (top == UINT64_MAX) {
+        err_set(&res->err, ERR_INVALID,
+                "serial would overflow: the new serial must be above %llu, the largest there is",
+                (unsigned long long)top);
+        goto out;
+    }
+    sum->serial = top + 1;
     rc = statejson_rewrite_serial(snap.data, snap.len, sum->serial, out, &res->err);
 out:
     buf_cleanup(&snap);
@@ -457,7 +467,8 @@ int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_r
                     res->lock.holder.id);
         goto out;
     }
-    ev.serial = (int64_t)sum.serial;
+    ev.serial = sum.serial;
+    ev.has_serial = true;
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
     snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
     ev.size = (int64_t)out.len;

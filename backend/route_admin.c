@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "backend/backend.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/utf8.h"
 
@@ -88,7 +89,7 @@ static json_t *meta_json(const struct state_meta *m, bool as_snapshot)
     json_t *o = json_object();
     if (as_snapshot)
         json_object_set_new(o, "id", json_string(m->snapshot));
-    json_object_set_new(o, "serial", json_integer((json_int_t)m->serial));
+    json_object_set_new(o, "serial", u64_to_json(m->serial));
     json_object_set_new(o, "lineage", str_json(m->lineage));
     json_object_set_new(o, "sha256", json_string(m->sha256));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));
@@ -194,7 +195,8 @@ static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
         buf_cleanup(&b);
         return -1;
     }
-    c->ev.serial = (int64_t)m.serial;
+    c->ev.serial = m.serial;
+    c->ev.has_serial = true;
     snprintf(c->ev.lineage, sizeof(c->ev.lineage), "%s", m.lineage);
     snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m.sha256);
     c->ev.size = (int64_t)b.len;
@@ -228,7 +230,7 @@ static int restore(struct admin_call *c, struct err *err)
         json_object_set_new(o, "name", json_string(c->arg));
         json_object_set_new(o, "restored_from", json_string(res.restored_from));
         json_object_set_new(o, "snapshot", json_string(res.meta.snapshot));
-        json_object_set_new(o, "serial", json_integer((json_int_t)res.meta.serial));
+        json_object_set_new(o, "serial", u64_to_json(res.meta.serial));
         json_object_set_new(o, "lineage", str_json(res.meta.lineage));
         json_object_set_new(o, "sha256", json_string(res.meta.sha256));
         json_object_set_new(o, "size", json_integer((json_int_t)res.meta.size));

@@ -5,6 +5,7 @@
  * Recursion depth is bounded by STATEJSON_MAX_DEPTH, so hostile input cannot exhaust the stack
  * of a worker thread. Strings are checked for well-formed UTF-8 (no overlong forms, no UTF-16
  * surrogates encoded as UTF-8, nothing above U+10FFFF) and for unescaped control characters. */
+#include "common/json.h"
 #include "common/statejson.h"
 #include "common/utf8.h"
 #include "common/util.h"
@@ -210,20 +211,15 @@ static int scan_number(struct scan *s, uint64_t *serial)
     }
     if (serial == NULL)
         return 0;
-    if (negative || !integral) {
-        s->p = begin;
+    s->p = begin;
+    if (negative)
         return fail_state(s, "\"serial\" must be a non-negative integer");
-    }
-    uint64_t v = 0;
-    for (const unsigned char *q = begin; q < int_end; q++) {
-        unsigned d = (unsigned)(*q - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            s->p = begin;
-            return fail_state(s, "\"serial\" is too large");
-        }
-        v = v * 10 + d;
-    }
-    *serial = v;
+    if (!integral)
+        return fail_state(s, "\"serial\" must be a non-negative integer (no fraction or exponent)");
+    /* The digits are JSON's: no sign, no leading zero. */
+    if (!u64_parse_decimal((const char *)begin, (size_t)(int_end - begin), serial))
+        return fail_state(s, "\"serial\" is too large (above 2^64-1, 18446744073709551615)");
+    s->p = int_end;
     return 0;
 }
 

@@ -58,6 +58,13 @@ static const char *const migrations[] = {
     "  FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();"
     "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events"
     "  FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();",
+
+    /* 3: a state's serial is an unsigned 64-bit integer, which bigint cannot hold above
+     * 2^63-1. ALTER COLUMN TYPE rewrites the table without firing the row and TRUNCATE
+     * triggers of version 2, so the append-only rule stays as it was. */
+    "ALTER TABLE audit_events ALTER COLUMN serial TYPE numeric(20,0);"
+    "ALTER TABLE audit_events ADD CONSTRAINT audit_events_serial_u64"
+    "  CHECK (serial >= 0 AND serial <= 18446744073709551615);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

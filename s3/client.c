@@ -789,7 +789,9 @@ static struct curl_slist *signed_headers(const struct s3_client *c, const struct
         hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
     if (rq->copy_source != NULL) {
         hs[nh++] = (struct sigv4_header){"x-amz-copy-source", rq->copy_source};
-        hs[nh++] = (struct sigv4_header){"x-amz-metadata-directive", "REPLACE"};
+        /* New metadata replaces the source's; without any, the copy keeps the source's. */
+        hs[nh++] = (struct sigv4_header){"x-amz-metadata-directive",
+                                         rq->meta_enc != NULL ? "REPLACE" : "COPY"};
     }
     struct sigv4_creds creds = {c->access_key, c->secret_key, c->region, "s3"};
     struct sigv4_request sr = {rq->method, raw_path, rq->query, rq->nquery, hs, nh, payload};

@@ -92,8 +92,9 @@ int s3__put_object(struct s3_client *c, const char *key, const void *data, size_
 int s3__put_object_sha256(struct s3_client *c, const char *key, const void *data, size_t len,
                           const char *meta, const char sha256[65], struct err *err);
 /* CopyObject src -> dst (full keys in the bucket) with x-amz-metadata-directive REPLACE and
- * meta (may be NULL) as the new object's x-amz-meta-stated. A 200 whose body is an <Error>
- * (S3 may fail a copy after answering 200) is a failure. */
+ * meta as the new object's x-amz-meta-stated, or, when meta is NULL or "", COPY: the copy
+ * keeps src's metadata. A 200 whose body is an <Error> (S3 may fail a copy after
+ * answering 200) is a failure. */
 int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const char *meta,
                     struct err *err);
 /* GetObject (version_id may be NULL): appends the bytes to out (its ceiling applies:

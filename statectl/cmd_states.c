@@ -1,9 +1,11 @@
 /* statectl/cmd_states.c: states list, locks list, locks force-unlock, and the helpers every
  * command shares. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/util.h"
 #include "statectl/statectl_int.h"
 
@@ -76,9 +78,9 @@ const char *ctl_jstr(json_t *o, const char *key)
 
 void ctl_jnum(json_t *o, const char *key, char out[32])
 {
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v))
-        snprintf(out, 32, "%lld", (long long)json_integer_value(v));
+    uint64_t v;
+    if (u64_from_json(json_object_get(o, key), &v))
+        snprintf(out, 32, "%" PRIu64, v);
     else
         snprintf(out, 32, "-");
 }

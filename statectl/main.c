@@ -5,9 +5,8 @@
 
 #include <curl/curl.h>
 
+#include "common/version.h"
 #include "statectl/statectl.h"
-
-#define STATECTL_VERSION "0.1.0"
 
 int main(int argc, char **argv)
 {
@@ -30,7 +29,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (cl.cmd == NULL) { /* --version */
-        printf("statectl %s\n", STATECTL_VERSION);
+        printf("statectl %s\n", STATED_VERSION);
         return 0;
     }
 

@@ -12,7 +12,8 @@ int ctl_call_json(const struct ctl_conn *c, const char *method, const char *path
 void ctl_print_table(struct ctl_table *t);
 /* The string member key of object o, or "" (borrowed). */
 const char *ctl_jstr(json_t *o, const char *key);
-/* The integer member key of o as text, or "-". */
+/* The non-negative integer member key of o as text, or "-". Exact up to 2^64-1: stated sends
+ * a value above 2^63-1 as a decimal string (common/json.h), which is read as well. */
 void ctl_jnum(json_t *o, const char *key, char out[32]);
 
 #endif

@@ -1,9 +1,9 @@
-/* s3/dir.c: the local-directory object store (embedded mode).
+/* store/dir.c: the local-directory object store (embedded mode).
  *
  * Keys map to files under root. A write goes to a temp file in the target directory, is
  * fsync'ed, renamed over the key and the directory is fsync'ed, so a reader (or a crash) sees
  * the old or the new object whole. The data file holds exactly the object's bytes, so an
- * operator can copy a current.tfstate straight out of the data dir.
+ * operator can copy a state's @current.tfstate straight out of the data dir.
  *
  * Metadata lives in a sidecar "<file>.meta", written after the data file:
  *
@@ -15,7 +15,10 @@
  * inode always changes on a put (the temp file exists alongside the old file before the rename),
  * so the stale sidecar no longer matches and its meta is reported as "" (untrusted); the store
  * then rebuilds the metadata from the content. Temp files contain '~', which no key may contain,
- * and keys may not end in ".meta", so neither is ever listed as an object. */
+ * and keys may not end in ".meta", so neither is ever listed as an object. A directory whose
+ * name ends in ".meta" is no sidecar, though ("team/x.meta" is a state name): it is walked.
+ * The store's layout puts every data file of a state in a name of its own ("@current.tfstate",
+ * "@snapshots/…"), so a sidecar never sits where a state's directory could be. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -568,8 +571,7 @@ static int walk(struct dirstore *ds, const char *rel, const char *prefix, struct
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strchr(n, '~') ||
-            ends_with(n, META_SUFFIX))
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strchr(n, '~'))
             continue;
         char *key = xasprintf("%s%s", rel, n);
         size_t klen = strlen(key);
@@ -604,7 +606,7 @@ static int walk(struct dirstore *ds, const char *rel, const char *prefix, struct
             free(key);
             if (rc != 0)
                 break;
-        } else if (is_reg && klen >= plen && klen < OBJ_KEY_MAX) {
+        } else if (is_reg && klen >= plen && klen < OBJ_KEY_MAX && !ends_with(n, META_SUFFIX)) {
             if (kl->n == kl->cap) {
                 kl->cap = kl->cap ? kl->cap * 2 : 64;
                 kl->keys = xrealloc(kl->keys, kl->cap * sizeof(*kl->keys));

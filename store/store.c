@@ -1,48 +1,68 @@
-/* s3/store.c: state semantics over any objstore (current, snapshots, retention, encryption).
+/* store/store.c: state semantics over any objstore (current, snapshots, retention, encryption).
  *
- * Layout under the objstore (DESIGN.md):
+ * Layout 2 under the objstore (store_int.h, docs/storage.md):
  *
- *     states/NAME/current.tfstate
- *     states/NAME/snapshots/SEQ-SERIAL-SHA12.tfstate
+ *     states/NAME/@current.tfstate
+ *     states/NAME/@snapshots/SEQ-SERIAL-SHA12.tfstate
  *
- * e.g. states/prod/network/snapshots/0001795314013123456-42-9f86d081884c.tfstate is serial 42
+ * e.g. states/prod/network/@snapshots/1795314013123456-42-9f86d081884c.tfstate is serial 42
  * of "prod/network", accepted at 1795314013.123456 s, whose plaintext SHA-256 starts 9f86d0...
+ * store_new first opens the layout (store/layout.c), migrating a layout-1 storage.
  *
  * Each object carries its metadata as a compact JSON object (the objstore's meta string):
  *
  *     {"serial":42,"lineage":"…","sha256":"<64 hex>","size":1234,
  *      "time":"2026-11-22T02:20:13.123456Z","writer":"ci/deploy","snapshot":"SEQ-SERIAL-SHA12"}
  *
- * sha256 and size are of the plaintext. Metadata is a cache, never the truth: when an object's
- * meta is missing or untrusted (a crash between the dir driver's data and sidecar renames, an
- * object copied in by hand) it is rebuilt from the snapshot's file name and the content itself.
+ * sha256 and size are of the plaintext; a serial above 2^63-1 is a decimal string
+ * (common/json.h). Metadata is a cache, never the truth: when an object's meta is missing or
+ * untrusted (a crash between the dir driver's data and sidecar renames, an object copied in by
+ * hand) it is rebuilt from the snapshot's file name and the content itself.
  *
- * Write order: snapshot, then current. A crash after the snapshot leaves the old current and
- * an extra snapshot (harmless, the next write supersedes it); current is never torn because
- * every objstore put is atomic. */
+ * Write order: snapshot, then current, with the writes of one state serialised in the process
+ * (a striped mutex), so the newest snapshot is the write that became current. A failed write
+ * changes nothing: when the current object cannot be written, what is current is looked up;
+ * if it is this write after all (the storage did it but reported a failure) the write
+ * succeeded, else its snapshot is deleted again (and, when even that fails, at the next write
+ * of the state). A crash between the two steps leaves the old current and an extra snapshot,
+ * which the directory driver removes at the next start; current is never torn because every
+ * objstore put is atomic. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/statejson.h"
 #include "common/utf8.h"
 #include "common/util.h"
-#include "store/store.h"
+#include "store/store_int.h"
 
-#define ENC_OVERHEAD   64 /* magic + key id + nonce + tag (46), rounded up */
-#define SNAP_SUFFIX    ".tfstate"
-#define CURRENT_SUFFIX "/current.tfstate"
+#define ENC_OVERHEAD 64  /* magic + key id + nonce + tag (46), rounded up */
+#define STRIPES      256 /* write mutexes, by state name */
+#define ORPHANS_MAX  4096
+
+/* The snapshot of a failed write that could not be deleted at once: deleted at the next write
+ * of its state (unless it turned out to be current). */
+struct orphan {
+    char *name, *key;
+    char id[SNAP_ID_MAX];
+};
 
 struct store {
     struct objstore *os;
     struct store_config cfg;
     atomic_bool copy_refused; /* the objstore's copy failed for a reason other than outage */
+    pthread_mutex_t stripe[STRIPES];
+    pthread_mutex_t orphan_mu;
+    struct orphan *orphans;
+    size_t norphans;
 };
 
 /* SEQ is strictly increasing within the process so two writes in the same microsecond (or a
@@ -50,7 +70,10 @@ struct store {
 static pthread_mutex_t seq_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t seq_last;
 
-static int64_t next_seq(void)
+/* The next SEQ, also above floor: a state's new snapshot always sorts after the one that is
+ * current, even when the clock went back since that was written (only this write is moved:
+ * one state's odd SEQ does not shift the others'). */
+static int64_t next_seq(int64_t floor)
 {
     int64_t now = now_us();
     pthread_mutex_lock(&seq_mu);
@@ -58,8 +81,10 @@ static int64_t next_seq(void)
         now = seq_last + 1;
     seq_last = now;
     pthread_mutex_unlock(&seq_mu);
-    return now;
+    return now > floor ? now : floor + 1;
 }
+
+static void sweep_newer_snapshots(struct store *st);
 
 struct store *store_new(struct objstore *os, const struct store_config *cfg, struct err *err)
 {
@@ -67,10 +92,20 @@ struct store *store_new(struct objstore *os, const struct store_config *cfg, str
         err_set(err, ERR_INTERNAL, "store_new: no object store");
         return NULL;
     }
+    if (store__layout_open(os, err) != 0) {
+        os->ops->free(os);
+        return NULL;
+    }
     struct store *st = xcalloc(1, sizeof(*st));
     st->os = os;
     if (cfg)
         st->cfg = *cfg;
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&st->stripe[i], NULL);
+    pthread_mutex_init(&st->orphan_mu, NULL);
+    /* One stated owns a data dir, so what its last run left half-done can be cleaned now. */
+    if (strcmp(os->ops->kind, "dir") == 0)
+        sweep_newer_snapshots(st);
     return st;
 }
 
@@ -80,6 +115,14 @@ void store_free(struct store *st)
         return;
     if (st->os)
         st->os->ops->free(st->os);
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_destroy(&st->stripe[i]);
+    pthread_mutex_destroy(&st->orphan_mu);
+    for (size_t i = 0; i < st->norphans; i++) {
+        free(st->orphans[i].name);
+        free(st->orphans[i].key);
+    }
+    free(st->orphans);
     free(st);
 }
 
@@ -99,80 +142,25 @@ static int name_check(const char *name, struct err *err)
 
 static char *key_current(const char *name)
 {
-    return xasprintf("states/%s" CURRENT_SUFFIX, name);
+    return store__key_current(name, STORE_LAYOUT);
 }
 
-static bool is_digits(const char *s, size_t n)
+/* The SEQ of a snapshot id; 0 when it is not one. */
+static int64_t snapshot_seq(const char *id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return n > 0;
+    int64_t seq = 0;
+    if (!store__snapshot_id_parse(id, strlen(id), &seq, NULL, NULL))
+        return 0;
+    return seq;
 }
 
-static bool is_lower_hex(const char *s, size_t n)
+/* The write mutex of a state (FNV-1a of the name picks the stripe). */
+static pthread_mutex_t *stripe_of(struct store *st, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-/* Parses exactly "SEQ-SERIAL-SHA12" (n bytes): 16 digits, 1-20 digits, 12 lowercase hex. */
-static bool snapshot_id_parse(const char *s, size_t n, int64_t *seq, uint64_t *serial,
-                              char sha12[13])
-{
-    if (n < 16 + 1 + 1 + 1 + 12 || n > 16 + 1 + 20 + 1 + 12)
-        return false;
-    if (!is_digits(s, 16) || s[16] != '-')
-        return false;
-    size_t serial_len = n - 16 - 1 - 1 - 12;
-    const char *sp = s + 17;
-    if (!is_digits(sp, serial_len) || sp[serial_len] != '-')
-        return false;
-    if (serial_len > 1 && sp[0] == '0')
-        return false;
-    const char *hp = sp + serial_len + 1;
-    if (!is_lower_hex(hp, 12))
-        return false;
-    if (seq) {
-        int64_t v = 0;
-        for (int i = 0; i < 16; i++)
-            v = v * 10 + (s[i] - '0');
-        *seq = v;
-    }
-    if (serial) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < serial_len; i++) {
-            uint64_t d = (uint64_t)(sp[i] - '0');
-            if (v > (UINT64_MAX - d) / 10)
-                return false;
-            v = v * 10 + d;
-        }
-        *serial = v;
-    }
-    if (sha12) {
-        memcpy(sha12, hp, 12);
-        sha12[12] = '\0';
-    }
-    return true;
-}
-
-/* If key is "<snapdir><SEQ-SERIAL-SHA12>.tfstate" with nothing more, copies the id to id_out. */
-static bool snapshot_key_match(const char *key, const char *snapdir, char id_out[64])
-{
-    size_t dl = strlen(snapdir);
-    if (strncmp(key, snapdir, dl) != 0)
-        return false;
-    const char *base = key + dl;
-    size_t bl = strlen(base), sl = strlen(SNAP_SUFFIX);
-    if (bl <= sl || strcmp(base + bl - sl, SNAP_SUFFIX) != 0 || strchr(base, '/'))
-        return false;
-    if (!snapshot_id_parse(base, bl - sl, NULL, NULL, NULL))
-        return false;
-    memcpy(id_out, base, bl - sl);
-    id_out[bl - sl] = '\0';
-    return true;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &st->stripe[h % STRIPES];
 }
 
 /* ------------------------------------------------------------------ metadata JSON */
@@ -182,7 +170,7 @@ static char *meta_dump(const struct state_meta *m, const char *lineage, const ch
     char t[32];
     time_format_rfc3339(m->time_us, t);
     json_t *o = json_object();
-    json_object_set_new(o, "serial", json_integer((json_int_t)m->serial));
+    json_object_set_new(o, "serial", u64_to_json(m->serial));
     json_object_set_new(o, "lineage", json_string(lineage));
     json_object_set_new(o, "sha256", json_string(m->sha256));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));
@@ -245,10 +233,9 @@ static int meta_decode(const char *s, struct state_meta *m)
     int rc = -1;
     json_t *serial = json_object_get(o, "serial"), *size = json_object_get(o, "size");
     char t[40];
-    if (!json_is_integer(serial) || json_integer_value(serial) < 0 || !json_is_integer(size) ||
+    if (!u64_from_json(serial, &tmp.serial) || !json_is_integer(size) ||
         json_integer_value(size) < 0)
         goto out;
-    tmp.serial = (uint64_t)json_integer_value(serial);
     tmp.size = (uint64_t)json_integer_value(size);
     if (!copy_str(tmp.lineage, sizeof(tmp.lineage), json_object_get(o, "lineage")) ||
         !copy_str(tmp.sha256, sizeof(tmp.sha256), json_object_get(o, "sha256")) ||
@@ -256,7 +243,7 @@ static int meta_decode(const char *s, struct state_meta *m)
         !copy_str(tmp.snapshot, sizeof(tmp.snapshot), json_object_get(o, "snapshot")) ||
         !copy_str(t, sizeof(t), json_object_get(o, "time")))
         goto out;
-    if (strlen(tmp.sha256) != 64 || !is_lower_hex(tmp.sha256, 64))
+    if (strlen(tmp.sha256) != 64 || !store__is_lower_hex(tmp.sha256, 64))
         goto out;
     if (time_parse_rfc3339(t, &tmp.time_us) != 0)
         goto out;
@@ -383,10 +370,11 @@ static int put_payload(struct store *st, const char *key, const void *data, size
 /* Writes a state's snapshot, then its current object, both with meta. The bytes are sealed
  * once (both objects carry the same ciphertext) and, when the objstore can copy on its side,
  * sent once: current becomes a copy of the snapshot, which is complete and durable before
- * current changes, as the crash rule needs. plain_sha256 is the hex SHA-256 of data. */
+ * current changes, as the crash rule needs. plain_sha256 is the hex SHA-256 of data. On
+ * failure *snapshot_written tells whether the current object was the step that failed. */
 static int write_state_pair(struct store *st, const char *snap_key, const char *cur_key,
                             const void *data, size_t len, const char *plain_sha256,
-                            const char *meta, struct err *err)
+                            const char *meta, bool *snapshot_written, struct err *err)
 {
     const void *payload = data;
     size_t plen = len;
@@ -395,6 +383,7 @@ static int write_state_pair(struct store *st, const char *snap_key, const char *
     struct buf sealed;
     buf_init(&sealed, 0);
     int rc = -1;
+    *snapshot_written = false;
     if (st->cfg.keys) {
         if (keyring_seal(st->cfg.keys, data, len, &sealed, err) != 0)
             goto out;
@@ -408,6 +397,7 @@ static int write_state_pair(struct store *st, const char *snap_key, const char *
     }
     if (put_payload(st, snap_key, payload, plen, payload_sha, meta, err) != 0)
         goto out;
+    *snapshot_written = true;
     if (st->os->ops->copy && !atomic_load(&st->copy_refused)) {
         struct err ce = {0};
         if (st->os->ops->copy(st->os, snap_key, cur_key, meta, &ce) == 0) {
@@ -458,11 +448,8 @@ static int object_meta(struct store *st, const char *key, const char *stored_met
             buf_cleanup(&b);
             if (rc != 0)
                 goto out;
-            if (snap_id) {
-                int64_t seq;
-                snapshot_id_parse(snap_id, strlen(snap_id), &seq, NULL, NULL);
-                m->time_us = seq;
-            }
+            if (snap_id)
+                m->time_us = snapshot_seq(snap_id);
         }
     }
     if (snap_id)
@@ -540,19 +527,20 @@ int store_head(struct store *st, const char *name, struct state_meta *meta, stru
 struct snap_entry {
     char *key;
     char *meta;
-    char id[64];
+    char id[SNAP_ID_MAX];
 };
 struct snap_list {
     struct snap_entry *v;
     size_t n, cap;
-    const char *dir;
+    const char *name;
+    struct skey k; /* scratch */
 };
 
 static int collect_snapshot(void *ctx, const struct obj_info *info)
 {
     struct snap_list *sl = ctx;
-    char id[64];
-    if (!snapshot_key_match(info->key, sl->dir, id))
+    if (store__key_parse(info->key, STORE_LAYOUT, &sl->k) != SKEY_SNAPSHOT ||
+        strcmp(sl->k.name, sl->name) != 0)
         return 0;
     if (sl->n == sl->cap) {
         sl->cap = sl->cap ? sl->cap * 2 : 32;
@@ -561,7 +549,7 @@ static int collect_snapshot(void *ctx, const struct obj_info *info)
     struct snap_entry *e = &sl->v[sl->n++];
     e->key = xstrdup(info->key);
     e->meta = xstrdup(info->meta);
-    memcpy(e->id, id, sizeof(id));
+    memcpy(e->id, sl->k.snapshot, sizeof(e->id));
     return 0;
 }
 
@@ -576,15 +564,15 @@ static void snap_list_free(struct snap_list *sl)
 
 /* Snapshots of name in ascending (oldest first) order. */
 static int snapshots_collect(struct store *st, const char *name, struct snap_list *sl,
-                             char **dir_out, struct err *err)
+                             struct err *err)
 {
-    char *dir = xasprintf("states/%s/snapshots/", name);
+    char *dir = store__key_snapdir(name, STORE_LAYOUT);
     memset(sl, 0, sizeof(*sl));
-    sl->dir = dir;
+    sl->name = name;
     int rc = st->os->ops->list(st->os, dir, collect_snapshot, sl, err);
     if (rc != 0 && err->code == ERR_OK)
         err_set(err, ERR_INTERNAL, "snapshot listing stopped");
-    *dir_out = dir;
+    free(dir);
     return rc == 0 ? 0 : -1;
 }
 
@@ -593,9 +581,8 @@ static void apply_retention(struct store *st, const char *name)
     if (st->cfg.retain_snapshots == 0 && st->cfg.retain_days == 0)
         return;
     struct snap_list sl;
-    char *dir;
     struct err e = {0};
-    if (snapshots_collect(st, name, &sl, &dir, &e) != 0) {
+    if (snapshots_collect(st, name, &sl, &e) != 0) {
         log_warn("retention: cannot list snapshots of %s: %s", name, e.msg);
         goto out;
     }
@@ -604,13 +591,11 @@ static void apply_retention(struct store *st, const char *name)
                          : INT64_MIN;
     /* Oldest first; the last one is the newest and is never pruned. */
     for (size_t i = 0; i + 1 < sl.n; i++) {
-        int64_t seq = 0;
-        snapshot_id_parse(sl.v[i].id, strlen(sl.v[i].id), &seq, NULL, NULL);
         bool drop = false;
         if (st->cfg.retain_snapshots && sl.n > st->cfg.retain_snapshots &&
             i < sl.n - st->cfg.retain_snapshots)
             drop = true;
-        if (st->cfg.retain_days && seq < cutoff)
+        if (st->cfg.retain_days && snapshot_seq(sl.v[i].id) < cutoff)
             drop = true;
         if (!drop)
             continue;
@@ -622,7 +607,6 @@ static void apply_retention(struct store *st, const char *name)
     }
 out:
     snap_list_free(&sl);
-    free(dir);
 }
 
 int store_list_snapshots(struct store *st, const char *name,
@@ -632,8 +616,7 @@ int store_list_snapshots(struct store *st, const char *name,
     if (name_check(name, err) != 0)
         return -1;
     struct snap_list sl;
-    char *dir;
-    int rc = snapshots_collect(st, name, &sl, &dir, err);
+    int rc = snapshots_collect(st, name, &sl, err);
     struct state_meta m;
     for (size_t i = sl.n; rc == 0 && i-- > 0;) {
         struct err e2 = {0};
@@ -646,7 +629,6 @@ int store_list_snapshots(struct store *st, const char *name,
         rc = cb(ctx, &m);
     }
     snap_list_free(&sl);
-    free(dir);
     return rc;
 }
 
@@ -659,19 +641,19 @@ int store_get_snapshot(struct store *st, const char *name, const char *snapshot,
     size_t sl = strlen(SNAP_SUFFIX);
     if (n > sl && strcmp(snapshot + n - sl, SNAP_SUFFIX) == 0)
         n -= sl;
-    if (!snapshot || !snapshot_id_parse(snapshot, n, NULL, NULL, NULL))
+    if (!snapshot || !store__snapshot_id_parse(snapshot, n, NULL, NULL, NULL))
         return err_set(err, ERR_INVALID, "snapshot id must be SEQ-SERIAL-SHA12");
-    char id[64];
+    char id[SNAP_ID_MAX];
     memcpy(id, snapshot, n);
     id[n] = '\0';
-    char *key = xasprintf("states/%s/snapshots/%s" SNAP_SUFFIX, name, id);
+    char *key = store__key_snapshot(name, id, STORE_LAYOUT);
     struct obj_info *info = xmalloc(sizeof(*info));
     size_t start = out->len;
     int rc = read_object(st, key, out, info, err);
     if (rc == 0 && meta) {
         meta_of_read(info, out->data + start, out->len - start, meta);
         if (meta->snapshot[0] == '\0') /* rebuilt: the time is the snapshot's, by its id */
-            snapshot_id_parse(id, n, &meta->time_us, NULL, NULL);
+            meta->time_us = snapshot_seq(id);
         snprintf(meta->snapshot, sizeof(meta->snapshot), "%s", id);
     }
     free(info);
@@ -681,9 +663,192 @@ int store_get_snapshot(struct store *st, const char *name, const char *snapshot,
 
 /* ------------------------------------------------------------------ writes */
 
+/* Remembers the snapshot of a failed write that could not be deleted (the caller logged its
+ * key; past ORPHANS_MAX that log line is all that is left of it). */
+static void orphan_add(struct store *st, const char *name, const char *key, const char *id)
+{
+    pthread_mutex_lock(&st->orphan_mu);
+    if (st->norphans < ORPHANS_MAX) {
+        if (st->norphans % 64 == 0)
+            st->orphans = xrealloc(st->orphans, (st->norphans + 64) * sizeof(*st->orphans));
+        struct orphan *o = &st->orphans[st->norphans++];
+        o->name = xstrdup(name);
+        o->key = xstrdup(key);
+        snprintf(o->id, sizeof(o->id), "%s", id);
+    }
+    pthread_mutex_unlock(&st->orphan_mu);
+}
+
+/* Deletes key, snapshot id of a write of name that failed, with a few brief retries; an outage
+ * is not retried here (the driver did already). When it stays, it is logged with its key and
+ * left for the next write of name. */
+static void orphan_delete(struct store *st, const char *name, const char *key, const char *id,
+                          int attempts)
+{
+    struct err e = {0};
+    for (int i = 0; i < attempts; i++) {
+        err_clear(&e);
+        if (st->os->ops->del(st->os, key, &e) == 0)
+            return;
+        if (e.code == ERR_UNAVAILABLE)
+            break;
+        struct timespec ts = {0, (long)(i + 1) * 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    log_error("store: cannot delete %s, the snapshot of a failed write of %s (%s); the next write "
+              "of %s retries",
+              key, name, e.msg, name);
+    orphan_add(st, name, key, id);
+}
+
+/* At a write of name (its stripe held), with cur_id the current snapshot ("" when none): the
+ * snapshots of earlier failed writes of name that are still there are deleted now, except one
+ * that turned out to be current after all. */
+static void orphans_retry(struct store *st, const char *name, const char *cur_id)
+{
+    struct orphan *mine = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&st->orphan_mu);
+    for (size_t i = 0; i < st->norphans;) {
+        if (strcmp(st->orphans[i].name, name) != 0) {
+            i++;
+            continue;
+        }
+        mine = xrealloc(mine, (n + 1) * sizeof(*mine));
+        mine[n++] = st->orphans[i];
+        st->orphans[i] = st->orphans[--st->norphans];
+    }
+    pthread_mutex_unlock(&st->orphan_mu);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(mine[i].id, cur_id) == 0)
+            log_warn("store: snapshot %s of %s, whose write was answered with an error, is "
+                     "current: kept",
+                     mine[i].id, name);
+        else
+            orphan_delete(st, name, mine[i].key, mine[i].id, 1);
+        free(mine[i].name);
+        free(mine[i].key);
+    }
+    free(mine);
+}
+
+/* True when cur (just read back) is the write m: its snapshot, or, when the current object's
+ * metadata was lost with the failure, its bytes. Another write of the same bytes would have
+ * been a no-op: the writes of a state are serialised. */
+static bool is_this_write(const struct state_meta *cur, const struct state_meta *m)
+{
+    if (strcmp(cur->sha256, m->sha256) != 0 || cur->size != m->size)
+        return false;
+    return cur->snapshot[0] == '\0' || strcmp(cur->snapshot, m->snapshot) == 0;
+}
+
+/* The current object of write m could not be written (err says why). The storage may have
+ * done it anyway (a lost S3 answer, a failed directory fsync after the rename): what is
+ * current decides. 0 when it is this write (the write succeeded); else the write's snapshot
+ * is removed again and -1 returned, so the error changed nothing. When current cannot even be
+ * read, the snapshot is kept for the next write of name to decide. */
+static int settle_failed_current(struct store *st, const char *name, const char *cur_key,
+                                 const char *snap_key, const struct state_meta *m, struct err *err)
+{
+    struct state_meta now;
+    struct err he = {0};
+    int rc = object_meta(st, cur_key, NULL, NULL, &now, &he);
+    if (rc == 0 && is_this_write(&now, m)) {
+        log_warn("store: writing the current object of %s failed (%s), yet it is this write "
+                 "(snapshot %s): answered as written",
+                 name, err->msg, m->snapshot);
+        err_clear(err);
+        return 0;
+    }
+    if (rc != 0 && he.code != ERR_NOT_FOUND) {
+        log_error("store: writing the current object of %s failed (%s) and it cannot be read "
+                  "back (%s); snapshot %s is kept until the next write of %s tells",
+                  name, err->msg, he.msg, snap_key, name);
+        orphan_add(st, name, snap_key, m->snapshot);
+        return -1;
+    }
+    orphan_delete(st, name, snap_key, m->snapshot, 3);
+    return -1;
+}
+
+/* The metadata of a new write of data (its SHA-256 sha), whose snapshot sorts after
+ * prev_id. */
+static void new_write_meta(const void *data, size_t len, const char *sha,
+                           const struct store_write *w, const char *prev_id, struct state_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->serial = w ? w->serial : 0;
+    snprintf(m->lineage, sizeof(m->lineage), "%s", w && w->lineage ? w->lineage : "");
+    snprintf(m->writer, sizeof(m->writer), "%s", w && w->writer ? w->writer : "");
+    memcpy(m->sha256, sha, sizeof(m->sha256));
+    m->size = len;
+    /* Recorded so a GET can send Content-MD5 without hashing the state each time. */
+    if (w && w->md5 && strlen(w->md5) == 24)
+        memcpy(m->md5, w->md5, sizeof(m->md5));
+    else
+        md5_base64(data, len, m->md5);
+    m->time_us = next_seq(snapshot_seq(prev_id));
+    snprintf(m->snapshot, sizeof(m->snapshot), "%016" PRId64 "-%" PRIu64 "-%.12s", m->time_us,
+             m->serial, sha);
+}
+
+/* store_put with name's stripe held. */
+static int put_locked(struct store *st, const char *name, const void *data, size_t len,
+                      const char *sha, const struct store_write *w, struct state_meta *out,
+                      bool *unchanged, struct err *err)
+{
+    char *cur_key = key_current(name);
+    char *json = NULL, *snap_key = NULL;
+    int rc = -1;
+    struct state_meta cur, m;
+    struct err he = {0};
+    if (object_meta(st, cur_key, NULL, NULL, &cur, &he) != 0) {
+        if (he.code != ERR_NOT_FOUND) {
+            err_set(err, he.code, "%s", he.msg);
+            goto done;
+        }
+        memset(&cur, 0, sizeof(cur));
+    }
+    orphans_retry(st, name, cur.snapshot);
+    /* Identical re-POST (a client retrying after a lost response): nothing to write. */
+    if (cur.size == len && strcmp(cur.sha256, sha) == 0) {
+        *unchanged = true;
+        m = cur;
+        rc = 0;
+        goto done;
+    }
+    new_write_meta(data, len, sha, w, cur.snapshot, &m);
+    json = meta_encode(&m);
+    snap_key = store__key_snapshot(name, m.snapshot, STORE_LAYOUT);
+    bool snapshot_written;
+    rc = write_state_pair(st, snap_key, cur_key, data, len, sha, json, &snapshot_written, err);
+    if (rc != 0 && snapshot_written) {
+        rc = settle_failed_current(st, name, cur_key, snap_key, &m, err);
+    } else if (rc != 0) {
+        /* A put reported failed may still have stored the object; in an outage a delete
+         * now would wait as long again: the next write of name deletes it. */
+        if (err->code == ERR_UNAVAILABLE) {
+            log_warn("store: snapshot %s of a failed write of %s may have been stored; the next "
+                     "write of %s deletes it",
+                     snap_key, name, name);
+            orphan_add(st, name, snap_key, m.snapshot);
+        } else {
+            orphan_delete(st, name, snap_key, m.snapshot, 3);
+        }
+    }
+done:
+    if (rc == 0 && out)
+        *out = m;
+    free(snap_key);
+    free(json);
+    free(cur_key);
+    return rc;
+}
+
 int store_put(struct store *st, const char *name, const void *data, size_t len,
               const struct store_write *w, struct state_meta *out, bool *unchanged, struct err *err)
 {
+    bool same = false;
     if (unchanged)
         *unchanged = false;
     if (name_check(name, err) != 0)
@@ -692,60 +857,24 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
         return err_set(err, ERR_TOO_LARGE, "state is %zu bytes, limit %" PRIu64, len,
                        st->cfg.max_state_bytes);
     char sha[65];
-    if (w && w->sha256 && strlen(w->sha256) == 64 && is_lower_hex(w->sha256, 64))
+    if (w && w->sha256 && strlen(w->sha256) == 64 && store__is_lower_hex(w->sha256, 64))
         memcpy(sha, w->sha256, sizeof(sha));
     else
         sha256_hex(data, len, sha);
-    char *cur_key = key_current(name);
-    int rc = -1;
-    char *json = NULL;
-    char *snap_key = NULL;
-
-    /* Identical re-POST (a client retrying after a lost response): nothing to write. */
-    struct state_meta cur;
-    struct err he = {0};
-    if (object_meta(st, cur_key, NULL, NULL, &cur, &he) == 0) {
-        if (strcmp(cur.sha256, sha) == 0 && cur.size == len) {
-            if (unchanged)
-                *unchanged = true;
-            if (out)
-                *out = cur;
-            rc = 0;
-            goto done;
-        }
-    } else if (he.code != ERR_NOT_FOUND) {
-        err_set(err, he.code, "%s", he.msg);
-        goto done;
-    }
-
     struct state_meta m;
-    memset(&m, 0, sizeof(m));
-    m.serial = w ? w->serial : 0;
-    snprintf(m.lineage, sizeof(m.lineage), "%s", w && w->lineage ? w->lineage : "");
-    snprintf(m.writer, sizeof(m.writer), "%s", w && w->writer ? w->writer : "");
-    memcpy(m.sha256, sha, sizeof(m.sha256));
-    m.size = len;
-    /* Recorded so a GET can send Content-MD5 without hashing the state each time. */
-    if (w && w->md5 && strlen(w->md5) == 24)
-        memcpy(m.md5, w->md5, sizeof(m.md5));
-    else
-        md5_base64(data, len, m.md5);
-    m.time_us = next_seq();
-    snprintf(m.snapshot, sizeof(m.snapshot), "%016" PRId64 "-%" PRIu64 "-%.12s", m.time_us,
-             m.serial, sha);
-    json = meta_encode(&m);
-    snap_key = xasprintf("states/%s/snapshots/%s" SNAP_SUFFIX, name, m.snapshot);
-    if (write_state_pair(st, snap_key, cur_key, data, len, sha, json, err) != 0)
-        goto done;
+    pthread_mutex_t *mu = stripe_of(st, name);
+    pthread_mutex_lock(mu);
+    int rc = put_locked(st, name, data, len, sha, w, &m, &same, err);
+    pthread_mutex_unlock(mu);
+    if (rc != 0)
+        return -1;
+    if (unchanged)
+        *unchanged = same;
     if (out)
         *out = m;
-    rc = 0;
-    apply_retention(st, name);
-done:
-    free(snap_key);
-    free(json);
-    free(cur_key);
-    return rc;
+    if (!same)
+        apply_retention(st, name);
+    return 0;
 }
 
 int store_delete(struct store *st, const char *name, struct err *err)
@@ -753,7 +882,10 @@ int store_delete(struct store *st, const char *name, struct err *err)
     if (name_check(name, err) != 0)
         return -1;
     char *key = key_current(name);
+    pthread_mutex_t *mu = stripe_of(st, name);
+    pthread_mutex_lock(mu);
     int rc = st->os->ops->del(st->os, key, err);
+    pthread_mutex_unlock(mu);
     free(key);
     return rc;
 }
@@ -767,24 +899,19 @@ struct state_entry {
 struct state_list {
     struct state_entry *v;
     size_t n, cap;
+    struct skey k; /* scratch */
 };
 
 static int collect_state(void *ctx, const struct obj_info *info)
 {
     struct state_list *sl = ctx;
-    size_t kl = strlen(info->key), pl = strlen("states/"), sl_ = strlen(CURRENT_SUFFIX);
-    if (kl <= pl + sl_ || strncmp(info->key, "states/", pl) != 0 ||
-        strcmp(info->key + kl - sl_, CURRENT_SUFFIX) != 0)
-        return 0;
-    size_t nl = kl - pl - sl_;
-    struct err e = {0};
-    if (state_name_check(info->key + pl, nl, &e) != 0)
+    if (store__key_parse(info->key, STORE_LAYOUT, &sl->k) != SKEY_CURRENT)
         return 0;
     if (sl->n == sl->cap) {
         sl->cap = sl->cap ? sl->cap * 2 : 32;
         sl->v = xrealloc(sl->v, sl->cap * sizeof(*sl->v));
     }
-    sl->v[sl->n].name = xstrndup(info->key + pl, nl);
+    sl->v[sl->n].name = xstrdup(sl->k.name);
     sl->v[sl->n].meta = xstrdup(info->meta);
     sl->n++;
     return 0;
@@ -828,14 +955,77 @@ int store_list_states(struct store *st, const char *prefix,
     return rc;
 }
 
+/* ------------------------------------------------------------------ start-up sweep */
+
+/* A listing of states/ in key order gives each state's current object immediately followed
+ * by its snapshots ("@current" < "@snapshots", and no other key starts with
+ * "states/NAME/@"), so one pass sees each state as a group. */
+struct sweep {
+    struct store *st;
+    struct skey k;
+    char name[STATE_NAME_MAX]; /* the group: a state with a current object, or "" */
+    int64_t cur_seq;           /* the SEQ of its current snapshot; 0: unknown, keep all */
+    char **doomed;             /* snapshots newer than their current */
+    size_t ndoomed;
+};
+
+static int on_sweep_key(void *ctx, const struct obj_info *info)
+{
+    struct sweep *sw = ctx;
+    enum skey_kind kind = store__key_parse(info->key, STORE_LAYOUT, &sw->k);
+    if (kind == SKEY_CURRENT) {
+        struct state_meta m;
+        struct err e = {0};
+        snprintf(sw->name, sizeof(sw->name), "%s", sw->k.name);
+        /* Only a current object whose metadata names its snapshot is compared: one with
+         * rebuilt metadata may have been copied in by hand. */
+        sw->cur_seq = object_meta(sw->st, info->key, info->meta, NULL, &m, &e) == 0
+                          ? snapshot_seq(m.snapshot)
+                          : 0;
+    } else if (kind == SKEY_SNAPSHOT && sw->cur_seq > 0 && strcmp(sw->k.name, sw->name) == 0 &&
+               snapshot_seq(sw->k.snapshot) > sw->cur_seq) {
+        if (sw->ndoomed % 64 == 0)
+            sw->doomed = xrealloc(sw->doomed, (sw->ndoomed + 64) * sizeof(*sw->doomed));
+        sw->doomed[sw->ndoomed++] = xstrdup(info->key);
+    }
+    return 0;
+}
+
+/* Directory driver only (one stated per data dir): the snapshots newer than their state's
+ * current one come from writes that failed or were killed between snapshot and current;
+ * none was acknowledged. Removed at start, so the newest snapshot is always the current. */
+static void sweep_newer_snapshots(struct store *st)
+{
+    struct sweep *sw = xcalloc(1, sizeof(*sw));
+    struct err e = {0};
+    sw->st = st;
+    size_t removed = 0;
+    if (st->os->ops->list(st->os, "states/", on_sweep_key, sw, &e) != 0)
+        log_warn("storage: cannot look for snapshots of interrupted writes: %s", e.msg);
+    for (size_t i = 0; i < sw->ndoomed; i++) {
+        err_clear(&e);
+        if (st->os->ops->del(st->os, sw->doomed[i], &e) == 0)
+            removed++;
+        else
+            log_warn("storage: cannot remove %s: %s", sw->doomed[i], e.msg);
+        free(sw->doomed[i]);
+    }
+    if (removed > 0)
+        log_warn("storage: removed %zu snapshot(s) newer than their state's current object "
+                 "(writes that failed or were interrupted before current changed)",
+                 removed);
+    free(sw->doomed);
+    free(sw);
+}
+
 /* ------------------------------------------------------------------ blobs */
 
 static int blob_key_check(const char *key, struct err *err)
 {
     if (!key || !key[0] || key[0] == '/' || strlen(key) >= OBJ_KEY_MAX)
         return err_set(err, ERR_INVALID, "bad blob key");
-    if (strncmp(key, "states/", 7) == 0)
-        return err_set(err, ERR_INVALID, "blob keys may not be under states/");
+    if (strncmp(key, "states/", 7) == 0 || strcmp(key, STORE_MARKER_KEY) == 0)
+        return err_set(err, ERR_INVALID, "blob keys may not be under states/ nor the marker");
     return 0;
 }
 

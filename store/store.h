@@ -11,12 +11,15 @@
  *
  *  store     the state semantics, written once over any objstore: current object, one immutable
  *            snapshot per accepted write, identical re-POST is a no-op, listing, restore source,
- *            retention and AES-256-GCM encryption at rest. Layout (DESIGN.md):
- *              states/NAME/current.tfstate
- *              states/NAME/snapshots/SEQ-SERIAL-SHA12.tfstate
+ *            retention and AES-256-GCM encryption at rest. Layout 2 (docs/storage.md), recorded
+ *            in the marker object layout.json:
+ *              states/NAME/@current.tfstate
+ *              states/NAME/@snapshots/SEQ-SERIAL-SHA12.tfstate
+ *            No state name contains '@', so no name maps onto another state's objects.
  *            SEQ is the write time in microseconds since the epoch, zero-padded to 16 digits, so
  *            a plain lexicographic listing is chronological. The snapshot is durable before
- *            current is replaced, so a crash leaves the old or the new state, never a torn one.
+ *            current is replaced, so a crash leaves the old or the new state, never a torn one;
+ *            a write answered with an error leaves no snapshot behind.
  *
  * Threads: every function may be called from any worker thread at the same time; drivers keep
  * per-thread connections (one curl handle per worker). Nothing here may run on an h2o event
@@ -76,8 +79,8 @@ struct objstore_ops {
     int (*put_sha256)(struct objstore *os, const char *key, const void *data, size_t len,
                       const char *meta, const char sha256[65], struct err *err);
     /* Optional (NULL: callers read and put). Replaces dst with a copy of src's bytes made by
-     * the storage itself, stored with meta (may be NULL) instead of src's metadata; atomic and
-     * durable like put. ERR_NOT_FOUND when src is absent. */
+     * the storage itself, stored with meta instead of src's metadata, or with src's metadata
+     * when meta is NULL or ""; atomic and durable like put. ERR_NOT_FOUND when src is absent. */
     int (*copy)(struct objstore *os, const char *src, const char *dst, const char *meta,
                 struct err *err);
 };
@@ -134,7 +137,11 @@ struct store_config {
 };
 
 struct store;
-/* Takes ownership of os. */
+/* Takes ownership of os (also on failure). Opens the storage's layout first: reads the marker
+ * layout.json and, for a storage of layout 1 (no marker), moves its objects to layout 2 and
+ * writes the marker (crash-safe, see store/layout.c); ERR_INVALID when the marker names a
+ * newer layout. Over the directory driver it then removes the snapshots newer than their
+ * state's current one (writes interrupted between the two steps). */
 struct store *store_new(struct objstore *os, const struct store_config *cfg, struct err *err);
 void store_free(struct store *st);
 struct objstore *store_objstore(struct store *st); /* borrowed */
@@ -158,10 +165,13 @@ struct store_write {
                            Content-MD5), or NULL: computed here */
 };
 /* Writes a new state: snapshot first, then current (a server-side copy of the snapshot when
- * the objstore can, so the bytes are uploaded once). When the content is byte-identical to the
- * current state nothing is written and *unchanged is set. out may be NULL. Applies retention
- * to this state's snapshots afterwards (never the newest; failures there are logged, not
- * returned). */
+ * the objstore can, so the bytes are uploaded once), serialised with the other writes of name
+ * in this process. When the content is byte-identical to the current state nothing is written
+ * and *unchanged is set. out may be NULL. An error means nothing changed: the snapshot of a
+ * write whose current object failed is deleted again (or at the next write of name), and a
+ * current write the storage performed although it reported a failure is a success. Applies
+ * retention to this state's snapshots afterwards (never the newest; failures there are
+ * logged, not returned). */
 int store_put(struct store *st, const char *name, const void *data, size_t len,
               const struct store_write *w, struct state_meta *out, bool *unchanged,
               struct err *err);

@@ -186,7 +186,7 @@ snapshot_list() {
   local st
   st=$(s3_prefix)
   if [ -z "$st" ]; then
-    local d="$STATED_DATA/data/states/$1/snapshots"
+    local d="$STATED_DATA/data/states/$1/@snapshots"
     [ -d "$d" ] || return 0
     find "$d" -maxdepth 1 -type f -name '*.tfstate' -printf '%f\n' | sort
   else
@@ -195,7 +195,7 @@ snapshot_list() {
     bucket=${rest%%/*}
     prefix=${rest#*/}
     [ "$prefix" = "$rest" ] && prefix=
-    s3_cli s3api list-objects-v2 --bucket "$bucket" --prefix "${prefix:+$prefix/}states/$1/snapshots/" \
+    s3_cli s3api list-objects-v2 --bucket "$bucket" --prefix "${prefix:+$prefix/}states/$1/@snapshots/" \
       --query 'Contents[].Key' --output text 2>/dev/null | tr '\t' '\n' | grep -v '^None$' |
       sed 's|.*/||' | grep '\.tfstate$' | sort
     return "${PIPESTATUS[0]}"
@@ -228,13 +228,13 @@ snapshot_get() {
   local st
   st=$(s3_prefix)
   if [ -z "$st" ]; then
-    cp "$STATED_DATA/data/states/$1/snapshots/$2" "$3"
+    cp "$STATED_DATA/data/states/$1/@snapshots/$2" "$3"
   else
     local rest=${st#s3://} bucket prefix
     bucket=${rest%%/*}
     prefix=${rest#*/}
     [ "$prefix" = "$rest" ] && prefix=
-    s3_cli s3api get-object --bucket "$bucket" --key "${prefix:+$prefix/}states/$1/snapshots/$2" "$3" >/dev/null
+    s3_cli s3api get-object --bucket "$bucket" --key "${prefix:+$prefix/}states/$1/@snapshots/$2" "$3" >/dev/null
   fi
 }
 

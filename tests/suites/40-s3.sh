@@ -100,15 +100,15 @@ if stated_start s3; then
   state_body 1 "layout-$RANDOM" >"$WORK/s1.json"
   st=$(http POST /v1/states/s3suite/net "$WORK/s1.json")
   expect_eq "s3 POST state" "$st" 200
-  if awss3 s3 cp "s3://$S3_BUCKET/$P/states/s3suite/net/current.tfstate" "$WORK/cur" >/dev/null 2>"$WORK/aws.err"; then
-    check "s3 current.tfstate bytes as written" cmp "$WORK/cur" "$WORK/s1.json"
+  if awss3 s3 cp "s3://$S3_BUCKET/$P/states/s3suite/net/@current.tfstate" "$WORK/cur" >/dev/null 2>"$WORK/aws.err"; then
+    check "s3 @current.tfstate bytes as written" cmp "$WORK/cur" "$WORK/s1.json"
   else
-    fail "s3 current.tfstate at states/NAME/current.tfstate" "$(tail -n 2 "$WORK/aws.err" | tr '\n' ' ')"
+    fail "s3 @current.tfstate at states/NAME/@current.tfstate" "$(tail -n 2 "$WORK/aws.err" | tr '\n' ' ')"
   fi
-  awss3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$P/states/s3suite/net/snapshots/" \
+  awss3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$P/states/s3suite/net/@snapshots/" \
     --query 'Contents[].Key' --output text >"$WORK/snaps" 2>"$WORK/aws.err"
   nsnap=$(tr '\t' '\n' <"$WORK/snaps" | grep -c '\.tfstate$')
-  expect_eq "s3 one snapshot under states/NAME/snapshots/" "$nsnap" 1
+  expect_eq "s3 one snapshot under states/NAME/@snapshots/" "$nsnap" 1
   snap=$(tr '\t' '\n' <"$WORK/snaps" | grep '\.tfstate$' | head -n 1)
   if [ -n "$snap" ]; then
     if [[ $(basename "$snap") =~ ^[0-9]{16}-1-[0-9a-f]{12}\.tfstate$ ]]; then

@@ -28,7 +28,8 @@ static void sample(struct audit_event *ev, int i)
     snprintf(ev->state, sizeof(ev->state), "%s", i % 3 == 0 ? "prod/net" : "dev/app");
     ev->status = 200;
     if (i % 2) {
-        ev->serial = i;
+        ev->serial = (uint64_t)i;
+        ev->has_serial = true;
         ev->size = 100 + i;
         snprintf(ev->lineage, sizeof(ev->lineage), "lin");
         sha256_hex("x", 1, ev->sha256);
@@ -39,7 +40,7 @@ static void test_canonical_text_and_hash(void)
 {
     struct audit_event ev;
     audit_event_init(&ev);
-    CHECK_INT(ev.serial, -1);
+    CHECK(!ev.has_serial);
     CHECK_INT(ev.size, -1);
     ev.time_us = T0;
     snprintf(ev.request_id, sizeof(ev.request_id), "r1");
@@ -83,7 +84,7 @@ static void test_canonical_text_and_hash(void)
     CHECK_STR(h2, hash);
     CHECK_STR(back.username, ev.username);
     CHECK_INT(back.time_us, T0);
-    CHECK_INT(back.serial, -1);
+    CHECK(!back.has_serial);
     CHECK_INT(back.status, 404);
 
     /* One changed byte: refused. */
@@ -133,6 +134,7 @@ static void test_csv(void)
     snprintf(ev.state, sizeof(ev.state), "x");
     snprintf(ev.detail, sizeof(ev.detail), "line1\nline2");
     ev.serial = 3;
+    ev.has_serial = true;
     ev.status = 200;
     struct buf b;
     buf_init(&b, 0);
@@ -141,6 +143,67 @@ static void test_csv(void)
     CHECK_STR(b.data, "9,2026-11-22T02:20:13.123456Z,,\"a,b\",\"say \"\"hi\"\"\",\"'=cmd()\","
                       "write,x,,3,,,,200,\"line1\nline2\"," ZERO64 "\r\n");
     CHECK(strncmp(audit_csv_header, "seq,time,", 9) == 0);
+    /* The serial is exact in CSV too. */
+    ev.serial = UINT64_MAX;
+    buf_reset(&b);
+    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
+    CHECK(strstr(b.data, ",x,,18446744073709551615,,,,200,") != NULL);
+    buf_cleanup(&b);
+}
+
+/* Serials are unsigned 64-bit: a number up to 2^63-1, a decimal string above (jansson and
+ * JavaScript cannot read a larger number), read back exactly; any other spelling of the same
+ * value is not canonical and refused. */
+static void test_canonical_u64_serial(void)
+{
+    static const struct {
+        uint64_t v;
+        const char *text;
+    } cases[] = {
+        {0, "\"serial\":0,"},
+        {9223372036854775807ULL, "\"serial\":9223372036854775807,"},
+        {9223372036854775808ULL, "\"serial\":\"9223372036854775808\","},
+        {UINT64_MAX, "\"serial\":\"18446744073709551615\","},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct audit_event ev, back;
+        sample(&ev, 1);
+        ev.serial = cases[i].v;
+        struct buf b;
+        buf_init(&b, 0);
+        struct err e = {0};
+        char hash[65], h2[65];
+        uint64_t seq;
+        CHECK_INT(audit_event_canonical(&ev, 1, ZERO64, &b, hash, &e), 0);
+        CHECK(strstr(b.data, cases[i].text) != NULL);
+        CHECK_INT(audit_event_parse(b.data, b.len, &back, &seq, NULL, h2, &e), 0);
+        CHECK(back.has_serial);
+        CHECK(back.serial == cases[i].v);
+        CHECK_STR(h2, hash);
+        buf_cleanup(&b);
+    }
+    /* A small serial written as a string is not the canonical text. */
+    struct audit_event ev, back;
+    sample(&ev, 1);
+    struct buf b;
+    buf_init(&b, 0);
+    struct err e = {0};
+    CHECK_INT(audit_event_canonical(&ev, 1, ZERO64, &b, NULL, &e), 0);
+    char *p = strstr(b.data, "\"serial\":1,");
+    CHECK(p != NULL);
+    char *bad = xasprintf("%.*s\"serial\":\"1\",%s", (int)(p - b.data), b.data, p + 11);
+    CHECK_INT(audit_event_parse(bad, strlen(bad), &back, NULL, NULL, NULL, &e), -1);
+    err_clear(&e);
+    free(bad);
+    /* Beyond 2^64-1, negative or fractional: not a serial. */
+    static const char *const wrong[] = {"\"18446744073709551616\"", "-1", "1.5", "\"01\"", "\"\""};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        bad = xasprintf("%.*s\"serial\":%s,%s", (int)(p - b.data), b.data, wrong[i], p + 11);
+        CHECK_INT(audit_event_parse(bad, strlen(bad), &back, NULL, NULL, NULL, &e), -1);
+        CHECK_INT(e.code, ERR_INVALID);
+        err_clear(&e);
+        free(bad);
+    }
     buf_cleanup(&b);
 }
 
@@ -435,15 +498,95 @@ static void test_jsonl_concurrent_append(void)
     al->ops->free(al);
 }
 
+/* Three events as the code before unsigned serials wrote them (serial 0, none, 2^63-1): they
+ * still parse, re-serialise to the same bytes and verify as a chain, which goes on with a
+ * serial of 2^64-1. */
+static const char old_chain[] =
+    "{\"seq\":1,\"time\":\"2026-11-22T02:20:14.123456Z\",\"request_id\":\"r-1\",\"actor\":\"ci\","
+    "\"username\":\"\",\"remote\":\"127.0.0.1\",\"action\":\"write\",\"state\":\"prod/net\","
+    "\"lock_id\":\"\",\"serial\":0,\"lineage\":\"lin\",\"sha256\":"
+    "\"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\",\"size\":120,"
+    "\"status\":200,\"detail\":\"\",\"prev\":\"" ZERO64 "\",\"hash\":"
+    "\"3836751044039fff0db02f5b3805d919831cc4098ea5d6c0de055c5dc0e9ba93\"}\n"
+    "{\"seq\":2,\"time\":\"2026-11-22T02:20:15.123456Z\",\"request_id\":\"r-2\",\"actor\":\"ci\","
+    "\"username\":\"\",\"remote\":\"127.0.0.1\",\"action\":\"lock\",\"state\":\"prod/net\","
+    "\"lock_id\":\"\",\"serial\":null,\"lineage\":\"\",\"sha256\":\"\",\"size\":null,"
+    "\"status\":200,\"detail\":\"\",\"prev\":"
+    "\"3836751044039fff0db02f5b3805d919831cc4098ea5d6c0de055c5dc0e9ba93\",\"hash\":"
+    "\"2150bdca5e77e7abe7ca40cc5fbd2ea6d7efb9800ac497e03924440e90f76aae\"}\n"
+    "{\"seq\":3,\"time\":\"2026-11-22T02:20:16.123456Z\",\"request_id\":\"r-3\",\"actor\":\"ci\","
+    "\"username\":\"\",\"remote\":\"127.0.0.1\",\"action\":\"write\",\"state\":\"prod/net\","
+    "\"lock_id\":\"\",\"serial\":9223372036854775807,\"lineage\":\"lin\",\"sha256\":"
+    "\"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\",\"size\":120,"
+    "\"status\":200,\"detail\":\"\",\"prev\":"
+    "\"2150bdca5e77e7abe7ca40cc5fbd2ea6d7efb9800ac497e03924440e90f76aae\",\"hash\":"
+    "\"1a62c1f1860fda3c25249a05d70786119140c0e3b869b993e633d2d8fd4f3503\"}\n";
+
+static void test_old_chain_verifies(void)
+{
+    const char *at = old_chain;
+    const uint64_t serials[] = {0, 0, 9223372036854775807ULL};
+    for (int i = 0; i < 3; i++) {
+        const char *nl = strchr(at, '\n');
+        struct audit_event ev;
+        uint64_t seq;
+        char prev[65], hash[65], again[65];
+        struct err e = {0};
+        CHECK_INT(audit_event_parse(at, (size_t)(nl - at), &ev, &seq, prev, hash, &e), 0);
+        CHECK_INT(seq, i + 1);
+        CHECK(ev.has_serial == (i != 1));
+        CHECK(ev.serial == serials[i]);
+        struct buf b;
+        buf_init(&b, 0);
+        CHECK_INT(audit_event_canonical(&ev, seq, prev, &b, again, &e), 0);
+        CHECK_MEM(b.data, b.len, at, (size_t)(nl - at));
+        CHECK_STR(again, hash);
+        buf_cleanup(&b);
+        at = nl + 1;
+    }
+    const char *dir = t_tempdir();
+    char *path = xasprintf("%s/audit.jsonl", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(old_chain, f);
+        fclose(f);
+    }
+    struct audit_verify_result res = verify(dir);
+    CHECK_INT(res.events, 3);
+    CHECK_INT(res.first_broken, 0);
+    /* The chain goes on with a serial of 2^64-1 and still verifies, old lines and new. */
+    struct err e = {0};
+    struct auditlog *al = auditlog_jsonl_new(dir, &e);
+    CHECK(al != NULL);
+    if (al) {
+        struct audit_event ev;
+        sample(&ev, 1);
+        ev.serial = UINT64_MAX;
+        CHECK_INT(al->ops->append(al, &ev, &e), 0);
+        al->ops->free(al);
+    }
+    res = verify(dir);
+    CHECK_INT(res.events, 4);
+    CHECK_INT(res.first_broken, 0);
+    size_t len;
+    char *d = slurp(path, &len);
+    CHECK(d && strstr(d, "{\"seq\":4,") && strstr(d, "\"serial\":\"18446744073709551615\""));
+    free(d);
+    free(path);
+}
+
 int main(void)
 {
     RUN(test_canonical_text_and_hash);
     RUN(test_canonical_invalid_utf8);
     RUN(test_csv);
+    RUN(test_canonical_u64_serial);
     RUN(test_jsonl_append_verify_restart);
     RUN(test_jsonl_torn_tail);
     RUN(test_jsonl_tamper_detection);
     RUN(test_jsonl_export);
     RUN(test_jsonl_concurrent_append);
+    RUN(test_old_chain_verifies);
     return t_report();
 }

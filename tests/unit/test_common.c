@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "tests/unit/t.h"
@@ -262,6 +263,57 @@ static void test_file_write_atomic(void)
     free(sub);
 }
 
+/* Unsigned 64-bit values in JSON: a number while int64 holds them, a decimal string above;
+ * both read back, nothing else does. */
+static void test_u64_json(void)
+{
+    static const struct {
+        uint64_t v;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {42, "42"},
+        {9223372036854775807ULL, "9223372036854775807"},
+        {9223372036854775808ULL, "\"9223372036854775808\""},
+        {UINT64_MAX, "\"18446744073709551615\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char t[U64_JSON_MAX];
+        CHECK_STR(u64_json_text(cases[i].v, t), cases[i].text);
+        json_t *j = u64_to_json(cases[i].v);
+        char *dumped = json_dumps(j, JSON_ENCODE_ANY);
+        CHECK_STR(dumped, cases[i].text);
+        uint64_t back = 1;
+        CHECK(u64_from_json(j, &back));
+        CHECK(back == cases[i].v);
+        /* and read from text by jansson, as a client of stated would */
+        json_t *parsed = json_loads(dumped, JSON_DECODE_ANY, NULL);
+        back = 1;
+        CHECK(u64_from_json(parsed, &back));
+        CHECK(back == cases[i].v);
+        json_decref(parsed);
+        free(dumped);
+        json_decref(j);
+    }
+    static const char *const wrong[] = {"-1",     "1.5",  "\"-1\"", "\"18446744073709551616\"",
+                                        "\"01\"", "\"\"", "\"1 \"", "null",
+                                        "true",   "[1]"};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        json_t *j = json_loads(wrong[i], JSON_DECODE_ANY, NULL);
+        uint64_t v = 7;
+        CHECK(j != NULL);
+        CHECK(!u64_from_json(j, &v));
+        CHECK(v == 7);
+        json_decref(j);
+    }
+    uint64_t v;
+    CHECK(!u64_from_json(NULL, &v));
+    CHECK(u64_parse_decimal("0", 1, &v) && v == 0);
+    CHECK(!u64_parse_decimal("", 0, &v));
+    CHECK(!u64_parse_decimal("00", 2, &v));
+    CHECK(u64_parse_decimal("18446744073709551615x", 20, &v) && v == UINT64_MAX);
+}
+
 int main(void)
 {
     RUN(test_err_first_wins);
@@ -277,5 +329,6 @@ int main(void)
     RUN(test_utf8_table);
     RUN(test_utf8_sanitize);
     RUN(test_file_write_atomic);
+    RUN(test_u64_json);
     return t_report();
 }

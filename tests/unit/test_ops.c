@@ -339,6 +339,67 @@ static void test_restore_serial(void)
     env_close(&v);
 }
 
+static char *state_json_u64(uint64_t serial, const char *lineage, const char *value)
+{
+    return xasprintf("{\"version\":4,\"serial\":%llu,\"lineage\":\"%s\",\"outputs\":{\"v\":"
+                     "{\"value\":\"%s\",\"type\":\"string\"}},\"resources\":[]}",
+                     (unsigned long long)serial, lineage, value);
+}
+
+/* Serials are exact up to 2^64-1 in the result, the store and the audit event; a restore that
+ * would need a serial above that is refused and writes nothing. */
+static void test_serial_u64_and_restore_overflow(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    const uint64_t serials[] = {9223372036854775807ULL, 9223372036854775808ULL, UINT64_MAX};
+    char first[64] = "";
+    for (int i = 0; i < 3; i++) {
+        char *body = state_json_u64(serials[i], "lin-u", "x");
+        struct op_result res;
+        CHECK_INT(write_state(&v, "team/u", body, NULL, &res), ERR_OK);
+        CHECK(res.meta.serial == serials[i]);
+        if (i == 0)
+            snprintf(first, sizeof(first), "%s", res.meta.snapshot);
+        op_result_cleanup(&res);
+        CHECK(current_serial(&v, "team/u") == serials[i]);
+        struct audit_event ev;
+        CHECK(event_from_end(&v, 0, &ev));
+        CHECK(ev.has_serial);
+        CHECK(ev.serial == serials[i]);
+        free(body);
+    }
+    /* The current serial is 2^64-1: there is no serial above it to restore with. */
+    struct op_request q = {.state = "team/u", .snapshot = first};
+    struct op_result res;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_INVALID);
+    CHECK(strstr(res.err.msg, "serial would overflow") != NULL);
+    op_result_cleanup(&res);
+    CHECK_INT(snapshots(&v, "team/u"), 3);
+    CHECK(current_serial(&v, "team/u") == UINT64_MAX);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "restore");
+    CHECK_INT(ev.status, 400);
+    /* One below the top restores to exactly 2^64-1. */
+    char *body = state_json_u64(UINT64_MAX - 2, "lin-w", "y");
+    CHECK_INT(write_state(&v, "team/w", body, NULL, &res), ERR_OK);
+    snprintf(first, sizeof(first), "%s", res.meta.snapshot);
+    op_result_cleanup(&res);
+    free(body);
+    body = state_json_u64(UINT64_MAX - 1, "lin-w", "z");
+    CHECK_INT(write_state(&v, "team/w", body, NULL, NULL), ERR_OK);
+    free(body);
+    q.state = "team/w";
+    q.snapshot = first;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_OK);
+    CHECK(res.meta.serial == UINT64_MAX);
+    op_result_cleanup(&res);
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK(ev.serial == UINT64_MAX);
+    env_close(&v);
+}
+
 static void test_unlock_and_force_unlock(void)
 {
     struct env v;
@@ -488,6 +549,7 @@ int main(void)
     RUN(test_lease_renewed_by_writes);
     RUN(test_expired_holder_refused);
     RUN(test_restore_serial);
+    RUN(test_serial_u64_and_restore_overflow);
     RUN(test_unlock_and_force_unlock);
     RUN(test_roles_and_patterns);
     RUN(test_bad_bodies_change_nothing);

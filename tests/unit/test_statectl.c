@@ -5,7 +5,7 @@
 
 #include "common/buf.h"
 #include "common/statejson.h"
-#include "statectl/statectl.h"
+#include "statectl/statectl_int.h"
 #include "tests/unit/t.h"
 
 static int parse(struct ctl_cmdline *cl, char *why, const char *const *args)
@@ -291,6 +291,22 @@ static void test_helpers(void)
     CHECK_STR(t, "2026-11-22T02:20:13Z");
     ctl_short_time("", t);
     CHECK_STR(t, "-");
+    /* Serials are shown exactly, whichever way stated sent them. */
+    json_t *o = json_loads("{\"a\":9223372036854775807,\"b\":\"18446744073709551615\","
+                           "\"c\":-1,\"d\":\"x\"}",
+                           0, NULL);
+    char n[32];
+    ctl_jnum(o, "a", n);
+    CHECK_STR(n, "9223372036854775807");
+    ctl_jnum(o, "b", n);
+    CHECK_STR(n, "18446744073709551615");
+    ctl_jnum(o, "c", n);
+    CHECK_STR(n, "-");
+    ctl_jnum(o, "d", n);
+    CHECK_STR(n, "-");
+    ctl_jnum(o, "none", n);
+    CHECK_STR(n, "-");
+    json_decref(o);
 }
 
 int main(void)

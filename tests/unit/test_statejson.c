@@ -79,6 +79,47 @@ static void test_not_states(void)
     expect_bad("   ", "must be a JSON object");
 }
 
+/* A serial is any unsigned 64-bit integer, exactly; nothing else is. */
+static void test_serial_boundaries(void)
+{
+    static const struct {
+        const char *text;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},
+        {"9223372036854775807", 9223372036854775807ULL},
+        {"9223372036854775808", 9223372036854775808ULL},
+        {"18446744073709551615", UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char s[128];
+        snprintf(s, sizeof(s), "{\"serial\":%s,\"lineage\":\"x\"}", good[i].text);
+        struct state_summary sum;
+        struct err e = {0};
+        CHECK_INT(scan(s, &sum, &e), 0);
+        CHECK(sum.serial == good[i].want);
+    }
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
+        {"18446744073709551616", "too large"},
+        {"99999999999999999999999", "too large"},
+        {"1e3", "no fraction or exponent"},
+        {"1E+3", "no fraction or exponent"},
+        {"1.0", "no fraction or exponent"},
+        {"-0", "non-negative integer"},
+        {"-1", "non-negative integer"},
+        {"-18446744073709551615", "non-negative integer"},
+        {"01", "not valid JSON"}, /* a leading zero: not JSON at all */
+        {"+1", "must be a number"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char s[128];
+        snprintf(s, sizeof(s), "{\"serial\":%s,\"lineage\":\"x\"}", bad[i].text);
+        expect_bad(s, bad[i].why);
+    }
+}
+
 static void test_lineage_limit(void)
 {
     char s[400];
@@ -161,6 +202,7 @@ int main(void)
     RUN(test_encrypted_envelope);
     RUN(test_nested_serial_ignored);
     RUN(test_not_states);
+    RUN(test_serial_boundaries);
     RUN(test_lineage_limit);
     RUN(test_malformed_json);
     RUN(test_bad_utf8);

@@ -1,5 +1,8 @@
 /* tests/unit/test_store.c: the local-directory objstore, storage URLs and the state store
- * semantics over the directory driver (snapshots, re-POST, listing, retention, encryption). */
+ * semantics over the directory driver (snapshots, re-POST, listing, retention, encryption),
+ * failed writes under injected storage faults, the keys of both layouts and the migration from
+ * layout 1 (interrupted at each step). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "tests/unit/t.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -362,7 +366,7 @@ static void test_store_roundtrip_and_snapshots(void)
     CHECK_INT(g.size, strlen(s2));
 
     /* The current file on disk is exactly the bytes written. */
-    char *path = xasprintf("%s/states/prod/net/current.tfstate", root);
+    char *path = xasprintf("%s/states/prod/net/@current.tfstate", root);
     size_t len;
     char *raw = read_file(path, &len);
     CHECK_MEM(raw, len, s2, strlen(s2));
@@ -515,10 +519,10 @@ static void test_store_retention_days_never_newest(void)
     /* Two snapshots from 2020, placed as an older stated would have. */
     char *old1 = state_body(1, "l", "old1");
     char *old2 = state_body(2, "l", "old2");
-    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
+    CHECK_INT(os->ops->put(os, "states/s/@snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
                            strlen(old1), NULL, &e),
               0);
-    CHECK_INT(os->ops->put(os, "states/s/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
+    CHECK_INT(os->ops->put(os, "states/s/@snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
                            strlen(old2), NULL, &e),
               0);
     /* Their metadata is missing: rebuilt from the file name and the content. */
@@ -537,13 +541,13 @@ static void test_store_retention_days_never_newest(void)
     free(body);
 
     /* When the only snapshots are old, the newest is kept. */
-    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
+    CHECK_INT(os->ops->put(os, "states/t/@snapshots/1577836800000000-1-aaaaaaaaaaaa.tfstate", old1,
                            strlen(old1), NULL, &e),
               0);
-    CHECK_INT(os->ops->put(os, "states/t/snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
+    CHECK_INT(os->ops->put(os, "states/t/@snapshots/1577836800000001-2-bbbbbbbbbbbb.tfstate", old2,
                            strlen(old2), NULL, &e),
               0);
-    CHECK_INT(os->ops->put(os, "states/t/current.tfstate", old2, strlen(old2), NULL, &e), 0);
+    CHECK_INT(os->ops->put(os, "states/t/@current.tfstate", old2, strlen(old2), NULL, &e), 0);
     /* Identical re-POST: no write, no pruning needed. A new write would prune; instead call a
      * write on another state and check t is untouched. */
     bool unchanged = false;
@@ -563,7 +567,7 @@ static void test_store_untrusted_current_meta(void)
     struct store *st = open_store(root, 0, NULL);
     char *body = state_body(5, "lin-x", "v");
     CHECK_INT(put_state(st, "a", body, 5, NULL, NULL), 0);
-    char *mpath = xasprintf("%s/states/a/current.tfstate.meta", root);
+    char *mpath = xasprintf("%s/states/a/@current.tfstate.meta", root);
     CHECK_INT(unlink(mpath), 0);
     free(mpath);
     struct err e = {0};
@@ -590,7 +594,7 @@ static void test_store_crash_between_data_and_sidecar(void)
     char *v1 = state_body(1, "l", "one");
     char *v2 = state_body(2, "l", "two");
     CHECK_INT(put_state(st, "c", v1, 1, NULL, NULL), 0);
-    char *mpath = xasprintf("%s/states/c/current.tfstate.meta", root);
+    char *mpath = xasprintf("%s/states/c/@current.tfstate.meta", root);
     size_t mlen;
     char *old_sidecar = read_file(mpath, &mlen);
     CHECK_INT(put_state(st, "c", v2, 2, NULL, NULL), 0);
@@ -784,10 +788,12 @@ static int cp_copy(struct objstore *os, const char *src, const char *dst, const 
     if (c->mode == 2)
         return err_set(err, ERR_UNAVAILABLE, "storage down");
     struct buf b;
+    struct obj_info info;
     buf_init(&b, 0);
-    int rc = c->inner->ops->get(c->inner, src, &b, NULL, err);
-    if (rc == 0)
-        rc = c->inner->ops->put(c->inner, dst, b.data, b.len, meta, err);
+    int rc = c->inner->ops->get(c->inner, src, &b, &info, err);
+    if (rc == 0) /* as S3: no new metadata keeps the source's */
+        rc = c->inner->ops->put(c->inner, dst, b.data, b.len, meta && meta[0] ? meta : info.meta,
+                                err);
     buf_cleanup(&b);
     return rc;
 }
@@ -804,7 +810,8 @@ static const struct objstore_ops copier_ops = {.put = cp_put,
 
 /* A write sends the bytes once (snapshot with the known SHA-256, current copied); a store
  * that refuses copies gets uploads (and is not asked again); a copy failing in an outage
- * fails the write and leaves the previous current. The recorded MD5 is the content's. */
+ * fails the write, leaves the previous current and takes its snapshot back. The recorded MD5
+ * is the content's. */
 static void test_store_put_copy(void)
 {
     for (int mode = 0; mode <= 2; mode++) {
@@ -816,17 +823,20 @@ static void test_store_put_copy(void)
         c->mode = mode;
         struct store_config cfg = {.max_state_bytes = 1 << 20};
         struct store *st = store_new(&c->base, &cfg, &e);
+        c->puts = 0; /* the layout marker of the new storage */
         char *b1 = state_body(1, "l", "one"), *b2 = state_body(2, "l", "two");
         struct state_meta m;
         CHECK_INT(put_state(st, "s", b1, 1, NULL, &m), mode == 2 ? -1 : 0);
         if (mode == 2) {
-            /* The snapshot went in; current was not replaced. */
+            /* The snapshot went in and out again; current was not replaced. */
             struct buf b;
             buf_init(&b, 0);
             CHECK_INT(store_get(st, "s", &b, NULL, &e), -1);
             CHECK_INT(e.code, ERR_NOT_FOUND);
             buf_cleanup(&b);
             CHECK_INT(c->sha_puts, 1);
+            struct snaps s;
+            CHECK_INT(count_snapshots(st, "s", &s), 0);
         } else {
             CHECK_INT(put_state(st, "s", b2, 2, NULL, &m), 0);
             CHECK_INT(c->sha_puts, mode == 0 ? 2 : 4);
@@ -902,8 +912,8 @@ static void *write_many(void *p)
     return NULL;
 }
 
-/* Writers on worker threads at once: every write gets its own snapshot (SEQ never repeats) and
- * current is always one of the written states, whole. */
+/* Writers on worker threads at once: every write gets its own snapshot (SEQ never repeats),
+ * current is always one of the written states, whole, and the newest snapshot is it. */
 static void test_store_concurrent_writes(void)
 {
     const char *root = t_tempdir();
@@ -931,8 +941,757 @@ static void test_store_concurrent_writes(void)
     char sha[65];
     sha256_hex(b.data, b.len, sha);
     CHECK_STR(m.sha256, sha);
+    /* Writes of one state are serialised: the newest snapshot is the write that is current. */
+    CHECK_INT(count_snapshots(st, "shared", &s), 30);
+    CHECK_STR(s.m[0].snapshot, m.snapshot);
     buf_cleanup(&b);
     store_free(st);
+}
+
+/* Serials up to 2^64-1 round-trip exactly through the metadata (a decimal string above
+ * 2^63-1, so that any JSON reader gets it right), in reads and both listings. */
+static void test_store_serial_u64_meta(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    const uint64_t serials[] = {9223372036854775807ULL, 9223372036854775808ULL, UINT64_MAX};
+    const char *in_meta[] = {"\"serial\":9223372036854775807,",
+                             "\"serial\":\"9223372036854775808\",",
+                             "\"serial\":\"18446744073709551615\","};
+    for (int i = 0; i < 3; i++) {
+        char *body = state_body(serials[i], "l", "u");
+        struct state_meta m, g;
+        CHECK_INT(put_state(st, "u", body, serials[i], NULL, &m), 0);
+        CHECK(strstr(m.snapshot, i == 2 ? "-18446744073709551615-" : "-922337203685477580") !=
+              NULL);
+        char *side = xasprintf("%s/states/u/@current.tfstate.meta", root);
+        size_t len;
+        char *text = read_file(side, &len);
+        CHECK(text && strstr(text, in_meta[i]));
+        free(text);
+        free(side);
+        store_free(st); /* no cached object: the metadata is read back from the sidecar */
+        st = open_store(root, 0, NULL);
+        struct err e = {0};
+        CHECK_INT(store_head(st, "u", &g, &e), 0);
+        CHECK(g.serial == serials[i]);
+        struct names n = {0};
+        CHECK_INT(store_list_states(st, "", on_state, &n, &e), 0);
+        CHECK(n.serial[0] == serials[i]);
+        struct snaps s;
+        CHECK_INT(count_snapshots(st, "u", &s), i + 1);
+        CHECK(s.m[0].serial == serials[i]);
+        free(body);
+    }
+    store_free(st);
+}
+
+/* ------------------------------------------------------------------ faults */
+
+/* An objstore over the directory driver that fails chosen operations the ways storage does:
+ * before doing anything, after doing it (a lost answer, an fsync failing after the rename),
+ * or after the data file but before its sidecar (a kill between the two); or lets "another
+ * instance" run the layout migration first. It can offer server-side copy, made by reading
+ * and putting (no new metadata keeps the source's, as in S3). */
+enum fault_op { F_PUT = 1, F_DEL = 2, F_HEAD = 4, F_COPY = 8 };
+enum fault_how { F_BEFORE, F_AFTER, F_DATA_ONLY, F_OTHER_INSTANCE };
+
+struct fault_rule {
+    unsigned ops;      /* which operations the rule counts */
+    const char *match; /* key substring; NULL: any key */
+    int fail_at;       /* >0: only the fail_at-th counted operation fails; 0: each one */
+    enum fault_how how;
+    enum err_code code; /* what the failure reports; ERR_OK: ERR_UNAVAILABLE */
+    int seen;
+};
+
+struct faulty {
+    struct objstore base;
+    struct objstore_ops ops; /* faulty_ops, with copy or without */
+    struct objstore *inner;
+    char *root;
+    struct fault_rule rule[2];
+    int mutations; /* puts, copies and deletes seen */
+};
+
+static struct fault_rule *fault_rule_for(struct faulty *f, unsigned op, const char *key)
+{
+    if (op != F_HEAD)
+        f->mutations++;
+    for (int i = 0; i < 2; i++) {
+        struct fault_rule *r = &f->rule[i];
+        if (!(r->ops & op) || (r->match && !strstr(key, r->match)))
+            continue;
+        r->seen++;
+        if (r->fail_at == 0 || r->seen == r->fail_at)
+            return r;
+    }
+    return NULL;
+}
+
+static int fault_fail(const struct fault_rule *r, const char *key, struct err *err)
+{
+    return err_set(err, r->code != ERR_OK ? r->code : ERR_UNAVAILABLE, "injected fault on %s", key);
+}
+
+/* Runs a rule's fault around op (0 done, -1 failed): before, after, instead. */
+static int fault_around(struct faulty *f, struct fault_rule *r, const char *key, int done,
+                        struct err *err)
+{
+    if (r->how == F_DATA_ONLY) {
+        char *side = xasprintf("%s/%s.meta", f->root, key);
+        unlink(side);
+        free(side);
+    }
+    return done != 0 ? -1 : fault_fail(r, key, err);
+}
+
+static bool fault_first(struct faulty *f, struct fault_rule *r)
+{
+    if (r->how == F_OTHER_INSTANCE) {
+        struct err e = {0};
+        CHECK_INT(store__layout_open(f->inner, &e), 0);
+        return false;
+    }
+    return r->how == F_BEFORE;
+}
+
+static int fl_put(struct objstore *os, const char *key, const void *data, size_t len,
+                  const char *meta, struct err *err)
+{
+    struct faulty *f = (struct faulty *)os;
+    struct fault_rule *r = fault_rule_for(f, F_PUT, key);
+    if (r && fault_first(f, r))
+        return fault_fail(r, key, err);
+    int rc = f->inner->ops->put(f->inner, key, data, len, meta, err);
+    return r && r->how != F_OTHER_INSTANCE ? fault_around(f, r, key, rc, err) : rc;
+}
+static int fl_get(struct objstore *os, const char *key, struct buf *out, struct obj_info *info,
+                  struct err *err)
+{
+    struct objstore *in = ((struct faulty *)os)->inner;
+    return in->ops->get(in, key, out, info, err);
+}
+static int fl_head(struct objstore *os, const char *key, struct obj_info *info, struct err *err)
+{
+    struct faulty *f = (struct faulty *)os;
+    struct fault_rule *r = fault_rule_for(f, F_HEAD, key);
+    if (r)
+        return fault_fail(r, key, err);
+    return f->inner->ops->head(f->inner, key, info, err);
+}
+static int fl_del(struct objstore *os, const char *key, struct err *err)
+{
+    struct faulty *f = (struct faulty *)os;
+    struct fault_rule *r = fault_rule_for(f, F_DEL, key);
+    if (r && fault_first(f, r))
+        return fault_fail(r, key, err);
+    int rc = f->inner->ops->del(f->inner, key, err);
+    return r && r->how != F_OTHER_INSTANCE ? fault_around(f, r, key, rc, err) : rc;
+}
+static int fl_list(struct objstore *os, const char *prefix,
+                   int (*cb)(void *ctx, const struct obj_info *info), void *ctx, struct err *err)
+{
+    struct objstore *in = ((struct faulty *)os)->inner;
+    return in->ops->list(in, prefix, cb, ctx, err);
+}
+static int fl_ping(struct objstore *os, struct err *err)
+{
+    return 0;
+}
+static void fl_free(struct objstore *os)
+{
+    struct faulty *f = (struct faulty *)os;
+    f->inner->ops->free(f->inner);
+    free(f->root);
+    free(f);
+}
+static int fl_copy(struct objstore *os, const char *src, const char *dst, const char *meta,
+                   struct err *err)
+{
+    struct faulty *f = (struct faulty *)os;
+    struct fault_rule *r = fault_rule_for(f, F_COPY, dst);
+    if (r && fault_first(f, r))
+        return fault_fail(r, dst, err);
+    struct buf b;
+    struct obj_info info;
+    buf_init(&b, 0);
+    int rc = f->inner->ops->get(f->inner, src, &b, &info, err);
+    if (rc == 0)
+        rc = f->inner->ops->put(f->inner, dst, b.data, b.len, meta && meta[0] ? meta : info.meta,
+                                err);
+    buf_cleanup(&b);
+    return r && r->how != F_OTHER_INSTANCE ? fault_around(f, r, dst, rc, err) : rc;
+}
+static const struct objstore_ops faulty_ops = {.put = fl_put,
+                                               .get = fl_get,
+                                               .head = fl_head,
+                                               .del = fl_del,
+                                               .list = fl_list,
+                                               .ping = fl_ping,
+                                               .free = fl_free,
+                                               .kind = "faulty"};
+
+static struct faulty *faulty_new(const char *root, bool copy)
+{
+    struct err e = {0};
+    struct faulty *f = xcalloc(1, sizeof(*f));
+    f->ops = faulty_ops;
+    f->ops.copy = copy ? fl_copy : NULL;
+    f->base.ops = &f->ops;
+    f->inner = objstore_dir_new(root, &e);
+    f->root = xstrdup(root);
+    CHECK(f->inner != NULL);
+    return f;
+}
+
+static struct store *faulty_store(struct faulty *f, unsigned retain_n)
+{
+    struct err e = {0};
+    struct store_config cfg = {.max_state_bytes = 1 << 20, .retain_snapshots = retain_n};
+    struct store *st = store_new(&f->base, &cfg, &e);
+    CHECK(st != NULL);
+    return st;
+}
+
+static void read_current(struct store *st, const char *name, const char *want)
+{
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, 0);
+    CHECK_INT(store_get(st, name, &b, NULL, &e), want ? 0 : -1);
+    if (want)
+        CHECK_STR(b.data ? b.data : "", want);
+    buf_cleanup(&b);
+}
+
+/* State "s" in a store over a faulty objstore, and five bodies for it (b[1] ... b[5]). */
+struct fx {
+    struct faulty *f;
+    struct store *st;
+    char *b[6];
+};
+
+static void fx_open(struct fx *x, bool copy)
+{
+    static const char *const words[] = {"", "one", "two", "three", "four", "five"};
+    x->f = faulty_new(t_tempdir(), copy);
+    x->st = faulty_store(x->f, 0);
+    x->b[0] = NULL;
+    for (int i = 1; i < 6; i++)
+        x->b[i] = state_body((uint64_t)i, "l", words[i]);
+}
+
+static void fx_close(struct fx *x)
+{
+    for (int i = 1; i < 6; i++)
+        free(x->b[i]);
+    store_free(x->st);
+}
+
+/* Writes b[i] as serial i; 0 or -1, and *code the error's. */
+static int fx_put(struct fx *x, int i, struct state_meta *m, enum err_code *code)
+{
+    struct err e = {0};
+    struct store_write w = {.serial = (uint64_t)i, .lineage = "l", .writer = "ci"};
+    int rc = store_put(x->st, "s", x->b[i], strlen(x->b[i]), &w, m, NULL, &e);
+    if (code)
+        *code = e.code;
+    return rc;
+}
+
+/* The snapshots of "s": how many, and their serials newest first in s. */
+static int fx_snapshots(struct fx *x, struct snaps *s)
+{
+    return count_snapshots(x->st, "s", s);
+}
+
+/* A current write that fails changes nothing: the state stays, and so does its list of
+ * snapshots. One that the storage performed although it said it failed is a success. Both
+ * with the directory's put and with a server-side copy. */
+static void test_store_failed_current_write(void)
+{
+    for (int copy = 0; copy <= 1; copy++) {
+        struct fx x;
+        struct snaps s;
+        struct state_meta m1, m3;
+        enum err_code code;
+        fx_open(&x, copy);
+        CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
+        x.f->rule[0] = (struct fault_rule){.ops = copy ? F_COPY : F_PUT, .match = "@current"};
+        CHECK_INT(fx_put(&x, 2, NULL, &code), -1);
+        CHECK_INT(code, ERR_UNAVAILABLE);
+        read_current(x.st, "s", x.b[1]);
+        CHECK_INT(fx_snapshots(&x, &s), 1);
+        CHECK_STR(s.m[0].snapshot, m1.snapshot);
+        /* Done by the storage, reported failed: answered as written. */
+        x.f->rule[0].how = F_AFTER;
+        CHECK_INT(fx_put(&x, 3, &m3, NULL), 0);
+        read_current(x.st, "s", x.b[3]);
+        CHECK_INT(fx_snapshots(&x, &s), 2);
+        CHECK_STR(s.m[0].snapshot, m3.snapshot);
+        /* Its metadata was lost with the failure (a directory sidecar): still this write. */
+        if (!copy) {
+            x.f->rule[0].how = F_DATA_ONLY;
+            CHECK_INT(fx_put(&x, 4, NULL, NULL), 0);
+            read_current(x.st, "s", x.b[4]);
+            CHECK_INT(fx_snapshots(&x, &s), 3);
+        }
+        fx_close(&x);
+    }
+}
+
+/* The snapshot of a failed write that cannot be deleted either stays listed until the next
+ * write of the state removes it; one whose write turned out current is kept. */
+static void test_store_orphan_cleaned_by_next_write(void)
+{
+    struct fx x;
+    struct snaps s;
+    struct state_meta m1, m3, m5;
+    fx_open(&x, false);
+    CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
+    x.f->rule[0] = (struct fault_rule){.ops = F_PUT, .match = "@current"};
+    x.f->rule[1] = (struct fault_rule){.ops = F_DEL, .match = "@snapshots", .code = ERR_WRITE};
+    CHECK_INT(fx_put(&x, 2, NULL, NULL), -1);
+    CHECK_INT(fx_snapshots(&x, &s), 2); /* the orphan, for now */
+    memset(x.f->rule, 0, sizeof(x.f->rule));
+    CHECK_INT(fx_put(&x, 3, &m3, NULL), 0);
+    CHECK_INT(fx_snapshots(&x, &s), 2);
+    CHECK_STR(s.m[0].snapshot, m3.snapshot);
+    CHECK_STR(s.m[1].snapshot, m1.snapshot);
+    /* Current written, its read-back failing: an error, and the snapshot is kept for the next
+     * write to tell; that one finds it current and keeps it. */
+    x.f->rule[0] = (struct fault_rule){.ops = F_PUT, .match = "@current", .how = F_AFTER};
+    x.f->rule[1] = (struct fault_rule){.ops = F_HEAD, .match = "@current", .fail_at = 2};
+    CHECK_INT(fx_put(&x, 4, NULL, NULL), -1);
+    memset(x.f->rule, 0, sizeof(x.f->rule));
+    read_current(x.st, "s", x.b[4]);
+    CHECK_INT(fx_put(&x, 5, &m5, NULL), 0);
+    CHECK_INT(fx_snapshots(&x, &s), 4);
+    CHECK_STR(s.m[0].snapshot, m5.snapshot);
+    CHECK_INT(s.m[1].serial, 4);
+    fx_close(&x);
+}
+
+/* A snapshot that fails leaves nothing: deleted at once, or, in an outage (the put may have
+ * been stored), at the next write. */
+static void test_store_failed_snapshot_write(void)
+{
+    struct fx x;
+    struct snaps s;
+    struct state_meta m1, m3;
+    enum err_code code;
+    fx_open(&x, false);
+    CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
+    x.f->rule[0] =
+        (struct fault_rule){.ops = F_PUT, .match = "@snapshots", .how = F_AFTER, .code = ERR_WRITE};
+    CHECK_INT(fx_put(&x, 2, NULL, &code), -1);
+    CHECK_INT(code, ERR_WRITE);
+    CHECK_INT(fx_snapshots(&x, &s), 1);
+    x.f->rule[0].code = ERR_UNAVAILABLE;
+    CHECK_INT(fx_put(&x, 2, NULL, NULL), -1);
+    CHECK_INT(fx_snapshots(&x, &s), 2);
+    memset(x.f->rule, 0, sizeof(x.f->rule));
+    CHECK_INT(fx_put(&x, 3, &m3, NULL), 0);
+    CHECK_INT(fx_snapshots(&x, &s), 2);
+    CHECK_STR(s.m[0].snapshot, m3.snapshot);
+    CHECK_STR(s.m[1].snapshot, m1.snapshot);
+    read_current(x.st, "s", x.b[3]);
+    fx_close(&x);
+}
+
+/* Plants a snapshot object of name with id, as a write killed before its current would. */
+static void plant_snapshot(struct objstore *os, const char *name, const char *id, const char *body)
+{
+    struct err e = {0};
+    char *key = store__key_snapshot(name, id, STORE_LAYOUT);
+    CHECK_INT(os->ops->put(os, key, body, strlen(body), NULL, &e), 0);
+    free(key);
+}
+
+/* Directory driver: the next start removes the snapshots newer than their state's current
+ * one (writes killed between the two steps); a deleted state's snapshots and older ones stay.
+ * A new write's SEQ sorts after the current one's even when the clock is behind it. */
+static void test_store_start_sweep(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char *b1 = state_body(1, "l", "one"), *b2 = state_body(2, "l", "two");
+    struct state_meta m1, mg;
+    CHECK_INT(put_state(st, "a/b", b1, 1, NULL, &m1), 0);
+    CHECK_INT(put_state(st, "gone", b1, 1, NULL, &mg), 0);
+    struct err e = {0};
+    CHECK_INT(store_delete(st, "gone", &e), 0);
+    CHECK_INT(put_state(st, "a", b1, 1, NULL, NULL), 0);
+    struct objstore *os = store_objstore(st);
+    plant_snapshot(os, "a/b", "4102444800000000-2-aaaaaaaaaaaa", b2);
+    plant_snapshot(os, "a/b", "4102444800000001-3-bbbbbbbbbbbb", b2);
+    plant_snapshot(os, "a/b", "1000000000000000-0-cccccccccccc", b2); /* older: kept */
+    plant_snapshot(os, "gone", "4102444800000000-2-aaaaaaaaaaaa", b2);
+    store_free(st);
+    st = open_store(root, 0, NULL);
+    struct snaps s;
+    CHECK_INT(count_snapshots(st, "a/b", &s), 2);
+    CHECK_STR(s.m[0].snapshot, m1.snapshot);
+    CHECK_INT(count_snapshots(st, "gone", &s), 2);
+    CHECK_INT(count_snapshots(st, "a", &s), 1);
+
+    /* The current snapshot from the year 2100 (a clock that went back since): the next one
+     * still sorts after it. */
+    os = store_objstore(st);
+    char meta[400];
+    char sha[65];
+    sha256_hex(b2, strlen(b2), sha);
+    snprintf(meta, sizeof(meta),
+             "{\"serial\":2,\"lineage\":\"l\",\"sha256\":\"%s\",\"size\":%zu,\"time\":"
+             "\"2100-01-01T00:00:00.000000Z\",\"writer\":\"w\",\"snapshot\":"
+             "\"4102444800000000-2-%.12s\"}",
+             sha, strlen(b2), sha);
+    char *id = xasprintf("4102444800000000-2-%.12s", sha);
+    plant_snapshot(os, "c", id, b2);
+    CHECK_INT(os->ops->put(os, "states/c/@current.tfstate", b2, strlen(b2), meta, &e), 0);
+    struct state_meta m3;
+    CHECK_INT(put_state(st, "c", b1, 3, NULL, &m3), 0);
+    CHECK(strcmp(m3.snapshot, id) > 0);
+    CHECK_INT(count_snapshots(st, "c", &s), 2);
+    CHECK_STR(s.m[0].snapshot, m3.snapshot);
+    store_free(st);
+    /* And the start after that keeps both. */
+    st = open_store(root, 0, NULL);
+    CHECK_INT(count_snapshots(st, "c", &s), 2);
+    store_free(st);
+    free(id);
+    free(b1);
+    free(b2);
+}
+
+/* ------------------------------------------------------------------ layout */
+
+/* Keys of both layouts parse back to their state, and nothing else does; names that mimic
+ * keys are states of their own. */
+static void test_key_parse(void)
+{
+    static const struct {
+        const char *key;
+        int layout;
+        enum skey_kind kind;
+        const char *name, *snapshot;
+    } cases[] = {
+        {"states/a/@current.tfstate", 2, SKEY_CURRENT, "a", ""},
+        {"states/team/a/@snapshots/1795314013123456-42-9f86d081884c.tfstate", 2, SKEY_SNAPSHOT,
+         "team/a", "1795314013123456-42-9f86d081884c"},
+        {"states/team/a/current.tfstate/@current.tfstate", 2, SKEY_CURRENT,
+         "team/a/current.tfstate", ""},
+        {"states/team/a/snapshots/@current.tfstate", 2, SKEY_CURRENT, "team/a/snapshots", ""},
+        {"states/w/current.tfstate.meta/@current.tfstate", 2, SKEY_CURRENT,
+         "w/current.tfstate.meta", ""},
+        {"states/a/@snapshots/@current.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/@current.tfstate/@current.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/current.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/@snapshots/1795314013123456-42-9f86d081884c.tfstate.meta", 2, SKEY_OTHER, "",
+         ""},
+        {"states/a/@snapshots/x/1795314013123456-42-9f86d081884c.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/@snapshots/1795314013123456-042-9f86d081884c.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/@snapshots/1795314013123456-18446744073709551616-9f86d081884c.tfstate", 2,
+         SKEY_OTHER, "", ""},
+        {"states/a/@snapshots/1795314013123456-18446744073709551615-9f86d081884c.tfstate", 2,
+         SKEY_SNAPSHOT, "a", "1795314013123456-18446744073709551615-9f86d081884c"},
+        {"states/@current.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/../@current.tfstate", 2, SKEY_OTHER, "", ""},
+        {"states/a/lock/@current.tfstate", 2, SKEY_OTHER, "", ""}, /* names never end "lock" */
+        {"config/tokens.json", 2, SKEY_OTHER, "", ""},
+        {"layout.json", 2, SKEY_OTHER, "", ""},
+        /* Layout 1: each key is one object of one state, "snapshots/current.tfstate" too. */
+        {"states/a/current.tfstate", 1, SKEY_CURRENT, "a", ""},
+        {"states/a/snapshots/current.tfstate", 1, SKEY_CURRENT, "a/snapshots", ""},
+        {"states/a/snapshots/1795314013123456-1-9f86d081884c.tfstate", 1, SKEY_SNAPSHOT, "a",
+         "1795314013123456-1-9f86d081884c"},
+        {"states/a/snapshots/snapshots/1795314013123456-1-9f86d081884c.tfstate", 1, SKEY_SNAPSHOT,
+         "a/snapshots", "1795314013123456-1-9f86d081884c"},
+        {"states/victim/current.tfstate/current.tfstate", 1, SKEY_CURRENT, "victim/current.tfstate",
+         ""},
+        {"states/a/@current.tfstate", 1, SKEY_OTHER, "", ""},
+        {"states/a/snapshots/notes.tfstate", 1, SKEY_OTHER, "", ""},
+        {"states/junk.txt", 1, SKEY_OTHER, "", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct skey k;
+        enum skey_kind want = cases[i].kind;
+        enum skey_kind got = store__key_parse(cases[i].key, cases[i].layout, &k);
+        if (got != want)
+            printf("  key %s (layout %d)\n", cases[i].key, cases[i].layout);
+        CHECK_INT(got, want);
+        if (got == want && want != SKEY_OTHER) {
+            CHECK_STR(k.name, cases[i].name);
+            CHECK_STR(k.snapshot, cases[i].snapshot);
+            /* And the key is made back from its parts. */
+            char *again = want == SKEY_CURRENT
+                              ? store__key_current(k.name, cases[i].layout)
+                              : store__key_snapshot(k.name, k.snapshot, cases[i].layout);
+            CHECK_STR(again, cases[i].key);
+            free(again);
+        }
+    }
+}
+
+/* States whose names look like keys of another state each keep their own objects, in the
+ * directory driver too (no file where a directory must be, no sidecar clash). */
+static void test_store_names_mimic_keys(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    const char *names[] = {"team/a",
+                           "team/a/current.tfstate",
+                           "team/a/snapshots",
+                           "team/a/current.tfstate.meta",
+                           "team/a/snapshots/current.tfstate",
+                           "victim",
+                           "victim/current.tfstate",
+                           "w",
+                           "w/current.tfstate.meta",
+                           "x.meta",
+                           "x.meta/y.meta"};
+    size_t n = sizeof(names) / sizeof(names[0]);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < n; i++) {
+            char *body = state_body((uint64_t)round + 1, "l", names[i]);
+            CHECK_INT(put_state(st, names[i], body, (uint64_t)round + 1, NULL, NULL), 0);
+            free(body);
+        }
+    char *body = state_body(1, "l", "at");
+    CHECK_INT(put_state(st, "team/a/@current.tfstate", body, 1, NULL, NULL), -1);
+    free(body);
+    for (size_t i = 0; i < n; i++) {
+        char *want = state_body(2, "l", names[i]);
+        read_current(st, names[i], want);
+        struct snaps s;
+        CHECK_INT(count_snapshots(st, names[i], &s), 2);
+        free(want);
+    }
+    struct names got = {0};
+    struct err e = {0};
+    CHECK_INT(store_list_states(st, "", on_state, &got, &e), 0);
+    CHECK_INT(got.n, (int)n);
+    store_free(st);
+    /* A restart (start-up sweep, marker) changes none of it. */
+    st = open_store(root, 0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct snaps s;
+        CHECK_INT(count_snapshots(st, names[i], &s), 2);
+    }
+    store_free(st);
+}
+
+/* A layout-1 storage as the previous stated left it (keys, bytes and sidecar metadata),
+ * including what layout 1 could hold: a state "a/snapshots" sharing a directory with a's
+ * snapshots, a state whose directory ends in ".meta" (which layout-1 listings skipped), a
+ * deleted state, and objects that are no state's. */
+static const struct v1obj {
+    const char *key, *body, *meta;
+} v1_objects[] = {
+    {"states/prod/net/current.tfstate", "net-3", "{\"m\":\"net-3\"}"},
+    {"states/prod/net/snapshots/1795314013000001-1-aaaaaaaaaaaa.tfstate", "net-1", "{\"m\":1}"},
+    {"states/prod/net/snapshots/1795314013000002-2-bbbbbbbbbbbb.tfstate", "net-2", "{\"m\":2}"},
+    {"states/prod/net/snapshots/1795314013000003-3-cccccccccccc.tfstate", "net-3", "{\"m\":3}"},
+    {"states/a/current.tfstate", "a-1", "{\"m\":\"a\"}"},
+    {"states/a/snapshots/1795314013000004-1-dddddddddddd.tfstate", "a-1", NULL},
+    {"states/a/snapshots/current.tfstate", "as-1", "{\"m\":\"as\"}"},
+    {"states/a/snapshots/snapshots/1795314013000005-1-eeeeeeeeeeee.tfstate", "as-1", "{}"},
+    {"states/x.meta/current.tfstate", "xm-1", "{\"m\":\"xm\"}"},
+    {"states/gone/snapshots/1795314013000006-9-ffffffffffff.tfstate", "gone-9", "{\"m\":9}"},
+};
+static const struct v1obj v1_others[] = {
+    {"states/junk.txt", "junk", NULL},
+    {"states/prod/net/snapshots/notes.tfstate", "notes", NULL},
+    {"config/tokens.json", "{\"tokens\":[]}", NULL},
+};
+#define N_V1     (sizeof(v1_objects) / sizeof(v1_objects[0]))
+#define N_OTHERS (sizeof(v1_others) / sizeof(v1_others[0]))
+
+static void v1_write(const char *root)
+{
+    struct err e = {0};
+    struct objstore *os = objstore_dir_new(root, &e);
+    for (size_t i = 0; i < N_V1; i++)
+        CHECK_INT(os->ops->put(os, v1_objects[i].key, v1_objects[i].body,
+                               strlen(v1_objects[i].body), v1_objects[i].meta, &e),
+                  0);
+    for (size_t i = 0; i < N_OTHERS; i++)
+        CHECK_INT(os->ops->put(os, v1_others[i].key, v1_others[i].body, strlen(v1_others[i].body),
+                               NULL, &e),
+                  0);
+    os->ops->free(os);
+}
+
+/* The number of files under root/rel that sit at a layout-1 key, or are its sidecar. */
+static int v1_files(const char *root, const char *rel)
+{
+    char *path = rel[0] ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *key = rel[0] ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+        char *full = xasprintf("%s/%s", root, key);
+        struct stat sb;
+        if (lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            n += v1_files(root, key);
+        } else {
+            size_t kl = strlen(key);
+            if (kl > 5 && strcmp(key + kl - 5, ".meta") == 0)
+                key[kl - 5] = '\0';
+            struct skey k;
+            if (store__key_parse(key, 1, &k) != SKEY_OTHER) {
+                printf("  layout-1 file left: %s\n", full);
+                n++;
+            }
+        }
+        free(full);
+        free(key);
+    }
+    if (d)
+        closedir(d);
+    free(path);
+    return n;
+}
+
+/* Everything of v1_write is in layout 2 with its exact bytes and metadata, nothing is left
+ * at a layout-1 key, the other objects are untouched and the marker says layout 2. */
+static void v1_check_migrated(const char *root)
+{
+    struct err e = {0};
+    struct objstore *os = objstore_dir_new(root, &e);
+    struct buf b;
+    struct obj_info info;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < N_V1; i++) {
+        struct skey k;
+        CHECK(store__key_parse(v1_objects[i].key, 1, &k) != SKEY_OTHER);
+        char *v2 = k.kind == SKEY_CURRENT ? store__key_current(k.name, 2)
+                                          : store__key_snapshot(k.name, k.snapshot, 2);
+        buf_reset(&b);
+        CHECK_INT(os->ops->get(os, v2, &b, &info, &e), 0);
+        CHECK_STR(b.data ? b.data : "", v1_objects[i].body);
+        CHECK_STR(info.meta, v1_objects[i].meta ? v1_objects[i].meta : "");
+        CHECK_INT(os->ops->head(os, v1_objects[i].key, &info, &e), -1);
+        err_clear(&e);
+        free(v2);
+    }
+    for (size_t i = 0; i < N_OTHERS; i++) {
+        buf_reset(&b);
+        CHECK_INT(os->ops->get(os, v1_others[i].key, &b, NULL, &e), 0);
+        CHECK_STR(b.data ? b.data : "", v1_others[i].body);
+    }
+    buf_reset(&b);
+    CHECK_INT(os->ops->get(os, "layout.json", &b, NULL, &e), 0);
+    CHECK(b.data && strncmp(b.data, "{\"layout\":2,", 12) == 0);
+    buf_cleanup(&b);
+    os->ops->free(os);
+    CHECK_INT(v1_files(root, ""), 0);
+}
+
+static void test_layout_migration(void)
+{
+    const char *root = t_tempdir();
+    v1_write(root);
+    struct store *st = open_store(root, 0, NULL);
+    v1_check_migrated(root);
+    /* Through the store: the states, their snapshots, the bytes. */
+    struct names n = {0};
+    struct err e = {0};
+    CHECK_INT(store_list_states(st, "", on_state, &n, &e), 0);
+    char listed[256] = "";
+    for (int i = 0; i < n.n && i < 16; i++)
+        snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s ", n.v[i]);
+    CHECK_STR(listed, "a a/snapshots prod/net x.meta ");
+    struct snaps s;
+    CHECK_INT(count_snapshots(st, "prod/net", &s), 3);
+    CHECK_STR(s.m[0].snapshot, "1795314013000003-3-cccccccccccc");
+    CHECK_INT(count_snapshots(st, "a", &s), 1);
+    CHECK_INT(count_snapshots(st, "a/snapshots", &s), 1);
+    CHECK_INT(count_snapshots(st, "gone", &s), 1);
+    read_current(st, "prod/net", "net-3");
+    read_current(st, "x.meta", "xm-1");
+    store_free(st);
+    /* Marked: the next start moves nothing, even a layout-1 key put there by hand. */
+    struct objstore *os = objstore_dir_new(root, &e);
+    CHECK_INT(os->ops->put(os, "states/late/current.tfstate", "late", 4, NULL, &e), 0);
+    os->ops->free(os);
+    st = open_store(root, 0, NULL);
+    read_current(st, "late", NULL);
+    store_free(st);
+}
+
+/* The marker: written on an empty storage; a newer layout or a broken marker stops the
+ * start with a message saying so. */
+static void test_layout_marker(void)
+{
+    const char *root = t_tempdir();
+    struct err e = {0};
+    struct store *st = open_store(root, 0, NULL);
+    store_free(st);
+    char *path = xasprintf("%s/layout.json", root);
+    size_t len;
+    char *text = read_file(path, &len);
+    CHECK(text && strstr(text, "\"layout\":2") && strstr(text, "\"by\":\"stated ") &&
+          strstr(text, "\"written\":\""));
+    free(text);
+    const char *bad[] = {"{\"layout\":3,\"by\":\"stated 9\"}\n", "not json", "{\"layout\":\"2\"}"};
+    for (int i = 0; i < 3; i++) {
+        write_file(path, bad[i], strlen(bad[i]));
+        err_clear(&e);
+        struct store_config cfg = {.max_state_bytes = 1 << 20};
+        st = store_new(objstore_dir_new(root, &e), &cfg, &e);
+        CHECK(st == NULL);
+        CHECK_INT(e.code, ERR_INVALID);
+        CHECK(strstr(e.msg, i == 0 ? "layout 3" : "not a layout marker") != NULL);
+        store_free(st);
+    }
+    free(path);
+}
+
+/* The migration interrupted at each of its steps (a failure before or after the step, or a
+ * kill between a copy's data file and its sidecar), then started again, ends complete and
+ * exact; with the directory's read-and-put and with server-side copies. Also: another
+ * instance finishing the migration in the middle of this one. */
+static void test_layout_migration_interrupted(void)
+{
+    const char *base = t_tempdir();
+    struct err e = {0};
+    /* How many puts, copies and deletes one migration takes. */
+    char *dir = xasprintf("%s/count", base);
+    v1_write(dir);
+    struct faulty *f = faulty_new(dir, false);
+    CHECK_INT(store__layout_open(&f->base, &e), 0);
+    int steps = f->mutations;
+    CHECK(steps >= 2 * (int)N_V1 + 1);
+    fl_free(&f->base);
+    free(dir);
+    int runs = 0;
+    log_setup(LOG_ERROR, LOG_TEXT); /* each run names the keys it leaves alone */
+    for (int copy = 0; copy <= 1; copy++)
+        for (int how = F_BEFORE; how <= F_OTHER_INSTANCE; how++)
+            for (int at = 1; at <= steps; at++) {
+                dir = xasprintf("%s/r%d-%d-%d", base, copy, how, at);
+                v1_write(dir);
+                f = faulty_new(dir, copy);
+                f->rule[0] = (struct fault_rule){
+                    .ops = F_PUT | F_DEL | F_COPY, .fail_at = at, .how = (enum fault_how)how};
+                err_clear(&e);
+                int rc = store__layout_open(&f->base, &e);
+                CHECK_INT(rc, how == F_OTHER_INSTANCE ? 0 : -1);
+                fl_free(&f->base);
+                /* The restart. */
+                struct store *st = open_store(dir, 0, NULL);
+                store_free(st);
+                v1_check_migrated(dir);
+                free(dir);
+                runs++;
+            }
+    log_setup(LOG_WARN, LOG_TEXT);
+    CHECK(runs > 100);
 }
 
 /* ------------------------------------------------------------------ encryption */
@@ -984,8 +1743,8 @@ static void test_store_encrypted(void)
     CHECK_INT(put_state(st, "enc", body, 1, NULL, &m), 0);
     CHECK_INT(store_put_blob(st, "config/tokens.json", "{\"TOKENPLAIN\":1}", 16, &e), 0);
     /* Nothing on disk holds the plaintext. */
-    char *cur = xasprintf("%s/states/enc/current.tfstate", root);
-    char *snap = xasprintf("%s/states/enc/snapshots/%s.tfstate", root, m.snapshot);
+    char *cur = xasprintf("%s/states/enc/@current.tfstate", root);
+    char *snap = xasprintf("%s/states/enc/@snapshots/%s.tfstate", root, m.snapshot);
     char *blob = xasprintf("%s/config/tokens.json", root);
     size_t len;
     char *raw = read_file(cur, &len);
@@ -1079,6 +1838,16 @@ int main(void)
     RUN(test_store_put_copy);
     RUN(test_store_concurrent_writes);
     RUN(test_store_odd_writer);
+    RUN(test_store_serial_u64_meta);
+    RUN(test_store_failed_current_write);
+    RUN(test_store_orphan_cleaned_by_next_write);
+    RUN(test_store_failed_snapshot_write);
+    RUN(test_store_start_sweep);
+    RUN(test_key_parse);
+    RUN(test_store_names_mimic_keys);
+    RUN(test_layout_migration);
+    RUN(test_layout_marker);
+    RUN(test_layout_migration_interrupted);
     RUN(test_store_encrypted);
     return t_report();
 }
