@@ -62,7 +62,8 @@ int audit_event_parse(const char *line, size_t len, struct audit_event *ev, uint
 enum audit_format { AUDIT_JSONL, AUDIT_CSV };
 
 struct audit_filter {
-    int64_t since_us, until_us; /* 0: unbounded */
+    bool has_since, has_until;  /* false: unbounded on that side (the epoch is a bound) */
+    int64_t since_us, until_us; /* since inclusive, until exclusive */
     const char *state_pattern;  /* NULL: all; pattern_match() syntax */
 };
 

@@ -341,9 +341,9 @@ static int jl_export(struct auditlog *al, const struct audit_filter *f, enum aud
                      pe.msg);
             continue;
         }
-        if (f && f->since_us && ev->time_us < f->since_us)
+        if (f && f->has_since && ev->time_us < f->since_us)
             continue;
-        if (f && f->until_us && ev->time_us >= f->until_us)
+        if (f && f->has_until && ev->time_us >= f->until_us)
             continue;
         if (f && f->state_pattern && !pattern_match(f->state_pattern, ev->state))
             continue;

@@ -289,11 +289,11 @@ static int pg_export(struct auditlog *al, const struct audit_filter *f, enum aud
     char since[80] = "", until[80] = "";
     /* Integers only reach the SQL text here, formatted by us. since is inclusive, until
      * exclusive, as in the JSON Lines driver. */
-    if (f && f->since_us)
+    if (f && f->has_since)
         snprintf(since, sizeof(since),
                  " AND time >= timestamptz 'epoch' + %lld * interval '1 microsecond'",
                  (long long)f->since_us);
-    if (f && f->until_us)
+    if (f && f->has_until)
         snprintf(until, sizeof(until),
                  " AND time < timestamptz 'epoch' + %lld * interval '1 microsecond'",
                  (long long)f->until_us);

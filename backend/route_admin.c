@@ -310,6 +310,8 @@ static int export_filter(const char *since, const char *until, const char *state
                          struct audit_filter *f, struct err *err)
 {
     memset(f, 0, sizeof(*f));
+    f->has_since = since != NULL;
+    f->has_until = until != NULL;
     if ((since != NULL && time_parse_rfc3339(since, &f->since_us) != 0) ||
         (until != NULL && time_parse_rfc3339(until, &f->until_us) != 0))
         return err_set(err, ERR_INVALID, "since and until must be RFC 3339 times or dates");

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "backend/backend.h"
+#include "common/json.h"
 
 #define STATES_PREFIX "/v1/states/"
 
@@ -53,7 +54,7 @@ static void answer_read(struct backend_req *r, struct op_result *res)
 
 static void answer_write(struct backend_req *r, struct op_result *res)
 {
-    json_t *o = json_pack("{s:I,s:s,s:b}", "serial", (json_int_t)res->meta.serial, "snapshot",
+    json_t *o = json_pack("{s:o,s:s,s:b}", "serial", u64_to_json(res->meta.serial), "snapshot",
                           res->meta.snapshot, "unchanged", res->unchanged);
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);

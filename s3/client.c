@@ -519,6 +519,7 @@ struct req {
     struct buf *sink;           /* where a 2xx body goes; NULL discards it */
     const char *payload_sha256; /* hex SHA-256 of body known to the caller, or NULL */
     const char *copy_source;    /* CopyObject: x-amz-copy-source value (encoded), or NULL */
+    const char *if_none_match;  /* GET: the ETag a 304 would confirm, or NULL */
 };
 
 struct resp {
@@ -527,6 +528,7 @@ struct resp {
     char meta[META_HDR_MAX];
     char last_modified[64];
     char version_id[128];
+    char etag[S3_ETAG_MAX];
     uint64_t content_length;
     bool has_length;
     long retry_after_ms; /* -1 when absent */
@@ -639,6 +641,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
         copy_value(rs->last_modified, sizeof(rs->last_modified), v, vl);
     } else if (IS("x-amz-version-id")) {
         copy_value(rs->version_id, sizeof(rs->version_id), v, vl);
+    } else if (IS("etag")) {
+        copy_value(rs->etag, sizeof(rs->etag), v, vl);
     } else if (IS("content-length")) {
         char tmp[32];
         copy_value(tmp, sizeof(tmp), v, vl);
@@ -787,6 +791,8 @@ static struct curl_slist *signed_headers(const struct s3_client *c, const struct
     }
     if (rq->meta_enc != NULL)
         hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
+    if (rq->if_none_match != NULL)
+        hs[nh++] = (struct sigv4_header){"If-None-Match", rq->if_none_match};
     if (rq->copy_source != NULL) {
         hs[nh++] = (struct sigv4_header){"x-amz-copy-source", rq->copy_source};
         /* New metadata replaces the source's; without any, the copy keeps the source's. */
@@ -942,7 +948,8 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
         err_set(err, ERR_UNAVAILABLE, "S3 %s %s at %s: %s (%d attempt(s))", rq->method,
                 rq->key != NULL ? rq->key : "(bucket)", c->base,
                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc), rs->attempts);
-    else if (rs->status >= 200 && rs->status < 300)
+    else if ((rs->status >= 200 && rs->status < 300) ||
+             (rs->status == 304 && rq->if_none_match != NULL))
         ret = 0;
     else
         map_failure(c, rq, rs, err);
@@ -965,6 +972,8 @@ static void fill_head(const struct resp *rs, uint64_t got, struct s3__objhead *h
     if (rs->meta[0] == '\0' || s3__meta_decode(rs->meta, head->meta, sizeof(head->meta)) != 0)
         head->meta[0] = '\0';
     copy_value(head->version_id, sizeof(head->version_id), rs->version_id, strlen(rs->version_id));
+    copy_value(head->etag, sizeof(head->etag), rs->etag, strlen(rs->etag));
+    head->not_modified = rs->status == 304;
 }
 
 static int put_object(struct s3_client *c, const char *key, const void *data, size_t len,
@@ -977,7 +986,12 @@ static int put_object(struct s3_client *c, const char *key, const void *data, si
                            OBJ_META_MAX - 1);
         enc = s3__meta_encode(meta);
     }
-    struct req rq = {"PUT", key, NULL, 0, data, len, NULL, enc, NULL, sha256, NULL};
+    struct req rq = {.method = "PUT",
+                     .key = key,
+                     .body = data,
+                     .body_len = len,
+                     .meta_enc = enc,
+                     .payload_sha256 = sha256};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     free(rs);
@@ -1015,8 +1029,12 @@ int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const
     char *raw = xasprintf("/%s/%s", c->bucket, src);
     sigv4_uri_encode(raw, strlen(raw), true, &source);
     free(raw);
-    struct req rq = {"PUT",      dst, NULL, 0, NULL, 0, NULL, enc, &body, SIGV4_EMPTY_SHA256,
-                     source.data};
+    struct req rq = {.method = "PUT",
+                     .key = dst,
+                     .meta_enc = enc,
+                     .sink = &body,
+                     .payload_sha256 = SIGV4_EMPTY_SHA256,
+                     .copy_source = source.data};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     if (rc != 0 && (rs->status == 501 || strcmp(rs->code, "NotImplemented") == 0))
@@ -1040,21 +1058,32 @@ int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const
 int s3__get_object(struct s3_client *c, const char *key, const char *version_id, struct buf *out,
                    struct s3__objhead *head, struct err *err)
 {
+    return s3__get_object_if(c, key, version_id, NULL, out, head, err);
+}
+
+int s3__get_object_if(struct s3_client *c, const char *key, const char *version_id,
+                      const char *if_none_match, struct buf *out, struct s3__objhead *head,
+                      struct err *err)
+{
     struct sigv4_param q[1] = {{"versionId", version_id}};
     size_t start = out->len;
-    struct req rq = {"GET", key,  q,   version_id != NULL ? 1 : 0, NULL, 0, NULL, NULL,
-                     out,   NULL, NULL};
+    struct req rq = {.method = "GET",
+                     .key = key,
+                     .query = q,
+                     .nquery = version_id != NULL ? 1 : 0,
+                     .sink = out,
+                     .if_none_match = if_none_match};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     if (rc == 0)
-        fill_head(rs, out->len - start, head);
+        fill_head(rs, rq.sink->len - start, head); /* perform appended to the sink */
     free(rs);
     return rc;
 }
 
 int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head, struct err *err)
 {
-    struct req rq = {"HEAD", key, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL};
+    struct req rq = {.method = "HEAD", .key = key};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     if (rc == 0)
@@ -1065,7 +1094,7 @@ int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *he
 
 int s3__delete_object(struct s3_client *c, const char *key, struct err *err)
 {
-    struct req rq = {"DELETE", key, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL};
+    struct req rq = {.method = "DELETE", .key = key};
     struct resp *rs = xmalloc(sizeof(*rs));
     struct err e = {0};
     int rc = perform(c, &rq, rs, &e);
@@ -1116,7 +1145,7 @@ int s3__list_objects(struct s3_client *c, const char *prefix, int max_keys, size
         if (token != NULL)
             q[nq++] = (struct sigv4_param){"continuation-token", token};
         buf_reset(&body);
-        struct req rq = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, &body, NULL, NULL};
+        struct req rq = {.method = "GET", .query = q, .nquery = nq, .sink = &body};
         struct resp rs;
         if (perform(c, &rq, &rs, err) != 0) {
             rc = -1;
@@ -1159,7 +1188,7 @@ int s3__list_versions(struct s3_client *c, const char *prefix,
         if (vm != NULL)
             q[nq++] = (struct sigv4_param){"version-id-marker", vm};
         buf_reset(&body);
-        struct req rq = {"GET", NULL, q, nq, NULL, 0, NULL, NULL, &body, NULL, NULL};
+        struct req rq = {.method = "GET", .query = q, .nquery = nq, .sink = &body};
         struct resp rs;
         if (perform(c, &rq, &rs, err) != 0) {
             rc = -1;
@@ -1189,7 +1218,7 @@ int s3__get_versioning(struct s3_client *c, char status[16], struct err *err)
     struct sigv4_param q[1] = {{"versioning", NULL}};
     struct buf body;
     buf_init(&body, ERR_BODY_MAX);
-    struct req rq = {"GET", NULL, q, 1, NULL, 0, NULL, NULL, &body, NULL, NULL};
+    struct req rq = {.method = "GET", .query = q, .nquery = 1, .sink = &body};
     struct resp rs;
     int rc = perform(c, &rq, &rs, err);
     if (rc == 0 &&
@@ -1206,8 +1235,12 @@ int s3__put_versioning(struct s3_client *c, bool enabled, struct err *err)
                           "<Status>%s</Status></VersioningConfiguration>",
                           enabled ? "Enabled" : "Suspended");
     struct sigv4_param q[1] = {{"versioning", NULL}};
-    struct req rq = {"PUT", NULL, q,    1,   xml, strlen(xml), "application/xml",
-                     NULL,  NULL, NULL, NULL};
+    struct req rq = {.method = "PUT",
+                     .query = q,
+                     .nquery = 1,
+                     .body = xml,
+                     .body_len = strlen(xml),
+                     .content_type = "application/xml"};
     struct resp rs;
     int rc = perform(c, &rq, &rs, err);
     free(xml);

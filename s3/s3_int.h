@@ -75,12 +75,16 @@ struct s3_client;
 struct s3_client *s3__client_new(const struct s3_config *cfg, struct err *err);
 void s3__client_free(struct s3_client *c); /* NULL-safe; closes every thread's connection */
 
+#define S3_ETAG_MAX 96
+
 /* What a HEAD/GET tells about an object. */
 struct s3__objhead {
     uint64_t size;
     int64_t mtime_us;
     char meta[OBJ_META_MAX]; /* decoded x-amz-meta-stated, "" when none or undecodable */
     char version_id[128];
+    char etag[S3_ETAG_MAX]; /* as sent, quotes included; "" when none */
+    bool not_modified;      /* a conditional GET answered 304: nothing was appended */
 };
 
 /* PutObject. meta (may be NULL) is stored in x-amz-meta-stated (encoded with
@@ -101,6 +105,11 @@ int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const
  * ERR_TOO_LARGE). ERR_NOT_FOUND when absent. head may be NULL. */
 int s3__get_object(struct s3_client *c, const char *key, const char *version_id, struct buf *out,
                    struct s3__objhead *head, struct err *err);
+/* GetObject unless the object still has the ETag if_none_match (may be NULL): then S3 answers
+ * 304, head->not_modified is set and nothing is appended. */
+int s3__get_object_if(struct s3_client *c, const char *key, const char *version_id,
+                      const char *if_none_match, struct buf *out, struct s3__objhead *head,
+                      struct err *err);
 int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head,
                     struct err *err);
 /* DeleteObject: 0 also when absent. */

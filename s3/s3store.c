@@ -6,21 +6,33 @@
  *
  * Atomicity comes from S3 itself: a PUT replaces the object whole and a completed PUT is
  * durable. With bucket versioning on (turned on here at start when the key may), every
- * replaced or deleted object stays recoverable in the bucket too. */
+ * replaced or deleted object stays recoverable in the bucket too.
+ *
+ * Reads of shared bytes (get_shared, what a state GET uses) go through a read cache
+ * (common/blobcache.h) validated by the object's ETag: a cached object is fetched again with
+ * If-None-Match, and S3's 304 means the cached bytes are still the object's, whichever
+ * instance wrote last. So a GET always costs one round trip, but the bytes cross the network
+ * only when they changed, and any number of slow readers of one state share one copy. */
 #include "s3/s3.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/blobcache.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "s3/s3_int.h"
+
+#define CACHE_ENTRIES   32
+#define CACHE_MAX_OBJ   (16u << 20)
+#define CACHE_MAX_BYTES (64u << 20)
 
 struct s3store {
     struct objstore base;
     struct s3_client *c;
     char *prefix; /* "" or "p/" (with the slash) */
+    struct blobcache *cache;
 };
 
 static char *full_key(const struct s3store *s, const char *key)
@@ -69,6 +81,7 @@ static int s3s_put(struct objstore *os, const char *key, const void *data, size_
     if (ck != 0)
         return ck < 0 ? -1 : too_long(s, key, err);
     char *k = full_key(s, key);
+    blobcache_drop(s->cache, key);
     int rc = s3__put_object(s->c, k, data, len, meta, err);
     free(k);
     return rc;
@@ -82,6 +95,7 @@ static int s3s_put_sha256(struct objstore *os, const char *key, const void *data
     if (ck != 0)
         return ck < 0 ? -1 : too_long(s, key, err);
     char *k = full_key(s, key);
+    blobcache_drop(s->cache, key);
     int rc = s3__put_object_sha256(s->c, k, data, len, meta, sha256, err);
     free(k);
     return rc;
@@ -100,6 +114,7 @@ static int s3s_copy(struct objstore *os, const char *src, const char *dst, const
     if (ck != 0)
         return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", src);
     char *ks = full_key(s, src), *kd = full_key(s, dst);
+    blobcache_drop(s->cache, dst);
     int rc = s3__copy_object(s->c, ks, kd, meta, err);
     free(kd);
     free(ks);
@@ -146,9 +161,71 @@ static int s3s_del(struct objstore *os, const char *key, struct err *err)
     if (ck != 0)
         return ck < 0 ? -1 : 0; /* cannot exist: already deleted */
     char *k = full_key(s, key);
+    blobcache_drop(s->cache, key);
     int rc = s3__delete_object(s->c, k, err);
     free(k);
     return rc;
+}
+
+/* A fetch for get_shared: conditional on the cached ETag when there is one. 1 when S3 said the
+ * cached bytes are current and they are still cached (*out set), 0 when the object was
+ * fetched (*out set, and cached), -1 on error. */
+static int fetch_shared(struct s3store *s, const char *key, const char *k, bool conditional,
+                        size_t max, struct blob **out, struct obj_info *info, struct err *err)
+{
+    char etag[S3_ETAG_MAX] = "";
+    if (conditional && !blobcache_validator(s->cache, key, etag, sizeof(etag)))
+        conditional = false;
+    struct buf b;
+    buf_init(&b, max);
+    struct s3__objhead *h = xmalloc(sizeof(*h));
+    int rc = s3__get_object_if(s->c, k, NULL, conditional ? etag : NULL, &b, h, err);
+    if (rc == 0 && h->not_modified) {
+        char meta[OBJ_META_MAX];
+        *out = blobcache_get(s->cache, key, etag, meta, sizeof(meta));
+        rc = *out != NULL ? 1 : 0;
+        if (*out != NULL && info != NULL) {
+            to_info(key, h, info);
+            info->size = (*out)->len;
+            snprintf(info->meta, sizeof(info->meta), "%s", meta);
+        }
+        if (*out == NULL)
+            rc = 2; /* evicted meanwhile: fetch whole */
+    } else if (rc == 0) {
+        struct blob *bl = blob_from_buf(&b);
+        *out =
+            h->etag[0] != '\0' ? blobcache_put(s->cache, key, h->etag, bl, h->meta) : blob_ref(bl);
+        blob_unref(bl);
+        to_info(key, h, info);
+    }
+    buf_cleanup(&b);
+    free(h);
+    return rc;
+}
+
+static int s3s_get_shared(struct objstore *os, const char *key, size_t max, struct blob **out,
+                          struct obj_info *info, struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    *out = NULL;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", key);
+    char *k = full_key(s, key);
+    /* Nothing cached yet: claim the key, so that readers who come together fetch it once and
+     * then each confirm the cached copy with a conditional GET. */
+    char etag[S3_ETAG_MAX];
+    while (!blobcache_validator(s->cache, key, etag, sizeof(etag)) &&
+           !blobcache_claim(s->cache, key))
+        ;
+    int rc = fetch_shared(s, key, k, true, max, out, info, err);
+    if (rc == 2)
+        rc = fetch_shared(s, key, k, false, max, out, info, err);
+    blobcache_release(s->cache, key); /* unless the fetch's put did */
+    if (rc != 0 && err->code == ERR_NOT_FOUND)
+        blobcache_drop(s->cache, key);
+    free(k);
+    return rc < 0 ? -1 : 0;
 }
 
 struct walk {
@@ -207,6 +284,7 @@ static void s3s_free(struct objstore *os)
     if (s == NULL)
         return;
     s3__client_free(s->c);
+    blobcache_free(s->cache);
     free(s->prefix);
     free(s);
 }
@@ -222,6 +300,7 @@ static const struct objstore_ops s3_ops = {
     .kind = "s3",
     .put_sha256 = s3s_put_sha256,
     .copy = s3s_copy,
+    .get_shared = s3s_get_shared,
 };
 
 /* Versioning keeps every overwritten or deleted object recoverable in the bucket. Turning it
@@ -264,6 +343,7 @@ struct objstore *objstore_s3_new(const struct s3_config *cfg, struct err *err)
     s->base.ops = &s3_ops;
     s->c = c;
     s->prefix = pl > 0 ? xasprintf("%s/", pfx) : xstrdup("");
+    s->cache = blobcache_new(CACHE_ENTRIES, CACHE_MAX_BYTES, CACHE_MAX_OBJ);
     /* One cheap signed request proves the endpoint, the bucket and the credentials: a wrong
      * secret key fails here (SignatureDoesNotMatch) instead of on the first state write. */
     struct err e = {0};

@@ -31,42 +31,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/blobcache.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/store.h"
 
-/* Read cache. A state is read far more often than written (every plan, every CI job), and a
- * GET used to open, read and close the data file and its sidecar each time. An entry holds an
- * object's bytes and sidecar meta together with the identity of the file they came from
- * (device, inode, size, mtime and ctime in ns). A get still stat()s the path every time and
+/* Read cache (common/blobcache.h). An entry's validator is the identity of the file it came
+ * from (device, inode, size, mtime and ctime in ns): a get still stat()s the path every time and
  * uses the entry only when that identity is unchanged. Files here are never modified in place
  * (every put renames a new inode over the key), and a file is cached only once its times are
- * older than CACHE_SETTLE_NS, so even an in-place edit by hand within one timestamp tick
- * (the kernel's file times are coarse) cannot be served stale. */
+ * older than CACHE_SETTLE_NS, so even an in-place edit by hand within one timestamp tick (the
+ * kernel's file times are coarse) cannot be served stale. */
 #define CACHE_ENTRIES   32
 #define CACHE_MAX_OBJ   (16u << 20)
 #define CACHE_MAX_BYTES (64u << 20)
 #define CACHE_SETTLE_NS 100000000LL
-
-struct cache_ent {
-    char *key; /* NULL: free slot */
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns, ctime_ns;
-    struct blob *data; /* shared with responses still being sent */
-    char *meta;        /* sidecar meta; NULL until a matching sidecar was read */
-    uint64_t used;
-};
+#define VALIDATOR_MAX   96
 
 struct dirstore {
     struct objstore base;
     char *root; /* no trailing '/' */
-    pthread_mutex_t cache_mu;
-    struct cache_ent cache[CACHE_ENTRIES];
-    size_t cache_bytes;
-    uint64_t cache_clock;
+    struct blobcache *cache;
 };
 
 static const char META_SUFFIX[] = ".meta";
@@ -138,39 +124,11 @@ static int64_t st_ctime_ns(const struct stat *st)
     return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
-static void cache_ent_clear(struct dirstore *ds, struct cache_ent *ce)
+static void file_validator(const struct stat *st, char out[VALIDATOR_MAX])
 {
-    if (!ce->key)
-        return;
-    ds->cache_bytes -= (size_t)ce->size;
-    free(ce->key);
-    blob_unref(ce->data);
-    free(ce->meta);
-    memset(ce, 0, sizeof(*ce));
-}
-
-static bool cache_ent_matches(const struct cache_ent *ce, const struct stat *st)
-{
-    return ce->dev == st->st_dev && ce->ino == st->st_ino && ce->size == st->st_size &&
-           ce->mtime_ns == st_mtime_ns(st) && ce->ctime_ns == st_ctime_ns(st);
-}
-
-/* Caller holds cache_mu. */
-static struct cache_ent *cache_find(struct dirstore *ds, const char *key)
-{
-    for (size_t i = 0; i < CACHE_ENTRIES; i++)
-        if (ds->cache[i].key && strcmp(ds->cache[i].key, key) == 0)
-            return &ds->cache[i];
-    return NULL;
-}
-
-static void cache_drop(struct dirstore *ds, const char *key)
-{
-    pthread_mutex_lock(&ds->cache_mu);
-    struct cache_ent *ce = cache_find(ds, key);
-    if (ce)
-        cache_ent_clear(ds, ce);
-    pthread_mutex_unlock(&ds->cache_mu);
+    snprintf(out, VALIDATOR_MAX, "%llu:%llu:%lld:%lld:%lld", (unsigned long long)st->st_dev,
+             (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st_mtime_ns(st),
+             (long long)st_ctime_ns(st));
 }
 
 /* Serves key from the cache when the file at path (just stat'ed as st) is the one cached:
@@ -226,93 +184,52 @@ static int cache_get(struct dirstore *ds, const char *key, const char *path, con
                      size_t max, struct buf *out, struct blob **shared, struct obj_info *info,
                      struct err *err)
 {
-    pthread_mutex_lock(&ds->cache_mu);
-    struct cache_ent *ce = cache_find(ds, key);
-    if (!ce || !cache_ent_matches(ce, st)) {
-        pthread_mutex_unlock(&ds->cache_mu);
+    char validator[VALIDATOR_MAX], meta[OBJ_META_MAX];
+    file_validator(st, validator);
+    struct blob *b = blobcache_get(ds->cache, key, validator, meta, sizeof(meta));
+    if (b == NULL)
         return 0;
-    }
-    ce->used = ++ds->cache_clock;
-    if ((uint64_t)ce->size > max) {
-        pthread_mutex_unlock(&ds->cache_mu);
+    int rc = 1;
+    if (b->len > max) {
         err_set(err, ERR_TOO_LARGE, "object %s is %lld bytes, over the limit", key,
                 (long long)st->st_size);
         if (out)
             buf_cleanup(out);
-        return -1;
+        rc = -1;
+    } else if (out) {
+        buf_append(out, b->data, b->len, NULL); /* under max: cannot fail */
+    } else {
+        *shared = blob_ref(b);
     }
-    if (out)
-        buf_append(out, ce->data->data, ce->data->len, NULL); /* under max: cannot fail */
-    else
-        *shared = blob_ref(ce->data);
-    bool have_meta = ce->meta != NULL;
-    if (info) {
+    blob_unref(b);
+    if (rc > 0 && info) {
         fill_info(info, key, st);
-        if (have_meta)
-            snprintf(info->meta, sizeof(info->meta), "%s", ce->meta);
-    }
-    pthread_mutex_unlock(&ds->cache_mu);
-    if (info && !have_meta) {
-        /* The sidecar is written after the data file: it may have appeared since. */
-        read_sidecar(path, st, info->meta);
-        if (info->meta[0]) {
-            pthread_mutex_lock(&ds->cache_mu);
-            ce = cache_find(ds, key);
-            if (ce && cache_ent_matches(ce, st) && !ce->meta)
-                ce->meta = xstrdup(info->meta);
-            pthread_mutex_unlock(&ds->cache_mu);
+        if (meta[0] == '\0') {
+            /* The sidecar is written after the data file: it may have appeared since. */
+            read_sidecar(path, st, meta);
+            blobcache_set_meta(ds->cache, key, validator, meta);
         }
+        snprintf(info->meta, sizeof(info->meta), "%s", meta);
     }
-    return 1;
+    return rc;
 }
 
 /* Remembers what was just read from the file st (meta may be "" when its sidecar is not there
- * or does not match). Takes its own reference to data. */
-static void cache_put(struct dirstore *ds, const char *key, const struct stat *st,
-                      struct blob *data, const char *meta)
+ * or does not match). Returns a new reference to the bytes to hand out (blobcache_put). */
+static struct blob *cache_put(struct dirstore *ds, const char *key, const struct stat *st,
+                              struct blob *data, const char *meta)
 {
-    size_t len = data->len;
-    if (len != (size_t)st->st_size || len > CACHE_MAX_OBJ)
-        return;
+    if (data->len != (size_t)st->st_size)
+        return blob_ref(data);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     int64_t newest = st_mtime_ns(st) > st_ctime_ns(st) ? st_mtime_ns(st) : st_ctime_ns(st);
     if (now_ns - newest < CACHE_SETTLE_NS)
-        return;
-    pthread_mutex_lock(&ds->cache_mu);
-    struct cache_ent *ce = cache_find(ds, key);
-    if (ce)
-        cache_ent_clear(ds, ce);
-    /* Least recently used out until the new entry fits. */
-    for (;;) {
-        struct cache_ent *victim = NULL, *free_slot = NULL;
-        for (size_t i = 0; i < CACHE_ENTRIES; i++) {
-            struct cache_ent *c = &ds->cache[i];
-            if (!c->key) {
-                if (!free_slot)
-                    free_slot = c;
-            } else if (!victim || c->used < victim->used) {
-                victim = c;
-            }
-        }
-        if (free_slot && ds->cache_bytes + len <= CACHE_MAX_BYTES) {
-            ce = free_slot;
-            break;
-        }
-        cache_ent_clear(ds, victim);
-    }
-    ce->key = xstrdup(key);
-    ce->dev = st->st_dev;
-    ce->ino = st->st_ino;
-    ce->size = st->st_size;
-    ce->mtime_ns = st_mtime_ns(st);
-    ce->ctime_ns = st_ctime_ns(st);
-    ce->data = blob_ref(data);
-    ce->meta = meta[0] ? xstrdup(meta) : NULL;
-    ce->used = ++ds->cache_clock;
-    ds->cache_bytes += len;
-    pthread_mutex_unlock(&ds->cache_mu);
+        return blob_ref(data);
+    char validator[VALIDATOR_MAX];
+    file_validator(st, validator);
+    return blobcache_put(ds->cache, key, validator, data, meta);
 }
 
 static int dir_put(struct objstore *os, const char *key, const void *data, size_t len,
@@ -334,7 +251,7 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     struct file_write_opts data_how = {.mode = 0640, .durable = true, .code = ERR_WRITE, .st = &st};
     if (file_write_atomic(path, data, len, NULL, 0, &data_how, err) != 0)
         goto out;
-    cache_drop(ds, key); /* stale anyway (new inode); frees the memory now */
+    blobcache_drop(ds->cache, key); /* stale anyway (new inode); frees the memory now */
     if (mlen == 0) {
         /* No metadata: a stale sidecar would not match anyway, but drop it to keep the dir
          * tidy. */
@@ -453,23 +370,22 @@ static void after_miss(struct dirstore *ds, const char *key, const char *path,
         fill_info(info, key, st);
         memcpy(info->meta, meta, OBJ_META_MAX);
     }
-    struct blob *bl = NULL;
     if (out) {
-        /* The cache needs its own copy; only when the file is cacheable at all. */
+        /* The cache needs its own copy; only when it would keep it. */
         size_t n = out->len - start;
         if (n == (size_t)st->st_size && n <= CACHE_MAX_OBJ) {
             struct buf copy;
             buf_init(&copy, 0);
             buf_append(&copy, out->data + start, n, NULL);
-            bl = blob_from_buf(&copy);
+            struct blob *bl = blob_from_buf(&copy);
+            blob_unref(cache_put(ds, key, st, bl, meta));
+            blob_unref(bl);
         }
     } else {
-        bl = blob_from_buf(own);
-        *shared = blob_ref(bl);
+        struct blob *bl = blob_from_buf(own);
+        *shared = cache_put(ds, key, st, bl, meta);
+        blob_unref(bl);
     }
-    if (bl)
-        cache_put(ds, key, st, bl, meta);
-    blob_unref(bl);
     free(meta);
 }
 
@@ -484,12 +400,16 @@ static int dir_read(struct dirstore *ds, const char *key, size_t max, struct buf
     size_t lim = max ? max : SIZE_MAX;
     if (out && out->max)
         lim = out->len < out->max ? out->max - out->len : 0;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        int hit = cache_get(ds, key, path, &st, lim, out, shared, info, err);
-        if (hit != 0) {
-            free(path);
-            return hit > 0 ? 0 : -1;
+    /* A shared read that misses claims the key, so readers missing together read it once. */
+    for (bool claimed = false; !claimed;) {
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            int hit = cache_get(ds, key, path, &st, lim, out, shared, info, err);
+            if (hit != 0) {
+                free(path);
+                return hit > 0 ? 0 : -1;
+            }
         }
+        claimed = out != NULL || blobcache_claim(ds->cache, key);
     }
     struct buf own;
     buf_init(&own, !out && max ? max : 0);
@@ -503,6 +423,8 @@ static int dir_read(struct dirstore *ds, const char *key, size_t max, struct buf
     }
     if (fd >= 0)
         close(fd);
+    if (out == NULL)
+        blobcache_release(ds->cache, key); /* unless the cache_put did */
     buf_cleanup(&own);
     free(path);
     return rc;
@@ -529,7 +451,7 @@ static int dir_del(struct objstore *os, const char *key, struct err *err)
     char *path = key_path(ds, key);
     char *mpath = xasprintf("%s%s", path, META_SUFFIX);
     int rc = 0;
-    cache_drop(ds, key);
+    blobcache_drop(ds->cache, key);
     /* Sidecar first: a crash in between leaves data without metadata (rebuilt on read), never
      * a sidecar that could describe a later file. */
     if (unlink(mpath) != 0 && errno != ENOENT && errno != ENOTDIR)
@@ -677,9 +599,7 @@ static void dir_free(struct objstore *os)
     struct dirstore *ds = (struct dirstore *)os;
     if (!ds)
         return;
-    for (size_t i = 0; i < CACHE_ENTRIES; i++)
-        cache_ent_clear(ds, &ds->cache[i]);
-    pthread_mutex_destroy(&ds->cache_mu);
+    blobcache_free(ds->cache);
     free(ds->root);
     free(ds);
 }
@@ -729,6 +649,6 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
     struct dirstore *ds = xcalloc(1, sizeof(*ds));
     ds->base.ops = &dir_ops;
     ds->root = r;
-    pthread_mutex_init(&ds->cache_mu, NULL);
+    ds->cache = blobcache_new(CACHE_ENTRIES, CACHE_MAX_BYTES, CACHE_MAX_OBJ);
     return &ds->base;
 }

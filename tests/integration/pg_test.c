@@ -460,11 +460,13 @@ static void test_audit_chain_concurrent(void)
     CHECK_INT(count_lines(s.out.data), 50);
     buf_cleanup(&s.out);
     f.state_pattern = NULL;
-    f.until_us = 1; /* before everything */
+    f.has_until = true;
+    f.until_us = 0; /* the epoch: before everything, and a bound like any other */
     CHECK_INT(al->ops->export(al, &f, AUDIT_JSONL, to_buf, &s, &err), 0);
     CHECK_INT(count_lines(s.out.data), 0);
     buf_cleanup(&s.out);
-    f.until_us = 0;
+    f.has_until = false;
+    f.has_since = true;
     f.since_us = now_us() - 600LL * 1000000;
     CHECK_INT(al->ops->export(al, &f, AUDIT_CSV, to_buf, &s, &err), 0);
     CHECK_INT(count_lines(s.out.data), 321);
@@ -474,7 +476,7 @@ static void test_audit_chain_concurrent(void)
         fprintf(stderr, "export: %s\n", err.msg);
     /* A sink that says stop: the export stops and returns its value; the driver still works. */
     int calls = 0;
-    f.since_us = 0;
+    f.has_since = false;
     CHECK_INT(al->ops->export(al, &f, AUDIT_JSONL, stop_at_second, &calls, &err), 7);
     CHECK_INT(calls, 2);
     CHECK_INT(al->ops->ping(al, &err), 0);

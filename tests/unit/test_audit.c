@@ -439,7 +439,10 @@ static void test_jsonl_export(void)
     free(path);
     /* Time window: since inclusive, until exclusive (events are 1 s apart from T0+1s). */
     buf_reset(&s.b);
-    struct audit_filter f = {.since_us = T0 + 3 * 1000000, .until_us = T0 + 7 * 1000000};
+    struct audit_filter f = {.has_since = true,
+                             .since_us = T0 + 3 * 1000000,
+                             .has_until = true,
+                             .until_us = T0 + 7 * 1000000};
     CHECK_INT(al->ops->export(al, &f, AUDIT_JSONL, sink, &s, &e), 0);
     CHECK_INT(count_lines(s.b.data), 4);
     CHECK(strncmp(s.b.data, "{\"seq\":3,", 9) == 0);

@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <time.h>
+
+#include "common/blobcache.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/file.h"
@@ -314,6 +318,115 @@ static void test_u64_json(void)
     CHECK(u64_parse_decimal("18446744073709551615x", 20, &v) && v == UINT64_MAX);
 }
 
+static struct blob *blob_of(const char *s, size_t len)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_append(&b, s, len, NULL);
+    return blob_from_buf(&b);
+}
+
+static void test_blobcache_validators_and_budget(void)
+{
+    struct blobcache *bc = blobcache_new(4, 100, 50);
+    char meta[32], v[32];
+    struct blob *a = blob_of("aaaaaaaaaa", 10);
+    blob_unref(blobcache_put(bc, "k", "v1", a, "m1"));
+    struct blob *got = blobcache_get(bc, "k", "v1", meta, sizeof(meta));
+    CHECK(got == a);
+    CHECK_STR(meta, "m1");
+    blob_unref(got);
+    CHECK(blobcache_get(bc, "k", "v2", meta, sizeof(meta)) == NULL); /* changed object */
+    CHECK(blobcache_validator(bc, "k", v, sizeof(v)));
+    CHECK_STR(v, "v1");
+    /* a second reader's copy of the same object: the cached one is handed out */
+    struct blob *a2 = blob_of("aaaaaaaaaa", 10);
+    got = blobcache_put(bc, "k", "v1", a2, NULL);
+    CHECK(got == a);
+    blob_unref(got);
+    blob_unref(a2);
+    /* the byte budget: 45 + 45 + 45 > 100, the least recently used goes */
+    char big[45];
+    memset(big, 'x', sizeof(big));
+    for (int i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "b%d", i);
+        struct blob *b = blob_of(big, sizeof(big));
+        blob_unref(blobcache_put(bc, key, "v", b, NULL));
+        blob_unref(b);
+    }
+    CHECK(!blobcache_validator(bc, "b0", v, sizeof(v)));
+    CHECK(blobcache_validator(bc, "b2", v, sizeof(v)));
+    blob_unref(a);
+    blobcache_free(bc);
+}
+
+static void test_blobcache_large_only_while_held(void)
+{
+    struct blobcache *bc = blobcache_new(4, 100, 50);
+    char big[80];
+    memset(big, 'y', sizeof(big));
+    struct blob *b = blob_of(big, sizeof(big));
+    struct blob *held = blobcache_put(bc, "large", "v", b, NULL);
+    blob_unref(b);
+    struct blob *again = blobcache_get(bc, "large", "v", NULL, 0);
+    CHECK(again == held); /* shared while someone holds it */
+    blob_unref(again);
+    blob_unref(held);
+    char v[8];
+    CHECK(!blobcache_validator(bc, "large", v, sizeof(v))); /* nobody does: gone */
+    blobcache_free(bc);
+}
+
+struct claim_run {
+    struct blobcache *bc;
+    int loads;
+    pthread_mutex_t mu;
+};
+
+static void *claimer(void *arg)
+{
+    struct claim_run *cr = arg;
+    for (;;) {
+        struct blob *b = blobcache_get(cr->bc, "k", "v", NULL, 0);
+        if (b != NULL) {
+            blob_unref(b);
+            return NULL;
+        }
+        if (!blobcache_claim(cr->bc, "k"))
+            continue;
+        pthread_mutex_lock(&cr->mu);
+        cr->loads++;
+        pthread_mutex_unlock(&cr->mu);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL); /* a slow read */
+        struct blob *mine = blob_of("data", 4);
+        blob_unref(blobcache_put(cr->bc, "k", "v", mine, NULL));
+        blob_unref(mine);
+        return NULL;
+    }
+}
+
+static void test_blobcache_claims(void)
+{
+    struct claim_run cr = {.bc = blobcache_new(4, 100, 50)};
+    pthread_mutex_init(&cr.mu, NULL);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, claimer, &cr);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(cr.loads, 1); /* eight readers missed together, one read */
+    /* a failed load releases its claim: the next reader loads */
+    blobcache_drop(cr.bc, "k");
+    CHECK(blobcache_claim(cr.bc, "k"));
+    blobcache_release(cr.bc, "k");
+    CHECK(blobcache_claim(cr.bc, "k"));
+    blobcache_release(cr.bc, "k");
+    pthread_mutex_destroy(&cr.mu);
+    blobcache_free(cr.bc);
+}
+
 int main(void)
 {
     RUN(test_err_first_wins);
@@ -329,6 +442,9 @@ int main(void)
     RUN(test_utf8_table);
     RUN(test_utf8_sanitize);
     RUN(test_file_write_atomic);
+    RUN(test_blobcache_validators_and_budget);
+    RUN(test_blobcache_large_only_while_held);
+    RUN(test_blobcache_claims);
     RUN(test_u64_json);
     return t_report();
 }
