@@ -321,11 +321,6 @@ int route_admin_handle(struct backend_req *r);
 
 /* ------------------------------------------------------------------ server (server.c) */
 
-/* h2o answers an over-limit HTTP/2 request body itself, in plain text; its error-document
- * filter turns that into an internal GET of this path, which h2.c answers with our JSON
- * error. */
-#define BACKEND_TOO_LARGE_PATH "/.stated/errors/413"
-
 /* Serves routes until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
  * (at most 30 s) and returns 0 (1 when some were still running). -1 with err on a start-up
  * failure (port, TLS files). */

@@ -4,9 +4,8 @@
  * after that is ours: the request becomes a job (server.c), and its answer goes back through
  * h2o_send. HTTP/2 carries the method and path as pseudo-header values that may hold any
  * byte, so they are checked here as HTTP/1.1's request line would be (a token; visible ASCII)
- * before anything logs them. h2o answers a body over the limit with 413 itself; its error
- * document turns that into an internal request for BACKEND_TOO_LARGE_PATH, which becomes the
- * JSON error, audited with the method and path the client really sent.
+ * before anything logs them. A body over the limit never reaches us: h2o resets its stream
+ * (README "HTTP").
  *
  * Job lifetime. The request can die while a worker holds the job (connection closed, stream
  * reset). An anchor allocated in req->pool with a dispose callback ties the two: when the pool
@@ -123,7 +122,7 @@ static bool pseudo_headers_ok(h2o_iovec_t method, h2o_iovec_t path)
     return true;
 }
 
-/* Copies method, path and query (as received, when h2o rewrote them for an error document). */
+/* Copies method, path and query. */
 static void copy_target(struct backend_req *r, h2o_iovec_t method, h2o_iovec_t path)
 {
     const char *q = memchr(path.base, '?', path.len);
@@ -146,10 +145,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     remote_addr(req, r->remote);
     r->content_md5 = header_dup(req, NULL, H2O_STRLIT("content-md5"));
     r->authorization = header_dup(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
-    bool too_large = h2o_memis(req->path.base, req->path.len, H2O_STRLIT(BACKEND_TOO_LARGE_PATH));
-    h2o_iovec_t method = too_large ? req->input.method : req->method;
-    h2o_iovec_t path = too_large ? req->input.path : req->path;
-    if (!pseudo_headers_ok(method, path)) {
+    if (!pseudo_headers_ok(req->method, req->path)) {
         snprintf(r->method, sizeof(r->method), "-");
         r->path = xstrdup("-");
         struct err e = {0};
@@ -157,14 +153,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         job_refuse(job, &e);
         return 0;
     }
-    copy_target(r, method, path);
-    if (too_large) {
-        struct err e = {0};
-        err_set(&e, ERR_TOO_LARGE, "request body larger than the limit of %llu bytes",
-                (unsigned long long)server_self()->ops.max_state_bytes);
-        job_refuse(job, &e);
-        return 0;
-    }
+    copy_target(r, req->method, req->path);
     if (req->entity.base != NULL) {
         r->body = xstrndup(req->entity.base, req->entity.len);
         r->body_len = req->entity.len;
@@ -181,6 +170,4 @@ void h2_setup(h2o_globalconf_t *conf, size_t max_body)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));
     h->on_req = on_req;
-    h2o_errordoc_t doc = {.status = 413, .url = h2o_iovec_init(H2O_STRLIT(BACKEND_TOO_LARGE_PATH))};
-    h2o_errordoc_register(&host->fallback_path, &doc, 1);
 }
