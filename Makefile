@@ -106,8 +106,9 @@ SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 
 unit-bins: $(UNIT_BIN) $(FUZZ_REPLAY)
 
+# Test builds treat warnings as errors: a test that compiles with a warning may test nothing.
 unit: check-deps
-	@$(MAKE) --no-print-directory SAN=address,undefined unit-bins
+	@$(MAKE) --no-print-directory SAN=address,undefined WERROR=1 unit-bins
 	@$(SAN_ENV) tests/run-unit.sh build/san/bin
 
 run: all
@@ -118,7 +119,7 @@ run: all
 test: check-deps
 	@tests/env/install-deps.sh || echo "make test: some test tools are missing (see above); their suites will say SKIPPED" >&2
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory SAN=address,undefined unit-bins
+	@$(MAKE) --no-print-directory SAN=address,undefined WERROR=1 unit-bins
 	@$(SAN_ENV) tests/run-all.sh
 
 bench: all

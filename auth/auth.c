@@ -49,26 +49,61 @@ static struct {
        .write_mu = PTHREAD_MUTEX_INITIALIZER,
        .reload_mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* The roles by name, and what each may do (one bit per enum auth_action). */
+#define CAN(a) (1u << (a))
+static const struct {
+    enum auth_role role;
+    const char *name;
+    unsigned may;
+} roles[] = {
+    {ROLE_READ, "read", CAN(AUTH_READ) | CAN(AUTH_READ_OUTPUTS)},
+    {ROLE_PLAN, "plan", CAN(AUTH_READ) | CAN(AUTH_READ_OUTPUTS) | CAN(AUTH_LOCK)},
+    {ROLE_WRITE, "write",
+     CAN(AUTH_READ) | CAN(AUTH_READ_OUTPUTS) | CAN(AUTH_LOCK) | CAN(AUTH_WRITE)},
+    {ROLE_ADMIN, "admin",
+     CAN(AUTH_READ) | CAN(AUTH_READ_OUTPUTS) | CAN(AUTH_LOCK) | CAN(AUTH_WRITE) | CAN(AUTH_ADMIN) |
+         CAN(AUTH_METRICS)},
+    {ROLE_OUTPUTS, "outputs", CAN(AUTH_READ_OUTPUTS)},
+    {ROLE_METRICS, "metrics", CAN(AUTH_METRICS)},
+};
+#define NROLES (sizeof(roles) / sizeof(roles[0]))
+
 int auth_role_parse(const char *s)
 {
-    if (strcmp(s, "read") == 0)
-        return ROLE_READ;
-    if (strcmp(s, "write") == 0)
-        return ROLE_WRITE;
-    if (strcmp(s, "admin") == 0)
-        return ROLE_ADMIN;
+    for (size_t i = 0; i < NROLES; i++)
+        if (strcmp(s, roles[i].name) == 0)
+            return (int)roles[i].role;
     return -1;
 }
 
 const char *auth_role_name(enum auth_role role)
 {
-    return role == ROLE_ADMIN ? "admin" : role == ROLE_WRITE ? "write" : "read";
+    for (size_t i = 0; i < NROLES; i++)
+        if (roles[i].role == role)
+            return roles[i].name;
+    return "none";
+}
+
+static unsigned role_may(enum auth_role role)
+{
+    for (size_t i = 0; i < NROLES; i++)
+        if (roles[i].role == role)
+            return roles[i].may;
+    return 0;
+}
+
+void auth_owner(const struct auth_identity *id, char out[AUTH_OWNER_MAX])
+{
+    if (id->subject[0] != '\0')
+        snprintf(out, AUTH_OWNER_MAX, "%s sub=%s", id->name, id->subject);
+    else
+        snprintf(out, AUTH_OWNER_MAX, "%s", id->name);
 }
 
 static bool name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= AUTH_NAME_MAX)
+    if (n == 0 || n >= AUTH_TOKEN_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.' &&
@@ -413,15 +448,11 @@ int auth_authenticate(const char *authorization, struct auth_identity *id, struc
     return 0;
 }
 
-bool auth_allows(const struct auth_identity *id, enum auth_role need, const char *state)
+bool auth_allows(const struct auth_identity *id, enum auth_action what, const char *state)
 {
-    if (id->role == ROLE_ADMIN)
-        return true;
-    if (id->role < need)
+    if ((role_may(id->role) & CAN(what)) == 0)
         return false;
-    if (state != NULL && !pattern_match(id->pattern, state))
-        return false;
-    return true;
+    return id->role == ROLE_ADMIN || state == NULL || pattern_match(id->pattern, state);
 }
 
 static int write_store(const struct token *rt, size_t n, struct err *err)

@@ -1,9 +1,14 @@
 /* auth/auth.h: identities and what they may do. The whole API of auth/.
  *
- * A request carries a credential (HTTP Basic with the token as password, or a Bearer token);
- * authentication turns it into an identity: a name (the audit "actor"), the Basic username, a
- * role and a state-name pattern. Authorization is auth_allows: a role at least the one needed
- * and, for a state, a name the pattern matches.
+ * A request carries a credential (HTTP Basic with the token or an OIDC JWT as password, or a
+ * Bearer token); authentication turns it into an identity: a name (the audit "actor"), the
+ * Basic username, a role and a state-name pattern, plus issuer, subject and jti for a JWT.
+ * Authorization is auth_allows: the role permits the action and, for a state, the pattern
+ * matches its name.
+ *
+ * Roles: read < plan < write < admin, each may what the ones before it may, and two side
+ * roles that may only their one thing: outputs (what terraform_remote_state reads of a state)
+ * and metrics (/metrics).
  *
  * Tokens come from three sources: STATED_ADMIN_TOKEN, --token-file (static, hashes only) and
  * the runtime tokens created through the admin API, kept (hashes only) in one JSON document
@@ -23,18 +28,46 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-enum auth_role { ROLE_READ = 1, ROLE_WRITE = 2, ROLE_ADMIN = 3 };
+enum auth_role {
+    ROLE_NONE = 0,
+    ROLE_READ,
+    ROLE_PLAN,
+    ROLE_WRITE,
+    ROLE_ADMIN,
+    ROLE_OUTPUTS,
+    ROLE_METRICS,
+};
 
-#define AUTH_NAME_MAX    64
-#define AUTH_PATTERN_MAX 256
+/* What a request asks to do. */
+enum auth_action {
+    AUTH_READ,         /* the whole state, its snapshots, listings of states and locks */
+    AUTH_READ_OUTPUTS, /* the state reduced to what terraform_remote_state reads */
+    AUTH_LOCK,         /* LOCK, and UNLOCK of a lock the identity took */
+    AUTH_WRITE,        /* POST, PUT, DELETE, restore, UNLOCK of anyone's lock by its ID */
+    AUTH_ADMIN,        /* the admin API's audit and tokens, force-unlock of anyone's lock */
+    AUTH_METRICS,      /* /metrics */
+};
+
+#define AUTH_NAME_MAX       128 /* an identity's name; token names are at most 63 bytes */
+#define AUTH_TOKEN_NAME_MAX 64
+#define AUTH_PATTERN_MAX    256
+#define AUTH_OWNER_MAX      (AUTH_NAME_MAX + 264)
 
 /* Who made a request, after authentication. */
 struct auth_identity {
-    char name[AUTH_NAME_MAX]; /* token name: the audit "actor" */
+    char name[AUTH_NAME_MAX]; /* token name, or the OIDC rule's name: the audit "actor" */
     char username[128];       /* HTTP Basic username ("who"), "" for Bearer */
     enum auth_role role;
     char pattern[AUTH_PATTERN_MAX]; /* state-name pattern, pattern_match() syntax */
+    /* A JWT's, "" for a token. */
+    char issuer[256];
+    char subject[256];
+    char jti[128];
 };
+
+/* The identity a lock records as the one that took it, and that force-unlock compares: the
+ * token name, or the OIDC rule's name and the subject ("gitlab:platform/net@main sub=…"). */
+void auth_owner(const struct auth_identity *id, char out[AUTH_OWNER_MAX]);
 
 /* A token as listed by the admin API (never the secret). */
 struct auth_token_info {
@@ -66,10 +99,10 @@ int auth_parse_header(const char *value, char **token, char **username, struct e
 /* Authenticates an Authorization header value (NULL when absent). Worker threads only (may
  * reload the runtime tokens). 0 and *id filled, or -1 with ERR_AUTH. */
 int auth_authenticate(const char *authorization, struct auth_identity *id, struct err *err);
-/* True when id's role is at least need and, for a state request (state non-NULL), the state
- * name matches id's pattern. Admin tokens pass every check. */
-bool auth_allows(const struct auth_identity *id, enum auth_role need, const char *state);
-/* "read" | "write" | "admin" -> role; -1 when unknown. */
+/* True when id's role permits what and, for a state (state non-NULL), the state name matches
+ * id's pattern. Admin passes every check but /metrics'. */
+bool auth_allows(const struct auth_identity *id, enum auth_action what, const char *state);
+/* "read" | "plan" | "write" | "admin" | "outputs" | "metrics" -> role; -1 when unknown. */
 int auth_role_parse(const char *s);
 const char *auth_role_name(enum auth_role role);
 /* Parses one --token-file line "name role pattern sha256hex" (blank lines and '#' comments are

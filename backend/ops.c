@@ -120,7 +120,7 @@ static void writer_name(const struct op_actor *a, char *out, size_t cap)
 }
 
 /* The role check every operation starts with. verb says what was refused ("read", "change"). */
-static bool permitted(const struct op_actor *a, enum auth_role need, const char *state,
+static bool permitted(const struct op_actor *a, enum auth_action need, const char *state,
                       const char *verb, struct audit_event *ev, struct op_result *res)
 {
     if (a->who != NULL && auth_allows(a->who, need, state))
@@ -253,7 +253,7 @@ int ops_read(const struct ops *o, const struct op_actor *a, const struct op_requ
 {
     struct audit_event ev;
     op_event(a, q, "get", &ev);
-    if (!permitted(a, ROLE_READ, q->state, "read", &ev, res))
+    if (!permitted(a, AUTH_READ, q->state, "read", &ev, res))
         return finish(o, &ev, res, true);
     struct err e = {0};
     if (store_get_shared(o->store, q->state, &res->data, &res->meta, &e) != 0) {
@@ -353,7 +353,7 @@ int ops_write(const struct ops *o, const struct op_actor *a, const struct op_req
     struct state_summary sum;
     char md5[25], writer[256];
     op_event(a, q, "write", &ev);
-    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
     if (q->body != NULL && q->body_len > 0)
         ev.size = (int64_t)q->body_len;
@@ -386,7 +386,7 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
 {
     struct audit_event ev;
     op_event(a, q, "delete", &ev);
-    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
     struct lockstore *ls = o->locks;
     if (ls->ops->check_write(ls, q->state, nonempty(q->lock_id), &res->lock, &res->err) != 0)
@@ -446,7 +446,7 @@ int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_r
     struct buf out;
     char writer[256];
     op_event(a, q, "restore", &ev);
-    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
     if (q->snapshot == NULL) {
         err_set(&res->err, ERR_INVALID, "restore needs ?id=SNAPSHOT");
@@ -507,7 +507,7 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
     struct audit_event ev;
     struct lock_body lb;
     op_event(a, q, "lock", &ev);
-    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
     if (lock_body_parse(q->body, q->body_len, &lb, &res->err) != 0)
         return finish(o, &ev, res, false);
@@ -564,7 +564,7 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
     struct audit_event ev;
     char *id = NULL;
     op_event(a, q, "unlock", &ev);
-    if (!permitted(a, ROLE_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
     if (unlock_target(q, &id, res) != 0)
         return finish(o, &ev, res, false);
@@ -593,7 +593,7 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
     struct audit_event ev;
     op_event(a, q, "force-unlock", &ev);
     res->forced = true;
-    if (!permitted(a, ROLE_ADMIN, q->state, "force-unlock", &ev, res))
+    if (!permitted(a, AUTH_ADMIN, q->state, "force-unlock", &ev, res))
         return finish(o, &ev, res, false);
     struct lockstore *ls = o->locks;
     if (ls->ops->release(ls, q->state, q->lock_id, &res->lock, &res->err) != 0) {

@@ -129,7 +129,7 @@ static int on_lock_entry(void *ctx, const struct lock_entry *e)
 static int on_state(void *ctx, const char *name, const struct state_meta *m)
 {
     struct states_ctx *sc = ctx;
-    if (!auth_allows(&sc->c->r->who, ROLE_READ, name))
+    if (!auth_allows(&sc->c->r->who, AUTH_READ, name))
         return 0;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
@@ -207,7 +207,7 @@ static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
 
 static int snapshots_get(struct admin_call *c, struct err *err)
 {
-    if (!auth_allows(&c->r->who, ROLE_READ, c->arg))
+    if (!auth_allows(&c->r->who, AUTH_READ, c->arg))
         return err_set(err, ERR_FORBIDDEN, "token %s may not read %s", c->r->who.name, c->arg);
     char *id = query(c, "id");
     int rc = id == NULL ? snapshots_list(c, err) : snapshot_read(c, id, err);
@@ -255,7 +255,7 @@ struct locks_ctx {
 static int on_lock_row(void *ctx, const struct lock_entry *e)
 {
     struct locks_ctx *lc = ctx;
-    if (auth_allows(&lc->c->r->who, ROLE_READ, e->state))
+    if (auth_allows(&lc->c->r->who, AUTH_READ, e->state))
         json_array_append_new(lc->arr, lock_json(e->state, e->holder));
     return 0;
 }
@@ -470,20 +470,20 @@ static const struct admin_route {
     const char *path; /* exact, or a prefix when it ends with '/' */
     const char *allow;
     const char *action;
-    enum auth_role need; /* checked here; per-state checks happen in the handler */
-    bool arg_is_state;   /* the path's tail is a state name (checked before the handler) */
+    enum auth_action need; /* checked here; per-state checks happen in the handler */
+    bool arg_is_state;     /* the path's tail is a state name (checked before the handler) */
     admin_fn fn;
 } admin_routes[] = {
-    {"/v1/states", "GET", "list", ROLE_READ, false, states_list},
-    {"/v1/snapshots/", "GET", "snapshot-read", ROLE_READ, true, snapshots_get},
-    {"/v1/restore/", "POST", "restore", ROLE_WRITE, true, restore},
-    {"/v1/locks", "GET", "lock-list", ROLE_READ, false, locks_list},
-    {"/v1/locks/", "DELETE", "force-unlock", ROLE_ADMIN, true, force_unlock},
-    {"/v1/audit/export", "GET", "export", ROLE_ADMIN, false, audit_export},
-    {"/v1/audit/verify", "GET", "audit-verify", ROLE_ADMIN, false, audit_verify},
-    {"/v1/tokens", "GET, POST", "token-list", ROLE_ADMIN, false, tokens},
-    {"/v1/tokens/", "DELETE", "token-revoke", ROLE_ADMIN, false, tokens_revoke},
-    {"/v1/whoami", "GET", "whoami", ROLE_READ, false, whoami},
+    {"/v1/states", "GET", "list", AUTH_READ, false, states_list},
+    {"/v1/snapshots/", "GET", "snapshot-read", AUTH_READ, true, snapshots_get},
+    {"/v1/restore/", "POST", "restore", AUTH_WRITE, true, restore},
+    {"/v1/locks", "GET", "lock-list", AUTH_READ, false, locks_list},
+    {"/v1/locks/", "DELETE", "force-unlock", AUTH_ADMIN, true, force_unlock},
+    {"/v1/audit/export", "GET", "export", AUTH_ADMIN, false, audit_export},
+    {"/v1/audit/verify", "GET", "audit-verify", AUTH_ADMIN, false, audit_verify},
+    {"/v1/tokens", "GET, POST", "token-list", AUTH_ADMIN, false, tokens},
+    {"/v1/tokens/", "DELETE", "token-revoke", AUTH_ADMIN, false, tokens_revoke},
+    {"/v1/whoami", "GET", "whoami", AUTH_READ, false, whoami},
 };
 
 static bool method_allowed(const char *allow, const char *method)

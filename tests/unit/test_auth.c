@@ -84,21 +84,41 @@ static void test_token_line(void)
 static void test_roles(void)
 {
     struct auth_identity rd = {.name = "r", .role = ROLE_READ, .pattern = "team/*"};
+    struct auth_identity pl = {.name = "p", .role = ROLE_PLAN, .pattern = "team/**"};
     struct auth_identity wr = {.name = "w", .role = ROLE_WRITE, .pattern = "team/**"};
     struct auth_identity ad = {.name = "a", .role = ROLE_ADMIN, .pattern = "nothing"};
-    CHECK(auth_allows(&rd, ROLE_READ, "team/app"));
-    CHECK(!auth_allows(&rd, ROLE_READ, "team/app/prod")); /* '*' stops at '/' */
-    CHECK(!auth_allows(&rd, ROLE_WRITE, "team/app"));
-    CHECK(!auth_allows(&rd, ROLE_READ, "other"));
-    CHECK(auth_allows(&wr, ROLE_WRITE, "team/app/prod"));
-    CHECK(auth_allows(&wr, ROLE_READ, "team/x"));
-    CHECK(!auth_allows(&wr, ROLE_ADMIN, NULL));
-    CHECK(auth_allows(&ad, ROLE_ADMIN, NULL));
-    CHECK(auth_allows(&ad, ROLE_WRITE, "anything/at/all"));
-    CHECK_INT(auth_role_parse("read"), ROLE_READ);
-    CHECK_INT(auth_role_parse("admin"), ROLE_ADMIN);
+    struct auth_identity ou = {.name = "o", .role = ROLE_OUTPUTS, .pattern = "team/*"};
+    struct auth_identity me = {.name = "m", .role = ROLE_METRICS, .pattern = "**"};
+    CHECK(auth_allows(&rd, AUTH_READ, "team/app"));
+    CHECK(!auth_allows(&rd, AUTH_READ, "team/app/prod")); /* '*' stops at '/' */
+    CHECK(!auth_allows(&rd, AUTH_LOCK, "team/app"));
+    CHECK(!auth_allows(&rd, AUTH_WRITE, "team/app"));
+    CHECK(!auth_allows(&rd, AUTH_READ, "other"));
+    CHECK(auth_allows(&pl, AUTH_LOCK, "team/app"));
+    CHECK(auth_allows(&pl, AUTH_READ, "team/app"));
+    CHECK(!auth_allows(&pl, AUTH_WRITE, "team/app"));
+    CHECK(auth_allows(&wr, AUTH_WRITE, "team/app/prod"));
+    CHECK(auth_allows(&wr, AUTH_READ, "team/x"));
+    CHECK(!auth_allows(&wr, AUTH_ADMIN, NULL));
+    CHECK(auth_allows(&ad, AUTH_ADMIN, NULL));
+    CHECK(auth_allows(&ad, AUTH_WRITE, "anything/at/all"));
+    CHECK(auth_allows(&ou, AUTH_READ_OUTPUTS, "team/app"));
+    CHECK(!auth_allows(&ou, AUTH_READ, "team/app"));
+    CHECK(!auth_allows(&ou, AUTH_LOCK, "team/app"));
+    CHECK(!auth_allows(&ou, AUTH_READ_OUTPUTS, "other/app"));
+    CHECK(auth_allows(&me, AUTH_METRICS, NULL));
+    CHECK(!auth_allows(&me, AUTH_READ, "team/app"));
+    CHECK(!auth_allows(&rd, AUTH_METRICS, NULL));
+    const char *names[] = {"read", "plan", "write", "admin", "outputs", "metrics"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        CHECK_STR(auth_role_name((enum auth_role)auth_role_parse(names[i])), names[i]);
     CHECK_INT(auth_role_parse("root"), -1);
-    CHECK_STR(auth_role_name(ROLE_WRITE), "write");
+    char owner[AUTH_OWNER_MAX];
+    auth_owner(&wr, owner);
+    CHECK_STR(owner, "w");
+    struct auth_identity jwt = {.name = "gitlab:platform/net@main", .subject = "project_path:x"};
+    auth_owner(&jwt, owner);
+    CHECK_STR(owner, "gitlab:platform/net@main sub=project_path:x");
 }
 
 static int count_cb(void *ctx, const struct auth_token_info *t)
