@@ -36,6 +36,16 @@ struct audit_event {
     int64_t size;     /* -1 when not applicable */
     int status;       /* HTTP status answered */
     char detail[256]; /* short human note, e.g. "lease of ID x expired"; never secrets */
+    /* In the text only when not empty, in this order, after "detail" (so events written before
+     * these fields existed read and verify unchanged). */
+    char peer[64];            /* the connection's address when remote is a forwarded one */
+    char issuer[256];         /* a JWT caller's iss, sub and jti */
+    char subject[256];
+    char jti[128];
+    char lock_who[256];       /* the lock info the client sent: Who, Operation, Info */
+    char lock_operation[64];
+    char lock_info[256];
+    char lock_owner[400]; /* force-unlock: the identity that took the lock (lock.h owner) */
     /* Not part of the event's text: true for requests that changed nothing (reads, listings,
      * failed authentication). The append still reaches the log before it returns, but the
      * embedded driver may return before the disk flush (within 100 ms), so reads are not
@@ -48,9 +58,12 @@ void audit_event_init(struct audit_event *ev);
 /* The canonical text of an event with its chain fields, without a trailing newline:
  * {"seq":N,"time":"…","request_id":"…","actor":"…","username":"…","remote":"…","action":"…",
  *  "state":"…","lock_id":"…","serial":N|"N"|null,"lineage":"…","sha256":"…","size":N|null,
- *  "status":N,"detail":"…","prev":"<64 hex>","hash":"<64 hex>"}
+ *  "status":N,"detail":"…"[,"peer":"…"][,"issuer":"…"][,"subject":"…"][,"jti":"…"]
+ *  [,"lock_who":"…"][,"lock_operation":"…"][,"lock_info":"…"]
+ *  [,"lock_owner":"…"],"prev":"<64 hex>","hash":"<64 hex>"}
  * where hash = SHA-256 of the same text up to and including the prev field followed by '}'.
- * A serial above 2^63-1 is a decimal string (common/json.h); smaller ones are numbers.
+ * A serial above 2^63-1 is a decimal string (common/json.h); smaller ones are numbers. The
+ * bracketed keys appear only when their value is not empty.
  * The first event's prev is 64 zeros. */
 int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
                           struct buf *out, char hash_out[65], struct err *err);

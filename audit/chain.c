@@ -16,6 +16,7 @@
  * replaced by U+FFFD, so every line is valid JSON whatever a client sent (a Basic username is
  * arbitrary bytes). Parsing re-serialises what it read and requires the identical text, so a
  * line is accepted only in its canonical form. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@
 #include "common/util.h"
 
 const char audit_csv_header[] = "seq,time,request_id,actor,username,remote,action,state,lock_id,"
-                                "serial,lineage,sha256,size,status,detail,hash\r\n";
+                                "serial,lineage,sha256,size,status,detail,peer,issuer,subject,"
+                                "jti,lock_who,lock_operation,lock_info,lock_owner,hash\r\n";
 
 void audit_event_init(struct audit_event *ev)
 {
@@ -118,6 +120,30 @@ static int put_key_serial(struct buf *out, const struct audit_event *ev, struct 
 
 #define FIELD(ev, f) (ev)->f, sizeof((ev)->f)
 
+/* The keys written only when not empty, in their order in the text. */
+#define OPTIONAL_FIELD(f) {#f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)}
+static const struct {
+    const char *key;
+    size_t off, size;
+} optional_fields[] = {
+    OPTIONAL_FIELD(peer),     OPTIONAL_FIELD(issuer),         OPTIONAL_FIELD(subject),
+    OPTIONAL_FIELD(jti),      OPTIONAL_FIELD(lock_who),       OPTIONAL_FIELD(lock_operation),
+    OPTIONAL_FIELD(lock_info), OPTIONAL_FIELD(lock_owner),
+};
+#define N_OPTIONAL (sizeof(optional_fields) / sizeof(optional_fields[0]))
+#define N_REQUIRED 17
+
+static int put_optional(struct buf *out, const struct audit_event *ev, struct err *err)
+{
+    for (size_t i = 0; i < N_OPTIONAL; i++) {
+        const char *v = (const char *)ev + optional_fields[i].off;
+        if (v[0] != '\0' && put_key_str(out, optional_fields[i].key, v, optional_fields[i].size,
+                                         err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char prev[65],
                           struct buf *out, char hash_out[65], struct err *err)
 {
@@ -139,7 +165,7 @@ int audit_event_canonical(const struct audit_event *ev, uint64_t seq, const char
         buf_printf(out, err, ",\"status\":%d",
                    ev->status >= 0 && ev->status <= 999 ? ev->status : 0) != 0 ||
         put_key_str(out, "detail", FIELD(ev, detail), err) != 0 ||
-        put_key_str(out, "prev", prev, 65, err) != 0)
+        put_optional(out, ev, err) != 0 || put_key_str(out, "prev", prev, 65, err) != 0)
         return -1;
     /* The hash covers the text up to prev, closed with '}'. */
     if (buf_append(out, "}", 1, err) != 0)
@@ -204,14 +230,36 @@ static int get_opt_int(json_t *o, const char *key, int64_t *dst, struct err *err
     return 0;
 }
 
+/* The optional fields present in o, each a non-empty string; how many there were in *n. */
+static int get_optional(json_t *o, struct audit_event *ev, size_t *n, struct err *err)
+{
+    *n = 0;
+    for (size_t i = 0; i < N_OPTIONAL; i++) {
+        if (json_object_get(o, optional_fields[i].key) == NULL)
+            continue;
+        char *dst = (char *)ev + optional_fields[i].off;
+        if (get_str(o, optional_fields[i].key, dst, optional_fields[i].size, err) != 0)
+            return -1;
+        if (dst[0] == '\0')
+            return err_set(err, ERR_INVALID, "audit event: \"%s\" present but empty",
+                           optional_fields[i].key);
+        (*n)++;
+    }
+    return 0;
+}
+
 /* The event's fields out of the parsed object o, with its chain fields: seq, prev and hash. */
 static int read_fields(json_t *o, struct audit_event *ev, uint64_t *seq, char prev[65],
                        char hash[65], struct err *err)
 {
     json_t *s = json_object_get(o, "seq"), *st = json_object_get(o, "status");
     char t[40];
-    if (json_object_size(o) != 17)
-        return err_set(err, ERR_INVALID, "audit event has %zu keys, not 17", json_object_size(o));
+    size_t optional;
+    if (get_optional(o, ev, &optional, err) != 0)
+        return -1;
+    if (json_object_size(o) != N_REQUIRED + optional)
+        return err_set(err, ERR_INVALID, "audit event has %zu keys, not %zu (unknown keys?)",
+                       json_object_size(o), (size_t)N_REQUIRED + optional);
     if (!json_is_integer(s) || json_integer_value(s) < 1)
         return err_set(err, ERR_INVALID, "audit event: \"seq\" must be a positive integer");
     if (!json_is_integer(st) || json_integer_value(st) < 0 || json_integer_value(st) > 999)
@@ -337,8 +385,12 @@ int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[
         put_csv(out, FIELD(ev, lineage), true, err) || buf_append(out, ",", 1, err) ||
         put_csv(out, FIELD(ev, sha256), false, err) ||
         buf_printf(out, err, ",%s,%d,", size, ev->status) != 0 ||
-        put_csv(out, FIELD(ev, detail), true, err) ||
-        buf_printf(out, err, ",%s\r\n", hash ? hash : "") != 0)
+        put_csv(out, FIELD(ev, detail), true, err))
         return -1;
-    return 0;
+    for (size_t i = 0; i < N_OPTIONAL; i++) {
+        const char *v = (const char *)ev + optional_fields[i].off;
+        if (buf_append(out, ",", 1, err) != 0 || put_csv(out, v, optional_fields[i].size, true, err))
+            return -1;
+    }
+    return buf_printf(out, err, ",%s\r\n", hash ? hash : "");
 }

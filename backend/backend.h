@@ -43,6 +43,14 @@
 
 /* ------------------------------------------------------------------ configuration */
 
+/* Who may release a lock without its holder's ID (terraform force-unlock sends no ID at all,
+ * OpenTofu's sends only the ID it was given). */
+enum force_unlock_policy {
+    FORCE_UNLOCK_HOLDER_OR_ADMIN, /* the identity that took the lock, or an admin */
+    FORCE_UNLOCK_ANY,             /* any writer of the state */
+    FORCE_UNLOCK_NEVER,           /* nobody through the protocol (the admin API still may) */
+};
+
 struct config {
     char *listen;      /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
     char *data_dir;    /* "./data" */
@@ -60,7 +68,12 @@ struct config {
     char *log_level;         /* error|warn|info|debug */
     int64_t idle_timeout_ms; /* no byte for this long ends a connection */
     int64_t threads, workers;
-    bool no_force_unlock;
+    char *force_unlock;   /* holder-or-admin|any|never */
+    bool no_force_unlock; /* the older spelling of --force-unlock=never */
+    enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
+    char *oidc_config;     /* OIDC issuers and rules (JSON file) */
+    char *trusted_proxies; /* CIDRs whose X-Forwarded-For names the client */
+    int64_t failed_logins_per_minute; /* per client address, then 429 (0: no limit) */
     char *encryption_key_file;
     int64_t retain_snapshots, retain_days;
     char *token_file;
@@ -86,14 +99,15 @@ struct ops {
     struct lockstore *locks;
     struct auditlog *audit; /* NULL: events are not recorded */
     uint64_t max_state_bytes;
-    bool no_force_unlock; /* refuse clients' force-unlock (the admin API's is not affected) */
+    enum force_unlock_policy force_unlock; /* clients' force-unlock (not the admin API's) */
 };
 
 /* Who asks: the identity checked against roles and patterns, and what its events carry. */
 struct op_actor {
     const struct auth_identity *who; /* NULL: not authenticated (yet, or it failed) */
     const char *request_id;
-    const char *remote; /* client address */
+    const char *remote; /* client address (from X-Forwarded-For behind a trusted proxy) */
+    const char *peer;   /* the connection's address when it is not remote's, else "" */
 };
 
 /* What an operation is asked to do. Unused fields are NULL/0. */
@@ -152,7 +166,8 @@ int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_r
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res);
 /* UNLOCK by a client: releases the lease of the body's ID; an empty body with no ?ID=
- * (Terraform) or an ID-only body (OpenTofu) is a force-unlock, refused with --no-force-unlock. */
+ * (Terraform) or an ID-only body (OpenTofu) is a force-unlock, allowed by o->force_unlock.
+ * The plan role may release only a lock its own identity took. */
 int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                struct op_result *res);
 /* Admin force-unlock: releases the lease of q->lock_id, or any lease when it is NULL. */
@@ -181,6 +196,8 @@ struct lock_body {
     char id[LOCK_ID_MAX];
     bool zero_fields; /* every other LockInfo field empty and Created zero/absent (OpenTofu
                          force-unlock) */
+    /* What the client says it is, for the audit trail (cut to fit, "" when absent). */
+    char who[256], operation[64], info[256];
 };
 /* Parses a LOCK/UNLOCK body: a JSON object with a non-empty string "ID" of at most 255 bytes.
  * -1 with ERR_INVALID otherwise. */
@@ -214,7 +231,8 @@ struct backend_req {
     size_t body_len;          /* 0 also for an empty chunked body */
     char *content_md5;        /* header value or NULL */
     char *authorization;      /* header value or NULL (never logged) */
-    char remote[64];          /* client address "ip" */
+    char remote[64];          /* client address "ip" (X-Forwarded-For's behind a trusted proxy) */
+    char peer[64];            /* the connection's address when remote is not it, else "" */
     int64_t start_ms;         /* mono_ms() when the request arrived */
     struct auth_identity who; /* set for authenticated requests */
     bool authenticated;

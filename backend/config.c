@@ -64,8 +64,20 @@ static const struct opt opts[] = {
     {"threads", OPT_INT, F(threads), "STATED_THREADS", "2", false, "HTTP event-loop threads"},
     {"workers", OPT_INT, F(workers), "STATED_WORKERS", "8", false,
      "worker threads for storage, lock and audit calls"},
+    {"force-unlock", OPT_STR, F(force_unlock), "STATED_FORCE_UNLOCK", "holder-or-admin", false,
+     "who may force-unlock (UNLOCK with an empty body or only an ID): holder-or-admin (the "
+     "identity that took the lock, or an admin; others get 403), any (every writer) or never "
+     "(423)"},
     {"no-force-unlock", OPT_BOOL, F(no_force_unlock), "STATED_NO_FORCE_UNLOCK", "false", false,
-     "refuse force-unlock (UNLOCK with an empty body or only an ID) with 423"},
+     "the same as --force-unlock=never"},
+    {"oidc-config", OPT_STR, F(oidc_config), "STATED_OIDC_CONFIG", NULL, false,
+     "JSON file of trusted OIDC issuers and the rules that map their JWTs' claims to a role and "
+     "states (docs/oidc.md)"},
+    {"trusted-proxies", OPT_STR, F(trusted_proxies), "STATED_TRUSTED_PROXIES", "", false,
+     "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client"},
+    {"failed-logins-per-minute", OPT_INT, F(failed_logins_per_minute),
+     "STATED_FAILED_LOGINS_PER_MINUTE", "20", false,
+     "failed logins a client address may make per minute before 429 (0: no limit)"},
     {"encryption-key-file", OPT_STR, F(encryption_key_file), "STATED_ENCRYPTION_KEY_FILE", NULL,
      false,
      "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts"},
@@ -176,8 +188,26 @@ static const struct opt *find_opt(const char *name, size_t len)
     return NULL;
 }
 
+static const char *const force_unlock_names[] = {
+    [FORCE_UNLOCK_HOLDER_OR_ADMIN] = "holder-or-admin",
+    [FORCE_UNLOCK_ANY] = "any",
+    [FORCE_UNLOCK_NEVER] = "never",
+};
+
+static void resolve_force_unlock(struct config *cfg)
+{
+    size_t n = sizeof(force_unlock_names) / sizeof(force_unlock_names[0]), i;
+    for (i = 0; i < n && strcmp(cfg->force_unlock, force_unlock_names[i]) != 0; i++)
+        ;
+    if (i == n)
+        bad("force-unlock", cfg->force_unlock, "expected holder-or-admin, any or never");
+    cfg->force_unlock_policy = cfg->no_force_unlock ? FORCE_UNLOCK_NEVER
+                                                    : (enum force_unlock_policy)i;
+}
+
 static void validate(struct config *cfg)
 {
+    resolve_force_unlock(cfg);
     if (cfg->lock_ttl_ms <= 0 || cfg->lock_ttl_ms > LOCK_TTL_MAX_US / 1000)
         bad("lock-ttl", "", "must be above 0 and at most 1h");
     if (cfg->max_state_bytes < 1024)

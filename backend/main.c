@@ -210,7 +210,7 @@ int main(int argc, char **argv)
                                  .locks = ls,
                                  .audit = al,
                                  .max_state_bytes = cfg.max_state_bytes,
-                                 .no_force_unlock = cfg.no_force_unlock}};
+                                 .force_unlock = cfg.force_unlock_policy}};
     log_info("storage %s, locks %s, audit %s, lock ttl %llds, max state %llu bytes%s",
              store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,

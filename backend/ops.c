@@ -25,6 +25,7 @@
 #include "backend/backend.h"
 #include "common/log.h"
 #include "common/statejson.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #define LOCK_BODY_MAX (64 * 1024)
@@ -57,7 +58,13 @@ void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char
     snprintf(ev->actor, sizeof(ev->actor), "%s", a->who != NULL ? a->who->name : "");
     snprintf(ev->username, sizeof(ev->username), "%s", a->who != NULL ? a->who->username : "");
     snprintf(ev->remote, sizeof(ev->remote), "%s", a->remote);
+    snprintf(ev->peer, sizeof(ev->peer), "%s", a->peer != NULL ? a->peer : "");
     snprintf(ev->action, sizeof(ev->action), "%s", action);
+    if (a->who != NULL) {
+        snprintf(ev->issuer, sizeof(ev->issuer), "%s", a->who->issuer);
+        snprintf(ev->subject, sizeof(ev->subject), "%s", a->who->subject);
+        snprintf(ev->jti, sizeof(ev->jti), "%s", a->who->jti);
+    }
 }
 
 void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
@@ -119,16 +126,29 @@ static void writer_name(const struct op_actor *a, char *out, size_t cap)
         snprintf(out, cap, "%s", a->who->name);
 }
 
-/* The role check every operation starts with. verb says what was refused ("read", "change"). */
+/* The role check every operation starts with. verb says what was refused ("read", "change");
+ * the message says whether the role or the state pattern stood in the way. */
 static bool permitted(const struct op_actor *a, enum auth_action need, const char *state,
                       const char *verb, struct audit_event *ev, struct op_result *res)
 {
     if (a->who != NULL && auth_allows(a->who, need, state))
         return true;
-    const char *name = a->who != NULL ? a->who->name : "";
-    snprintf(ev->detail, sizeof(ev->detail), "token role %s or pattern does not allow this",
-             a->who != NULL ? auth_role_name(a->who->role) : "none");
-    err_set(&res->err, ERR_FORBIDDEN, "token '%s' may not %s state '%s'", name, verb, state);
+    if (a->who == NULL) {
+        err_set(&res->err, ERR_FORBIDDEN, "not authenticated: may not %s state '%s'", verb, state);
+        return false;
+    }
+    const char *kind = a->who->issuer[0] != '\0' ? "identity" : "token";
+    const char *role = auth_role_name(a->who->role);
+    if (!auth_allows(a->who, need, NULL)) {
+        snprintf(ev->detail, sizeof(ev->detail), "role %s does not allow this", role);
+        err_set(&res->err, ERR_FORBIDDEN, "%s '%s' has role %s, which may not %s states", kind,
+                a->who->name, role, verb);
+    } else {
+        snprintf(ev->detail, sizeof(ev->detail), "state not in the pattern %.200s",
+                 a->who->pattern);
+        err_set(&res->err, ERR_FORBIDDEN, "%s '%s' may not %s state '%s' (its states: %s)", kind,
+                a->who->name, verb, state, a->who->pattern);
+    }
     return false;
 }
 
@@ -184,6 +204,14 @@ static bool only_id_given(json_t *o)
            empty_string_field(o, "Path");
 }
 
+/* A string field of lock info, cut at a character boundary to fit ("" when absent or not a
+ * string). */
+static void copy_claimed(json_t *o, const char *key, char *dst, size_t cap)
+{
+    const char *v = json_string_value(lock_info_field(o, key));
+    utf8_sanitize(dst, cap, v != NULL ? v : "");
+}
+
 int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -211,6 +239,9 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
     } else {
         memcpy(out->id, json_string_value(id), json_string_length(id) + 1);
         out->zero_fields = only_id_given(o);
+        copy_claimed(o, "Who", out->who, sizeof(out->who));
+        copy_claimed(o, "Operation", out->operation, sizeof(out->operation));
+        copy_claimed(o, "Info", out->info, sizeof(out->info));
         rc = 0;
     }
     json_decref(o);
@@ -248,12 +279,32 @@ static void content_md5(const char sha256[65], const void *data, size_t len, cha
     pthread_mutex_unlock(&md5_mu);
 }
 
+/* The outputs role reads the state reduced to its outputs (statejson_outputs_view): res->data
+ * and res->md5 become those bytes' (the event keeps the whole state's hash: the version read). */
+static void reduce_to_outputs(struct op_result *res, struct audit_event *ev)
+{
+    struct buf view;
+    buf_init(&view, 0);
+    int rc = statejson_outputs_view(res->data->data, res->data->len, &view, &res->err);
+    blob_unref(res->data); /* never the whole state, whatever happens */
+    res->data = NULL;
+    if (rc != 0) {
+        buf_cleanup(&view);
+        return;
+    }
+    res->data = blob_from_buf(&view);
+    md5_base64(res->data->data, res->data->len, res->md5);
+    snprintf(ev->detail, sizeof(ev->detail), "outputs only: %zu bytes sent", res->data->len);
+}
+
 int ops_read(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res)
 {
     struct audit_event ev;
     op_event(a, q, "get", &ev);
-    if (!permitted(a, AUTH_READ, q->state, "read", &ev, res))
+    bool outputs_only = a->who != NULL && !auth_allows(a->who, AUTH_READ, q->state) &&
+                        auth_allows(a->who, AUTH_READ_OUTPUTS, q->state);
+    if (!outputs_only && !permitted(a, AUTH_READ, q->state, "read", &ev, res))
         return finish(o, &ev, res, true);
     struct err e = {0};
     if (store_get_shared(o->store, q->state, &res->data, &res->meta, &e) != 0) {
@@ -279,6 +330,8 @@ int ops_read(const struct ops *o, const struct op_actor *a, const struct op_requ
     ev.has_serial = true;
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
     ev.size = (int64_t)b->len;
+    if (outputs_only)
+        reduce_to_outputs(res, &ev);
     return finish(o, &ev, res, true);
 }
 
@@ -487,6 +540,14 @@ out:
 
 /* ------------------------------------------------------------------ locks */
 
+/* The lock info's own account of who locks and why, next to the authenticated actor. */
+static void note_claims(struct audit_event *ev, const struct lock_body *lb)
+{
+    snprintf(ev->lock_who, sizeof(ev->lock_who), "%s", lb->who);
+    snprintf(ev->lock_operation, sizeof(ev->lock_operation), "%s", lb->operation);
+    snprintf(ev->lock_info, sizeof(ev->lock_info), "%s", lb->info);
+}
+
 /* An expired lease taken over gets its own event, so the trail shows whose lock lapsed. */
 static void audit_expired(const struct ops *o, const struct op_actor *a, const char *state,
                           const struct lock_holder *expired, const char *new_id)
@@ -507,13 +568,16 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
     struct audit_event ev;
     struct lock_body lb;
     op_event(a, q, "lock", &ev);
-    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_LOCK, q->state, "lock", &ev, res))
         return finish(o, &ev, res, false);
     if (lock_body_parse(q->body, q->body_len, &lb, &res->err) != 0)
         return finish(o, &ev, res, false);
     snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", lb.id);
+    note_claims(&ev, &lb);
+    char owner[AUTH_OWNER_MAX];
+    auth_owner(a->who, owner);
     struct lockstore *ls = o->locks;
-    if (ls->ops->acquire(ls, q->state, lb.id, q->body, &res->lock, &res->err) != 0) {
+    if (ls->ops->acquire(ls, q->state, lb.id, q->body, owner, &res->lock, &res->err) != 0) {
         note_holder(&ev, res);
         return finish(o, &ev, res, false);
     }
@@ -542,14 +606,15 @@ static int unlock_target(const struct op_request *q, char **id, struct op_result
     return 0;
 }
 
-/* With --no-force-unlock a force-unlock answers like a conflict: anyone who read the ID from a
- * 423 could otherwise release someone else's lock. */
+/* With --force-unlock=never a force-unlock answers like a conflict: anyone who read the ID
+ * from a 423 could otherwise release someone else's lock. */
 static void refuse_force(const struct ops *o, const char *state, struct audit_event *ev,
                          struct op_result *res)
 {
     struct lockstore *ls = o->locks;
     struct err e = {0};
     if (ls->ops->get(ls, state, &res->lock, &e) == 0) {
+        snprintf(ev->lock_owner, sizeof(ev->lock_owner), "%s", res->lock.holder.owner);
         snprintf(ev->detail, sizeof(ev->detail), "refused: force-unlock disabled");
         err_set(&res->err, ERR_LOCKED, "%s is locked by ID %s: force-unlock is disabled", state,
                 res->lock.holder.id);
@@ -558,13 +623,76 @@ static void refuse_force(const struct ops *o, const char *state, struct audit_ev
     }
 }
 
+/* Whether the actor may release the lease h: the identity that took it always may, an admin
+ * always, a writer when it gave the lease's ID (not forced) or the policy lets any writer. */
+static bool may_release(const struct ops *o, const struct op_actor *a, const char *state,
+                        const struct lock_holder *h, bool forced)
+{
+    char owner[AUTH_OWNER_MAX];
+    auth_owner(a->who, owner);
+    if (h->owner[0] != '\0' && strcmp(owner, h->owner) == 0)
+        return true;
+    if (auth_allows(a->who, AUTH_ADMIN, state))
+        return true;
+    if (!auth_allows(a->who, AUTH_WRITE, state))
+        return false; /* plan: its own locks only */
+    return !forced || o->force_unlock == FORCE_UNLOCK_ANY;
+}
+
+static void refuse_release(const struct op_actor *a, const char *state, bool forced,
+                           struct audit_event *ev, struct op_result *res)
+{
+    const struct lock_holder *h = &res->lock.holder;
+    const char *owner = h->owner[0] != '\0' ? h->owner : "(not recorded)";
+    snprintf(ev->detail, sizeof(ev->detail), "refused: the lock was taken by another identity");
+    if (auth_allows(a->who, AUTH_WRITE, state))
+        err_set(&res->err, ERR_FORBIDDEN,
+                "%s is locked by ID %.200s, taken by '%.200s': only that identity or an admin may "
+                "force-unlock it",
+                state, h->id, owner);
+    else
+        err_set(&res->err, ERR_FORBIDDEN,
+                "%s is locked by ID %.200s, taken by '%.200s': role %s may %s only its own locks",
+                state, h->id, owner, auth_role_name(a->who->role),
+                forced ? "force-unlock" : "unlock");
+}
+
+/* A release that depends on who holds the lease (a force-unlock, or a caller that may release
+ * only its own): reads the live lease, checks the actor may release it and releases exactly
+ * that lease, by the ID given or the one just read, so a lease taken in between is never
+ * released unchecked. */
+static int release_checked(const struct ops *o, const struct op_actor *a, const char *state,
+                           const char *id, struct audit_event *ev, struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    struct err e = {0};
+    if (ls->ops->get(ls, state, &res->lock, &e) != 0) {
+        if (e.code != ERR_NOT_FOUND) {
+            res->err = e;
+            return -1;
+        }
+        res->lock.outcome = LOCK_NOT_HELD;
+        return 0;
+    }
+    snprintf(ev->lock_owner, sizeof(ev->lock_owner), "%s", res->lock.holder.owner);
+    if (!may_release(o, a, state, &res->lock.holder, res->forced)) {
+        refuse_release(a, state, res->forced, ev, res);
+        return -1;
+    }
+    char target[LOCK_ID_MAX];
+    snprintf(target, sizeof(target), "%s", id != NULL ? id : res->lock.holder.id);
+    lock_result_cleanup(&res->lock);
+    lock_result_init(&res->lock);
+    return ls->ops->release(ls, state, target, &res->lock, &res->err);
+}
+
 int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                struct op_result *res)
 {
     struct audit_event ev;
     char *id = NULL;
     op_event(a, q, "unlock", &ev);
-    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
+    if (!permitted(a, AUTH_LOCK, q->state, "unlock", &ev, res))
         return finish(o, &ev, res, false);
     if (unlock_target(q, &id, res) != 0)
         return finish(o, &ev, res, false);
@@ -572,13 +700,20 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
         snprintf(ev.action, sizeof(ev.action), "force-unlock");
     snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", id != NULL ? id : "");
     struct lockstore *ls = o->locks;
-    if (res->forced && o->no_force_unlock) {
+    int rc;
+    if (res->forced && o->force_unlock == FORCE_UNLOCK_NEVER) {
         refuse_force(o, q->state, &ev, res);
-    } else if (ls->ops->release(ls, q->state, id, &res->lock, &res->err) != 0) {
+        rc = -1;
+    } else if (res->forced || !auth_allows(a->who, AUTH_WRITE, q->state)) {
+        rc = release_checked(o, a, q->state, id, &ev, res);
+    } else {
+        rc = ls->ops->release(ls, q->state, id, &res->lock, &res->err);
+    }
+    if (rc != 0) {
         note_holder(&ev, res);
     } else if (res->lock.outcome == LOCK_RELEASED) {
-        if (id == NULL)
-            snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
+        snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
+        snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
         snprintf(ev.detail, sizeof(ev.detail), "released");
     } else {
         snprintf(ev.detail, sizeof(ev.detail), "nothing held");
@@ -603,6 +738,7 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
         note_holder(&ev, res);
     } else if (res->lock.outcome == LOCK_RELEASED) {
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
+        snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
         snprintf(ev.detail, sizeof(ev.detail), "admin released the lease of ID %.150s",
                  res->lock.previous.id);
     } else {

@@ -26,11 +26,17 @@ int statejson_scan(const char *data, size_t len, struct state_summary *out, stru
 
 /* Restore (common/staterewrite.c): copies data to out with every top-level "serial" value
  * replaced by new_serial, every other byte unchanged (lineage, formatting, key order and an
- * OpenTofu envelope's ciphertext are kept). data must pass statejson_scan; the key must be
- * written literally (no escapes), as every client writes it. out is reset first. ERR_INVALID
- * when data is not a state. */
+ * OpenTofu envelope's ciphertext are kept). data must pass statejson_scan (keys are compared
+ * unescaped, as JSON readers do). out is reset first. ERR_INVALID when data is not a state. */
 struct buf;
 int statejson_rewrite_serial(const char *data, size_t len, uint64_t new_serial, struct buf *out,
                              struct err *err);
+
+/* The outputs role's view (common/staterewrite.c): the root members terraform_remote_state
+ * reads (version, terraform_version, serial, lineage, outputs, copied verbatim, sensitive
+ * outputs included as remote_state exposes them) and an empty "resources". out is reset
+ * first. ERR_INVALID when data is not a state, ERR_FORBIDDEN when it is OpenTofu-encrypted
+ * (nothing can be separated from a ciphertext). */
+int statejson_outputs_view(const char *data, size_t len, struct buf *out, struct err *err);
 
 #endif

@@ -116,6 +116,7 @@ static int persist(struct embedded *em, struct err *err)
         json_object_set_new(o, "info", json_string(e->h.info_json ? e->h.info_json : ""));
         json_object_set_new(o, "created_us", json_integer(e->h.created_us));
         json_object_set_new(o, "renewed_us", json_integer(e->h.renewed_us));
+        json_object_set_new(o, "owner", json_string(e->h.owner));
         json_array_append_new(arr, o);
     }
     json_t *root = json_object();
@@ -152,9 +153,10 @@ static int load(struct embedded *em, struct err *err)
     {
         json_t *st = json_object_get(o, "state"), *id = json_object_get(o, "id");
         json_t *info = json_object_get(o, "info"), *cr = json_object_get(o, "created_us");
-        json_t *rn = json_object_get(o, "renewed_us");
+        json_t *rn = json_object_get(o, "renewed_us"), *owner = json_object_get(o, "owner");
         if (!json_is_string(st) || !json_is_string(id) || !json_is_string(info) ||
             !json_is_integer(cr) || !json_is_integer(rn) || json_string_length(id) >= LOCK_ID_MAX ||
+            (owner && (!json_is_string(owner) || json_string_length(owner) >= LOCK_OWNER_MAX)) ||
             find(em, json_string_value(st))) {
             err_set(err, ERR_INVALID, "%s: lock entry %zu is malformed", em->path, i);
             goto out;
@@ -164,6 +166,8 @@ static int load(struct embedded *em, struct err *err)
         e->h.info_json = xstrdup(json_string_value(info));
         e->h.created_us = json_integer_value(cr);
         e->h.renewed_us = json_integer_value(rn);
+        /* Files written before owners were recorded have none: "" (unknown). */
+        snprintf(e->h.owner, sizeof(e->h.owner), "%s", owner ? json_string_value(owner) : "");
         e->h.expires_us = e->h.renewed_us + em->base.ttl_us;
     }
     rc = 0;
@@ -221,13 +225,18 @@ static int commit(struct embedded *em, struct undo *u, struct err *err)
 }
 
 static int emb_acquire(struct lockstore *ls, const char *state, const char *id,
-                       const char *info_json, struct lock_result *res, struct err *err)
+                       const char *info_json, const char *owner, struct lock_result *res,
+                       struct err *err)
 {
     struct embedded *em = (struct embedded *)ls;
     if (state_check(state, err) != 0 || id_check(id, err) != 0)
         return -1;
     if (info_json && !utf8_ok(info_json))
         return err_set(err, ERR_INVALID, "lock info is not valid UTF-8");
+    if (!owner)
+        owner = "";
+    if (strlen(owner) >= LOCK_OWNER_MAX || !utf8_ok(owner))
+        return err_set(err, ERR_INVALID, "lock owner too long or not valid UTF-8");
     int rc = 0;
     pthread_mutex_lock(&em->mu);
     int64_t now = now_us();
@@ -256,6 +265,7 @@ static int emb_acquire(struct lockstore *ls, const char *state, const char *id,
         }
         snprintf(e->h.id, sizeof(e->h.id), "%s", id);
         e->h.info_json = xstrdup(info_json ? info_json : "");
+        snprintf(e->h.owner, sizeof(e->h.owner), "%s", owner);
         e->h.created_us = e->h.renewed_us = now;
         e->h.expires_us = now + ls->ttl_us;
     }

@@ -23,6 +23,8 @@ void lock_holder_copy(struct lock_holder *dst, const struct lock_holder *src)
 {
     memcpy(dst->id, src->id, sizeof(dst->id));
     dst->id[sizeof(dst->id) - 1] = '\0';
+    memcpy(dst->owner, src->owner, sizeof(dst->owner));
+    dst->owner[sizeof(dst->owner) - 1] = '\0';
     dst->info_json = src->info_json ? xstrdup(src->info_json) : NULL;
     dst->created_us = src->created_us;
     dst->renewed_us = src->renewed_us;

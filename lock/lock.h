@@ -17,10 +17,13 @@
 
 #include "common/err.h"
 
-#define LOCK_ID_MAX 256 /* IDs longer than 255 bytes are refused with ERR_INVALID */
+#define LOCK_ID_MAX    256 /* IDs longer than 255 bytes are refused with ERR_INVALID */
+#define LOCK_OWNER_MAX 400 /* the identity that took a lock, as auth_owner writes it */
 
 struct lock_holder {
     char id[LOCK_ID_MAX];
+    char owner[LOCK_OWNER_MAX]; /* who took it (authenticated, not the client's claim); "" for
+                                   leases taken before owners were recorded */
     char *info_json;    /* the client's lock info JSON, verbatim (malloc'd; lock_holder_cleanup) */
     int64_t created_us; /* when the lease was taken, server clock */
     int64_t renewed_us; /* last renewal */
@@ -66,9 +69,10 @@ struct lock_entry {
 struct lockstore;
 struct lockstore_ops {
     /* LOCK. 0 with outcome ACQUIRED, REENTERED or TAKEN_OVER; -1 with ERR_LOCKED and
-     * res->holder set when another ID holds a live lease. info_json is stored verbatim. */
+     * res->holder set when another ID holds a live lease. info_json is stored verbatim, owner
+     * (the authenticated identity) with it; a re-entry keeps the first owner. */
     int (*acquire)(struct lockstore *ls, const char *state, const char *id, const char *info_json,
-                   struct lock_result *res, struct err *err);
+                   const char *owner, struct lock_result *res, struct err *err);
     /* UNLOCK. id NULL means force (any holder is released). 0 with RELEASED or NOT_HELD; -1
      * with ERR_LOCKED and res->holder when id names another live holder. */
     int (*release)(struct lockstore *ls, const char *state, const char *id, struct lock_result *res,

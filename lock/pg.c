@@ -42,30 +42,33 @@ struct pg_lockstore {
 /* The statements read better laid out as SQL. */
 /* clang-format off */
 
-/* The five holder columns of table alias t: id, info, created, renewed, expires (us). */
+/* The six holder columns of table alias t: id, info, created, renewed, expires (us), owner. */
 #define HOLDER_COLS(t)                                                                             \
     t ".id, " t ".info, " PGCONN_US(t ".created_at") ", " PGCONN_US(t ".renewed_at") ", "         \
-    PGCONN_US(t ".expires_at")
+    PGCONN_US(t ".expires_at") ", " t ".owner"
+#define HOLDER_NCOLS 6
 
-/* $1 state, $2 id, $3 info, $4 ttl (us). Columns: 0 outcome (A/R/T, NULL when refused),
- * 1-5 the lease now, 6-10 the row as it was before (NULL when none). */
+/* $1 state, $2 id, $3 info, $4 ttl (us), $5 owner. Columns: 0 outcome (A/R/T, NULL when
+ * refused), 1-6 the lease now, 7-12 the row as it was before (NULL when none). A re-entry
+ * keeps the first owner, as it keeps the first info. */
 static const char SQL_ACQUIRE[] =
     "WITH old AS ("
-    "  SELECT id, info, created_at, renewed_at, expires_at, expires_at <= now() AS expired"
+    "  SELECT id, info, created_at, renewed_at, expires_at, owner, expires_at <= now() AS expired"
     "  FROM locks WHERE state = $1 FOR UPDATE"
     "), up AS ("
-    "  INSERT INTO locks AS l (state, id, info, created_at, renewed_at, expires_at)"
+    "  INSERT INTO locks AS l (state, id, info, created_at, renewed_at, expires_at, owner)"
     "  SELECT $1::text, $2::text, $3::text, now(), now(),"
-    "         now() + $4::bigint * interval '1 microsecond'"
+    "         now() + $4::bigint * interval '1 microsecond', $5::text"
     "  FROM (SELECT count(*) FROM old) AS after_old"
     "  ON CONFLICT (state) DO UPDATE SET"
     "    id = EXCLUDED.id,"
     "    info = CASE WHEN l.expires_at > now() THEN l.info ELSE EXCLUDED.info END,"
+    "    owner = CASE WHEN l.expires_at > now() THEN l.owner ELSE EXCLUDED.owner END,"
     "    created_at = CASE WHEN l.expires_at > now() THEN l.created_at ELSE now() END,"
     "    renewed_at = now(),"
     "    expires_at = EXCLUDED.expires_at"
     "  WHERE l.expires_at <= now() OR l.id = EXCLUDED.id"
-    "  RETURNING l.id, l.info, l.created_at, l.renewed_at, l.expires_at"
+    "  RETURNING l.id, l.info, l.created_at, l.renewed_at, l.expires_at, l.owner"
     ") "
     "SELECT CASE WHEN up.id IS NULL THEN NULL"
     "            WHEN old.id IS NULL THEN 'A' WHEN old.expired THEN 'T' ELSE 'R' END, "
@@ -77,7 +80,7 @@ static const char SQL_LIVE[] =
     "SELECT " HOLDER_COLS("l") " FROM locks l"
                                " WHERE l.state = $1 AND l.expires_at > now()";
 
-/* $1 state, $2 id or NULL (force). Column 5: whether the deleted lease was live. */
+/* $1 state, $2 id or NULL (force). Column 6: whether the deleted lease was live. */
 static const char SQL_RELEASE[] =
     "DELETE FROM locks l WHERE l.state = $1 AND ($2::text IS NULL OR l.id = $2)"
     " RETURNING " HOLDER_COLS("l") ", l.expires_at > now()";
@@ -100,7 +103,7 @@ static struct pg_lockstore *pls(struct lockstore *ls)
     return (struct pg_lockstore *)ls;
 }
 
-/* Fills h from 5 columns starting at col; false when they are NULL (no such row). */
+/* Fills h from HOLDER_NCOLS columns starting at col; false when they are NULL (no such row). */
 static bool read_holder(const PGresult *r, int row, int col, struct lock_holder *h)
 {
     if (PQgetisnull(r, row, col))
@@ -111,6 +114,7 @@ static bool read_holder(const PGresult *r, int row, int col, struct lock_holder 
     h->created_us = strtoll(PQgetvalue(r, row, col + 2), NULL, 10);
     h->renewed_us = strtoll(PQgetvalue(r, row, col + 3), NULL, 10);
     h->expires_us = strtoll(PQgetvalue(r, row, col + 4), NULL, 10);
+    snprintf(h->owner, sizeof(h->owner), "%s", PQgetvalue(r, row, col + 5));
     return true;
 }
 
@@ -141,18 +145,19 @@ static int locked(const char *state, struct lock_result *res, struct err *err)
 }
 
 static int pg_acquire(struct lockstore *ls, const char *state, const char *id,
-                      const char *info_json, struct lock_result *res, struct err *err)
+                      const char *info_json, const char *owner, struct lock_result *res,
+                      struct err *err)
 {
     struct pg_lockstore *p = pls(ls);
     if (!id || !id[0])
         return err_set(err, ERR_INVALID, "lock without an ID");
     if (check_id(id, err) != 0)
         return -1;
-    const char *params[] = {state, id, info_json ? info_json : "", p->ttl};
+    const char *params[] = {state, id, info_json ? info_json : "", p->ttl, owner ? owner : ""};
     /* Refused with no holder visible means the holder released or expired between the
      * statement's snapshot and our report; the lock is free now, so try again (bounded). */
     for (int attempt = 0; attempt < 3; attempt++) {
-        PGresult *r = pgconn_exec(p->pool, "acquire lock", SQL_ACQUIRE, 4, params, true, err);
+        PGresult *r = pgconn_exec(p->pool, "acquire lock", SQL_ACQUIRE, 5, params, true, err);
         if (!r)
             return -1;
         int rows = PQntuples(r);
@@ -165,11 +170,11 @@ static int pg_acquire(struct lockstore *ls, const char *state, const char *id,
             read_holder(r, 0, 1, &res->holder);
             res->outcome = o == 'A' ? LOCK_ACQUIRED : o == 'T' ? LOCK_TAKEN_OVER : LOCK_REENTERED;
             if (o == 'T')
-                read_holder(r, 0, 6, &res->previous);
+                read_holder(r, 0, 1 + HOLDER_NCOLS, &res->previous);
             PQclear(r);
             return 0;
         }
-        bool have = read_holder(r, 0, 6, &res->holder);
+        bool have = read_holder(r, 0, 1 + HOLDER_NCOLS, &res->holder);
         PQclear(r);
         if (!have) {
             int found = read_live(p, state, res, err);
@@ -194,7 +199,7 @@ static int pg_release(struct lockstore *ls, const char *state, const char *id,
     if (!r)
         return -1;
     if (PQntuples(r) > 0) {
-        bool live = PQgetvalue(r, 0, 5)[0] == 't';
+        bool live = PQgetvalue(r, 0, HOLDER_NCOLS)[0] == 't';
         if (live) {
             read_holder(r, 0, 0, &res->previous);
             res->outcome = LOCK_RELEASED;

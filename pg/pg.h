@@ -70,6 +70,9 @@ int pgconn_fail(struct pgconn_pool *p, PGconn *c, const PGresult *r, const char 
 /* Timestamps travel as microseconds since the epoch (bigint) in both directions. */
 #define PGCONN_US(col) "(extract(epoch from " col ") * 1000000)::bigint"
 
+/* The schema version this build migrates a database to (the number of migrations). */
+int pg_schema_version(void);
+
 /* Advisory lock keys (pg_advisory_xact_lock): distinct constants so the migration lock and the
  * audit append lock never wait for each other. */
 #define PGCONN_LOCK_MIGRATE 0x73746174656401LL /* "stated" 01 */

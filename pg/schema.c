@@ -65,8 +65,20 @@ static const char *const migrations[] = {
     "ALTER TABLE audit_events ALTER COLUMN serial TYPE numeric(20,0);"
     "ALTER TABLE audit_events ADD CONSTRAINT audit_events_serial_u64"
     "  CHECK (serial >= 0 AND serial <= 18446744073709551615);",
+
+    /* From 4 on, migrations are written to be re-runnable (IF NOT EXISTS), so a test can roll
+     * the recorded version back to an earlier one and migrate again. */
+
+    /* 4: the identity that took a lock (a token name, or an OIDC rule's name and subject), so
+     * force-unlock can tell the holder's own retried job from someone else. */
+    "ALTER TABLE locks ADD COLUMN IF NOT EXISTS owner text NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int pg_schema_version(void)
+{
+    return N_MIGRATIONS;
+}
 
 int pg__migrate(struct pgconn_pool *p, struct err *err)
 {

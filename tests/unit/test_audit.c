@@ -141,13 +141,67 @@ static void test_csv(void)
     struct err e = {0};
     CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
     CHECK_STR(b.data, "9,2026-11-22T02:20:13.123456Z,,\"a,b\",\"say \"\"hi\"\"\",\"'=cmd()\","
-                      "write,x,,3,,,,200,\"line1\nline2\"," ZERO64 "\r\n");
+                      "write,x,,3,,,,200,\"line1\nline2\",,,,,,,,," ZERO64 "\r\n");
     CHECK(strncmp(audit_csv_header, "seq,time,", 9) == 0);
     /* The serial is exact in CSV too. */
     ev.serial = UINT64_MAX;
     buf_reset(&b);
     CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
     CHECK(strstr(b.data, ",x,,18446744073709551615,,,,200,") != NULL);
+    /* The identity and lock fields, in the header's order. */
+    snprintf(ev.issuer, sizeof(ev.issuer), "https://gitlab.example");
+    snprintf(ev.lock_owner, sizeof(ev.lock_owner), "-ci");
+    buf_reset(&b);
+    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
+    CHECK(strstr(b.data, "\",,https://gitlab.example,,,,,,\"'-ci\"," ZERO64 "\r\n") != NULL);
+    CHECK(strstr(audit_csv_header, ",detail,peer,issuer,subject,jti,lock_who,lock_operation,"
+                                   "lock_info,lock_owner,hash\r\n") != NULL);
+    buf_cleanup(&b);
+}
+
+/* The optional fields: absent from the text when empty (so older lines read unchanged), in a
+ * fixed order when set, read back exactly, and never accepted present-but-empty or unknown. */
+static void test_optional_fields(void)
+{
+    struct audit_event ev, back;
+    sample(&ev, 1);
+    struct buf b;
+    buf_init(&b, 0);
+    struct err e = {0};
+    char hash[65], h2[65];
+    CHECK_INT(audit_event_canonical(&ev, 1, ZERO64, &b, hash, &e), 0);
+    CHECK(strstr(b.data, "\"peer\"") == NULL && strstr(b.data, "\"lock_owner\"") == NULL);
+    snprintf(ev.peer, sizeof(ev.peer), "10.0.0.9");
+    snprintf(ev.issuer, sizeof(ev.issuer), "https://token.actions.githubusercontent.com");
+    snprintf(ev.subject, sizeof(ev.subject), "repo:org/infra:ref:refs/heads/main");
+    snprintf(ev.jti, sizeof(ev.jti), "j-42");
+    snprintf(ev.lock_who, sizeof(ev.lock_who), "runner@ci");
+    snprintf(ev.lock_operation, sizeof(ev.lock_operation), "OperationTypeApply");
+    snprintf(ev.lock_info, sizeof(ev.lock_info), "\"quoted\"");
+    snprintf(ev.lock_owner, sizeof(ev.lock_owner), "gh:org/infra sub=repo:org/infra");
+    buf_reset(&b);
+    CHECK_INT(audit_event_canonical(&ev, 1, ZERO64, &b, hash, &e), 0);
+    const char *order = strstr(b.data, "\"detail\":\"\",\"peer\":\"10.0.0.9\",\"issuer\":");
+    CHECK(order != NULL);
+    CHECK(strstr(b.data, "\"lock_owner\":\"gh:org/infra sub=repo:org/infra\",\"prev\":") != NULL);
+    uint64_t seq;
+    CHECK_INT(audit_event_parse(b.data, b.len, &back, &seq, NULL, h2, &e), 0);
+    CHECK_STR(h2, hash);
+    CHECK_STR(back.peer, ev.peer);
+    CHECK_STR(back.subject, ev.subject);
+    CHECK_STR(back.jti, ev.jti);
+    CHECK_STR(back.lock_info, ev.lock_info);
+    CHECK_STR(back.lock_owner, ev.lock_owner);
+    /* Present but empty, or a key nobody writes: not an event. */
+    char *p = strstr(b.data, "\"jti\":\"j-42\"");
+    char *bad = xasprintf("%.*s\"jti\":\"\"%s", (int)(p - b.data), b.data, p + 12);
+    CHECK_INT(audit_event_parse(bad, strlen(bad), &back, NULL, NULL, NULL, &e), -1);
+    err_clear(&e);
+    free(bad);
+    bad = xasprintf("%.*s\"extra\":\"x\",%s", (int)(p - b.data), b.data, p);
+    CHECK_INT(audit_event_parse(bad, strlen(bad), &back, NULL, NULL, NULL, &e), -1);
+    err_clear(&e);
+    free(bad);
     buf_cleanup(&b);
 }
 
@@ -584,6 +638,7 @@ int main(void)
     RUN(test_canonical_text_and_hash);
     RUN(test_canonical_invalid_utf8);
     RUN(test_csv);
+    RUN(test_optional_fields);
     RUN(test_canonical_u64_serial);
     RUN(test_jsonl_append_verify_restart);
     RUN(test_jsonl_torn_tail);

@@ -37,7 +37,7 @@ static int do_acquire(struct lockstore *ls, const char *state, const char *id, i
 {
     struct lock_result r;
     lock_result_init(&r);
-    int rc = ls->ops->acquire(ls, state, id, INFO_A, &r, e);
+    int rc = ls->ops->acquire(ls, state, id, INFO_A, "ci", &r, e);
     if (outcome)
         *outcome = (int)r.outcome;
     if (prev_id)
@@ -154,7 +154,10 @@ static void test_force_unlock_and_bad_ids(void)
     /* Bytes that are not UTF-8 could not be kept in locks.json: refused, file still loads. */
     struct lock_result r;
     lock_result_init(&r);
-    CHECK_INT(ls->ops->acquire(ls, "t", "id", "{\"Who\":\"\xff\"}", &r, &e), -1);
+    CHECK_INT(ls->ops->acquire(ls, "t", "id", "{\"Who\":\"\xff\"}", "ci", &r, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    CHECK_INT(ls->ops->acquire(ls, "t", "id", "{}", "ci \xff", &r, &e), -1);
     CHECK_INT(e.code, ERR_INVALID);
     err_clear(&e);
     CHECK_INT(do_acquire(ls, "t", "\xc3(", &oc, NULL, NULL, &e), -1);
@@ -309,6 +312,49 @@ static void test_concurrent_acquire(void)
     ls->ops->free(ls);
 }
 
+/* The identity that took a lock is kept with it: across a re-entry by another identity (the
+ * first one stays), across a restart, and a locks.json from before owners loads as "". */
+static void test_owner(void)
+{
+    const char *dir = t_tempdir();
+    struct lockstore *ls = open_ls(dir);
+    struct err e = {0};
+    struct lock_result r;
+    lock_result_init(&r);
+    CHECK_INT(ls->ops->acquire(ls, "s", "a", "{}", "alice", &r, &e), 0);
+    CHECK_STR(r.holder.owner, "alice");
+    lock_result_cleanup(&r);
+    lock_result_init(&r);
+    CHECK_INT(ls->ops->acquire(ls, "s", "a", "{}", "bob", &r, &e), 0);
+    CHECK_INT(r.outcome, LOCK_REENTERED);
+    CHECK_STR(r.holder.owner, "alice");
+    lock_result_cleanup(&r);
+    ls->ops->free(ls);
+    ls = open_ls(dir);
+    lock_result_init(&r);
+    CHECK_INT(ls->ops->get(ls, "s", &r, &e), 0);
+    CHECK_STR(r.holder.owner, "alice");
+    lock_result_cleanup(&r);
+    ls->ops->free(ls);
+
+    char path[512], text[512];
+    snprintf(path, sizeof(path), "%s/locks.json", dir);
+    snprintf(text, sizeof(text),
+             "{\"version\":1,\"locks\":[{\"state\":\"old\",\"id\":\"x\",\"info\":\"{}\","
+             "\"created_us\":%lld,\"renewed_us\":%lld}]}",
+             (long long)now_us(), (long long)now_us());
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    ls = open_ls(dir);
+    lock_result_init(&r);
+    CHECK_INT(ls->ops->get(ls, "old", &r, &e), 0);
+    CHECK_STR(r.holder.id, "x");
+    CHECK_STR(r.holder.owner, "");
+    lock_result_cleanup(&r);
+    ls->ops->free(ls);
+}
+
 static void test_info_json(void)
 {
     struct lock_holder h;
@@ -345,6 +391,7 @@ int main(void)
     RUN(test_lease_expiry);
     RUN(test_persistence_and_list);
     RUN(test_concurrent_acquire);
+    RUN(test_owner);
     RUN(test_info_json);
     return t_report();
 }

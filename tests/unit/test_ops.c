@@ -18,7 +18,7 @@
 
 struct env {
     struct ops o;
-    struct auth_identity admin, writer, reader;
+    struct auth_identity admin, writer, writer2, reader, planner, outputs, jwt;
 };
 
 static void sleep_ms(long ms)
@@ -42,6 +42,15 @@ static void env_open(struct env *v, int64_t ttl_us)
     v->writer = (struct auth_identity){
         .name = "ci", .username = "alice", .role = ROLE_WRITE, .pattern = "team/**"};
     v->reader = (struct auth_identity){.name = "ro", .role = ROLE_READ, .pattern = "**"};
+    v->writer2 = (struct auth_identity){.name = "ci-2", .role = ROLE_WRITE, .pattern = "team/**"};
+    v->planner = (struct auth_identity){.name = "plan", .role = ROLE_PLAN, .pattern = "team/**"};
+    v->outputs = (struct auth_identity){.name = "out", .role = ROLE_OUTPUTS, .pattern = "team/**"};
+    v->jwt = (struct auth_identity){.name = "gitlab:team/net@main",
+                                    .role = ROLE_WRITE,
+                                    .pattern = "team/**",
+                                    .issuer = "https://gitlab.example",
+                                    .subject = "project_path:team/net:ref_type:branch:ref:main",
+                                    .jti = "j-1"};
 }
 
 static void env_close(struct env *v)
@@ -400,47 +409,121 @@ static void test_serial_u64_and_restore_overflow(void)
     env_close(&v);
 }
 
-static void test_unlock_and_force_unlock(void)
+static enum err_code unlock_as(struct env *v, const struct auth_identity *who, const char *body,
+                               struct op_result *keep)
+{
+    struct op_request q = {.state = "team/u", .body = body, .body_len = body ? strlen(body) : 0};
+    return run(ops_unlock, v, who, &q, keep);
+}
+
+static void test_unlock_compares_the_id(void)
 {
     struct env v;
     env_open(&v, LONG_TTL_US);
     char *info_a = lock_info("id-a"), *info_b = lock_info("id-b");
     struct op_result res;
     CHECK_INT(lock_state(&v, "team/u", "id-a", NULL), ERR_OK);
-    /* UNLOCK compares the ID only */
-    struct op_request q = {.state = "team/u", .body = info_b, .body_len = strlen(info_b)};
-    CHECK_INT(run(ops_unlock, &v, &v.writer, &q, &res), ERR_LOCKED);
+    CHECK_INT(unlock_as(&v, &v.writer, info_b, &res), ERR_LOCKED);
     CHECK_STR(res.lock.holder.id, "id-a");
     op_result_cleanup(&res);
-    /* Terraform's force-unlock (no body), refused when the server disables it */
-    struct op_request force = {.state = "team/u"};
-    v.o.no_force_unlock = true;
-    CHECK_INT(run(ops_unlock, &v, &v.writer, &force, &res), ERR_LOCKED);
-    CHECK(res.forced);
-    CHECK_STR(res.lock.holder.id, "id-a");
+    /* Another writer with the holder's full lock info: a normal unlock, the ID is the proof. */
+    CHECK_INT(unlock_as(&v, &v.writer2, info_a, &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_RELEASED);
+    op_result_cleanup(&res);
+    CHECK_INT(unlock_as(&v, &v.writer, info_a, &res), ERR_OK);
+    CHECK_INT(res.lock.outcome, LOCK_NOT_HELD);
+    op_result_cleanup(&res);
+    free(info_a);
+    free(info_b);
+    env_close(&v);
+}
+
+/* Who may force-unlock a lock "ci" took, per policy, with terraform's empty body and OpenTofu's
+ * ID-only body: 0 = released, else the refusal. */
+static void test_force_unlock_matrix(void)
+{
+    static const struct {
+        enum force_unlock_policy policy;
+        enum err_code holder, other, admin;
+    } rows[] = {
+        {FORCE_UNLOCK_HOLDER_OR_ADMIN, ERR_OK, ERR_FORBIDDEN, ERR_OK},
+        {FORCE_UNLOCK_ANY, ERR_OK, ERR_OK, ERR_OK},
+        {FORCE_UNLOCK_NEVER, ERR_LOCKED, ERR_LOCKED, ERR_LOCKED},
+    };
+    const char *bodies[] = {NULL, "{\"ID\":\"id-f\",\"Operation\":\"\",\"Info\":\"\",\"Who\":\"\","
+                                  "\"Version\":\"\",\"Created\":\"0001-01-01T00:00:00Z\","
+                                  "\"Path\":\"\"}"};
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        v.o.force_unlock = rows[r].policy;
+        const struct auth_identity *who[] = {&v.writer, &v.writer2, &v.admin};
+        enum err_code want[] = {rows[r].holder, rows[r].other, rows[r].admin};
+        for (size_t b = 0; b < 2; b++) {
+            for (size_t w = 0; w < 3; w++) {
+                struct op_result res;
+                CHECK_INT(lock_state(&v, "team/u", "id-f", NULL), ERR_OK);
+                CHECK_INT(unlock_as(&v, who[w], bodies[b], &res), want[w]);
+                CHECK(res.forced);
+                if (want[w] == ERR_FORBIDDEN)
+                    CHECK(strstr(res.err.msg, "taken by 'ci'") != NULL);
+                op_result_cleanup(&res);
+                struct audit_event ev;
+                CHECK(event_from_end(&v, 0, &ev));
+                CHECK_STR(ev.action, "force-unlock");
+                CHECK_STR(ev.actor, who[w]->name);
+                CHECK_STR(ev.lock_owner, "ci"); /* both identities, allowed or refused */
+                CHECK_INT(ev.status, want[w] == ERR_OK ? 200 : err_http_status(want[w]));
+                struct op_request q = {.state = "team/u", .lock_id = "id-f"};
+                CHECK_INT(run(ops_force_unlock, &v, &v.admin, &q, NULL), ERR_OK);
+            }
+        }
+    }
+    /* OpenTofu's ID-only body with a wrong ID, from the holder: the ID is still compared. */
+    v.o.force_unlock = FORCE_UNLOCK_HOLDER_OR_ADMIN;
+    CHECK_INT(lock_state(&v, "team/u", "id-g", NULL), ERR_OK);
+    CHECK_INT(unlock_as(&v, &v.writer, bodies[1], NULL), ERR_LOCKED);
+    /* Nothing held: a force-unlock by anyone allowed to lock is a no-op. */
+    CHECK_INT(run(ops_force_unlock, &v, &v.admin, &(struct op_request){.state = "team/u"}, NULL),
+              ERR_OK);
+    CHECK_INT(unlock_as(&v, &v.writer2, NULL, NULL), ERR_OK);
+    env_close(&v);
+}
+
+/* A JWT identity owns its lock by rule name and subject: the same rule with another subject is
+ * someone else. */
+static void test_force_unlock_jwt_owner(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *info = lock_info("id-j");
+    struct op_request lq = {.state = "team/u", .body = info, .body_len = strlen(info)};
+    CHECK_INT(run(ops_lock, &v, &v.jwt, &lq, NULL), ERR_OK);
+    struct auth_identity other = v.jwt;
+    snprintf(other.subject, sizeof(other.subject), "project_path:team/net:ref:feature");
+    struct op_result res;
+    CHECK_INT(unlock_as(&v, &other, NULL, &res), ERR_FORBIDDEN);
+    CHECK(strstr(res.err.msg, "sub=project_path:team/net:ref_type:branch:ref:main") != NULL);
     op_result_cleanup(&res);
     struct audit_event ev;
     CHECK(event_from_end(&v, 0, &ev));
-    CHECK_STR(ev.action, "force-unlock");
-    CHECK_INT(ev.status, 423);
-    v.o.no_force_unlock = false;
-    CHECK_INT(run(ops_unlock, &v, &v.writer, &force, &res), ERR_OK);
-    CHECK_INT(res.lock.outcome, LOCK_RELEASED);
-    op_result_cleanup(&res);
-    CHECK(event_from_end(&v, 0, &ev));
-    CHECK_STR(ev.lock_id, "id-a"); /* the lease it released */
-    /* nothing held: 200 */
-    q.body = info_a;
-    q.body_len = strlen(info_a);
-    CHECK_INT(run(ops_unlock, &v, &v.writer, &q, &res), ERR_OK);
-    CHECK_INT(res.lock.outcome, LOCK_NOT_HELD);
-    op_result_cleanup(&res);
+    CHECK_STR(ev.subject, "project_path:team/net:ref:feature");
+    CHECK_STR(ev.issuer, "https://gitlab.example");
+    CHECK_STR(ev.jti, "j-1");
+    CHECK_INT(unlock_as(&v, &v.jwt, NULL, NULL), ERR_OK);
+    free(info);
+    env_close(&v);
+}
 
-    /* the admin force-unlock: admin only, not affected by --no-force-unlock */
+static void test_admin_force_unlock(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    struct op_result res;
     CHECK_INT(lock_state(&v, "team/u", "id-c", NULL), ERR_OK);
     struct op_request fq = {.state = "team/u"};
     CHECK_INT(run(ops_force_unlock, &v, &v.writer, &fq, NULL), ERR_FORBIDDEN);
-    v.o.no_force_unlock = true;
+    v.o.force_unlock = FORCE_UNLOCK_NEVER; /* the admin API's is not affected */
     fq.lock_id = "id-other";
     CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, &res), ERR_LOCKED);
     CHECK(strstr(res.err.msg, "not the ID given") != NULL);
@@ -449,8 +532,86 @@ static void test_unlock_and_force_unlock(void)
     CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, &res), ERR_OK);
     CHECK_STR(res.lock.previous.id, "id-c");
     op_result_cleanup(&res);
-    free(info_a);
-    free(info_b);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.lock_owner, "ci");
+    env_close(&v);
+}
+
+/* plan: reads, locks and unlocks its own lock; writes nothing and releases no one else's. */
+static void test_plan_role(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-pl", "x"), *info = lock_info("id-p");
+    CHECK_INT(write_state(&v, "team/p", s1, NULL, NULL), ERR_OK);
+    struct op_request q = {.state = "team/p", .body = info, .body_len = strlen(info)};
+    struct op_result res;
+    CHECK_INT(run(ops_read, &v, &v.planner, &q, NULL), ERR_OK);
+    CHECK_INT(run(ops_lock, &v, &v.planner, &q, NULL), ERR_OK);
+    struct op_request wq = {.state = "team/p", .body = s1, .body_len = strlen(s1),
+                            .lock_id = "id-p"};
+    CHECK_INT(run(ops_write, &v, &v.planner, &wq, &res), ERR_FORBIDDEN);
+    CHECK(strstr(res.err.msg, "has role plan, which may not change states") != NULL);
+    op_result_cleanup(&res);
+    CHECK_INT(run(ops_delete, &v, &v.planner, &wq, NULL), ERR_FORBIDDEN);
+    CHECK_INT(run(ops_unlock, &v, &v.planner, &q, NULL), ERR_OK);
+    /* Someone else's lock, even with its ID: 403. */
+    CHECK_INT(lock_state(&v, "team/p", "id-p", NULL), ERR_OK);
+    CHECK_INT(run(ops_unlock, &v, &v.planner, &q, &res), ERR_FORBIDDEN);
+    CHECK(strstr(res.err.msg, "role plan may unlock only its own locks") != NULL);
+    op_result_cleanup(&res);
+    CHECK_INT(current_serial(&v, "team/p"), 1);
+    free(s1);
+    free(info);
+    env_close(&v);
+}
+
+/* outputs: the state reduced to what terraform_remote_state reads, nothing else. */
+static void test_outputs_role(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    const char *full = "{\"version\":4,\"terraform_version\":\"1.11.0\",\"serial\":3,"
+                       "\"lineage\":\"lin-o\",\"outputs\":{\"url\":{\"value\":12345678901234567890,"
+                       "\"type\":\"number\"},\"pw\":{\"value\":\"s3cr3t\",\"type\":\"string\","
+                       "\"sensitive\":true}},\"resources\":[{\"mode\":\"managed\",\"type\":\"x\","
+                       "\"name\":\"db\",\"instances\":[{\"attributes\":{\"password\":\"hidden\"}}]}],"
+                       "\"check_results\":null}";
+    CHECK_INT(write_state(&v, "team/o", full, NULL, NULL), ERR_OK);
+    struct op_request q = {.state = "team/o"};
+    struct op_result res;
+    CHECK_INT(run(ops_read, &v, &v.outputs, &q, &res), ERR_OK);
+    const char *want = "{\"version\":4,\"terraform_version\":\"1.11.0\",\"serial\":3,"
+                       "\"lineage\":\"lin-o\",\"outputs\":{\"url\":{\"value\":12345678901234567890,"
+                       "\"type\":\"number\"},\"pw\":{\"value\":\"s3cr3t\",\"type\":\"string\","
+                       "\"sensitive\":true}},\"resources\":[]}\n";
+    CHECK_MEM(res.data->data, res.data->len, want, strlen(want));
+    char md5[25];
+    md5_base64(want, strlen(want), md5);
+    CHECK_STR(res.md5, md5);
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK(strstr(ev.detail, "outputs only") != NULL);
+    /* No lock, no write, no other state. */
+    char *info = lock_info("id-o");
+    struct op_request lq = {.state = "team/o", .body = info, .body_len = strlen(info)};
+    CHECK_INT(run(ops_lock, &v, &v.outputs, &lq, NULL), ERR_FORBIDDEN);
+    struct op_request wq = {.state = "team/o", .body = full, .body_len = strlen(full)};
+    CHECK_INT(run(ops_write, &v, &v.outputs, &wq, NULL), ERR_FORBIDDEN);
+    q.state = "other/o";
+    CHECK_INT(run(ops_read, &v, &v.outputs, &q, NULL), ERR_FORBIDDEN);
+    /* An OpenTofu-encrypted state cannot be reduced. */
+    const char *enc = "{\"serial\":1,\"lineage\":\"lin-e\",\"meta\":{},\"encrypted_data\":\"AAAA\","
+                      "\"encryption_version\":\"v0\"}";
+    CHECK_INT(write_state(&v, "team/e", enc, NULL, NULL), ERR_OK);
+    q.state = "team/e";
+    CHECK_INT(run(ops_read, &v, &v.outputs, &q, &res), ERR_FORBIDDEN);
+    CHECK(strstr(res.err.msg, "encrypted") != NULL);
+    CHECK(res.data == NULL);
+    op_result_cleanup(&res);
+    free(info);
     env_close(&v);
 }
 
@@ -550,7 +711,12 @@ int main(void)
     RUN(test_expired_holder_refused);
     RUN(test_restore_serial);
     RUN(test_serial_u64_and_restore_overflow);
-    RUN(test_unlock_and_force_unlock);
+    RUN(test_unlock_compares_the_id);
+    RUN(test_force_unlock_matrix);
+    RUN(test_force_unlock_jwt_owner);
+    RUN(test_admin_force_unlock);
+    RUN(test_plan_role);
+    RUN(test_outputs_role);
     RUN(test_roles_and_patterns);
     RUN(test_bad_bodies_change_nothing);
     RUN(test_delete_keeps_snapshots);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/statejson.h"
 #include "tests/unit/t.h"
 
@@ -196,6 +197,42 @@ static void test_embedded_nul_byte(void)
     CHECK(strstr(e.msg, "trailing data") != NULL);
 }
 
+static void expect_view(const char *state, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    struct err e = {0};
+    CHECK_INT(statejson_outputs_view(state, strlen(state), &b, &e), 0);
+    CHECK_STR(b.data, want);
+    buf_cleanup(&b);
+}
+
+/* The outputs view keeps the five root members verbatim, wherever and however they are written,
+ * and nothing else: not nested look-alikes, not escaped spellings. */
+static void test_outputs_view(void)
+{
+    expect_view("{\n  \"version\": 4,\n  \"serial\" : 2 ,\"lineage\":\"l\",\n"
+                "  \"resources\": [{\"outputs\": {\"leak\": 1}}],\n"
+                "  \"outputs\": {\"a\": {\"value\": [1, \"}\", {\"b\": \"]\"}]}}\n}\n",
+                "{\"version\": 4,\"serial\" : 2,\"lineage\":\"l\",\"outputs\": {\"a\": "
+                "{\"value\": [1, \"}\", {\"b\": \"]\"}]}},\"resources\":[]}\n");
+    /* An escaped key is the same key (every JSON reader decodes it); a near miss is not. */
+    expect_view("{\"seri\\u0061l\":1,\"lineage\":\"l\",\"outp\\u0075ts\":{\"x\":1},"
+                "\"outputs2\":{},\"\\u006futputs\\u0000\":{},\"z\":\"\\\"\"}",
+                "{\"seri\\u0061l\":1,\"lineage\":\"l\",\"outp\\u0075ts\":{\"x\":1},"
+                "\"resources\":[]}\n");
+    struct buf b;
+    buf_init(&b, 0);
+    struct err e = {0};
+    CHECK_INT(statejson_outputs_view("{\"serial\":1}", 12, &b, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    const char *enc = "{\"serial\":1,\"lineage\":\"l\",\"encryption_version\":\"v0\"}";
+    CHECK_INT(statejson_outputs_view(enc, strlen(enc), &b, &e), -1);
+    CHECK_INT(e.code, ERR_FORBIDDEN);
+    buf_cleanup(&b);
+}
+
 int main(void)
 {
     RUN(test_valid_v4);
@@ -208,5 +245,6 @@ int main(void)
     RUN(test_bad_utf8);
     RUN(test_deep_nesting);
     RUN(test_embedded_nul_byte);
+    RUN(test_outputs_view);
     return t_report();
 }
