@@ -33,54 +33,42 @@
 #define RSA_MAX_BITS  8192 /* bounds the cost of one verification */
 #define JWKS_MAX_KEYS 100
 
-static int b64url_value(unsigned char c)
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64url_value(char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    const char *p = c != '\0' ? memchr(B64URL, c, 64) : NULL;
+    return p != NULL ? (int)(p - B64URL) : -1;
 }
 
 bool jwt_is_b64url(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (b64url_value((unsigned char)s[i]) < 0)
+        if (b64url_value(s[i]) < 0)
             return false;
     return n > 0;
 }
 
 int jwt_b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t *outlen)
 {
-    size_t o = 0, cap = *outlen;
-    unsigned acc = 0;
-    int bits = 0;
-    if (inlen % 4 == 1) /* 6 bits cannot end a byte */
-        return -1;
-    for (size_t i = 0; i < inlen; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = ((acc << 6) | (unsigned)v) & 0xfff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+    /* base64url is base64 with '-' and '_' for '+' and '/' (common/util.h decodes it once
+     * translated), minus the leniency: no '=' and no '+' or '/' here, and the low bits of the
+     * last character that no byte uses must be zero. */
+    if (inlen == 0) {
+        *outlen = 0;
+        return 0;
     }
-    if (acc != 0) /* the unused low bits of the last character must be zero */
+    if (inlen % 4 == 1 || !jwt_is_b64url(in, inlen))
         return -1;
-    *outlen = o;
-    return 0;
+    int unused_bits = inlen % 4 == 2 ? 4 : inlen % 4 == 3 ? 2 : 0;
+    if ((b64url_value(in[inlen - 1]) & ((1 << unused_bits) - 1)) != 0)
+        return -1;
+    char *std = xmalloc(inlen);
+    for (size_t i = 0; i < inlen; i++)
+        std[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+    int rc = base64_decode(std, inlen, out, outlen);
+    free(std);
+    return rc;
 }
 
 const char *jwt_shown(const char *s, char out[JWT_SHOWN_MAX])
@@ -360,7 +348,7 @@ static EVP_PKEY *pkey_fromdata(const char *type, OSSL_PARAM *params)
 
 static EVP_PKEY *rsa_key(const json_t *jwk, const char **why)
 {
-    unsigned char n[RSA_MAX_BITS / 8 + 1], e[16];
+    unsigned char n[RSA_MAX_BITS / 4], e[16]; /* room to say that n is too large */
     size_t nlen = sizeof(n), elen = sizeof(e);
     if (b64_member(jwk, "n", n, &nlen) != 0 || b64_member(jwk, "e", e, &elen) != 0) {
         *why = "n or e is missing or not base64url";
@@ -371,8 +359,8 @@ static EVP_PKEY *rsa_key(const json_t *jwk, const char **why)
     OSSL_PARAM *params = NULL;
     EVP_PKEY *pkey = NULL;
     *why = "n and e do not make an RSA public key";
-    if (bn != NULL && BN_num_bits(bn) < RSA_MIN_BITS)
-        *why = "RSA key under 2048 bits";
+    if (bn != NULL && (BN_num_bits(bn) < RSA_MIN_BITS || BN_num_bits(bn) > RSA_MAX_BITS))
+        *why = "RSA key under 2048 or over 8192 bits";
     else if (bn != NULL && be != NULL && bld != NULL &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1 &&

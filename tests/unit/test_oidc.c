@@ -163,6 +163,16 @@ static json_t *claims_of(const char *iss, const char *project_path, const char *
     return c;
 }
 
+/* c with the claim name set to v (stolen), or removed when v is NULL. */
+static json_t *with(json_t *c, const char *name, json_t *v)
+{
+    if (v != NULL)
+        json_object_set_new(c, name, v);
+    else
+        json_object_del(c, name);
+    return c;
+}
+
 /* A token of alg and kid over claims (stolen), signed by key. */
 static char *token(const char *alg, const char *kid, json_t *claims, EVP_PKEY *key)
 {
@@ -178,9 +188,15 @@ static char *token(const char *alg, const char *kid, json_t *claims, EVP_PKEY *k
     return jwt;
 }
 
+/* Claims of the first rule: project platform/net on a protected ref. */
+static json_t *good_claims(void)
+{
+    return claims_of(GITLAB, "platform/net", "true");
+}
+
 static char *good_rsa(void)
 {
-    return token("RS256", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa);
+    return token("RS256", "rsa1", good_claims(), rsa);
 }
 
 /* ------------------------------------------------------------------ checking answers */
@@ -288,96 +304,66 @@ static void test_good_tokens(void)
     free(jwt);
 
     /* No jti: allowed, recorded as "". */
-    json_t *c = claims_of(GITLAB, "platform/net", "true");
-    json_object_del(c, "jti");
-    jwt = token("ES256", "ec1", c, ec);
+    jwt = token("ES256", "ec1", with(good_claims(), "jti", NULL), ec);
     CHECK_INT(oidc_authenticate(oidc, jwt, &id, &e), 0);
     CHECK_STR(id.jti, "");
     free(jwt);
 }
 
-static json_t *with_int(json_t *c, const char *name, int64_t v)
+/* Good tokens but for one claim: times, audience, issuer, subject. */
+static void test_claims_refused(void)
 {
-    json_object_set_new(c, name, json_integer((json_int_t)v));
-    return c;
+    json_int_t now = (json_int_t)time(NULL);
+    const struct {
+        const char *claim;
+        json_t *value;
+        const char *why;
+    } cases[] = {
+        {"exp", json_integer(now - 61), "expired"},
+        {"nbf", json_integer(now + 120), "not valid yet"},
+        {"iat", json_integer(now + 120), "issued in the future"},
+        {"iat", json_integer(INT64_MAX), "issued in the future"},
+        {"exp", NULL, "no exp"},
+        {"iat", NULL, "no iat"},
+        {"exp", json_string("tomorrow"), "exp is not a number"},
+        {"aud", json_string("other"), "aud does not name \"stated\""},
+        {"aud", json_pack("[s,s]", "a", "statedx"), "aud does not name"},
+        {"aud", NULL, "aud does not name"},
+        {"iss", json_string(GITLAB "/"), "not a configured issuer"},
+        {"iss", json_string("https://evil.example.com"), "not a configured issuer"},
+        {"iss", NULL, "no iss"},
+        {"sub", NULL, "no sub"},
+        {"sub", json_string("a\nb"), "sub is not a string"},
+        {"jti", json_integer(7), "jti is not a string"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        fails(token("RS256", "rsa1", with(good_claims(), cases[i].claim, cases[i].value), rsa),
+              ERR_AUTH, cases[i].why);
 }
 
-static void test_times(void)
+static void test_claims_accepted(void)
 {
-    int64_t now = (int64_t)time(NULL);
-    json_t *c;
-    fails(token("RS256", "rsa1",
-                with_int(claims_of(GITLAB, "platform/net", "true"), "exp", now - 61), rsa),
-          ERR_AUTH, "expired");
-    fails(token("RS256", "rsa1",
-                with_int(claims_of(GITLAB, "platform/net", "true"), "nbf", now + 120), rsa),
-          ERR_AUTH, "not valid yet");
-    fails(token("RS256", "rsa1",
-                with_int(claims_of(GITLAB, "platform/net", "true"), "iat", now + 120), rsa),
-          ERR_AUTH, "issued in the future");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_del(c, "exp");
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "no exp");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "exp", json_string("tomorrow"));
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "exp is not a number");
-
-    /* Within the 60 s leeway: accepted. */
+    json_int_t now = (json_int_t)time(NULL);
     struct auth_identity id;
     struct err e;
-    c = with_int(claims_of(GITLAB, "platform/net", "true"), "exp", now - 30);
-    c = with_int(with_int(c, "nbf", now + 30), "iat", now + 30);
+    /* Within the 60 s leeway. */
+    json_t *c = with(good_claims(), "exp", json_integer(now - 30));
+    c = with(with(c, "nbf", json_integer(now + 30)), "iat", json_integer(now + 30));
     CHECK_INT(identify(c, &id, &e), 0);
-    /* exp as a JSON real is a NumericDate too. */
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "exp", json_real((double)now + 100.5));
+    /* A NumericDate may be a JSON real; huge values do not overflow; nbf is optional. */
+    CHECK_INT(identify(with(good_claims(), "exp", json_real((double)now + 100.5)), &id, &e), 0);
+    c = with(good_claims(), "exp", json_integer(INT64_MAX));
+    CHECK_INT(identify(with(c, "nbf", json_integer(INT64_MIN)), &id, &e), 0);
+    CHECK_INT(identify(with(good_claims(), "nbf", NULL), &id, &e), 0);
+    /* aud as an array holding the audience among other values. */
+    c = with(good_claims(), "aud", json_pack("[i,s,s]", 1, "other", "stated"));
     CHECK_INT(identify(c, &id, &e), 0);
-    /* Huge values do not overflow. */
-    c = with_int(claims_of(GITLAB, "platform/net", "true"), "exp", INT64_MAX);
-    CHECK_INT(identify(with_int(c, "nbf", INT64_MIN), &id, &e), 0);
-    identify_fails(with_int(claims_of(GITLAB, "platform/net", "true"), "iat", INT64_MAX), ERR_AUTH,
-                   "future");
-}
-
-static void test_audience_issuer(void)
-{
-    json_t *c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "aud", json_string("other"));
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "aud");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "aud", json_pack("[s,s]", "a", "statedx"));
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "aud");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_del(c, "aud");
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "aud");
-
-    struct auth_identity id;
-    struct err e;
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "aud", json_pack("[i,s,s]", 1, "other", "stated"));
-    CHECK_INT(identify(c, &id, &e), 0);
-
-    fails(token("RS256", "rsa1", claims_of(GITLAB "/", "platform/net", "true"), rsa), ERR_AUTH,
-          "not a configured issuer");
-    fails(
-        token("RS256", "rsa1", claims_of("https://evil.example.com", "platform/net", "true"), rsa),
-        ERR_AUTH, "not a configured issuer");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_del(c, "iss");
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "no iss");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_del(c, "sub");
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "no sub");
-    c = claims_of(GITLAB, "platform/net", "true");
-    json_object_set_new(c, "sub", json_string("a\nb"));
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "sub");
 }
 
 static void test_keys(void)
 {
-    fails(token("RS256", "rsa9", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "kid rsa9 is not a key of issuer");
-    fails(token("RS256", NULL, claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH, "no kid");
+    fails(token("RS256", "rsa9", good_claims(), rsa), ERR_AUTH, "kid rsa9 is not a key of issuer");
+    fails(token("RS256", NULL, good_claims(), rsa), ERR_AUTH, "no kid");
     /* An issuer whose keys could never be fetched: 503, whatever the kid. */
     fails(token("RS256", "rsa1", claims_of(DOWN, NULL, NULL), rsa), ERR_UNAVAILABLE,
           "no signing keys");
@@ -391,31 +377,30 @@ static void test_keys(void)
 
 static void test_algs(void)
 {
+    const struct {
+        const char *alg, *kid;
+        EVP_PKEY *key;
+        const char *why;
+    } cases[] = {
+        {"none", "rsa1", NULL, "alg none"},
+        {"HS256", "rsa1", rsa, "alg HS256: shared-secret"}, /* keyed with the public key */
+        {"RS512", "rsa1", rsa, "alg RS512 is not accepted"},
+        {"PS256", "rsa1", rsa, "not accepted"},
+        /* alg and key type must agree, whichever key signed. */
+        {"ES256", "rsa1", ec, "does not fit key rsa1"},
+        {"ES256", "rsa1", rsa, "does not fit key rsa1"},
+        {"RS256", "ec1", rsa, "does not fit key ec1"},
+        /* Signed by a key other than the one named. */
+        {"RS256", "rsa1", rsa_small, "signature"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        fails(token(cases[i].alg, cases[i].kid, good_claims(), cases[i].key), ERR_AUTH,
+              cases[i].why);
     const char *claims = "{\"iss\":\"" GITLAB "\",\"sub\":\"x\"}";
-    fails(token("none", "rsa1", claims_of(GITLAB, "platform/net", "true"), NULL), ERR_AUTH,
-          "alg none");
     fails(compact("{\"alg\":\"none\"}", claims, rsa, false), ERR_AUTH, "alg none");
-    fails(compact("{\"alg\":\"HS256\",\"kid\":\"rsa1\"}", claims, rsa, true), ERR_AUTH,
-          "alg HS256: shared-secret");
-    fails(token("HS256", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "shared-secret");
-    fails(token("RS512", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "alg RS512 is not accepted");
-    fails(token("PS256", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "not accepted");
     fails(compact("{\"kid\":\"rsa1\"}", claims, rsa, false), ERR_AUTH, "no alg");
     fails(compact("{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"crit\":[\"b64\"]}", claims, rsa, false),
           ERR_AUTH, "crit");
-    /* alg and key type must agree, whichever key signed. */
-    fails(token("ES256", "rsa1", claims_of(GITLAB, "platform/net", "true"), ec), ERR_AUTH,
-          "does not fit key rsa1");
-    fails(token("ES256", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "does not fit key rsa1");
-    fails(token("RS256", "ec1", claims_of(GITLAB, "platform/net", "true"), rsa), ERR_AUTH,
-          "does not fit key ec1");
-    /* Signed by a key other than the one named. */
-    fails(token("RS256", "rsa1", claims_of(GITLAB, "platform/net", "true"), rsa_small), ERR_AUTH,
-          "signature");
 }
 
 /* Replaces part i (0-2) of jwt by text (freeing jwt). */
@@ -442,8 +427,7 @@ static void test_tampered(void)
     cs = json_dumps(c, JSON_COMPACT);
     p = b64url(cs, strlen(cs));
     json_decref(c);
-    fails(with_part(token("ES256", "ec1", claims_of(GITLAB, "platform/net", "true"), ec), 1, p),
-          ERR_AUTH, "does not verify");
+    fails(with_part(token("ES256", "ec1", good_claims(), ec), 1, p), ERR_AUTH, "does not verify");
     free(cs);
     free(p);
 
@@ -451,31 +435,48 @@ static void test_tampered(void)
     char *sig = strrchr(jwt, '.') + 1;
     sig[10] = sig[10] == 'A' ? 'B' : 'A';
     fails(jwt, ERR_AUTH, "does not verify");
-    jwt = token("ES256", "ec1", claims_of(GITLAB, "platform/net", "true"), ec);
+    jwt = token("ES256", "ec1", good_claims(), ec);
     sig = strrchr(jwt, '.') + 1;
     sig[5] = sig[5] == 'A' ? 'B' : 'A';
     fails(jwt, ERR_AUTH, "does not verify");
     jwt = good_rsa();
     jwt[strlen(jwt) - 4] = '\0'; /* a shorter RSA signature */
     fails(jwt, ERR_AUTH, "signature");
-    jwt = token("ES256", "ec1", claims_of(GITLAB, "platform/net", "true"), ec);
+    jwt = token("ES256", "ec1", good_claims(), ec);
     fails(with_part(jwt, 2, "AAAA"), ERR_AUTH, "not 64 bytes");
     fails(with_part(good_rsa(), 2, ""), ERR_AUTH, "signature is empty");
     fails(with_part(good_rsa(), 2, "a+b/"), ERR_AUTH, "not base64url");
 }
 
+/* Good claims and a claim of n bytes. */
+static json_t *padded(size_t n)
+{
+    char *pad = xmalloc(n + 1);
+    memset(pad, 'x', n);
+    pad[n] = '\0';
+    json_t *c = with(good_claims(), "pad", json_string(pad));
+    free(pad);
+    return c;
+}
+
 static void test_shape(void)
 {
-    fails(xstrdup("abc"), ERR_AUTH, "three base64url parts");
-    fails(xstrdup("a.b"), ERR_AUTH, "three base64url parts");
-    fails(xstrdup("a.b.c.d"), ERR_AUTH, "three base64url parts");
-    fails(xstrdup(".b.c"), ERR_AUTH, "three base64url parts");
-    fails(xstrdup("a..c"), ERR_AUTH, "three base64url parts");
-    fails(xstrdup(""), ERR_AUTH, "three base64url parts");
-    fails(with_part(good_rsa(), 0, "e30="), ERR_AUTH, "header is not base64url");
-    fails(with_part(good_rsa(), 0, "bm90IGpzb24"), ERR_AUTH, "header is not JSON");
-    fails(with_part(good_rsa(), 0, "WzFd"), ERR_AUTH, "header is not a JSON object");
-    fails(with_part(good_rsa(), 1, "bm90IGpzb24"), ERR_AUTH, "payload is not JSON");
+    static const char *const not_three[] = {"abc", "a.b", "a.b.c.d", ".b.c", "a..c", ""};
+    static const struct {
+        int part;
+        const char *text, *why;
+    } bad_parts[] = {
+        {0, "e30=", "header is not base64url"},
+        {0, "bm90IGpzb24", "header is not JSON"},
+        {0, "WzFd", "header is not a JSON object"},
+        {1, "bm90IGpzb24", "payload is not JSON"},
+        {1, "e30", "no iss"}, /* {} */
+    };
+    for (size_t i = 0; i < sizeof(not_three) / sizeof(not_three[0]); i++)
+        fails(xstrdup(not_three[i]), ERR_AUTH, "three base64url parts");
+    for (size_t i = 0; i < sizeof(bad_parts) / sizeof(bad_parts[0]); i++)
+        fails(with_part(good_rsa(), bad_parts[i].part, bad_parts[i].text), ERR_AUTH,
+              bad_parts[i].why);
     /* A repeated claim: which one counts would depend on the parser. */
     fails(compact("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}",
                   "{\"iss\":\"" GITLAB "\",\"sub\":\"a\",\"sub\":\"b\"}", rsa, false),
@@ -484,21 +485,9 @@ static void test_shape(void)
           ERR_AUTH, "header is not JSON");
     fails(compact("{\"alg\":\"RS256\",\"kid\":7}", "{}", rsa, false), ERR_AUTH, "kid");
 
-    /* Over 16 KB: refused before anything is decoded. */
-    json_t *c = claims_of(GITLAB, "platform/net", "true");
-    char *pad = xmalloc(JWT_MAX_LEN);
-    memset(pad, 'x', JWT_MAX_LEN - 1);
-    pad[JWT_MAX_LEN - 1] = '\0';
-    json_object_set_new(c, "pad", json_string(pad));
-    free(pad);
-    fails(token("RS256", "rsa1", c, rsa), ERR_AUTH, "longer than 16384");
-    /* Just under the limit: fine. */
-    c = claims_of(GITLAB, "platform/net", "true");
-    pad = xmalloc(JWT_MAX_LEN);
-    memset(pad, 'x', 11000);
-    pad[11000] = '\0';
-    json_object_set_new(c, "pad", json_string(pad));
-    free(pad);
+    /* Over 16 KB: refused before anything is decoded. Just under the limit: fine. */
+    fails(token("RS256", "rsa1", padded(JWT_MAX_LEN), rsa), ERR_AUTH, "longer than 16384");
+    json_t *c = padded(11000);
     char *jwt = token("RS256", "rsa1", c, rsa);
     struct auth_identity id = {0};
     struct err e = {0};
@@ -507,12 +496,41 @@ static void test_shape(void)
     free(jwt);
 }
 
+/* A claim value and why the placeholder it fills refuses it. */
+struct refusal {
+    const char *value, *why;
+};
+
+/* A user_login claim (a non-path claim) of the given value, mapped by rules[3]. */
+static json_t *login(const char *v)
+{
+    return with(claims_of(GITLAB, "apps/web", NULL), "user_login", json_string(v));
+}
+
+static json_t *project(const char *v)
+{
+    return with(claims_of(GITLAB, "platform/x", "false"), "project_path", json_string(v));
+}
+
+static json_t *github(const char *repository, const char *ref)
+{
+    json_t *c = with(claims_of(GITHUB, NULL, NULL), "repository", json_string(repository));
+    return with(c, "ref", json_string(ref));
+}
+
+/* The claims rules[2] matches on and, unless NULL, its placeholder's claim environment. */
+static json_t *outputs_claims(json_t *project_id, json_t *ci, const char *environment)
+{
+    json_t *c = with(with(claims_of(GITLAB, "apps/web", NULL), "project_id", project_id), "ci", ci);
+    return environment != NULL ? with(c, "environment", json_string(environment)) : c;
+}
+
 static void test_rules(void)
 {
     struct auth_identity id;
     struct err e;
     /* Rule order: the first match wins (write before plan). */
-    CHECK_INT(identify(claims_of(GITLAB, "platform/net", "true"), &id, &e), 0);
+    CHECK_INT(identify(good_claims(), &id, &e), 0);
     CHECK_INT(id.role, ROLE_WRITE);
     CHECK_INT(identify(claims_of(GITLAB, "platform/net", "false"), &id, &e), 0);
     CHECK_INT(id.role, ROLE_PLAN);
@@ -522,92 +540,60 @@ static void test_rules(void)
                    "claim project_path does not match; rules[2]: claim project_id is missing; "
                    "rules[3]: claim user_login is missing)");
     /* Numbers and booleans compare as their JSON text: 42 and true. */
-    json_t *c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "project_id", json_integer(42));
-    json_object_set_new(c, "ci", json_true());
-    json_object_set_new(c, "environment", json_string("prod"));
-    CHECK_INT(identify(c, &id, &e), 0);
+    CHECK_INT(identify(outputs_claims(json_integer(42), json_true(), "prod"), &id, &e), 0);
     CHECK_INT(id.role, ROLE_OUTPUTS);
     CHECK_STR(id.name, "outputs:42");
     CHECK_STR(id.pattern, "shared/prod/*");
     CHECK(auth_allows(&id, AUTH_READ_OUTPUTS, "shared/prod/net"));
     CHECK(!auth_allows(&id, AUTH_READ, "shared/prod/net"));
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "project_id", json_string("42"));
-    json_object_set_new(c, "ci", json_string("true"));
-    json_object_set_new(c, "environment", json_string("prod"));
-    CHECK_INT(identify(c, &id, &e), 0);
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "project_id", json_integer(43));
-    json_object_set_new(c, "ci", json_true());
-    identify_fails(c, ERR_FORBIDDEN, "rules[2]: claim project_id does not match");
+    CHECK_INT(identify(outputs_claims(json_string("42"), json_string("true"), "prod"), &id, &e), 0);
+    identify_fails(outputs_claims(json_integer(43), json_true(), "prod"), ERR_FORBIDDEN,
+                   "rules[2]: claim project_id does not match");
     /* A missing claim never matches, not even "**"; null, arrays and objects neither. */
     identify_fails(claims_of(GITLAB, "apps/web", NULL), ERR_FORBIDDEN,
                    "rules[3]: claim user_login is missing");
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "user_login", json_null());
-    identify_fails(c, ERR_FORBIDDEN, "rules[3]: claim user_login is missing");
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "user_login", json_pack("[s]", "alice"));
-    identify_fails(c, ERR_FORBIDDEN, "rules[3]: claim user_login is missing");
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "user_login", json_string("alice"));
-    CHECK_INT(identify(c, &id, &e), 0);
+    identify_fails(with(claims_of(GITLAB, "apps/web", NULL), "user_login", json_null()),
+                   ERR_FORBIDDEN, "rules[3]: claim user_login is missing");
+    identify_fails(with(claims_of(GITLAB, "apps/web", NULL), "user_login", json_pack("[s]", "a")),
+                   ERR_FORBIDDEN, "rules[3]: claim user_login is missing");
+    CHECK_INT(identify(login("alice"), &id, &e), 0);
     CHECK_STR(id.name, "user:alice");
     CHECK_STR(id.pattern, "u/alice/*");
     CHECK_INT(id.role, ROLE_READ);
     /* "**" crosses segments; the issuer's own path_claims include ref. */
-    c = claims_of(GITHUB, NULL, NULL);
-    json_object_set_new(c, "repository", json_string("octo/infra"));
-    json_object_set_new(c, "ref", json_string("refs/heads/main"));
-    CHECK_INT(identify(c, &id, &e), 0);
+    CHECK_INT(identify(github("octo/infra", "refs/heads/main"), &id, &e), 0);
     CHECK_STR(id.name, "github:octo/infra:refs/heads/main");
     CHECK_STR(id.pattern, "gh/octo/infra/*");
     CHECK_INT(id.role, ROLE_ADMIN);
     CHECK_STR(id.issuer, GITHUB);
 }
 
-/* A user_login claim (a non-path claim) of the given value, mapped by rules[3]. */
-static json_t *login(const char *v)
-{
-    json_t *c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "user_login", json_string(v));
-    return c;
-}
-
-static json_t *project(const char *v)
-{
-    json_t *c = claims_of(GITLAB, "platform/x", "false");
-    json_object_set_new(c, "project_path", json_string(v));
-    return c;
-}
-
 static void test_placeholders(void)
 {
     /* rules[3] matches any login, so what is checked is the value in the placeholder. */
-    identify_fails(login(".."), ERR_FORBIDDEN, "claim user_login contains '..'");
-    identify_fails(login("a..b"), ERR_FORBIDDEN, "contains '..'");
-    identify_fails(login("*"), ERR_FORBIDDEN, "contains '*'");
-    identify_fails(login("a*"), ERR_FORBIDDEN, "contains '*'");
-    identify_fails(login("a/b"), ERR_FORBIDDEN, "contains '/' (and is not one of the issuer");
-    identify_fails(login("a b"), ERR_FORBIDDEN, "contains a space");
-    identify_fails(login("a\xc3\xa9"), ERR_FORBIDDEN, "outside A-Z");
-    identify_fails(login("{x}"), ERR_FORBIDDEN, "outside A-Z");
-    identify_fails(login("."), ERR_FORBIDDEN, "'.'");
-    identify_fails(login(""), ERR_FORBIDDEN, "is empty");
+    static const struct refusal logins[] = {
+        {"..", "claim user_login contains '..'"},
+        {"a..b", "contains '..'"},
+        {"*", "contains '*'"},
+        {"a*", "contains '*'"},
+        {"a/b", "contains '/' (and is not one of the issuer"},
+        {"a b", "contains a space"},
+        {"a\xc3\xa9", "outside A-Z"},
+        {"{x}", "outside A-Z"},
+        {".", "'.'"},
+        {"", "is empty"},
+    };
+    for (size_t i = 0; i < sizeof(logins) / sizeof(logins[0]); i++)
+        identify_fails(login(logins[i].value), ERR_FORBIDDEN, logins[i].why);
     char long_login[200];
     memset(long_login, 'a', 150);
     long_login[150] = '\0';
     identify_fails(login(long_login), ERR_FORBIDDEN, "over 128");
     /* A rule's placeholder whose claim is absent or not a scalar. */
-    json_t *c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "project_id", json_integer(42));
-    json_object_set_new(c, "ci", json_true());
-    identify_fails(c, ERR_FORBIDDEN, "claim environment is missing");
-    c = claims_of(GITLAB, "apps/web", NULL);
-    json_object_set_new(c, "project_id", json_integer(42));
-    json_object_set_new(c, "ci", json_true());
-    json_object_set_new(c, "environment", json_pack("{s:s}", "a", "b"));
+    identify_fails(outputs_claims(json_integer(42), json_true(), NULL), ERR_FORBIDDEN,
+                   "claim environment is missing");
+    json_t *c = with(outputs_claims(json_integer(42), json_true(), NULL), "environment",
+                     json_pack("{s:s}", "a", "b"));
     identify_fails(c, ERR_FORBIDDEN, "environment is missing or not a string");
 
     /* Path claims: each segment is checked. The pattern platform/<star> admits these values
@@ -616,30 +602,24 @@ static void test_placeholders(void)
     struct err e;
     CHECK_INT(identify(project("platform/a.b-c_d"), &id, &e), 0);
     CHECK_STR(id.pattern, "platform/a.b-c_d/**");
-    identify_fails(project("platform/.."), ERR_FORBIDDEN, "contains '..'");
-    identify_fails(project("platform/."), ERR_FORBIDDEN, "'.'");
-    identify_fails(project("platform/"), ERR_FORBIDDEN, "empty segment");
-    identify_fails(project("platform/a b"), ERR_FORBIDDEN, "space");
-    identify_fails(project("platform/**"), ERR_FORBIDDEN, "'*'");
-    c = claims_of(GITHUB, NULL, NULL);
-    json_object_set_new(c, "repository", json_string("octo//x"));
-    json_object_set_new(c, "ref", json_string("main"));
-    identify_fails(c, ERR_FORBIDDEN, "empty segment");
-    c = claims_of(GITHUB, NULL, NULL);
-    json_object_set_new(c, "repository", json_string("octo/a/b/c/d/e/f/g/h"));
-    json_object_set_new(c, "ref", json_string("main"));
-    identify_fails(c, ERR_FORBIDDEN, "more than 8 segments");
-    c = claims_of(GITHUB, NULL, NULL);
-    json_object_set_new(c, "repository", json_string("octo/../../etc"));
-    json_object_set_new(c, "ref", json_string("main"));
-    identify_fails(c, ERR_FORBIDDEN, "'..'");
+    static const struct refusal paths[] = {
+        {"platform/..", "contains '..'"}, {"platform/.", "'.'"},  {"platform/", "empty segment"},
+        {"platform/a b", "space"},        {"platform/**", "'*'"},
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        identify_fails(project(paths[i].value), ERR_FORBIDDEN, paths[i].why);
+    static const struct refusal repos[] = {
+        {"octo//x", "empty segment"},
+        {"octo/a/b/c/d/e/f/g/h", "more than 8 segments"},
+        {"octo/../../etc", "'..'"},
+    };
+    for (size_t i = 0; i < sizeof(repos) / sizeof(repos[0]); i++)
+        identify_fails(github(repos[i].value, "main"), ERR_FORBIDDEN, repos[i].why);
     /* A name that the claims make too long is refused, not cut. */
-    c = claims_of(GITHUB, NULL, NULL);
     memset(long_login, 'a', 120);
     long_login[120] = '\0';
     char *repo = xasprintf("octo/%s", long_login);
-    json_object_set_new(c, "repository", json_string(repo));
-    json_object_set_new(c, "ref", json_string("main"));
+    c = github(repo, "main");
     free(repo);
     identify_fails(c, ERR_FORBIDDEN, "too long");
 }
@@ -819,7 +799,12 @@ static void test_jwks(void)
     jwks_fails(xstrdup("{\"keys\": [{\"kty\": \"oct\", \"kid\": \"h\", \"k\": \"c2VjcmV0\"}]}"),
                "no usable RS256 or ES256 key");
     jwks_fails(jwks_text(rsa_small, "small", NULL, NULL), "no usable");
-    jwk_fails(jwk_with(rsa_small, "kid", json_string("s")), "under 2048 bits");
+    jwk_fails(jwk_with(rsa_small, "kid", json_string("s")), "under 2048 or over 8192 bits");
+    unsigned char big[1100];
+    memset(big, 0xff, sizeof(big));
+    char *huge = b64url(big, sizeof(big));
+    jwk_fails(jwk_with(rsa, "n", json_string(huge)), "under 2048 or over 8192 bits");
+    free(huge);
     jwk_fails(jwk_with(rsa, "use", json_string("enc")), "not for RS256 signatures");
     jwk_fails(jwk_with(rsa, "alg", json_string("RS512")), "not for RS256");
     jwk_fails(jwk_with(ec, "alg", json_string("RS256")), "not for ES256");
@@ -876,8 +861,7 @@ static void *auth_loop(void *arg)
 
 static void test_concurrent(void)
 {
-    char *jwts[2] = {good_rsa(),
-                     token("ES256", "ec1", claims_of(GITLAB, "platform/net", "true"), ec)};
+    char *jwts[2] = {good_rsa(), token("ES256", "ec1", good_claims(), ec)};
     char *doc = jwks_of(json_pack("[o,o]", jwk_of(rsa, "rsa1"), jwk_of(ec, "ec1")));
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
@@ -923,8 +907,8 @@ int main(void)
     RUN(test_b64url);
     RUN(test_is_jwt);
     RUN(test_good_tokens);
-    RUN(test_times);
-    RUN(test_audience_issuer);
+    RUN(test_claims_refused);
+    RUN(test_claims_accepted);
     RUN(test_keys);
     RUN(test_algs);
     RUN(test_tampered);
