@@ -12,7 +12,10 @@
 #include "auth/auth.h"
 #include "common/err.h"
 
-/* ------------------------------------------------------------------ OIDC (auth/oidc.c)
+/* ================================================================== OIDC login
+ * auth/oidc.c and auth/jwt.c, down to "end of OIDC login".
+ *
+ * ------------------------------------------------------------------ OIDC (auth/oidc.c)
  *
  * JWTs from the CI systems' OIDC issuers (GitLab id_tokens, GitHub Actions) as credentials,
  * configured by --oidc-config (docs/oidc.md). One struct oidc holds the issuers, their rules
@@ -26,10 +29,11 @@
 struct oidc;
 
 /* Reads and checks an --oidc-config file; every problem is ERR_INVALID naming the file and the
- * JSON path ($.issuers[0].rules[1].states …): the first in err, each further one logged (and
- * counted in err). Issuer URLs must be https, or http on a loopback host (127.0.0.0/8, ::1,
- * localhost); roles are auth_role_parse names; a "states" or "name" template may use {claim}
- * placeholders; unknown keys are errors. Fetches nothing. Returns a new oidc (oidc_free). */
+ * JSON path ($.issuers[0].rules[1].states …): err holds the first and how many there are;
+ * when there are several, each is also logged. Issuer URLs must be https, or http on a loopback
+ * host (127.0.0.0/8, ::1, localhost); roles are auth_role_parse names; a "states" or "name"
+ * template may use {claim} placeholders; unknown keys are errors. Fetches nothing. Returns a new
+ * oidc (oidc_free). */
 struct oidc *oidc_load(const char *path, struct err *err);
 /* Starts fetching and refreshing the issuers' keys in the background (at once, then every
  * hour), off the event loop: one thread per issuer, stopped by oidc_free. Call once. */
@@ -127,5 +131,7 @@ void jwk_cleanup(struct jwk *k);
  * *keys is a new array (jwks_free). */
 int jwks_parse(const char *doc, size_t len, struct jwk **keys, size_t *n, struct err *err);
 void jwks_free(struct jwk *keys, size_t n);
+
+/* ================================================================== end of OIDC login */
 
 #endif

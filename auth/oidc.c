@@ -830,7 +830,7 @@ static int64_t retry_ms(int fails)
     return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
 }
 
-/* One fetch, outside mu; its result installed under mu. */
+/* One fetch, made without holding mu; returns with mu held and the result installed. */
 static void fetch_once(struct issuer *iss, CURL *h, int *fails)
 {
     struct jwk *keys = NULL;

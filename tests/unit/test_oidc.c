@@ -480,7 +480,7 @@ static void test_shape(void)
     /* A repeated claim: which one counts would depend on the parser. */
     fails(compact("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}",
                   "{\"iss\":\"" GITLAB "\",\"sub\":\"a\",\"sub\":\"b\"}", rsa, false),
-          ERR_AUTH, "repeats a name");
+          ERR_AUTH, "or repeats a name");
     fails(compact("{\"alg\":\"RS256\",\"alg\":\"none\",\"kid\":\"rsa1\"}", "{}", rsa, false),
           ERR_AUTH, "header is not JSON");
     fails(compact("{\"alg\":\"RS256\",\"kid\":7}", "{}", rsa, false), ERR_AUTH, "kid");
