@@ -320,6 +320,7 @@ static void test_claims_refused(void)
         const char *why;
     } cases[] = {
         {"exp", json_integer(now - 61), "expired"},
+        {"exp", json_integer(INT64_MIN), "expired"},
         {"nbf", json_integer(now + 120), "not valid yet"},
         {"iat", json_integer(now + 120), "issued in the future"},
         {"iat", json_integer(INT64_MAX), "issued in the future"},
