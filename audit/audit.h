@@ -38,11 +38,11 @@ struct audit_event {
     char detail[256]; /* short human note, e.g. "lease of ID x expired"; never secrets */
     /* In the text only when not empty, in this order, after "detail" (so events written before
      * these fields existed read and verify unchanged). */
-    char peer[64];            /* the connection's address when remote is a forwarded one */
-    char issuer[256];         /* a JWT caller's iss, sub and jti */
+    char peer[64];    /* the connection's address when remote is a forwarded one */
+    char issuer[256]; /* a JWT caller's iss, sub and jti */
     char subject[256];
     char jti[128];
-    char lock_who[256];       /* the lock info the client sent: Who, Operation, Info */
+    char lock_who[256]; /* the lock info the client sent: Who, Operation, Info */
     char lock_operation[64];
     char lock_info[256];
     char lock_owner[400]; /* force-unlock: the identity that took the lock (lock.h owner) */

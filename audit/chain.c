@@ -121,13 +121,16 @@ static int put_key_serial(struct buf *out, const struct audit_event *ev, struct 
 #define FIELD(ev, f) (ev)->f, sizeof((ev)->f)
 
 /* The keys written only when not empty, in their order in the text. */
-#define OPTIONAL_FIELD(f) {#f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)}
+#define OPTIONAL_FIELD(f)                                                                          \
+    {                                                                                              \
+#f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)                  \
+    }
 static const struct {
     const char *key;
     size_t off, size;
 } optional_fields[] = {
-    OPTIONAL_FIELD(peer),     OPTIONAL_FIELD(issuer),         OPTIONAL_FIELD(subject),
-    OPTIONAL_FIELD(jti),      OPTIONAL_FIELD(lock_who),       OPTIONAL_FIELD(lock_operation),
+    OPTIONAL_FIELD(peer),      OPTIONAL_FIELD(issuer),     OPTIONAL_FIELD(subject),
+    OPTIONAL_FIELD(jti),       OPTIONAL_FIELD(lock_who),   OPTIONAL_FIELD(lock_operation),
     OPTIONAL_FIELD(lock_info), OPTIONAL_FIELD(lock_owner),
 };
 #define N_OPTIONAL (sizeof(optional_fields) / sizeof(optional_fields[0]))
@@ -137,8 +140,8 @@ static int put_optional(struct buf *out, const struct audit_event *ev, struct er
 {
     for (size_t i = 0; i < N_OPTIONAL; i++) {
         const char *v = (const char *)ev + optional_fields[i].off;
-        if (v[0] != '\0' && put_key_str(out, optional_fields[i].key, v, optional_fields[i].size,
-                                         err) != 0)
+        if (v[0] != '\0' &&
+            put_key_str(out, optional_fields[i].key, v, optional_fields[i].size, err) != 0)
             return -1;
     }
     return 0;
@@ -389,7 +392,8 @@ int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[
         return -1;
     for (size_t i = 0; i < N_OPTIONAL; i++) {
         const char *v = (const char *)ev + optional_fields[i].off;
-        if (buf_append(out, ",", 1, err) != 0 || put_csv(out, v, optional_fields[i].size, true, err))
+        if (buf_append(out, ",", 1, err) != 0 ||
+            put_csv(out, v, optional_fields[i].size, true, err))
             return -1;
     }
     return buf_printf(out, err, ",%s\r\n", hash ? hash : "");

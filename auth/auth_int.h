@@ -1,4 +1,12 @@
-/* auth/auth_int.h: what the files of auth/ share (not part of the API in auth.h). */
+/* auth/auth_int.h: what the files of auth/ share. Not for other parts (auth/auth.h is the API).
+ *
+ *   auth.c       roles and their permissions, credentials, auth_init/authenticate, auth's thread
+ *   tokens.c     the tokens of every source in memory: lookup, expiry, last use, changes
+ *   tokens_doc.c runtime tokens as a JSON document in the state storage
+ *   tokens_pg.c  runtime tokens in PostgreSQL
+ *   ratelimit.c  failed logins per client address
+ *   oidc.c       OIDC issuers, their keys and rules (JWT login)
+ *   jwt.c        JWS, JWK and JWKS parsing and verification */
 #ifndef STATED_AUTH_INT_H
 #define STATED_AUTH_INT_H
 
@@ -50,7 +58,8 @@ bool oidc_is_jwt(const char *credential);
  *     bad signature, iss/aud/exp/nbf/iat; the message says which, never the token;
  *   ERR_FORBIDDEN (403): no rule matched (names the issuer and, for each rule, the claim that
  *     did not match) or a claim unfit for a placeholder;
- *   ERR_UNAVAILABLE (503): no key at all for the issuer, because it could not be reached.
+ *   ERR_ISSUER_UNAVAILABLE (503): no key at all for the issuer, because it could not be
+ *     reached.
  * Any thread, concurrently. Waits at most 2 s, and only for a key fetch: when the key is not
  * cached and a fetch is under way, or one is asked for (at most once per issuer per 10 s;
  * only after oidc_start). */
@@ -133,5 +142,93 @@ int jwks_parse(const char *doc, size_t len, struct jwk **keys, size_t *n, struct
 void jwks_free(struct jwk *keys, size_t n);
 
 /* ================================================================== end of OIDC login */
+
+/* ------------------------------------------------------------------ names and patterns */
+
+/* A token name: 1-63 of A-Z a-z 0-9 . _ - @. */
+bool auth__name_ok(const char *s);
+/* A state pattern: 1-255 printable characters. */
+bool auth__pattern_ok(const char *s);
+
+/* ------------------------------------------------------------------ tokens (tokens.c) */
+
+struct token {
+    char name[AUTH_TOKEN_NAME_MAX];
+    enum auth_role role;
+    char pattern[AUTH_PATTERN_MAX];
+    unsigned char sha[32]; /* SHA-256 of the secret */
+    const char *source;    /* "env", "file", "store", "postgres" (static strings) */
+    int64_t created_us;    /* 0 when unknown */
+    int64_t expires_us;    /* 0: never */
+    int64_t last_used_us;  /* as stored (0: never) */
+    char last_used_from[64];
+};
+
+/* The last use of one token, on its way to the store. */
+struct token_use {
+    char name[AUTH_TOKEN_NAME_MAX];
+    int64_t us;
+    char remote[64];
+};
+
+/* Where runtime tokens live. Every call may block (storage, PostgreSQL). */
+struct token_store;
+struct token_store_ops {
+    /* Every runtime token (a malloc'd array, *v NULL when none) with the change counter it
+     * reflects. */
+    int (*load)(struct token_store *ts, struct token **v, size_t *n, uint64_t *epoch,
+                struct err *err);
+    /* The change counter now: a create or revoke anywhere changes it. */
+    int (*epoch)(struct token_store *ts, uint64_t *epoch, struct err *err);
+    /* ERR_INVALID when t->name is taken. */
+    int (*create)(struct token_store *ts, const struct token *t, struct err *err);
+    /* ERR_NOT_FOUND when there is no such runtime token. */
+    int (*revoke)(struct token_store *ts, const char *name, struct err *err);
+    /* Records last uses (newer than what is stored; names that are not runtime tokens are
+     * kept where the store can, else ignored). */
+    int (*record_uses)(struct token_store *ts, const struct token_use *u, size_t n,
+                       struct err *err);
+    void (*free)(struct token_store *ts);
+    const char *source; /* what tokens list shows: "store" or "postgres" */
+    int poll_ms;        /* how often another instance's change is looked for */
+    int flush_ms;       /* how often last uses are written */
+};
+struct token_store {
+    const struct token_store_ops *ops;
+};
+
+/* The JSON document driver (one "tokens" and one "token-usage" document in persist). */
+struct token_store *tokens_doc_new(const struct auth_persist *persist);
+/* The PostgreSQL driver. The first instance on a database without tokens yet imports the
+ * "tokens" document of persist (may be NULL) once, in the same transaction that records it. */
+struct token_store *tokens_pg_new(const char *conninfo, const struct auth_persist *persist,
+                                  struct err *err);
+
+/* Loads the static tokens and the runtime ones from ts (may be NULL: none; tokens owns it). */
+int tokens_init(const char *admin_token, const char *token_file, struct token_store *ts,
+                struct err *err);
+void tokens_shutdown(void);
+/* How many tokens are known (0: no token could ever be accepted). */
+size_t tokens_count(void);
+/* The identity of secret. -1 with ERR_AUTH when it is unknown or expired (the message names
+ * an expired token: its holder knows the name). A success is recorded as the token's last
+ * use from remote. */
+int tokens_authenticate(const char *secret, const char *remote, struct auth_identity *id,
+                        struct err *err);
+/* auth's thread, every second: picks up other instances' changes, writes last uses when
+ * due (all of them when final). */
+void tokens_tick(bool final);
+
+/* ------------------------------------------------------------------ failed logins (ratelimit.c) */
+
+void ratelimit_init(unsigned per_minute);
+/* Whether remote is over the limit now; when it is, the refusal is counted. */
+bool ratelimit_refuse(const char *remote, const char *peer, int64_t now_us);
+/* Counts one failed login of remote. */
+void ratelimit_failed(const char *remote, const char *peer, const char *reason, int64_t now_us);
+/* The addresses whose minute ended by now (every address with failures when all), each
+ * handed to cb once and forgotten. */
+void ratelimit_report(int64_t now_us, bool all,
+                      void (*cb)(void *ctx, const struct auth_failures *f), void *ctx);
 
 #endif

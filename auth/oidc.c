@@ -8,8 +8,8 @@
  * (at most once per issuer per 10 s, so a stream of tokens with made-up kids cannot turn into a
  * stream of requests to the issuer) and wait for it, 2 s at the most. A failed fetch keeps the
  * keys cached, so an issuer that is down does not stop tokens it signed before; an issuer whose
- * keys were never fetched answers 503 (ERR_UNAVAILABLE, retryable), which static tokens never
- * see. The generations say which fetch a waiter needs: `wanted` is the number of the fetch
+ * keys were never fetched answers 503 (ERR_ISSUER_UNAVAILABLE, retryable), which static tokens
+ * never see. The generations say which fetch a waiter needs: `wanted` is the number of the fetch
  * asked for, `started` and `finished` count fetches, so a waiter that asked for fetch N waits
  * for finished >= N and never takes a fetch that began before its question for the answer.
  *
@@ -696,7 +696,7 @@ static int issuer_key(struct issuer *iss, const char *kid, struct jwk *out, stru
         }
     }
     if (!found && iss->nkeys == 0)
-        err_set(err, ERR_UNAVAILABLE, "issuer %s: no signing keys (%s)", iss->url,
+        err_set(err, ERR_ISSUER_UNAVAILABLE, "issuer %s: no signing keys (%s)", iss->url,
                 iss->last_error[0] != '\0' ? iss->last_error : "not fetched yet");
     else if (!found)
         err_set(err, ERR_AUTH, "JWT kid %s is not a key of issuer %s", jwt_shown(kid, shown),

@@ -37,6 +37,7 @@
 #include "auth/auth.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/net.h"
 #include "common/util.h"
 #include "lock/lock.h"
 #include "store/store.h"
@@ -68,12 +69,12 @@ struct config {
     char *log_level;         /* error|warn|info|debug */
     int64_t idle_timeout_ms; /* no byte for this long ends a connection */
     int64_t threads, workers;
-    char *force_unlock;   /* holder-or-admin|any|never */
-    bool no_force_unlock; /* the older spelling of --force-unlock=never */
+    char *force_unlock;                           /* holder-or-admin|any|never */
+    bool no_force_unlock;                         /* the older spelling of --force-unlock=never */
     enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
-    char *oidc_config;     /* OIDC issuers and rules (JSON file) */
-    char *trusted_proxies; /* CIDRs whose X-Forwarded-For names the client */
-    int64_t failed_logins_per_minute; /* per client address, then 429 (0: no limit) */
+    char *oidc_config;                            /* OIDC issuers and rules (JSON file) */
+    char *trusted_proxies;                        /* CIDRs whose X-Forwarded-For names the client */
+    int64_t failed_logins_per_minute;             /* per client address, then 429 (0: no limit) */
     char *encryption_key_file;
     int64_t retain_snapshots, retain_days;
     char *token_file;
@@ -208,6 +209,7 @@ int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct 
 struct server {
     const struct config *cfg;
     struct ops ops;
+    struct net_cidrs trusted_proxies; /* --trusted-proxies */
 };
 
 /* ------------------------------------------------------------------ requests and jobs */
@@ -231,6 +233,7 @@ struct backend_req {
     size_t body_len;          /* 0 also for an empty chunked body */
     char *content_md5;        /* header value or NULL */
     char *authorization;      /* header value or NULL (never logged) */
+    char *forwarded_for;      /* X-Forwarded-For, or NULL (believed from trusted proxies only) */
     char remote[64];          /* client address "ip" (X-Forwarded-For's behind a trusted proxy) */
     char peer[64];            /* the connection's address when remote is not it, else "" */
     int64_t start_ms;         /* mono_ms() when the request arrived */
@@ -332,6 +335,9 @@ const char *route_state_action(const char *method, const char *path, char name[S
  * (r->refusal: 400, 408, 413, 414, 431, 501, 505; its answer is set already), with the actor
  * when its credentials are valid (router.c). */
 void backend_audit_refusal(struct backend_req *r);
+/* auth's hook (ctx: the struct server): one "auth-failed" event for a client address's failed
+ * logins of one minute, with their count (router.c). */
+void backend_audit_failed_logins(void *ctx, const struct auth_failures *f);
 /* The admin API for an authenticated request under /v1/ (route_admin.c). Every request that
  * matches one of its routes produces exactly one audit event; -1 means no such route (the
  * caller answers 404). */

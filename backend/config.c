@@ -201,8 +201,8 @@ static void resolve_force_unlock(struct config *cfg)
         ;
     if (i == n)
         bad("force-unlock", cfg->force_unlock, "expected holder-or-admin, any or never");
-    cfg->force_unlock_policy = cfg->no_force_unlock ? FORCE_UNLOCK_NEVER
-                                                    : (enum force_unlock_policy)i;
+    cfg->force_unlock_policy =
+        cfg->no_force_unlock ? FORCE_UNLOCK_NEVER : (enum force_unlock_policy)i;
 }
 
 static void validate(struct config *cfg)
@@ -235,6 +235,11 @@ static void validate(struct config *cfg)
             "expected embedded, a postgres:// URL or a libpq conninfo (host=... dbname=...)");
     if (cfg->data_dir[0] == '\0')
         bad("data-dir", cfg->data_dir, "must not be empty");
+    struct net_cidrs proxies;
+    struct err e = {0};
+    if (net_cidrs_parse(cfg->trusted_proxies, &proxies, &e) != 0)
+        bad("trusted-proxies", cfg->trusted_proxies, e.msg);
+    net_cidrs_cleanup(&proxies);
 }
 
 void config_parse(struct config *cfg, int argc, char **argv)

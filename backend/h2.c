@@ -102,6 +102,21 @@ static char *header_dup(h2o_req_t *req, const h2o_token_t *tok, const char *name
                  : xstrndup(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
 }
 
+/* Every occurrence of a list-valued header joined by ", " (a proxy may add its own line). */
+static char *header_join(h2o_req_t *req, const h2o_token_t *tok)
+{
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, 0);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, tok, i)) >= 0;) {
+        if ((b.len > 0 && buf_append_str(&b, ", ", &e) != 0) ||
+            buf_append(&b, req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+                       &e) != 0)
+            break;
+    }
+    return b.data != NULL ? buf_take(&b, NULL) : NULL;
+}
+
 static void remote_addr(h2o_req_t *req, char out[64])
 {
     struct sockaddr_storage ss;
@@ -145,6 +160,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     remote_addr(req, r->remote);
     r->content_md5 = header_dup(req, NULL, H2O_STRLIT("content-md5"));
     r->authorization = header_dup(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
+    r->forwarded_for = header_join(req, H2O_TOKEN_X_FORWARDED_FOR);
     if (!pseudo_headers_ok(req->method, req->path)) {
         snprintf(r->method, sizeof(r->method), "-");
         r->path = xstrdup("-");

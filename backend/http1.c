@@ -126,6 +126,24 @@ static char *field_dup(const struct http1_head *h, const char *name)
     return NULL;
 }
 
+/* Every occurrence of a list-valued field, joined by ", " (RFC 9110 5.3): a proxy may add its
+ * X-Forwarded-For as a line of its own after the one the client sent. */
+static char *field_join(const struct http1_head *h, const char *name)
+{
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, 0);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        if (h->headers[i].name_len != strlen(name) ||
+            strncasecmp(h->headers[i].name, name, h->headers[i].name_len) != 0)
+            continue;
+        if ((b.len > 0 && buf_append_str(&b, ", ", &e) != 0) ||
+            buf_append(&b, h->headers[i].value, h->headers[i].value_len, &e) != 0)
+            break;
+    }
+    return b.data != NULL ? buf_take(&b, NULL) : NULL;
+}
+
 static struct backend_job *new_job(struct http1_conn *c);
 
 /* The connection refuses the request itself: the answer is set now, audited by a worker,
@@ -138,6 +156,7 @@ static void refuse(struct http1_conn *c, const struct http1_head *h, const struc
         snprintf(r->method, sizeof(r->method), "%.*s", (int)h->method_len, h->method);
         copy_target(r, h->target, h->target_len);
         r->authorization = field_dup(h, "authorization"); /* the fields parsed so far */
+        r->forwarded_for = field_join(h, "x-forwarded-for");
     }
     if (r->path == NULL)
         r->path = xstrdup("-");
@@ -209,6 +228,7 @@ static void start_request(struct http1_conn *c, const struct http1_head *h)
     copy_target(r, h->target, h->target_len);
     r->content_md5 = field_dup(h, "content-md5");
     r->authorization = field_dup(h, "authorization");
+    r->forwarded_for = field_join(h, "x-forwarded-for");
     c->minor = h->minor;
     c->keep_alive = h->keep_alive && !c->lt->stopping;
     c->head_method = strcmp(r->method, "HEAD") == 0;

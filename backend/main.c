@@ -136,12 +136,17 @@ static struct keyring *open_keys(const struct config *cfg)
 }
 
 /* Locks and audit live together: under the data dir (embedded), or in one PostgreSQL. */
+static bool locks_in_postgres(const struct config *cfg)
+{
+    return strcmp(cfg->locks, "embedded") != 0 && cfg->locks[0] != '\0';
+}
+
 static void open_locks_and_audit(const struct config *cfg, struct lockstore **ls,
                                  struct auditlog **al)
 {
     struct err e = {0};
     int64_t ttl_us = cfg->lock_ttl_ms * 1000;
-    if (strcmp(cfg->locks, "embedded") == 0 || cfg->locks[0] == '\0') {
+    if (!locks_in_postgres(cfg)) {
         *ls = lockstore_embedded_new(cfg->data_dir, ttl_us, &e);
         if (*ls == NULL)
             fatal("locks", &e);
@@ -156,17 +161,20 @@ static void open_locks_and_audit(const struct config *cfg, struct lockstore **ls
         fatal("audit log", &e);
 }
 
-/* Runtime tokens live in the state storage, so every instance on it shares them. */
-#define TOKENS_KEY "config/tokens.json"
-
-static int tokens_load(void *ctx, struct buf *out, struct err *err)
+/* auth's documents (runtime tokens without PostgreSQL, their last uses) live in the state
+ * storage, so every instance on it shares them: config/DOC.json. */
+static int auth_doc_load(void *ctx, const char *doc, struct buf *out, struct err *err)
 {
-    return store_get_blob(ctx, TOKENS_KEY, out, err);
+    char key[64];
+    snprintf(key, sizeof(key), "config/%s.json", doc);
+    return store_get_blob(ctx, key, out, err);
 }
 
-static int tokens_save(void *ctx, const void *data, size_t len, struct err *err)
+static int auth_doc_save(void *ctx, const char *doc, const void *data, size_t len, struct err *err)
 {
-    return store_put_blob(ctx, TOKENS_KEY, data, len, err);
+    char key[64];
+    snprintf(key, sizeof(key), "config/%s.json", doc);
+    return store_put_blob(ctx, key, data, len, err);
 }
 
 int main(int argc, char **argv)
@@ -201,16 +209,26 @@ int main(int argc, char **argv)
     struct auditlog *al;
     open_locks_and_audit(&cfg, &ls, &al);
 
-    struct auth_persist tokens = {.load = tokens_load, .save = tokens_save, .ctx = st};
-    if (auth_init(&tokens, cfg.admin_token, cfg.token_file, &e) != 0)
-        fatal("tokens", &e);
-
     struct server srv = {.cfg = &cfg,
                          .ops = {.store = st,
                                  .locks = ls,
                                  .audit = al,
                                  .max_state_bytes = cfg.max_state_bytes,
                                  .force_unlock = cfg.force_unlock_policy}};
+    if (net_cidrs_parse(cfg.trusted_proxies, &srv.trusted_proxies, &e) != 0)
+        fatal("trusted proxies", &e); /* config_parse checked it already */
+
+    struct auth_persist docs = {.load = auth_doc_load, .save = auth_doc_save, .ctx = st};
+    struct auth_config ac = {.persist = &docs,
+                             .pg_conninfo = locks_in_postgres(&cfg) ? cfg.locks : NULL,
+                             .admin_token = cfg.admin_token,
+                             .token_file = cfg.token_file,
+                             .oidc_config = cfg.oidc_config,
+                             .failed_logins_per_minute = (unsigned)cfg.failed_logins_per_minute,
+                             .on_failures = backend_audit_failed_logins,
+                             .ctx = &srv};
+    if (auth_init(&ac, &e) != 0)
+        fatal("tokens", &e);
     log_info("storage %s, locks %s, audit %s, lock ttl %llds, max state %llu bytes%s",
              store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
@@ -221,6 +239,7 @@ int main(int argc, char **argv)
     if (rc > 0)
         return 0; /* requests still running after the drain timeout: exit without freeing */
     auth_shutdown();
+    net_cidrs_cleanup(&srv.trusted_proxies);
     al->ops->free(al);
     ls->ops->free(ls);
     store_free(st);

@@ -66,8 +66,10 @@ char *backend_query_nonempty(const struct backend_req *r, const char *key)
 
 struct op_actor backend_actor(const struct backend_req *r)
 {
-    return (struct op_actor){
-        .who = r->authenticated ? &r->who : NULL, .request_id = r->request_id, .remote = r->remote};
+    return (struct op_actor){.who = r->authenticated ? &r->who : NULL,
+                             .request_id = r->request_id,
+                             .remote = r->remote,
+                             .peer = r->peer};
 }
 
 void backend_remote_text(const struct sockaddr *sa, socklen_t len, char out[64])

@@ -62,8 +62,12 @@ void respond_err(struct backend_req *r, const struct err *err, const char *allow
     json_decref(o);
     respond_json(r, status, s);
     free(s);
-    if (err_is_retryable(code))
-        backend_add_header(r, "retry-after", "2");
+    int retry_after = err_retry_after_s(code);
+    if (retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", retry_after);
+        backend_add_header(r, "retry-after", v);
+    }
     if (status == 401)
         backend_add_header(r, "www-authenticate", "Basic realm=\"stated\"");
     if (status == 405 && allow != NULL)

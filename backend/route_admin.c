@@ -388,6 +388,10 @@ static int on_token(void *ctx, const struct auth_token_info *t)
     json_object_set_new(o, "states", str_json(t->pattern));
     json_object_set_new(o, "source", str_json(t->source));
     json_object_set_new(o, "created", time_json(t->created_us));
+    json_object_set_new(o, "expires", time_json(t->expires_us));
+    json_object_set_new(o, "last_used", time_json(t->last_used_us));
+    json_object_set_new(o, "last_used_from",
+                        t->last_used_us != 0 ? str_json(t->last_used_from) : json_null());
     json_array_append_new(ctx, o);
     return 0;
 }
@@ -410,19 +414,28 @@ static int tokens_create(struct admin_call *c, struct err *err)
     const char *name = json_string_value(json_object_get(req, "name"));
     const char *role = json_string_value(json_object_get(req, "role"));
     const char *states = json_string_value(json_object_get(req, "states"));
+    json_t *expires = json_object_get(req, "expires");
+    struct auth_token_spec spec = {.name = name, .role = role, .pattern = states};
     char secret[44];
     int rc = -1;
-    if (name == NULL || role == NULL || states == NULL) {
-        err_set(err, ERR_INVALID, "body must be a JSON object with string name, role and states");
+    if (name == NULL || role == NULL || states == NULL ||
+        (expires != NULL && !json_is_string(expires) && !json_is_null(expires))) {
+        err_set(err, ERR_INVALID,
+                "body must be a JSON object with string name, role and states (and optionally "
+                "expires: a duration such as 30d or an RFC 3339 time)");
         goto out;
     }
+    if (json_is_string(expires) &&
+        auth_parse_expiry(json_string_value(expires), now_us(), &spec.expires_us, err) != 0)
+        goto out;
     snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s role %.8s states %.150s", name, role,
              states);
-    if (auth_token_create(name, role, states, secret, err) != 0)
+    if (auth_token_create(&spec, secret, err) != 0)
         goto out;
-    reply(c, 201,
-          json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "states", states, "token",
-                    secret));
+    json_t *answer = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "states", states,
+                               "token", secret);
+    json_object_set_new(answer, "expires", time_json(spec.expires_us));
+    reply(c, 201, answer);
     memset(secret, 0, sizeof(secret));
     rc = 0;
 out:

@@ -6,9 +6,11 @@
  *   /v1/...              the admin API (route_admin.c)
  *   anything else        404 INFRA_004
  *
- * Every /v1/ request is authenticated here first; a failure is answered 401 and audited as
- * "auth-failed" with the state it aimed at, so no handler ever sees an unauthenticated
- * request. */
+ * Every /v1/ request is authenticated here first, so no handler ever sees an unauthenticated
+ * request. A failure is answered (401, 429 past the failed-login limit, 403 for a JWT no rule
+ * maps, 503 while an issuer's keys are unknown); bad credentials are audited once per client
+ * address and minute with their count (auth's report), the other refusals each as
+ * "auth-failed" with the state they aimed at. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +73,30 @@ static void health_deep(struct backend_req *r)
 
 /* ------------------------------------------------------------------ /v1/ */
 
+static int authenticate(struct backend_req *r, struct err *err)
+{
+    char target[128];
+    snprintf(target, sizeof(target), "%.20s %.100s", r->method, r->log_name); /* escaped */
+    struct auth_request q = {.authorization = r->authorization,
+                             .remote = r->remote,
+                             .peer = r->peer[0] != '\0' ? r->peer : NULL,
+                             .target = target};
+    return auth_authenticate(&q, &r->who, err);
+}
+
 static void v1_on_worker(struct backend_req *r)
 {
     const struct ops *o = &r->srv->ops;
     struct err e = {0};
     bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0;
-    if (auth_authenticate(r->authorization, &r->who, &e) != 0) {
+    if (authenticate(r, &e) != 0) {
+        respond_err(r, &e, NULL);
+        if (e.code == ERR_AUTH || e.code == ERR_RATE_LIMITED)
+            return; /* counted: one event per address and minute (backend_audit_failed_logins) */
         struct op_actor a = backend_actor(r);
         struct state_path sp;
         struct err pe = {0};
         char detail[256];
-        respond_err(r, &e, NULL);
         if (!is_state || state_path_parse(r->path, &sp, &pe) != 0)
             sp.name[0] = '\0';
         snprintf(detail, sizeof(detail), "%.40s %.60s: %.140s", r->method, r->path, e.msg);
@@ -106,12 +121,26 @@ void backend_audit_refusal(struct backend_req *r)
     struct err ignore = {0};
     const char *action = route_state_action(r->method, r->path, name);
     /* Who sent it, when the credentials are good: a refused request is still someone's. */
-    r->authenticated =
-        r->authorization != NULL && auth_authenticate(r->authorization, &r->who, &ignore) == 0;
+    r->authenticated = r->authorization != NULL && authenticate(r, &ignore) == 0;
     struct op_actor a = backend_actor(r);
     if (name[0] != '\0') /* the log line names the state, as for any state request */
         snprintf(r->log_name, sizeof(r->log_name), "%s", name);
     ops_audit_refused(o, &a, action, name, &r->refusal, NULL);
+}
+
+void backend_audit_failed_logins(void *ctx, const struct auth_failures *f)
+{
+    const struct server *srv = ctx;
+    struct op_actor a = {.request_id = "", .remote = f->remote, .peer = f->peer};
+    struct audit_event ev;
+    char since[32];
+    ops_event_init(&a, &ev, "auth-failed");
+    time_format_rfc3339(f->since_us, since);
+    snprintf(ev.detail, sizeof(ev.detail),
+             "%u failed login(s) in the minute from %s, %u refused: %.120s", f->count, since,
+             f->refused, f->reason);
+    ev.status = f->refused > 0 ? err_http_status(ERR_RATE_LIMITED) : err_http_status(ERR_AUTH);
+    ops_audit(&srv->ops, &ev, true);
 }
 
 static bool not_found_on_loop(struct backend_req *r)

@@ -149,6 +149,7 @@ void job_free(struct backend_job *job)
     free(r->query);
     free(r->body);
     free(r->content_md5);
+    free(r->forwarded_for);
     if (r->authorization != NULL) {
         memset(r->authorization, 0, strlen(r->authorization));
         free(r->authorization);
@@ -209,8 +210,20 @@ static void answer_now(struct backend_job *job)
     job->tp->respond(job);
 }
 
+/* The client behind a trusted proxy (common/net.h): remote becomes the client X-Forwarded-For
+ * names, peer the connection's address. */
+static void resolve_client(struct backend_req *r)
+{
+    char client[64];
+    if (net_forwarded_client(&r->srv->trusted_proxies, r->remote, r->forwarded_for, client)) {
+        memcpy(r->peer, r->remote, sizeof(r->peer));
+        snprintf(r->remote, sizeof(r->remote), "%s", client);
+    }
+}
+
 void job_dispatch(struct backend_job *job)
 {
+    resolve_client(&job->r);
     const struct backend_route *rt = route_for(job->r.path);
     bool answered = rt != NULL && rt->on_loop != NULL && rt->on_loop(&job->r);
     if (!answered && rt != NULL && rt->on_worker != NULL) {
@@ -224,6 +237,7 @@ void job_dispatch(struct backend_job *job)
 
 void job_refuse(struct backend_job *job, const struct err *why)
 {
+    resolve_client(&job->r);
     job->r.refusal = *why;
     respond_err(&job->r, why, NULL);
     job->must_run = true;

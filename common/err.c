@@ -72,7 +72,12 @@ const char *err_name(enum err_code code)
     return (size_t)code < ERR_ROWS ? err_rows[code].name : "ERR_?";
 }
 
-int err_is_retryable(enum err_code code)
+int err_retry_after_s(enum err_code code)
 {
-    return code == ERR_WRITE || code == ERR_UNAVAILABLE || code == ERR_HEALTH;
+    if (code == ERR_RATE_LIMITED)
+        return 60;
+    return code == ERR_WRITE || code == ERR_UNAVAILABLE || code == ERR_HEALTH ||
+                   code == ERR_ISSUER_UNAVAILABLE
+               ? 2
+               : 0;
 }

@@ -31,7 +31,10 @@
     X(ERR_URI_TOO_LONG, 414, "INFRA_002", "request target too long")                               \
     X(ERR_HEADERS_TOO_LARGE, 431, "INFRA_002", "request header fields too large")                  \
     X(ERR_NOT_IMPLEMENTED, 501, "INFRA_001", "not implemented")                                    \
-    X(ERR_VERSION, 505, "INFRA_001", "HTTP version not supported")
+    X(ERR_VERSION, 505, "INFRA_001", "HTTP version not supported")                                 \
+    X(ERR_RATE_LIMITED, 429, "INFRA_003", "too many failed logins from this address, retry later") \
+    X(ERR_ISSUER_UNAVAILABLE, 503, "INFRA_005",                                                    \
+      "the OIDC issuer's signing keys are not available yet, retry later (tokens still work)")
 
 enum err_code {
 #define X(sym, http, code, text) sym,
@@ -57,8 +60,9 @@ int err_http_status(enum err_code code);
 const char *err_infra_code(enum err_code code); /* "INFRA_004"; "" for ERR_OK */
 const char *err_text(enum err_code code);       /* the table's default text */
 const char *err_name(enum err_code code);       /* "ERR_NOT_FOUND" */
-/* True for failures a client may retry (5xx other than internal bugs): the server adds
- * Retry-After to those. */
-int err_is_retryable(enum err_code code);
+/* Seconds a client should wait before retrying a failure of this kind (the Retry-After the
+ * server sends), 0 when retrying will not help: 5xx other than internal bugs, and the
+ * failed-login limit (whose window is one minute). */
+int err_retry_after_s(enum err_code code);
 
 #endif

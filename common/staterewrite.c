@@ -75,7 +75,7 @@ static bool next_member(const char *data, size_t len, size_t *pos, struct member
     size_t i = *pos == 0 ? skip_ws(data, len, 0) : *pos;
     i = skip_ws(data, len, i + 1); /* past '{' or ',' */
     if (i >= len || data[i] != '"')
-        return false;               /* '}': the object is empty or ended */
+        return false; /* '}': the object is empty or ended */
     m->key = i;
     m->key_end = skip_string(data, len, i);
     i = skip_ws(data, len, skip_ws(data, len, m->key_end) + 1); /* past ':' */
@@ -143,8 +143,8 @@ int statejson_rewrite_serial(const char *data, size_t len, uint64_t new_serial, 
 }
 
 /* What terraform_remote_state reads of a state; everything else is left out. */
-static const char *const outputs_view_keys[] = {"version", "terraform_version", "serial",
-                                                "lineage", "outputs"};
+static const char *const outputs_view_keys[] = {"version", "terraform_version", "serial", "lineage",
+                                                "outputs"};
 
 static bool in_outputs_view(const char *data, const struct member *m)
 {

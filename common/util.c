@@ -415,6 +415,8 @@ int parse_duration_ms(const char *s, int64_t *out_ms)
         mult = 60 * 1000;
     else if (strcmp(end, "h") == 0)
         mult = 3600 * 1000;
+    else if (strcmp(end, "d") == 0)
+        mult = 24 * 3600 * 1000;
     else
         return -1;
     if (v < 0 || v > INT64_MAX / mult)

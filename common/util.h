@@ -64,7 +64,7 @@ int state_name_check(const char *name, size_t len, struct err *err);
 bool pattern_match(const char *pattern, const char *name);
 
 /* Parses a size with an optional K/M/G suffix (powers of 1024) or a duration with an optional
- * ms/s/m/h suffix (seconds when bare). -1 when malformed. */
+ * ms/s/m/h/d suffix (seconds when bare). -1 when malformed. */
 int parse_size(const char *s, uint64_t *out);
 int parse_duration_ms(const char *s, int64_t *out_ms);
 

@@ -72,6 +72,26 @@ static const char *const migrations[] = {
     /* 4: the identity that took a lock (a token name, or an OIDC rule's name and subject), so
      * force-unlock can tell the holder's own retried job from someone else. */
     "ALTER TABLE locks ADD COLUMN IF NOT EXISTS owner text NOT NULL DEFAULT '';",
+
+    /* 5: runtime tokens (auth/tokens_pg.c): hashes only, with expiry and last use. Every
+     * create and revoke bumps token_changes.epoch in the same statement, which the instances
+     * poll; imported records that the tokens document of the storage was moved in, once. */
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    "  name text PRIMARY KEY,"
+    "  role text NOT NULL,"
+    "  pattern text NOT NULL,"
+    "  sha256 text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  expires_at timestamptz,"
+    "  last_used_at timestamptz,"
+    "  last_used_from text NOT NULL DEFAULT ''"
+    ");"
+    "CREATE TABLE IF NOT EXISTS token_changes ("
+    "  id integer PRIMARY KEY CHECK (id = 1),"
+    "  epoch bigint NOT NULL DEFAULT 0,"
+    "  imported boolean NOT NULL DEFAULT false"
+    ");"
+    "INSERT INTO token_changes (id) VALUES (1) ON CONFLICT (id) DO NOTHING;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -49,10 +49,15 @@ static const struct ctl_cmd cmds[] = {
      "when it is a terminal. PATTERN: '*' within a segment, '**' across segments."},
     {"audit", "verify", 0, 0, 0, "",
      "Check the audit hash chain; exits 7 naming the first broken event."},
-    {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES),
-     "NAME --role read|write|admin --states PATTERN",
-     "Create a token; its secret is printed once and never again."},
-    {"tokens", "list", 0, 0, 0, "", "List tokens: name, role, state pattern (never secrets)."},
+    {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES) | B(OPT_EXPIRES),
+     "NAME --role ROLE --states PATTERN [--expires DURATION|TIME]",
+     "Create a token; its secret is printed once and never again. ROLE: read, plan (read,\n"
+     "lock and unlock its own locks: terraform plan), write, admin, outputs (only the outputs\n"
+     "terraform_remote_state reads) or metrics. --expires: a duration such as 90s, 12h or 30d,\n"
+     "or an RFC 3339 time; after it the token is refused (401)."},
+    {"tokens", "list", 0, 0, 0, "",
+     "List tokens: name, role, state pattern, source, expiry, last use (time and client\n"
+     "address); never secrets."},
     {"tokens", "revoke", 1, 1, 0, "NAME", "Revoke a token at once."},
     {"backend-config", NULL, 1, 1,
      B(OPT_FORMAT) | B(OPT_LAYOUT) | B(OPT_WITH_TOKEN) | B(OPT_USERNAME),
@@ -89,6 +94,7 @@ static const struct {
     [OPT_WITH_TOKEN] = {"with-token", 0, false},
     [OPT_USERNAME] = {"username", 0, true},
     [OPT_VERSION] = {"version", 0, false},
+    [OPT_EXPIRES] = {"expires", 0, true},
 };
 
 int ctl_usage_error(const char *fmt, ...)

@@ -6,14 +6,23 @@
 #include "common/util.h"
 #include "statectl/statectl_int.h"
 
-/* Token names follow the state-segment alphabet so they are safe in URLs and logs. */
+/* Token names are safe in URLs and logs: the server's alphabet, checked before asking it. */
 static int check_token_name(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > 64 ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
-        return ctl_usage_error("token name must be 1-64 of [A-Za-z0-9._-]");
+    if (n == 0 || n > 63 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != n)
+        return ctl_usage_error("token name must be 1-63 of [A-Za-z0-9._-@]");
     return 0;
+}
+
+static bool known_role(const char *role)
+{
+    static const char *const roles[] = {"read", "plan", "write", "admin", "outputs", "metrics"};
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(role, roles[i]) == 0)
+            return true;
+    return false;
 }
 
 int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl)
@@ -24,12 +33,13 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
     int ex = check_token_name(name);
     if (ex != 0)
         return ex;
-    if (role == NULL ||
-        (strcmp(role, "read") != 0 && strcmp(role, "write") != 0 && strcmp(role, "admin") != 0))
-        return ctl_usage_error("--role read|write|admin is required");
+    if (role == NULL || !known_role(role))
+        return ctl_usage_error("--role read|plan|write|admin|outputs|metrics is required");
     if (states == NULL || states[0] == '\0')
         return ctl_usage_error("--states PATTERN is required ('**' for all)");
     req = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "states", states);
+    if (cl->opt[OPT_EXPIRES] != NULL) /* the server parses it: one clock decides */
+        json_object_set_new(req, "expires", json_string(cl->opt[OPT_EXPIRES]));
     body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     ex = ctl_call_json(c, "POST", "/v1/tokens", body, "tokens create", &res);
@@ -39,8 +49,13 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
     if (cl->json) {
         ctl_print_json(res);
     } else {
-        fprintf(stderr, "created token %s (role %s, states %s); its secret is shown only now:\n",
-                ctl_jstr(res, "name"), ctl_jstr(res, "role"), ctl_jstr(res, "states"));
+        char expires[32];
+        ctl_short_time(ctl_jstr(res, "expires"), expires);
+        fprintf(stderr,
+                "created token %s (role %s, states %s, expires %s); its secret is shown only "
+                "now:\n",
+                ctl_jstr(res, "name"), ctl_jstr(res, "role"), ctl_jstr(res, "states"),
+                strcmp(expires, "-") == 0 ? "never" : expires);
         printf("%s\n", ctl_jstr(res, "token"));
     }
     json_decref(res);
@@ -49,7 +64,8 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
 
 int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    static const char *const head[] = {"NAME", "ROLE", "STATES", "SOURCE", "CREATED"};
+    static const char *const head[] = {"NAME",    "ROLE",    "STATES",   "SOURCE",
+                                       "CREATED", "EXPIRES", "LAST USE", "FROM"};
     struct ctl_table t;
     json_t *arr, *tok;
     size_t i;
@@ -61,13 +77,22 @@ int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         json_decref(arr);
         return 0;
     }
-    ctl_table_init(&t, 5, head);
+    ctl_table_init(&t, 8, head);
     CTL_ARRAY_EACH(arr, i, tok)
     {
-        char created[32];
+        char created[32], expires[32], used[32];
+        const char *from = ctl_jstr(tok, "last_used_from");
         ctl_short_time(ctl_jstr(tok, "created"), created);
-        const char *row[] = {ctl_jstr(tok, "name"), ctl_jstr(tok, "role"), ctl_jstr(tok, "states"),
-                             ctl_jstr(tok, "source"), created};
+        ctl_short_time(ctl_jstr(tok, "expires"), expires);
+        ctl_short_time(ctl_jstr(tok, "last_used"), used);
+        const char *row[] = {ctl_jstr(tok, "name"),
+                             ctl_jstr(tok, "role"),
+                             ctl_jstr(tok, "states"),
+                             ctl_jstr(tok, "source"),
+                             created,
+                             strcmp(expires, "-") == 0 ? "never" : expires,
+                             used,
+                             from[0] != '\0' ? from : "-"};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);

@@ -62,6 +62,7 @@ enum ctl_opt {
     OPT_WITH_TOKEN,
     OPT_USERNAME,
     OPT_VERSION,
+    OPT_EXPIRES,
     OPT__COUNT
 };
 

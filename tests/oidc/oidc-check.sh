@@ -9,7 +9,7 @@
 #   refused    alg none, HS256 keyed with the public key, alg/key mismatch, expired, wrong
 #              audience and an unknown kid, through the fetched keys
 #   down       the issuer stopped: the cached keys still work
-#   cold       a fresh oidc with the issuer down answers ERR_UNAVAILABLE (503) within 3 s
+#   cold       a fresh oidc with the issuer down answers ERR_ISSUER_UNAVAILABLE (503) within 3 s
 #   back       the issuer up again: the same oidc gets its keys without a restart
 #
 # Runs on its own (`tests/oidc/oidc-check.sh`); needs /usr/bin/python3 with python3-cryptography
@@ -167,7 +167,7 @@ if stop_driver; then pass oidc/driver-exit; else fail oidc/driver-exit "$(tail -
 # ---------------------------------------------------------------- cold
 start_driver || fail oidc/driver-restart "$(tail -n 3 "$WORK/driver.err" | tr '\n' ' ')"
 a=$(ask "$(sign rsa1)")
-expect oidc/cold-unavailable "$a" "err ERR_UNAVAILABLE 503" "no signing keys"
+expect oidc/cold-unavailable "$a" "err ERR_ISSUER_UNAVAILABLE 503" "no signing keys"
 ms=$(ms_of "$a")
 if [ -n "$ms" ] && [ "$ms" -le 3000 ]; then pass oidc/cold-bounded; else fail oidc/cold-bounded "took ${ms:-?} ms"; fi
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "common/util.h"
@@ -52,7 +53,7 @@ static void test_auth_header(void)
 
 static void test_token_line(void)
 {
-    char name[AUTH_NAME_MAX], pattern[AUTH_PATTERN_MAX];
+    char name[AUTH_TOKEN_NAME_MAX], pattern[AUTH_PATTERN_MAX];
     enum auth_role role;
     unsigned char sha[32];
     struct err e = {0};
@@ -138,12 +139,19 @@ static char *basic(const char *user, const char *token)
     return h;
 }
 
-/* The runtime tokens document in a file of the test's directory. */
-static int file_load(void *ctx, struct buf *out, struct err *err)
+/* auth's documents as files DIR/DOC.json of the test's directory. */
+static char *doc_path(void *ctx, const char *doc)
 {
-    FILE *f = fopen(ctx, "r");
+    return xasprintf("%s/%s.json", (const char *)ctx, doc);
+}
+
+static int file_load(void *ctx, const char *doc, struct buf *out, struct err *err)
+{
+    char *path = doc_path(ctx, doc);
+    FILE *f = fopen(path, "r");
+    free(path);
     if (f == NULL)
-        return err_set(err, ERR_NOT_FOUND, "no tokens file");
+        return err_set(err, ERR_NOT_FOUND, "no %s file", doc);
     char chunk[4096];
     size_t n;
     int rc = 0;
@@ -153,25 +161,61 @@ static int file_load(void *ctx, struct buf *out, struct err *err)
     return rc;
 }
 
-static int file_save(void *ctx, const void *data, size_t len, struct err *err)
+static int file_save(void *ctx, const char *doc, const void *data, size_t len, struct err *err)
 {
-    FILE *f = fopen(ctx, "w");
+    char *path = doc_path(ctx, doc);
+    FILE *f = fopen(path, "w");
+    free(path);
     if (f == NULL || fwrite(data, 1, len, f) != len) {
         if (f != NULL)
             fclose(f);
-        return err_set(err, ERR_WRITE, "cannot write the tokens file");
+        return err_set(err, ERR_WRITE, "cannot write the %s file", doc);
     }
-    return fclose(f) == 0 ? 0 : err_set(err, ERR_WRITE, "cannot close the tokens file");
+    return fclose(f) == 0 ? 0 : err_set(err, ERR_WRITE, "cannot close the %s file", doc);
+}
+
+static int authn(const char *header, const char *remote, struct auth_identity *id, struct err *e)
+{
+    err_clear(e);
+    struct auth_request q = {.authorization = header, .remote = remote};
+    return auth_authenticate(&q, id, e);
+}
+
+static int create(const char *name, const char *role, const char *pattern, int64_t expires_us,
+                  char secret[44], struct err *e)
+{
+    err_clear(e);
+    struct auth_token_spec spec = {
+        .name = name, .role = role, .pattern = pattern, .expires_us = expires_us};
+    return auth_token_create(&spec, secret, e);
+}
+
+/* The failure reports auth's thread hands over. */
+static struct {
+    int n;
+    struct auth_failures last;
+} reports;
+
+static void on_failures(void *ctx, const struct auth_failures *f)
+{
+    (void)ctx;
+    reports.n++;
+    reports.last = *f;
+}
+
+static struct auth_persist persist_in(char *dir)
+{
+    return (struct auth_persist){.load = file_load, .save = file_save, .ctx = dir};
 }
 
 static void test_token_store(void)
 {
     struct err e = {0};
-    const char *dir = t_tempdir();
-    char *doc = xasprintf("%s/tokens.json", dir);
-    struct auth_persist st = {.load = file_load, .save = file_save, .ctx = doc};
+    char *dir = xstrdup(t_tempdir());
+    struct auth_persist st = persist_in(dir);
+    struct auth_config cfg = {.persist = &st};
     /* no token source at all: refused */
-    CHECK_INT(auth_init(&st, NULL, NULL, &e), -1);
+    CHECK_INT(auth_init(&cfg, &e), -1);
     CHECK_INT(e.code, ERR_INVALID);
     err_clear(&e);
 
@@ -182,48 +226,45 @@ static void test_token_store(void)
     FILE *f = fopen(tf, "w");
     fprintf(f, "# static tokens\nreader read team/* %s\n", hex);
     fclose(f);
-    CHECK_INT(auth_init(&st, "admin-secret-0123456789", tf, &e), 0);
+    cfg.admin_token = "admin-secret-0123456789";
+    cfg.token_file = tf;
+    CHECK_INT(auth_init(&cfg, &e), 0);
 
     struct auth_identity id;
     char *h = basic("bob", "filetoken-0123456789");
-    CHECK_INT(auth_authenticate(h, &id, &e), 0);
+    CHECK_INT(authn(h, "127.0.0.1", &id, &e), 0);
     CHECK_STR(id.name, "reader");
     CHECK_STR(id.username, "bob");
     CHECK_INT(id.role, ROLE_READ);
     free(h);
-    CHECK_INT(auth_authenticate("Bearer admin-secret-0123456789", &id, &e), 0);
+    CHECK_INT(authn("Bearer admin-secret-0123456789", "127.0.0.1", &id, &e), 0);
     CHECK_STR(id.name, "admin");
     CHECK_INT(id.role, ROLE_ADMIN);
-    err_clear(&e);
-    CHECK_INT(auth_authenticate("Bearer wrong", &id, &e), -1);
+    CHECK_INT(authn("Bearer wrong", "127.0.0.1", &id, &e), -1);
     CHECK_INT(e.code, ERR_AUTH);
-    err_clear(&e);
-    CHECK_INT(auth_authenticate(NULL, &id, &e), -1);
-    err_clear(&e);
+    CHECK_INT(authn(NULL, "127.0.0.1", &id, &e), -1);
+    /* A JWT without --oidc-config says so. */
+    CHECK_INT(authn("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "127.0.0.1", &id, &e), -1);
+    CHECK(strstr(e.msg, "--oidc-config") != NULL);
 
     /* runtime tokens: created, used, listed, persisted (hash only), revoked */
-    char secret[44];
-    CHECK_INT(auth_token_create("ci", "write", "team/**", secret, &e), 0);
+    char secret[44], scratch[44], secret2[44];
+    CHECK_INT(create("ci", "write", "team/**", 0, secret, &e), 0);
     CHECK_INT(strlen(secret), 43);
-    char scratch[44];
-    CHECK_INT(auth_token_create("ci", "read", "**", scratch, &e), -1);
-    err_clear(&e);
-    CHECK_INT(auth_token_create("admin", "read", "**", scratch, &e), -1); /* env name */
-    err_clear(&e);
-    CHECK_INT(auth_token_create("bad name", "read", "**", scratch, &e), -1);
-    err_clear(&e);
-    CHECK_INT(auth_token_create("x", "root", "**", scratch, &e), -1);
-    err_clear(&e);
-    char secret2[44];
-    CHECK_INT(auth_token_create("deploy", "write", "prod/*", secret2, &e), 0);
+    CHECK_INT(create("ci", "read", "**", 0, scratch, &e), -1);
+    CHECK_INT(create("admin", "read", "**", 0, scratch, &e), -1); /* env name */
+    CHECK_INT(create("bad name", "read", "**", 0, scratch, &e), -1);
+    CHECK_INT(create("x", "root", "**", 0, scratch, &e), -1);
+    CHECK_INT(create("deploy", "plan", "prod/*", 0, secret2, &e), 0);
     h = xasprintf("Bearer %s", secret2);
-    CHECK_INT(auth_authenticate(h, &id, &e), 0);
+    CHECK_INT(authn(h, "127.0.0.1", &id, &e), 0);
     CHECK_STR(id.name, "deploy");
     CHECK_STR(id.pattern, "prod/*");
+    CHECK_INT(id.role, ROLE_PLAN);
 
     struct buf b;
     buf_init(&b, 0);
-    CHECK_INT(file_load(doc, &b, &e), 0);
+    CHECK_INT(file_load(dir, "tokens", &b, &e), 0);
     CHECK(b.data != NULL && strstr(b.data, secret2) == NULL);
     char hex2[65];
     sha256_hex(secret2, strlen(secret2), hex2);
@@ -235,8 +276,7 @@ static void test_token_store(void)
     CHECK_INT(n, 4); /* admin, reader, ci, deploy */
 
     CHECK_INT(auth_token_revoke("deploy", &e), 0);
-    err_clear(&e);
-    CHECK_INT(auth_authenticate(h, &id, &e), -1);
+    CHECK_INT(authn(h, "127.0.0.1", &id, &e), -1);
     err_clear(&e);
     CHECK_INT(auth_token_revoke("deploy", &e), -1);
     CHECK_INT(e.code, ERR_NOT_FOUND);
@@ -248,14 +288,114 @@ static void test_token_store(void)
 
     /* a restart sees the runtime token */
     auth_shutdown();
-    CHECK_INT(auth_init(&st, NULL, NULL, &e), 0);
+    cfg.admin_token = NULL;
+    cfg.token_file = NULL;
+    CHECK_INT(auth_init(&cfg, &e), 0);
     h = xasprintf("Bearer %s", secret);
-    CHECK_INT(auth_authenticate(h, &id, &e), 0);
+    CHECK_INT(authn(h, "127.0.0.1", &id, &e), 0);
     CHECK_STR(id.name, "ci");
     free(h);
     auth_shutdown();
     free(tf);
-    free(doc);
+    free(dir);
+}
+
+struct seen {
+    int64_t last_used_us, expires_us;
+    char from[64];
+};
+
+static int find_cb(void *ctx, const struct auth_token_info *t)
+{
+    struct seen *s = ctx;
+    if (strcmp(t->name, "short") == 0) {
+        s->last_used_us = t->last_used_us;
+        s->expires_us = t->expires_us;
+        snprintf(s->from, sizeof(s->from), "%s", t->last_used_from);
+    }
+    return 0;
+}
+
+/* Expiry: an expired token is refused by name; the last use is listed at once and stored by
+ * the next flush (here: shutdown), so a restart still shows it. */
+static void test_expiry_and_last_use(void)
+{
+    struct err e = {0};
+    char *dir = xstrdup(t_tempdir());
+    struct auth_persist st = persist_in(dir);
+    struct auth_config cfg = {.persist = &st, .admin_token = "admin-secret-0123456789"};
+    CHECK_INT(auth_init(&cfg, &e), 0);
+    int64_t soon;
+    CHECK_INT(auth_parse_expiry("2s", now_us(), &soon, &e), 0);
+    char secret[44];
+    CHECK_INT(create("short", "read", "**", soon, secret, &e), 0);
+    char *h = xasprintf("Bearer %s", secret);
+    struct auth_identity id;
+    CHECK_INT(authn(h, "192.0.2.10", &id, &e), 0);
+    struct seen s = {0};
+    CHECK_INT(auth_token_list(find_cb, &s, &e), 0);
+    CHECK(s.last_used_us > 0);
+    CHECK_STR(s.from, "192.0.2.10");
+    CHECK(s.expires_us == soon);
+    auth_shutdown(); /* writes the last use */
+    CHECK_INT(auth_init(&cfg, &e), 0);
+    memset(&s, 0, sizeof(s));
+    CHECK_INT(auth_token_list(find_cb, &s, &e), 0);
+    CHECK_STR(s.from, "192.0.2.10");
+    struct timespec ts = {2, 100 * 1000000};
+    nanosleep(&ts, NULL);
+    CHECK_INT(authn(h, "192.0.2.10", &id, &e), -1);
+    CHECK_INT(e.code, ERR_AUTH);
+    CHECK(strstr(e.msg, "token 'short' expired at 20") != NULL);
+    free(h);
+    auth_shutdown();
+    /* Durations and times. */
+    err_clear(&e);
+    int64_t t, now = now_us();
+    CHECK_INT(auth_parse_expiry("30d", now, &t, &e), 0);
+    CHECK(t == now + 30LL * 86400 * 1000000);
+    CHECK_INT(auth_parse_expiry("2999-01-01T00:00:00Z", now, &t, &e), 0);
+    CHECK_INT(auth_parse_expiry("2001-01-01T00:00:00Z", now, &t, &e), -1);
+    CHECK(strstr(e.msg, "in the past") != NULL);
+    err_clear(&e);
+    CHECK_INT(auth_parse_expiry("0s", now, &t, &e), -1);
+    err_clear(&e);
+    CHECK_INT(auth_parse_expiry("soon", now, &t, &e), -1);
+    err_clear(&e);
+    free(dir);
+}
+
+/* Past the limit an address gets ERR_RATE_LIMITED, good credentials included; other addresses
+ * are not affected; the minute's failures are one report with the count. */
+static void test_failed_login_limit(void)
+{
+    struct err e = {0};
+    char *dir = xstrdup(t_tempdir());
+    struct auth_persist st = persist_in(dir);
+    struct auth_config cfg = {.persist = &st,
+                              .admin_token = "admin-secret-0123456789",
+                              .failed_logins_per_minute = 3,
+                              .on_failures = on_failures};
+    memset(&reports, 0, sizeof(reports));
+    CHECK_INT(auth_init(&cfg, &e), 0);
+    struct auth_identity id;
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(authn("Bearer nope", "198.51.100.7", &id, &e), -1);
+        CHECK_INT(e.code, ERR_AUTH);
+    }
+    CHECK_INT(authn("Bearer nope", "198.51.100.7", &id, &e), -1);
+    CHECK_INT(e.code, ERR_RATE_LIMITED);
+    CHECK_INT(authn("Bearer admin-secret-0123456789", "198.51.100.7", &id, &e), -1);
+    CHECK_INT(e.code, ERR_RATE_LIMITED);
+    CHECK_INT(authn("Bearer admin-secret-0123456789", "198.51.100.8", &id, &e), 0);
+    CHECK_INT(reports.n, 0); /* the minute is not over */
+    auth_shutdown();         /* reports what is open */
+    CHECK_INT(reports.n, 1);
+    CHECK_STR(reports.last.remote, "198.51.100.7");
+    CHECK_INT(reports.last.count, 5);
+    CHECK_INT(reports.last.refused, 2);
+    CHECK_STR(reports.last.reason, "-: unknown token");
+    free(dir);
 }
 
 int main(void)
@@ -264,5 +404,7 @@ int main(void)
     RUN(test_token_line);
     RUN(test_roles);
     RUN(test_token_store);
+    RUN(test_expiry_and_last_use);
+    RUN(test_failed_login_limit);
     return t_report();
 }

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "common/net.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "tests/unit/t.h"
@@ -151,7 +152,49 @@ static void test_parse_units(void)
     CHECK_INT(ms, 2000);
     CHECK_INT(parse_duration_ms("500ms", &ms), 0);
     CHECK_INT(ms, 500);
-    CHECK_INT(parse_duration_ms("5d", &ms), -1);
+    CHECK_INT(parse_duration_ms("30d", &ms), 0);
+    CHECK_INT(ms, 30LL * 24 * 3600 * 1000);
+    CHECK_INT(parse_duration_ms("5w", &ms), -1);
+    CHECK_INT(parse_duration_ms("-1s", &ms), -1);
+}
+
+static void test_cidrs_and_forwarded_for(void)
+{
+    struct net_cidrs c;
+    struct err e = {0};
+    CHECK_INT(net_cidrs_parse("10.0.0.0/8, 192.168.1.7 fd00::/8,::1", &c, &e), 0);
+    CHECK_INT(c.n, 4);
+    CHECK(net_cidrs_contain(&c, "10.200.3.4"));
+    CHECK(!net_cidrs_contain(&c, "11.0.0.1"));
+    CHECK(net_cidrs_contain(&c, "192.168.1.7"));
+    CHECK(!net_cidrs_contain(&c, "192.168.1.8"));
+    CHECK(net_cidrs_contain(&c, "fd12::9"));
+    CHECK(net_cidrs_contain(&c, "::ffff:10.1.1.1")); /* IPv4-mapped is the IPv4 address */
+    CHECK(!net_cidrs_contain(&c, "not-an-ip"));
+    char out[64];
+    /* An untrusted peer: X-Forwarded-For is ignored. */
+    CHECK(!net_forwarded_client(&c, "203.0.113.5", "1.2.3.4", out));
+    CHECK_STR(out, "203.0.113.5");
+    /* A trusted proxy: the right-most entry that is not a trusted proxy, whatever the client
+     * wrote to the left of it. */
+    CHECK(net_forwarded_client(&c, "10.0.0.2", "6.6.6.6, 198.51.100.9, 10.0.0.3", out));
+    CHECK_STR(out, "198.51.100.9");
+    CHECK(net_forwarded_client(&c, "10.0.0.2", " 198.51.100.9 ", out));
+    CHECK_STR(out, "198.51.100.9");
+    /* Garbage ends the walk at the last address seen. */
+    CHECK(net_forwarded_client(&c, "10.0.0.2", "evil\r\n, 198.51.100.9", out));
+    CHECK_STR(out, "198.51.100.9");
+    CHECK(!net_forwarded_client(&c, "10.0.0.2", "<script>", out));
+    CHECK_STR(out, "10.0.0.2");
+    CHECK(!net_forwarded_client(&c, "10.0.0.2", NULL, out));
+    net_cidrs_cleanup(&c);
+    CHECK_INT(net_cidrs_parse("10.0.0.0/33", &c, &e), -1);
+    CHECK(strstr(e.msg, "prefix") != NULL);
+    err_clear(&e);
+    CHECK_INT(net_cidrs_parse("10.0.0.300", &c, &e), -1);
+    err_clear(&e);
+    CHECK_INT(net_cidrs_parse("", &c, &e), 0);
+    CHECK_INT(c.n, 0);
 }
 
 static void test_utf8_table(void)
@@ -439,6 +482,7 @@ int main(void)
     RUN(test_state_names);
     RUN(test_pattern_match);
     RUN(test_parse_units);
+    RUN(test_cidrs_and_forwarded_for);
     RUN(test_utf8_table);
     RUN(test_utf8_sanitize);
     RUN(test_file_write_atomic);

@@ -366,7 +366,7 @@ static void test_keys(void)
     fails(token("RS256", "rsa9", good_claims(), rsa), ERR_AUTH, "kid rsa9 is not a key of issuer");
     fails(token("RS256", NULL, good_claims(), rsa), ERR_AUTH, "no kid");
     /* An issuer whose keys could never be fetched: 503, whatever the kid. */
-    fails(token("RS256", "rsa1", claims_of(DOWN, NULL, NULL), rsa), ERR_UNAVAILABLE,
+    fails(token("RS256", "rsa1", claims_of(DOWN, NULL, NULL), rsa), ERR_ISSUER_UNAVAILABLE,
           "no signing keys");
     /* Another issuer's key does not verify this issuer's tokens. */
     fails(token("RS256", "rsa1", claims_of(GITHUB, NULL, NULL), rsa), ERR_AUTH,

@@ -549,8 +549,8 @@ static void test_plan_role(void)
     struct op_result res;
     CHECK_INT(run(ops_read, &v, &v.planner, &q, NULL), ERR_OK);
     CHECK_INT(run(ops_lock, &v, &v.planner, &q, NULL), ERR_OK);
-    struct op_request wq = {.state = "team/p", .body = s1, .body_len = strlen(s1),
-                            .lock_id = "id-p"};
+    struct op_request wq = {
+        .state = "team/p", .body = s1, .body_len = strlen(s1), .lock_id = "id-p"};
     CHECK_INT(run(ops_write, &v, &v.planner, &wq, &res), ERR_FORBIDDEN);
     CHECK(strstr(res.err.msg, "has role plan, which may not change states") != NULL);
     op_result_cleanup(&res);
@@ -572,12 +572,13 @@ static void test_outputs_role(void)
 {
     struct env v;
     env_open(&v, LONG_TTL_US);
-    const char *full = "{\"version\":4,\"terraform_version\":\"1.11.0\",\"serial\":3,"
-                       "\"lineage\":\"lin-o\",\"outputs\":{\"url\":{\"value\":12345678901234567890,"
-                       "\"type\":\"number\"},\"pw\":{\"value\":\"s3cr3t\",\"type\":\"string\","
-                       "\"sensitive\":true}},\"resources\":[{\"mode\":\"managed\",\"type\":\"x\","
-                       "\"name\":\"db\",\"instances\":[{\"attributes\":{\"password\":\"hidden\"}}]}],"
-                       "\"check_results\":null}";
+    const char *full =
+        "{\"version\":4,\"terraform_version\":\"1.11.0\",\"serial\":3,"
+        "\"lineage\":\"lin-o\",\"outputs\":{\"url\":{\"value\":12345678901234567890,"
+        "\"type\":\"number\"},\"pw\":{\"value\":\"s3cr3t\",\"type\":\"string\","
+        "\"sensitive\":true}},\"resources\":[{\"mode\":\"managed\",\"type\":\"x\","
+        "\"name\":\"db\",\"instances\":[{\"attributes\":{\"password\":\"hidden\"}}]}],"
+        "\"check_results\":null}";
     CHECK_INT(write_state(&v, "team/o", full, NULL, NULL), ERR_OK);
     struct op_request q = {.state = "team/o"};
     struct op_result res;
