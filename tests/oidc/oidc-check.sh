@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-issuer() { "$PY" tests/oidc/issuer.py "$@"; }
+. tests/oidc/issuer.sh
 
 # ---------------------------------------------------------------- the driver
 SANF=address,undefined
@@ -55,34 +55,15 @@ if ! make -s --no-print-directory SAN=$SANF WERROR=1 build/san/obj/libstated.a >
 fi
 
 # ---------------------------------------------------------------- the issuer
-start_issuer() {
-  rm -f "$ISS/url"
-  issuer serve "$ISS" --port "$PORT" >/dev/null 2>"$WORK/issuer.err" &
-  ISSUER_PID=$!
-  for _ in $(seq 1 100); do [ -s "$ISS/url" ] && return 0; sleep 0.05; done
-  return 1
-}
-stop_issuer() {
-  issuer stop "$ISS"
-  wait "$ISSUER_PID" 2>/dev/null
-  ISSUER_PID=
-}
-
 PORT=${OIDC_PORT:-$(free_port)}
 URL=http://127.0.0.1:$PORT
 issuer keygen "$ISS" rsa1 --alg RS256
-if ! start_issuer; then
-  fail oidc/issuer "tests/oidc/issuer.py did not start on port $PORT: $(tail -n 2 "$WORK/issuer.err")"
+if ! start_issuer "$ISS" "$PORT"; then
+  fail oidc/issuer "tests/oidc/issuer.py did not start on port $PORT: $(tail -n 2 "$ISS/serve.err")"
   t_done
   exit $?
 fi
-cat >"$WORK/oidc.json" <<EOF
-{"issuers": [{"issuer": "$URL", "audience": "stated", "rules": [
-  {"claims": {"project_path": "platform/*", "ref_protected": "true"}, "role": "write",
-   "states": "{project_path}/**", "name": "gitlab:{project_path}@{ref}"},
-  {"claims": {"project_path": "platform/*"}, "role": "plan",
-   "states": "{project_path}/**", "name": "plan:{project_path}"}]}]}
-EOF
+issuer_rules "$WORK/oidc.json" "$URL"
 
 # sign KID [options]: a JWT for project platform/net on a protected main, with a key of
 # $SIGN_DIR (default: the issuer's).
@@ -157,7 +138,7 @@ ms=$(ms_of "$a")
 if [ -n "$ms" ] && [ "$ms" -le 500 ]; then pass oidc/unknown-kid-rate-limited; else fail oidc/unknown-kid-rate-limited "took ${ms:-?} ms"; fi
 
 # ---------------------------------------------------------------- down
-stop_issuer
+stop_issuer "$ISS"
 a=$(ask "$(sign rsa1)")
 expect oidc/down-cached-rsa "$a" "ok name=gitlab:platform/net@main"
 a=$(ask "$(sign ec2)")
@@ -172,7 +153,7 @@ ms=$(ms_of "$a")
 if [ -n "$ms" ] && [ "$ms" -le 3000 ]; then pass oidc/cold-bounded; else fail oidc/cold-bounded "took ${ms:-?} ms"; fi
 
 # ---------------------------------------------------------------- back
-start_issuer || fail oidc/issuer-restart "$(tail -n 2 "$WORK/issuer.err")"
+start_issuer "$ISS" "$PORT" || fail oidc/issuer-restart "$(tail -n 2 "$ISS/serve.err")"
 # The fetcher retries 10 s after its failure, and a request may ask again after 10 s.
 got=
 for _ in $(seq 1 30); do

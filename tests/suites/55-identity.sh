@@ -29,9 +29,8 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/stated.sh"
 E2E_TMP=$(mktemp -d /tmp/stated-identity.XXXXXX)
 . "$TOP/tests/e2e/lib.sh"
-PY=/usr/bin/python3
+. "$TOP/tests/oidc/issuer.sh"
 ISS=$E2E_TMP/issuer
-ISSUER_PID=
 B_PID=
 cleanup() {
   [ -n "$ISSUER_PID" ] && kill "$ISSUER_PID" 2>/dev/null
@@ -106,35 +105,12 @@ lock_holder() {
     jq -r --arg n "$1" '.[] | select(.state == $n) | .id' 2>/dev/null
 }
 
-issuer() { "$PY" "$TOP/tests/oidc/issuer.py" "$@"; }
-start_issuer() {
-  rm -f "$ISS/url"
-  issuer serve "$ISS" --port "$ISSUER_PORT" >/dev/null 2>"$E2E_TMP/issuer.err" &
-  ISSUER_PID=$!
-  for _ in $(seq 1 100); do [ -s "$ISS/url" ] && return 0; sleep 0.05; done
-  return 1
-}
-stop_issuer() {
-  issuer stop "$ISS" >/dev/null 2>&1
-  wait "$ISSUER_PID" 2>/dev/null
-  ISSUER_PID=
-}
 # jwt KID [issuer.py sign options]: a token for project platform/net on a protected main.
 jwt() {
   local kid=$1
   shift
   issuer sign "$ISS" "$kid" --claim project_path=platform/net --claim ref=main \
     --claim ref_protected=true --sub "project_path:platform/net:ref_type:branch:ref:main" "$@"
-}
-
-write_oidc_config() {
-  cat >"$E2E_TMP/oidc.json" <<EOF
-{"issuers": [{"issuer": "$ISSUER_URL", "audience": "stated", "rules": [
-  {"claims": {"project_path": "platform/*", "ref_protected": "true"}, "role": "write",
-   "states": "{project_path}/**", "name": "gitlab:{project_path}@{ref}"},
-  {"claims": {"project_path": "platform/*"}, "role": "plan",
-   "states": "{project_path}/**", "name": "gitlab-plan:{project_path}"}]}]}
-EOF
 }
 
 # tf_with SECRET DIR ARGS...: terraform with SECRET as TF_HTTP_PASSWORD.
@@ -162,12 +138,11 @@ oidc_tests() {
   local t=identity/oidc d code
   issuer keygen "$ISS" k1 --alg RS256 >/dev/null
   ISSUER_PORT=$(free_port)
-  if ! start_issuer; then
-    fail "$t issuer" "issuer.py did not start: $(tail -n 2 "$E2E_TMP/issuer.err")"
+  if ! start_issuer "$ISS" "$ISSUER_PORT"; then
+    fail "$t issuer" "issuer.py did not start: $(tail -n 2 "$ISS/serve.err")"
     return
   fi
-  ISSUER_URL=$(cat "$ISS/url")
-  write_oidc_config
+  issuer_rules "$E2E_TMP/oidc.json" "$ISSUER_URL"
   # Many refusals follow from this one address: no failed-login limit here (logins tests it).
   if ! stated_start embedded --token-file "$TOKENS" --oidc-config "$E2E_TMP/oidc.json" \
     --failed-logins-per-minute 0; then
@@ -261,7 +236,7 @@ EOF
   expect_eq "$t key rotation (new kid, ES256) without a restart" "$code" 200
 
   # the issuer down: cached keys keep working
-  stop_issuer
+  stop_issuer "$ISS"
   code=$(http_code "$(jwt k1)" /v1/states/platform/net/app)
   expect_eq "$t issuer down, cached keys -> 200" "$code" 200
   stated_stop
@@ -276,7 +251,7 @@ EOF
   else
     fail "$t start with the issuer down" "stated did not start"
   fi
-  start_issuer || fail "$t issuer restart" "did not start"
+  start_issuer "$ISS" "$ISSUER_PORT" || fail "$t issuer restart" "did not start"
 }
 
 # ---------------------------------------------------------------- roles
@@ -544,7 +519,7 @@ wanted expiry && expiry_tests
 wanted logins && login_tests
 wanted instances && instances_tests
 if wanted driver && [ -n "$HAVE_ISSUER" ]; then
-  [ -n "$ISSUER_PID" ] && stop_issuer
+  [ -n "$ISSUER_PID" ] && stop_issuer "$ISS"
   "$TOP/tests/oidc/oidc-check.sh" >"$E2E_TMP/driver.out" 2>&1
   while read -r line; do
     case $line in
