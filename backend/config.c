@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "common/util.h"
 
 enum opt_type { OPT_STR, OPT_BOOL, OPT_INT, OPT_SIZE, OPT_DURATION, OPT_ACTION };
@@ -91,6 +92,7 @@ static const struct opt opts[] = {
      "(environment only) bootstrap admin token: name admin, role admin, pattern **"},
     {"print-config", OPT_ACTION, F(print_config), NULL, NULL, false,
      "print the effective configuration (secrets redacted) and exit"},
+    {"version", OPT_ACTION, 0, NULL, NULL, false, "print the version and exit"},
     {"help", OPT_ACTION, 0, NULL, NULL, false, "print this help and exit"},
 };
 
@@ -283,6 +285,10 @@ void config_parse(struct config *cfg, int argc, char **argv)
         if (o->type == OPT_ACTION) {
             if (strcmp(o->name, "help") == 0) {
                 config_usage(stdout);
+                exit(0);
+            }
+            if (strcmp(o->name, "version") == 0) {
+                printf("stated %s\n", STATED_VERSION);
                 exit(0);
             }
             cfg->print_config = true;

@@ -1,8 +1,8 @@
-/* common/version.h: the release of stated and statectl (printed by statectl --version and
- * recorded in the storage layout marker). */
+/* common/version.h: the release of stated, statectl and stackgen (their --version, the Debian
+ * package's version, and the storage layout marker's "by"). */
 #ifndef STATED_COMMON_VERSION_H
 #define STATED_COMMON_VERSION_H
 
-#define STATED_VERSION "0.1.0"
+#define STATED_VERSION "0.2.0"
 
 #endif
