@@ -66,7 +66,7 @@ static json_t *str_json(const char *s)
 }
 
 /* The lock of one state as the admin API shows it. "who" and "operation" come from the
- * client's lock info when it has them. */
+ * client's lock info when it has them; "owner" is the identity that took it (authenticated). */
 static json_t *lock_json(const char *state, const struct lock_holder *h)
 {
     json_t *info = h->info_json ? json_loads(h->info_json, 0, NULL) : NULL;
@@ -77,6 +77,7 @@ static json_t *lock_json(const char *state, const struct lock_holder *h)
     json_object_set_new(o, "who", str_json(json_string_value(json_object_get(info, "Who"))));
     json_object_set_new(o, "operation",
                         str_json(json_string_value(json_object_get(info, "Operation"))));
+    json_object_set_new(o, "owner", str_json(h->owner));
     json_object_set_new(o, "created", time_json(h->created_us));
     json_object_set_new(o, "renewed", time_json(h->renewed_us));
     json_object_set_new(o, "expires", time_json(h->expires_us));

@@ -133,7 +133,8 @@ int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 
 int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    static const char *const head[] = {"STATE", "ID", "WHO", "OPERATION", "CREATED", "EXPIRES"};
+    static const char *const head[] = {"STATE",     "ID",      "WHO",    "OWNER",
+                                       "OPERATION", "CREATED", "EXPIRES"};
     struct ctl_table t;
     json_t *arr, *l;
     size_t i;
@@ -145,14 +146,17 @@ int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         json_decref(arr);
         return 0;
     }
-    ctl_table_init(&t, 6, head);
+    ctl_table_init(&t, 7, head);
     CTL_ARRAY_EACH(arr, i, l)
     {
         char created[32], expires[32];
+        const char *owner = ctl_jstr(l, "owner");
         ctl_short_time(ctl_jstr(l, "created"), created);
         ctl_short_time(ctl_jstr(l, "expires"), expires);
-        const char *row[] = {ctl_jstr(l, "state"),     ctl_jstr(l, "id"), ctl_jstr(l, "who"),
-                             ctl_jstr(l, "operation"), created,           expires};
+        const char *row[] = {ctl_jstr(l, "state"),     ctl_jstr(l, "id"),
+                             ctl_jstr(l, "who"),       owner[0] != '\0' ? owner : "-",
+                             ctl_jstr(l, "operation"), created,
+                             expires};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);

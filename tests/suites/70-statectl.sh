@@ -219,7 +219,7 @@ locks_and_restore() {
   local M=$1 t="statectl/$1" name="ctl-$1/app" cur serial_after
   [ "$(lock_as_other "$name" LOCK-A)" = 200 ] || fail "$t take a lock" "LOCK refused"
   ctl locks list
-  grep -q "^$name  *LOCK-A  *other@ci" "$W/out" && pass "$t locks list shows the holder" || fail "$t locks list shows the holder" "$(tr '\n' '|' <"$W/out")"
+  grep -q "^$name  *LOCK-A  *other@ci  *admin " "$W/out" && pass "$t locks list shows the holder and its owner" || fail "$t locks list shows the holder and its owner" "$(tr '\n' '|' <"$W/out")"
   ctl states list
   grep -q "^$name .*other@ci (LOCK-A)" "$W/out" && pass "$t states list shows the lock holder" || fail "$t states list shows the lock holder" "$(grep "^$name " "$W/out")"
 
