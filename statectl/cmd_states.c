@@ -153,9 +153,12 @@ int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
         const char *owner = ctl_jstr(l, "owner");
         ctl_short_time(ctl_jstr(l, "created"), created);
         ctl_short_time(ctl_jstr(l, "expires"), expires);
-        const char *row[] = {ctl_jstr(l, "state"),     ctl_jstr(l, "id"),
-                             ctl_jstr(l, "who"),       owner[0] != '\0' ? owner : "-",
-                             ctl_jstr(l, "operation"), created,
+        const char *row[] = {ctl_jstr(l, "state"),
+                             ctl_jstr(l, "id"),
+                             ctl_jstr(l, "who"),
+                             owner[0] != '\0' ? owner : "-",
+                             ctl_jstr(l, "operation"),
+                             created,
                              expires};
         ctl_table_add(&t, row);
     }
