@@ -20,6 +20,10 @@ extern const int gen_mem_cpu[GEN_MEM_SIZES];
 /* The keys of object o in strcmp order; *n receives their count. The caller frees the array
  * (the strings belong to o). NULL o gives an empty array. */
 const char **gen_sorted_keys(json_t *o, size_t *n);
+/* The keys of an object, or the strings of an array (other elements skipped), in document
+ * order, NULL-terminated; anything else gives an empty list. The caller frees the array (the
+ * strings belong to v). */
+const char **gen_strings(json_t *v);
 
 /* Typed lookups on a validated document, with the default when the key is absent. */
 const char *gen_str(const json_t *o, const char *key, const char *def);
@@ -30,6 +34,14 @@ bool gen_bool(const json_t *o, const char *key, bool def);
  * receives a short reason (never the value). */
 bool gen_env_name_is_secret(const char *name, const char **why);
 bool gen_env_value_is_secret(const char *value, const char **why);
+
+/* What a render deploys beyond the stack's arrays: a network whenever one is described or
+ * containers or databases need it, monitoring when it is described and enabled. */
+bool gen_has_network(json_t *root);
+bool gen_has_monitoring(json_t *root);
+
+/* "s" unless n is 1: the plural of the nouns in messages (report.c). */
+const char *gen_plural(size_t n);
 
 /* Module sources: where a module call (tofu) or a Terragrunt unit finds <component>, given
  * the --module-source prefix (NULL: the copy in DIR/modules). Returns a new string. */
@@ -80,9 +92,10 @@ struct gen_rule {
     const int *ints;            /* GEN_INT: the allowed values instead of a range */
     size_t nints;
     const char *pattern; /* GEN_STRING */
+    const char *unit;    /* GEN_INT: what the number counts, for messages ("seconds"), or NULL */
     /* GEN_STRING: what a value failing pattern or max is; GEN_ENUM, GEN_INT with ints: what a
-     * value outside the set is, followed by the set ("is not one of" when NULL); GEN_CHECK:
-     * the check's own parameter. */
+     * value outside the set is ("is not an allowed value" when NULL), followed by the set or,
+     * for a string close to one of it, that one; GEN_CHECK: the check's own parameter. */
     const char *msg;
     void (*value)(struct gen_check *c, const char *s, const char *path); /* GEN_STRING */
     const struct gen_rule *fields; /* GEN_OBJECT, GEN_OBJECTS */
@@ -101,6 +114,9 @@ struct gen_target {
 
 /* Reports unknown keys of t->obj, then applies every row of t->rules. */
 void gen_check_rules(struct gen_check *c, const struct gen_target *t);
+/* Checks one value, found at path, against a row with a key (t: the object holding it). */
+void gen_check_value(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
+                     json_t *v, const char *path);
 /* True when t->obj has key as an integer that passes the key's rule; *out receives the
  * integer whenever there is one. */
 bool gen_int_field(const struct gen_target *t, const char *key, long long *out);
@@ -117,5 +133,20 @@ char *gen_path_key(const char *parent, const char *key);
 bool gen_match(const char *re, const char *s);
 /* True when s is one of the NULL-terminated list. */
 bool gen_in_list(const char *const *list, const char *s);
+/* Appends "a, b, c": a NULL-terminated list as messages show it. */
+void gen_list_strings(struct buf *b, const char *const *list);
+
+/* ---- suggestions (suggest.c) ---- */
+
+/* Edits from a to b: insertions, deletions, replacements and swaps of adjacent bytes. */
+size_t gen_edit_distance(const char *a, const char *b);
+/* The candidate (NULL-terminated list) close enough to s to be what was meant: at most 2
+ * edits and at most a third of s's length, always allowing 1; the first of equally close
+ * ones. NULL when there is none. Borrowed from candidates. */
+const char *gen_nearest(const char *s, const char *const *candidates);
+/* The end of a message about s: ` (did you mean "x"?)` for the nearest candidate, else, when
+ * listed_as is not NULL and there are candidates, ` (<listed_as> a, b, c)`, else "". Returns a
+ * new string (caller frees). */
+char *gen_suggest(const char *s, const char *const *candidates, const char *listed_as);
 
 #endif

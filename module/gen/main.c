@@ -1,9 +1,13 @@
 /* module/gen/main.c: the stackgen command line.
  *
- *   stackgen validate STACK.json
+ *   stackgen validate STACK.json [-q]
  *   stackgen render STACK.json -o DIR [--format tofu|terragrunt] [--backend-url URL]
- *                   [--modules-dir DIR | --module-source PREFIX]
+ *                   [--modules-dir DIR | --module-source PREFIX] [-q]
+ *   stackgen --help | --version
  *
+ * Success is reported on stdout (validate: one line; render: a line per file written or module
+ * copied, then one line), problems on stderr: nothing stackgen renders goes to stdout, so stdout
+ * is free for the report, and scripts can keep the two apart. --quiet drops the report.
  * Exit status: 0 success, 1 invalid stack (every problem on stderr, one INFRA_001 line each)
  * or a failed write, 2 usage error. */
 #include <getopt.h>
@@ -16,6 +20,7 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "module/gen/stackgen.h"
 
 #define DEFAULT_BACKEND_URL "http://127.0.0.1:8080"
@@ -23,17 +28,20 @@
 static void usage(FILE *f)
 {
     fputs(
-        "usage: stackgen validate STACK.json\n"
+        "usage: stackgen validate STACK.json [-q]\n"
         "       stackgen render STACK.json -o DIR [--format tofu|terragrunt]\n"
         "                       [--backend-url URL] [--modules-dir DIR | --module-source PREFIX]\n"
-        "       stackgen --help\n"
+        "                       [-q]\n"
+        "       stackgen --help | --version\n"
         "\n"
         "validate  check a stack description; every problem is printed as\n"
-        "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1)\n"
+        "          \"INFRA_001 <json path>: <message>\" on stderr (exit 1); a valid stack\n"
+        "          gets one line on stdout: stack \"NAME\" (ENV): valid, N components: ...\n"
         "render    validate, then write an OpenTofu root (--format tofu, the default) or a\n"
         "          Terragrunt tree (--format terragrunt) to DIR, with backend \"http\" pointing\n"
         "          at stated, and a copy of the used modules under DIR/modules/ unless\n"
-        "          --module-source names where they are\n"
+        "          --module-source names where they are; stdout lists each file written and\n"
+        "          module copied, then stack \"NAME\" (ENV): rendered as FORMAT in DIR, ...\n"
         "\n"
         "  -o, --output DIR       output directory (created if missing; files are overwritten)\n"
         "  -f, --format FORMAT    tofu (default) or terragrunt\n"
@@ -48,6 +56,9 @@ static void usage(FILE *f)
         "                         ../../module/scaleway), or a remote source such as\n"
         "                         git::https://HOST/stated.git//module/scaleway?ref=vX.Y.Z;\n"
         "                         /<component> is added to its path, before any ?query\n"
+        "  -q, --quiet            print nothing on success (problems still go to stderr)\n"
+        "  -h, --help             this help\n"
+        "  -V, --version          print \"stackgen VERSION\" and exit\n"
         "\n"
         "Credentials never go into the files: use TF_HTTP_USERNAME/TF_HTTP_PASSWORD for\n"
         "stated, SCW_ACCESS_KEY/SCW_SECRET_KEY for Scaleway, and TF_VAR_secret_values\n"
@@ -88,6 +99,14 @@ static char *find_modules_dir(void)
     return NULL;
 }
 
+/* Writes a report to stdout unless quiet, and frees it. */
+static void print_report(struct buf *report, bool quiet)
+{
+    if (!quiet && report->len)
+        fwrite(report->data, 1, report->len, stdout);
+    buf_cleanup(report);
+}
+
 /* Loads and validates; prints every problem. Returns the stack or NULL (exit status in *rc). */
 static struct stack *load(const char *path, int *rc)
 {
@@ -114,7 +133,17 @@ static struct stack *load(const char *path, int *rc)
 struct args {
     const char *cmd, *path; /* "validate" or "render", STACK.json */
     const char *out, *format, *backend_url, *modules_dir, *module_source;
+    bool quiet;
 };
+
+/* "out/" and "out" name the same directory; without the slash the report's paths read
+ * "out/main.tf", not "out//main.tf". */
+static char *trim_slashes(char *dir)
+{
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = '\0';
+    return dir;
+}
 
 /* Reads the command line into *a. Returns -1 to go on, or the exit status when there is nothing
  * more to do (--help, or a usage error already reported). */
@@ -125,14 +154,16 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"backend-url", required_argument, NULL, 'b'},
                                          {"modules-dir", required_argument, NULL, 'm'},
                                          {"module-source", required_argument, NULL, 's'},
+                                         {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     int c;
     *a = (struct args){.format = "tofu", .backend_url = DEFAULT_BACKEND_URL};
-    while ((c = getopt_long(argc, argv, "o:f:b:m:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:b:m:s:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            a->out = optarg;
+            a->out = trim_slashes(optarg);
             break;
         case 'f':
             a->format = optarg;
@@ -146,8 +177,14 @@ static int parse_args(int argc, char **argv, struct args *a)
         case 's':
             a->module_source = optarg;
             break;
+        case 'q':
+            a->quiet = true;
+            break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("stackgen %s\n", STATED_VERSION);
             return 0;
         default:
             usage(stderr);
@@ -170,7 +207,14 @@ static int run_validate(const struct args *a)
         fputs("stackgen: validate takes no -o\n", stderr);
         return 2;
     }
-    stack_free(load(a->path, &rc));
+    struct stack *s = load(a->path, &rc);
+    if (s) {
+        struct buf report;
+        buf_init(&report, 0);
+        stack_report_valid(s, &report);
+        print_report(&report, a->quiet);
+    }
+    stack_free(s);
     return rc;
 }
 
@@ -232,10 +276,18 @@ static int run_render(const struct args *a)
         return 2;
     o.modules_dir = found;
     struct stack *s = load(a->path, &rc);
-    if (s && stackgen_render_dir(s, &o, a->out, &err) != 0) {
+    struct buf report;
+    struct stack_written w = {.log = &report};
+    buf_init(&report, 0);
+    if (s && stackgen_render_dir(s, &o, a->out, &w, &err) != 0) {
+        print_report(&report, a->quiet); /* what was written before the failure */
         fprintf(stderr, "stackgen: %s %s\n", err_infra_code(err.code), err.msg);
         rc = 1;
+    } else if (s) {
+        stack_report_written(s, &o, a->out, &w, &report);
+        print_report(&report, a->quiet);
     }
+    buf_cleanup(&report);
     stack_free(s);
     free(found);
     return rc;

@@ -373,16 +373,27 @@ struct unit {
     json_t *item;          /* the database or bucket, else NULL */
 };
 
+bool gen_has_network(json_t *root)
+{
+    return json_object_get(root, "network") ||
+           json_array_size(json_object_get(root, "containers")) > 0 ||
+           json_array_size(json_object_get(root, "databases")) > 0;
+}
+
+bool gen_has_monitoring(json_t *root)
+{
+    json_t *m = json_object_get(root, "monitoring");
+    return m && gen_bool(m, "enabled", true);
+}
+
 static size_t list_units(struct rctx *c, struct unit *u, size_t max)
 {
     size_t n = 0;
     json_t *dbs = json_object_get(c->root, "databases");
     json_t *cts = json_object_get(c->root, "containers");
-    json_t *m = json_object_get(c->root, "monitoring");
-    c->has_network =
-        json_object_get(c->root, "network") || json_array_size(cts) > 0 || json_array_size(dbs) > 0;
+    c->has_network = gen_has_network(c->root);
     c->has_secrets = json_array_size(json_object_get(c->root, "secrets")) > 0;
-    c->has_monitoring = m && gen_bool(m, "enabled", true);
+    c->has_monitoring = gen_has_monitoring(c->root);
 #define ADD(cp, comp_name, lbl, d, it)                                                             \
     do {                                                                                           \
         if (n < max)                                                                               \
@@ -892,6 +903,7 @@ int stack_module_source_check(const char *prefix, struct err *err)
 
 struct dir_ctx {
     const char *dir, *modules_dir;
+    struct stack_written *written;
 };
 
 /* Writes one generated file, creating its directory; a file is replaced whole, so an
@@ -915,6 +927,11 @@ static int on_emit(const char *path, const char *data, size_t len, void *ctx, st
     struct dir_ctx *d = ctx;
     char *full = xasprintf("%s/%s", d->dir, path);
     int rc = write_file(full, data, len, err);
+    if (rc == 0) {
+        d->written->files++;
+        if (d->written->log)
+            buf_printf(d->written->log, NULL, "wrote %s\n", full);
+    }
     free(full);
     return rc;
 }
@@ -931,6 +948,7 @@ static int on_copy(const char *component, void *ctx, struct err *err)
         return -1;
     }
     int rc = 0;
+    size_t copied = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(dh))) {
         size_t l = strlen(de->d_name);
@@ -945,19 +963,27 @@ static int on_copy(const char *component, void *ctx, struct err *err)
         rc = file_read(from, &b, err);
         if (rc == 0)
             rc = write_file(to, b.data ? b.data : "", b.len, err);
+        copied += rc == 0;
         buf_cleanup(&b);
         free(from);
         free(to);
     }
     closedir(dh);
     free(src);
+    d->written->modules++;
+    d->written->module_files += copied;
+    if (d->written->log)
+        buf_printf(d->written->log, NULL, "copied %s/modules/%s/ (%zu file%s)\n", d->dir, component,
+                   copied, gen_plural(copied));
     return rc;
 }
 
 int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
-                        struct err *err)
+                        struct stack_written *written, struct err *err)
 {
-    struct dir_ctx d = {.dir = dir, .modules_dir = o->modules_dir};
+    struct stack_written ignored = {0};
+    struct dir_ctx d = {
+        .dir = dir, .modules_dir = o->modules_dir, .written = written ? written : &ignored};
     struct stack_sink k = {.emit = on_emit, .copy_module = on_copy, .ctx = &d};
     if (file_mkdir_p(dir, 0755, ERR_WRITE, err))
         return -1;

@@ -4,14 +4,18 @@
  * buffer, so one run shows the author everything to fix. Within an object the unknown keys come
  * first (sorted, so the report does not depend on the document's key order), then each row of
  * its table in order; nested objects are checked where their row stands. For example
- *     {"name": "Web", "cpu": "2", "cpus": 1}
+ *     {"name": "Web", "cpu": "2", "cpus": 1, "timeout": 5}
  * against the container table gives, in this order,
- *     $.containers[0].cpus: unknown key
+ *     $.containers[0]: unknown key "cpus" (did you mean "cpu"?)
  *     $.containers[0].name: "Web" must match ^[a-z][a-z0-9-]*$
  *     $.containers[0].image: is required
  *     $.containers[0].cpu: must be an integer
  *     $.containers[0].memory: is required
- * Messages quote user strings through JSON escaping, cut at 64 characters. */
+ *     $.containers[0].timeout: must be 30..900 seconds (got 5)
+ * A message states the rule a value breaks (the range and unit, the set of valid values) rather
+ * than only that it breaks one, and a key or value within a couple of typos of a valid one names
+ * that one instead (suggest.c). Messages quote user strings through JSON escaping, cut at 64
+ * characters. */
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,16 +89,31 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+const char **gen_strings(json_t *v)
+{
+    size_t size = json_is_object(v) ? json_object_size(v) : json_array_size(v);
+    const char **out = xcalloc(size + 1, sizeof(*out));
+    size_t n = 0, i;
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e)
+    {
+        out[n++] = k;
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (json_is_string(e))
+            out[n++] = json_string_value(e);
+    }
+    return out;
+}
+
 const char **gen_sorted_keys(json_t *o, size_t *n)
 {
-    const char **keys = xcalloc(json_object_size(o) + 1, sizeof(*keys));
-    const char *k;
-    json_t *v;
+    const char **keys = gen_strings(json_is_object(o) ? o : NULL);
     *n = 0;
-    json_object_foreach(o, k, v)
-    {
-        keys[(*n)++] = k;
-    }
+    while (keys[*n])
+        (*n)++;
     qsort(keys, *n, sizeof(*keys), cmp_str);
     return keys;
 }
@@ -107,22 +126,40 @@ static const struct gen_rule *find_rule(const struct gen_rule *rules, const char
     return NULL;
 }
 
+/* The keys a table knows, in its order (NULL-terminated; the caller frees the array). */
+static const char **known_keys(const struct gen_rule *rules)
+{
+    size_t n = 0;
+    for (const struct gen_rule *r = rules; r->kind != GEN_END; r++)
+        n += r->key != NULL;
+    const char **keys = xcalloc(n + 1, sizeof(*keys));
+    n = 0;
+    for (const struct gen_rule *r = rules; r->kind != GEN_END; r++)
+        if (r->key)
+            keys[n++] = r->key;
+    return keys;
+}
+
+/* An unknown key is reported at the object holding it, which is where the fix goes. */
 static void check_unknown_keys(struct gen_check *c, const struct gen_target *t)
 {
     size_t n;
     const char **keys = gen_sorted_keys(t->obj, &n);
+    const char **known = known_keys(t->rules);
     for (size_t i = 0; i < n; i++) {
         if (find_rule(t->rules, keys[i]))
             continue;
-        char *p = gen_path_key(t->path, keys[i]);
-        gen_verr(c, p, "unknown key");
-        free(p);
+        char *hint = gen_suggest(keys[i], known, "known keys:");
+        char *q = gen_show(keys[i]);
+        gen_verr(c, t->path, "unknown key %s%s", q, hint);
+        free(q);
+        free(hint);
     }
+    free(known);
     free(keys);
 }
 
-/* "a, b, c": the allowed values as messages list them. */
-static void list_strings(struct buf *b, const char *const *list)
+void gen_list_strings(struct buf *b, const char *const *list)
 {
     for (const char *const *v = list; *v; v++)
         buf_printf(b, NULL, "%s%s", v == list ? "" : ", ", *v);
@@ -134,14 +171,11 @@ static void list_ints(struct buf *b, const int *v, size_t n)
         buf_printf(b, NULL, "%s%d", i ? ", " : "", v[i]);
 }
 
-/* "<value> <what> (<set>)", or "<value> is not one of <set>" without a what. */
+/* "<value> <what> (<hint>)": the hint names the set, or the member the value is close to. */
 static void report_not_in_set(struct gen_check *c, const char *path, const char *value,
-                              const char *what, const struct buf *set)
+                              const char *what, const char *hint)
 {
-    if (what)
-        gen_verr(c, path, "%s %s (%s)", value, what, set->data);
-    else
-        gen_verr(c, path, "%s is not one of %s", value, set->data);
+    gen_verr(c, path, "%s %s%s", value, what ? what : "is not an allowed value", hint);
 }
 
 static void check_name(struct gen_check *c, const char *s, const char *path, size_t min, size_t max)
@@ -152,7 +186,7 @@ static void check_name(struct gen_check *c, const char *s, const char *path, siz
         gen_verr(c, path, "%s must match ^[a-z][a-z0-9-]*$", q);
         free(q);
     } else if (n < min || n > max) {
-        gen_verr(c, path, "must be %zu-%zu characters long (got %zu)", min, max, n);
+        gen_verr(c, path, "must be %zu..%zu characters long (got %zu)", min, max, n);
     }
 }
 
@@ -161,13 +195,11 @@ static void check_enum(struct gen_check *c, const struct gen_rule *r, const char
 {
     if (gen_in_list(r->allowed, s))
         return;
-    struct buf set;
-    buf_init(&set, 0);
-    list_strings(&set, r->allowed);
+    char *hint = gen_suggest(s, r->allowed, "one of");
     char *q = gen_show(s);
-    report_not_in_set(c, path, q, r->msg, &set);
+    report_not_in_set(c, path, q, r->msg, hint);
     free(q);
-    buf_cleanup(&set);
+    free(hint);
 }
 
 static void check_pattern(struct gen_check *c, const struct gen_rule *r, const char *s,
@@ -263,17 +295,20 @@ static void check_int(struct gen_check *c, const struct gen_rule *r, json_t *v, 
     long long n = json_integer_value(v);
     if (int_passes(r, n))
         return;
+    const char *sep = r->unit ? " " : "", *unit = r->unit ? r->unit : "";
     if (!r->ints) {
-        gen_verr(c, path, "%lld is out of range (%lld-%lld)", n, r->min, r->max);
+        gen_verr(c, path, "must be %lld..%lld%s%s (got %lld)", r->min, r->max, sep, unit, n);
         return;
     }
-    struct buf set;
+    struct buf hint;
     char value[32];
-    buf_init(&set, 0);
-    list_ints(&set, r->ints, r->nints);
+    buf_init(&hint, 0);
+    buf_append_str(&hint, " (one of ", NULL);
+    list_ints(&hint, r->ints, r->nints);
+    buf_printf(&hint, NULL, "%s%s)", sep, unit);
     snprintf(value, sizeof(value), "%lld", n);
-    report_not_in_set(c, path, value, r->msg, &set);
-    buf_cleanup(&set);
+    report_not_in_set(c, path, value, r->msg, hint.data);
+    buf_cleanup(&hint);
 }
 
 static void check_object(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
@@ -286,16 +321,9 @@ static void check_object(struct gen_check *c, const struct gen_target *t, const 
         gen_check_rules(c, &sub);
 }
 
-static void check_field(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+void gen_check_value(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r,
+                     json_t *v, const char *path)
 {
-    char *path = gen_path_key(t->path, r->key);
-    json_t *v = json_object_get(t->obj, r->key);
-    if (!v) {
-        if (r->flags & GEN_REQUIRED)
-            gen_verr(c, path, "is required");
-        free(path);
-        return;
-    }
     switch (r->kind) {
     case GEN_STRING:
     case GEN_NAME:
@@ -322,6 +350,16 @@ static void check_field(struct gen_check *c, const struct gen_target *t, const s
     case GEN_END:
         break;
     }
+}
+
+static void check_field(struct gen_check *c, const struct gen_target *t, const struct gen_rule *r)
+{
+    char *path = gen_path_key(t->path, r->key);
+    json_t *v = json_object_get(t->obj, r->key);
+    if (v)
+        gen_check_value(c, t, r, v, path);
+    else if (r->flags & GEN_REQUIRED)
+        gen_verr(c, path, "is required");
     free(path);
 }
 

@@ -34,13 +34,18 @@ static void cidr4(struct gen_check *c, const char *s, const char *path)
     }
 }
 
+/* A user's own names are only suggested, never listed: the list is theirs, and may be long. */
 static void secret_declared(struct gen_check *c, const char *name, const char *path)
 {
-    if (!json_object_get(c->secrets, name)) {
-        char *q = gen_show(name);
-        gen_verr(c, path, "secret %s is not declared in $.secrets", q);
-        free(q);
-    }
+    if (json_object_get(c->secrets, name))
+        return;
+    const char **declared = gen_strings(c->secrets);
+    char *hint = gen_suggest(name, declared, NULL);
+    char *q = gen_show(name);
+    gen_verr(c, path, "secret %s is not declared in $.secrets%s", q, hint);
+    free(q);
+    free(hint);
+    free(declared);
 }
 
 /* ---- checks across fields (GEN_CHECK rows) ---- */
@@ -117,16 +122,27 @@ static void record_secret(struct gen_check *c, const struct gen_target *t, const
         json_object_set_new(c->secrets, name, json_true());
 }
 
+/* The message names the vCPU that pairs with the memory given, and the whole table: an author
+ * who got the memory wrong, not the vCPU, sees every choice at once. */
 static void cpu_pairs_with_memory(struct gen_check *c, const struct gen_target *t,
                                   const struct gen_rule *r)
 {
     long long cpu, mem;
     if (!gen_int_field(t, "cpu", &cpu) || !gen_int_field(t, "memory", &mem))
         return;
-    for (int k = 0; k < GEN_MEM_SIZES; k++)
-        if (gen_mem_mb[k] == mem && gen_mem_cpu[k] != cpu)
-            report_at(c, t->path, "cpu", "%lld mvCPU does not pair with %lld MB of memory (use %d)",
-                      cpu, mem, gen_mem_cpu[k]);
+    for (int k = 0; k < GEN_MEM_SIZES; k++) {
+        if (gen_mem_mb[k] != mem || gen_mem_cpu[k] == cpu)
+            continue;
+        struct buf pairs;
+        buf_init(&pairs, 0);
+        for (int i = 0; i < GEN_MEM_SIZES; i++)
+            buf_printf(&pairs, NULL, "%s%d/%d", i ? ", " : "", gen_mem_mb[i], gen_mem_cpu[i]);
+        report_at(c, t->path, "cpu",
+                  "%lld mvCPU does not pair with %lld MB of memory (use %d; valid MB/mvCPU "
+                  "pairs: %s)",
+                  cpu, mem, gen_mem_cpu[k], pairs.data);
+        buf_cleanup(&pairs);
+    }
 }
 
 /* A scale bound: its default when absent; false when it is given but unusable. */
@@ -140,7 +156,7 @@ static void scale_order(struct gen_check *c, const struct gen_target *t, const s
 {
     long long lo, hi;
     if (scale_bound(t, "min_scale", 0, &lo) && scale_bound(t, "max_scale", 5, &hi) && hi < lo)
-        report_at(c, t->path, "max_scale", "%lld is below min_scale %lld", hi, lo);
+        report_at(c, t->path, "max_scale", "must be >= min_scale %lld (got %lld)", lo, hi);
 }
 
 static void production_min_scale(struct gen_check *c, const struct gen_target *t,
@@ -248,37 +264,37 @@ static void volume_size(struct gen_check *c, const struct gen_target *t, const s
     if (!gen_int_field(t, "size_gb", &gb))
         return;
     if (gb % 5)
-        report_at(c, t->path, "size_gb", "%lld is not a multiple of 5", gb);
+        report_at(c, t->path, "size_gb", "must be a multiple of 5 GB (got %lld)", gb);
     else if (strcmp(gen_str(t->obj, "type", ""), "lssd") == 0)
         report_at(c, t->path, "size_gb",
                   "must not be set with an lssd volume (its size follows the node type)");
 }
 
+static const char *const PRIVILEGE_LEVELS[] = {"readonly", "readwrite", "all", "none", NULL};
+static const struct gen_rule privilege_level = {
+    .kind = GEN_ENUM, .allowed = PRIVILEGE_LEVELS, .msg = "is not a privilege level"};
+
 /* Each privilege names a database of the instance (the user's parent) and a known level. */
 static void user_privileges(struct gen_check *c, const struct gen_target *t,
                             const struct gen_rule *r)
 {
-    static const char *const levels[] = {"readonly", "readwrite", "all", "none", NULL};
     json_t *priv = object_member(t->obj, "privileges");
-    json_t *dbs = json_object_get(t->parent->obj, "databases");
+    const char **listed = gen_strings(json_object_get(t->parent->obj, "databases"));
     char *path = gen_path_key(t->path, "privileges");
     size_t n;
     const char **names = gen_sorted_keys(priv, &n);
     for (size_t i = 0; i < n; i++) {
-        json_t *level = json_object_get(priv, names[i]);
-        bool listed = false;
-        size_t d;
-        json_t *db;
-        json_array_foreach(dbs, d, db)
-        {
-            listed = listed || (json_is_string(db) && strcmp(json_string_value(db), names[i]) == 0);
+        char *kp = gen_path_key(path, names[i]);
+        if (!gen_in_list(listed, names[i])) {
+            char *hint = gen_suggest(names[i], listed, NULL);
+            gen_verr(c, kp, "database is not listed in databases%s", hint);
+            free(hint);
         }
-        if (!listed)
-            report_at(c, path, names[i], "database is not listed in databases");
-        if (!json_is_string(level) || !gen_in_list(levels, json_string_value(level)))
-            report_at(c, path, names[i], "must be one of readonly, readwrite, all, none");
+        gen_check_value(c, t, &privilege_level, json_object_get(priv, names[i]), kp);
+        free(kp);
     }
     free(names);
+    free(listed);
     free(path);
 }
 
@@ -325,7 +341,11 @@ static const char *const METHODS[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NU
 
 static const struct gen_rule stack_section[] = {
     {.key = "name", .kind = GEN_NAME, .flags = GEN_REQUIRED, .min = 1, .max = 30},
-    {.key = "environment", .kind = GEN_ENUM, .flags = GEN_REQUIRED, .allowed = ENVIRONMENTS},
+    {.key = "environment",
+     .kind = GEN_ENUM,
+     .flags = GEN_REQUIRED,
+     .allowed = ENVIRONMENTS,
+     .msg = "is not an environment"},
     {.kind = GEN_CHECK, .check = note_environment},
     {.key = "region",
      .kind = GEN_ENUM,
@@ -354,7 +374,7 @@ static const struct gen_rule secret_rules[] = {
     {.key = "description", .kind = GEN_STRING},
     {.key = "path", .kind = GEN_STRING, .pattern = "^/", .msg = "must start with /"},
     {.key = "protected", .kind = GEN_BOOL},
-    {.key = "type", .kind = GEN_ENUM, .allowed = SECRET_TYPES},
+    {.key = "type", .kind = GEN_ENUM, .allowed = SECRET_TYPES, .msg = "is not a secret type"},
     {.kind = GEN_END},
 };
 
@@ -388,22 +408,28 @@ static const struct gen_rule container_rules[] = {
      .flags = GEN_REQUIRED,
      .pattern = "^[a-z0-9][A-Za-z0-9._/:@-]*$",
      .msg = "is not a container image reference (registry/name:tag)"},
-    {.key = "cpu", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 1000000},
+    {.key = "cpu",
+     .kind = GEN_INT,
+     .flags = GEN_REQUIRED,
+     .min = 1,
+     .max = 1000000,
+     .unit = "mvCPU"},
     {.key = "memory",
      .kind = GEN_INT,
      .flags = GEN_REQUIRED,
      .ints = gen_mem_mb,
      .nints = GEN_MEM_SIZES,
+     .unit = "MB",
      .msg = "is not a Scaleway memory size"},
     {.kind = GEN_CHECK, .check = cpu_pairs_with_memory},
-    {.key = "min_scale", .kind = GEN_INT, .min = 0, .max = 10},
-    {.key = "max_scale", .kind = GEN_INT, .min = 1, .max = 100},
+    {.key = "min_scale", .kind = GEN_INT, .min = 0, .max = 10, .unit = "instances"},
+    {.key = "max_scale", .kind = GEN_INT, .min = 1, .max = 100, .unit = "instances"},
     {.kind = GEN_CHECK, .check = scale_order},
     {.kind = GEN_CHECK, .check = production_min_scale},
-    {.key = "timeout", .kind = GEN_INT, .min = 30, .max = 900},
+    {.key = "timeout", .kind = GEN_INT, .min = 30, .max = 900, .unit = "seconds"},
     {.key = "port", .kind = GEN_INT, .min = 1, .max = 65535},
-    {.key = "protocol", .kind = GEN_ENUM, .allowed = PROTOCOLS},
-    {.key = "privacy", .kind = GEN_ENUM, .allowed = PRIVACIES},
+    {.key = "protocol", .kind = GEN_ENUM, .allowed = PROTOCOLS, .msg = "is not a protocol"},
+    {.key = "privacy", .kind = GEN_ENUM, .allowed = PRIVACIES, .msg = "is not a privacy setting"},
     {.key = "description", .kind = GEN_STRING},
     {.key = "https_only", .kind = GEN_BOOL},
     {.key = "args", .kind = GEN_STRING, .flags = GEN_LIST},
@@ -423,14 +449,14 @@ static const struct gen_rule container_rules[] = {
 
 static const struct gen_rule backup_rules[] = {
     {.key = "enabled", .kind = GEN_BOOL},
-    {.key = "frequency_hours", .kind = GEN_INT, .min = 1, .max = 24},
-    {.key = "retention_days", .kind = GEN_INT, .min = 1, .max = 365},
+    {.key = "frequency_hours", .kind = GEN_INT, .min = 1, .max = 24, .unit = "hours"},
+    {.key = "retention_days", .kind = GEN_INT, .min = 1, .max = 365, .unit = "days"},
     {.kind = GEN_END},
 };
 
 static const struct gen_rule volume_rules[] = {
-    {.key = "type", .kind = GEN_ENUM, .allowed = VOLUME_TYPES},
-    {.key = "size_gb", .kind = GEN_INT, .min = 5, .max = 10000},
+    {.key = "type", .kind = GEN_ENUM, .allowed = VOLUME_TYPES, .msg = "is not a volume type"},
+    {.key = "size_gb", .kind = GEN_INT, .min = 5, .max = 10000, .unit = "GB"},
     {.kind = GEN_CHECK, .check = volume_size},
     {.kind = GEN_END},
 };
@@ -485,19 +511,26 @@ static const struct gen_rule database_rules[] = {
 };
 
 static const struct gen_rule object_lock_rules[] = {
-    {.key = "mode", .kind = GEN_ENUM, .allowed = LOCK_MODES},
-    {.key = "days", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 36500},
+    {.key = "mode", .kind = GEN_ENUM, .allowed = LOCK_MODES, .msg = "is not an object lock mode"},
+    {.key = "days", .kind = GEN_INT, .flags = GEN_REQUIRED, .min = 1, .max = 36500, .unit = "days"},
     {.kind = GEN_END},
 };
 
 static const struct gen_rule lifecycle_rules[] = {
-    {.key = "abort_incomplete_multipart_upload_days", .kind = GEN_INT, .min = 1, .max = 36500},
+    {.key = "abort_incomplete_multipart_upload_days",
+     .kind = GEN_INT,
+     .min = 1,
+     .max = 36500,
+     .unit = "days"},
     {.key = "enabled", .kind = GEN_BOOL},
-    {.key = "expiration_days", .kind = GEN_INT, .min = 1, .max = 36500},
-    {.key = "noncurrent_expiration_days", .kind = GEN_INT, .min = 1, .max = 36500},
+    {.key = "expiration_days", .kind = GEN_INT, .min = 1, .max = 36500, .unit = "days"},
+    {.key = "noncurrent_expiration_days", .kind = GEN_INT, .min = 1, .max = 36500, .unit = "days"},
     {.key = "prefix", .kind = GEN_STRING},
-    {.key = "transition_days", .kind = GEN_INT, .min = 0, .max = 36500},
-    {.key = "transition_storage_class", .kind = GEN_ENUM, .allowed = STORAGE_CLASSES},
+    {.key = "transition_days", .kind = GEN_INT, .min = 0, .max = 36500, .unit = "days"},
+    {.key = "transition_storage_class",
+     .kind = GEN_ENUM,
+     .allowed = STORAGE_CLASSES,
+     .msg = "is not a storage class"},
     {.kind = GEN_END},
 };
 
@@ -506,10 +539,11 @@ static const struct gen_rule cors_rules[] = {
     {.key = "allowed_methods",
      .kind = GEN_ENUM,
      .flags = GEN_LIST | GEN_REQUIRED,
-     .allowed = METHODS},
+     .allowed = METHODS,
+     .msg = "is not a CORS method"},
     {.key = "allowed_origins", .kind = GEN_STRING, .flags = GEN_LIST | GEN_REQUIRED},
     {.key = "expose_headers", .kind = GEN_STRING, .flags = GEN_LIST},
-    {.key = "max_age_seconds", .kind = GEN_INT, .min = 0, .max = 86400},
+    {.key = "max_age_seconds", .kind = GEN_INT, .min = 0, .max = 86400, .unit = "seconds"},
     {.kind = GEN_END},
 };
 
@@ -528,8 +562,8 @@ static const struct gen_rule bucket_rules[] = {
 
 static const struct gen_rule monitoring_section[] = {
     {.key = "enabled", .kind = GEN_BOOL},
-    {.key = "logs_retention_days", .kind = GEN_INT, .min = 1, .max = 365},
-    {.key = "metrics_retention_days", .kind = GEN_INT, .min = 1, .max = 365},
+    {.key = "logs_retention_days", .kind = GEN_INT, .min = 1, .max = 365, .unit = "days"},
+    {.key = "metrics_retention_days", .kind = GEN_INT, .min = 1, .max = 365, .unit = "days"},
     {.key = "contact_emails",
      .kind = GEN_STRING,
      .flags = GEN_LIST | GEN_QUOTED,

@@ -4,7 +4,7 @@
  * The emitter builds a small tree (bodies of attributes and blocks, values that are
  * expressions, objects or tuples) and prints it in one pass, so `=` alignment can look at a
  * whole run of attributes before printing the first. Nothing here does I/O except
- * stackgen_render, which writes the output tree. */
+ * stackgen_render_dir, which writes the output tree. */
 #ifndef STATED_MODULE_GEN_STACKGEN_H
 #define STATED_MODULE_GEN_STACKGEN_H
 
@@ -93,9 +93,38 @@ struct stack_sink {
 int stack_render(const struct stack *s, const struct stack_render_opts *o,
                  const struct stack_sink *sink, struct err *err);
 
+/* What stackgen_render_dir wrote, for the command's report. */
+struct stack_written {
+    size_t files;        /* generated files written */
+    size_t modules;      /* module directories copied */
+    size_t module_files; /* files copied into them */
+    /* When not NULL, receives one line per write as it happens (so also the writes before a
+     * failure): "wrote DIR/main.tf" per generated file, "copied DIR/modules/network/ (5 files)"
+     * per module. */
+    struct buf *log;
+};
+
 /* Writes the rendering to directory dir (created if needed): every generated file, and, without
- * o->module_source, each used module copied from o->modules_dir to dir/modules/<component>/. */
+ * o->module_source, each used module copied from o->modules_dir to dir/modules/<component>/.
+ * *written (NULL to ignore) counts and logs the writes; it starts zeroed. */
 int stackgen_render_dir(const struct stack *s, const struct stack_render_opts *o, const char *dir,
-                        struct err *err);
+                        struct stack_written *written, struct err *err);
+
+/* ---- reports of success (report.c) ----
+ *
+ * One line each, stable wording for scripts: the stack as `stack "<name>" (<environment>)`,
+ * then what happened, counts as "<n> <noun>". */
+
+/* Appends validate's line, counting what a render would deploy:
+ *     stack "platform" (production): valid, 9 components: 1 network, 2 secrets,
+ *     3 containers, 1 database, 2 buckets, 1 monitoring, 1 registry
+ * (one line; kinds absent from the stack are left out). */
+void stack_report_valid(const struct stack *s, struct buf *out);
+/* Appends render's last line:
+ *     stack "platform" (production): rendered as tofu in out/prod, 6 files written,
+ *     5 modules copied (25 files)
+ * or, with o->module_source, "0 modules copied (--module-source PREFIX)". */
+void stack_report_written(const struct stack *s, const struct stack_render_opts *o, const char *dir,
+                          const struct stack_written *w, struct buf *out);
 
 #endif

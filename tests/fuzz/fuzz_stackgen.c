@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_stackgen.c: stack JSON -> validation -> HCL (both formats), in memory.
  * Invariants: no crash or leak; a stack either has errors or renders (copying the modules or
- * naming a module source); every error line starts with "INFRA_001 $"; rendering twice gives
- * the same bytes. */
+ * naming a module source); every error line starts with "INFRA_001 $"; a valid stack's report
+ * is one line starting with `stack "`; rendering twice gives the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +42,18 @@ static void render_twice(const struct stack *s, enum stack_format f, const char 
     buf_cleanup(&b);
 }
 
+/* The validate report: one line, the stack first. */
+static void check_report(const struct stack *s)
+{
+    struct buf r;
+    buf_init(&r, 0);
+    stack_report_valid(s, &r);
+    if (r.len < 8 || strncmp(r.data, "stack \"", 7) != 0 ||
+        strchr(r.data, '\n') != r.data + r.len - 1)
+        abort();
+    buf_cleanup(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct buf errors;
@@ -52,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (errors.len && strncmp(errors.data, "INFRA_001 $", 11) != 0)
         abort();
     if (s) {
+        check_report(s);
         render_twice(s, STACK_FORMAT_TOFU, NULL);
         render_twice(s, STACK_FORMAT_TERRAGRUNT, NULL);
         render_twice(s, STACK_FORMAT_TOFU, "git::https://g.example/s.git//module/scaleway?ref=v1");

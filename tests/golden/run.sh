@@ -5,8 +5,11 @@
 #   - a valid stack: expected/tofu/ and expected/terragrunt/ are the render output without the
 #     copied modules/ (checked separately: each must equal module/scaleway/<component>), and
 #     expected/<format>.modules lists the copied components (empty when the case's args name a
-#     --module-source, so nothing may be copied); compared with diff -r;
-#   - an invalid stack: expected/error is stackgen's exact stderr followed by "exit: N".
+#     --module-source, so nothing may be copied); compared with diff -r. What stackgen prints
+#     is golden too: expected/validate.stdout is validate's report, expected/<format>.stdout
+#     render's, with the output directory written DIR; neither may print on stderr;
+#   - an invalid stack: expected/error is stackgen's exact stderr followed by "exit: N"; it may
+#     print nothing on stdout.
 # An optional <case>/args holds extra render flags (e.g. --backend-url ...). Every case also
 # renders twice to prove the output is byte-identical across runs.
 # --update rewrites expected/ from the current stackgen (review the diff like code).
@@ -32,7 +35,7 @@ for dir in "$TOP"/tests/golden/*/; do
   [ -f "$dir/args" ] && read -r -a args <"$dir/args"
   out=$work/$(basename "$dir")
   mkdir -p "$out"
-  "$SG" validate "$dir/stack.json" 2>"$out/stderr"
+  "$SG" validate "$dir/stack.json" >"$out/stdout" 2>"$out/stderr"
   rc=$?
   if [ $rc -ne 0 ] || [ -f "$dir/expected/error" ]; then
     { cat "$out/stderr"; echo "exit: $rc"; } >"$out/error"
@@ -40,36 +43,49 @@ for dir in "$TOP"/tests/golden/*/; do
       rm -rf "$dir/expected"; mkdir -p "$dir/expected"; cp "$out/error" "$dir/expected/error"
       echo "updated $name"; continue
     fi
-    if d=$(diff -u "$dir/expected/error" "$out/error" 2>&1); then pass "$name"
+    if [ -s "$out/stdout" ]; then fail "$name" "printed on stdout: $(head -c 200 "$out/stdout")"
+    elif d=$(diff -u "$dir/expected/error" "$out/error" 2>&1); then pass "$name"
     else fail "$name" "$(echo "$d" | head -n 20 | tr '\n' '|')"; fi
     # render must refuse the same stack with the same errors and write nothing
-    "$SG" render "$dir/stack.json" -o "$out/refused" "${args[@]}" 2>"$out/render-stderr"
+    "$SG" render "$dir/stack.json" -o "$out/refused" "${args[@]}" >"$out/render-stdout" 2>"$out/render-stderr"
     rrc=$?
-    if [ $rrc -eq $rc ] && cmp -s "$out/stderr" "$out/render-stderr" && [ -z "$(ls -A "$out/refused" 2>/dev/null)" ]; then
+    if [ $rrc -eq $rc ] && cmp -s "$out/stderr" "$out/render-stderr" && [ ! -s "$out/render-stdout" ] &&
+       [ -z "$(ls -A "$out/refused" 2>/dev/null)" ]; then
       pass "$name/render-refuses"
     else
-      fail "$name/render-refuses" "render exit $rrc, stderr or output differ"
+      fail "$name/render-refuses" "render exit $rrc, stderr, stdout or output differ"
     fi
     continue
   fi
+  if [ $update -eq 1 ]; then
+    mkdir -p "$dir/expected"; cp "$out/stdout" "$dir/expected/validate.stdout"
+  elif [ -s "$out/stderr" ]; then fail "$name/validate" "printed on stderr: $(head -c 200 "$out/stderr")"
+  elif d=$(diff -u "$dir/expected/validate.stdout" "$out/stdout" 2>&1); then pass "$name/validate"
+  else fail "$name/validate" "$(echo "$d" | head -n 10 | tr '\n' '|')"; fi
   for fmt in tofu terragrunt; do
+    d= d2= d3=
     for n in 1 2; do
-      if ! "$SG" render "$dir/stack.json" -o "$out/$fmt.$n" --format "$fmt" "${args[@]}" 2>"$out/$fmt.err"; then
+      if ! "$SG" render "$dir/stack.json" -o "$out/$fmt.$n" --format "$fmt" "${args[@]}" >"$out/$fmt.$n.stdout" 2>"$out/$fmt.err"; then
         fail "$name/$fmt" "render failed: $(tr '\n' ' ' <"$out/$fmt.err")"; continue 2
       fi
+      [ -s "$out/$fmt.err" ] && { fail "$name/$fmt" "printed on stderr: $(head -c 200 "$out/$fmt.err")"; continue 2; }
     done
     if [ -d "$out/$fmt.1/modules" ]; then (cd "$out/$fmt.1/modules" && ls); fi >"$out/$fmt.modules"
+    # The report names the output directory, a temporary one here: written DIR in the golden.
+    sed "s|$out/$fmt.1|DIR|g" "$out/$fmt.1.stdout" >"$out/$fmt.stdout"
     if [ $update -eq 1 ]; then
       rm -rf "$dir/expected/$fmt"; mkdir -p "$dir/expected"
       cp -r "$out/$fmt.1" "$dir/expected/$fmt"; rm -rf "$dir/expected/$fmt/modules"
       cp "$out/$fmt.modules" "$dir/expected/$fmt.modules"
+      cp "$out/$fmt.stdout" "$dir/expected/$fmt.stdout"
       echo "updated $name/$fmt"; continue
     fi
     if d=$(diff -r -u --exclude=modules "$dir/expected/$fmt" "$out/$fmt.1" 2>&1) &&
-       d2=$(diff -u "$dir/expected/$fmt.modules" "$out/$fmt.modules" 2>&1); then
+       d2=$(diff -u "$dir/expected/$fmt.modules" "$out/$fmt.modules" 2>&1) &&
+       d3=$(diff -u "$dir/expected/$fmt.stdout" "$out/$fmt.stdout" 2>&1); then
       pass "$name/$fmt"
     else
-      fail "$name/$fmt" "$(echo "$d${d2:-}" | head -n 30 | tr '\n' '|')"
+      fail "$name/$fmt" "$(echo "$d${d2:-}${d3:-}" | head -n 30 | tr '\n' '|')"
     fi
     if diff -r "$out/$fmt.1" "$out/$fmt.2" >/dev/null; then pass "$name/$fmt/deterministic"
     else fail "$name/$fmt/deterministic" "two renders differ"; fi

@@ -5,7 +5,8 @@
 #   - the committed examples are exactly what stackgen renders today, calling module/scaleway by
 #     relative paths (--module-source) that all resolve; `terraform get` installs those modules
 #     and, from a git repository at a tag, the versioned git source docs/stackgen.md documents;
-#   - stackgen's exit codes (0 / 1 invalid / 2 usage) and that no credential reaches a file;
+#   - stackgen's exit codes (0 / 1 invalid / 2 usage), --version, where its reports go
+#     (stdout on success, nothing with --quiet) and that no credential reaches a file;
 #   - `terraform fmt -check` on module/, examples/ and fresh renders (SKIPPED without terraform);
 #   - every scaleway_* resource, argument and block exists in the provider schema
 #     (tests/modules/schema-check.sh with the vendored reduced schema; its own bad sample must
@@ -33,7 +34,7 @@ grep -q '^[0-9]* passed, 0 failed' "$WORK/golden.out" || grep -q '^FAIL ' "$WORK
 # --- examples are up to date ----------------------------------------------------------------
 render_example() { # NAME STACK OUTDIR ARGS...
   local name=$1 stack=$2 want=$3; shift 3
-  if "$SG" render "$TOP/examples/stacks/$stack.json" -o "$WORK/ex/$name" "$@" 2>"$WORK/ex.err" &&
+  if "$SG" render -q "$TOP/examples/stacks/$stack.json" -o "$WORK/ex/$name" "$@" 2>"$WORK/ex.err" &&
      d=$(diff -r "$want" "$WORK/ex/$name" 2>&1); then
     pass "examples/$name/up-to-date"
   else
@@ -74,7 +75,29 @@ expect_eq stackgen/bad-format-exit "$?" 2
 "$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/x" --backend-url https://u:p@h >/dev/null 2>&1
 expect_eq stackgen/backend-url-credentials-exit "$?" 2
 "$SG" validate "$WORK/no-such.json" >/dev/null 2>&1; expect_eq stackgen/missing-file-exit "$?" 2
-"$SG" validate "$TOP/examples/stacks/production.json"; expect_eq stackgen/validate-ok "$?" 0
+"$SG" validate "$TOP/examples/stacks/production.json" >"$WORK/valid.out" 2>"$WORK/valid.err"
+expect_eq stackgen/validate-ok "$?" 0
+expect_eq stackgen/validate-reports-on-stdout \
+  "$(grep -c '^stack "platform" (production): valid, [0-9]* components: ' "$WORK/valid.out")/$(wc -c <"$WORK/valid.err")" "1/0"
+# --version prints the release of common/version.h, like stated and statectl.
+version=$(sed -n 's/^#define STATED_VERSION "\(.*\)"$/\1/p' "$TOP/common/version.h")
+out=$("$SG" --version); expect_eq stackgen/version-exit "$?" 0
+expect_eq stackgen/version "$out" "stackgen $version"
+"$SG" --help | grep -q -- '--version'; expect_eq stackgen/help-mentions-version "$?" 0
+# --quiet: nothing on stdout or stderr on success; problems are still reported.
+out=$("$SG" validate --quiet "$TOP/examples/stacks/dev.json" 2>&1); expect_eq stackgen/validate-quiet "$?/$out" "0/"
+out=$("$SG" render -q "$TOP/examples/stacks/dev.json" -o "$WORK/quiet" 2>&1); expect_eq stackgen/render-quiet "$?/$out" "0/"
+"$SG" validate -q - <"$TOP/tests/golden/invalid-many/stack.json" 2>"$WORK/quiet.err"
+expect_eq stackgen/quiet-still-reports-problems "$?/$(grep -c '^INFRA_001 ' "$WORK/quiet.err")" "1/$(grep -c '^INFRA_001 ' "$TOP/tests/golden/invalid-many/expected/error")"
+# render lists every file it wrote, and the last line counts them.
+"$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/listed" >"$WORK/listed.out" 2>&1
+n=$(find "$WORK/listed" -maxdepth 1 -type f | wc -l)
+if [ "$(grep -c '^wrote ' "$WORK/listed.out")" -eq "$n" ] &&
+   tail -n 1 "$WORK/listed.out" | grep -q "^stack \"platform\" (dev): rendered as tofu in $WORK/listed, $n files written, "; then
+  pass stackgen/render-reports-files
+else
+  fail stackgen/render-reports-files "$(tail -n 2 "$WORK/listed.out" | tr '\n' ' ') ($n files)"
+fi
 "$SG" validate - <"$TOP/tests/golden/invalid-many/stack.json" 2>"$WORK/many.err"
 rc=$?
 n=$(grep -c '^INFRA_001 \$' "$WORK/many.err")
@@ -125,7 +148,7 @@ else
     git -C "$G/src" init -q && git -C "$G/src" add -A &&
     git -C "$G/src" -c user.name=suite -c user.email=suite@localhost commit -qm modules &&
     git -C "$G/src" tag v0.0.1 && git clone -q --bare "$G/src" "$G/stated.git"
-  "$SG" render "$TOP/examples/stacks/production.json" -o "$G/root" \
+  "$SG" render -q "$TOP/examples/stacks/production.json" -o "$G/root" \
     --module-source "git::file://$G/stated.git//module/scaleway?ref=v0.0.1" 2>"$WORK/git.err"
   if (cd "$G/root" && timeout 120 "$TF" get -no-color >"$WORK/get.log" 2>&1) &&
      [ -f "$G/root/.terraform/modules/containers/module/scaleway/containers/main.tf" ]; then
@@ -179,7 +202,7 @@ if [ -n "$TF" ] && [ -x "$TF" ]; then
     fail modules/apply "stated did not start"
   else
     A=$WORK/apply
-    "$SG" render "$TOP/examples/stacks/dev.json" -o "$WORK/dev" --backend-url "$STATED_URL" &&
+    "$SG" render -q "$TOP/examples/stacks/dev.json" -o "$WORK/dev" --backend-url "$STATED_URL" &&
       mkdir -p "$A" && cp "$WORK/dev/backend.tf" "$A/" &&
       cat >"$A/main.tf" <<'TF'
 resource "terraform_data" "probe" {

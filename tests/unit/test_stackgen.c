@@ -163,19 +163,35 @@ static void test_tuples_and_keys(void)
     "\"region\":\"fr-par\",\"project_id\":"                                                        \
     "\"6f1f4b2e-8d3a-4c55-9b1e-2a7c0d9e4f10\"}%s}"
 
+/* Loads BASE with extra top-level members; *errors receives the error text (caller frees). */
+static struct stack *load_base(const char *extra, char **errors)
+{
+    char *doc = xasprintf(BASE, extra);
+    struct buf b;
+    size_t len;
+    buf_init(&b, 0);
+    struct stack *s = stack_load(doc, strlen(doc), &b);
+    CHECK((s != NULL) == (b.len == 0));
+    free(doc);
+    *errors = buf_take(&b, &len);
+    return s;
+}
+
 /* Validates BASE with extra top-level members; returns the error text (caller frees). */
 static char *validate(const char *extra)
 {
-    char *doc = xasprintf(BASE, extra);
-    struct buf errors;
-    size_t len;
-    buf_init(&errors, 0);
-    struct stack *s = stack_load(doc, strlen(doc), &errors);
-    CHECK((s != NULL) == (errors.len == 0));
-    stack_free(s);
-    free(doc);
-    return buf_take(&errors, &len);
+    char *errors;
+    stack_free(load_base(extra, &errors));
+    return errors;
 }
+
+/* A string a call returns for the caller to free: checked, then freed. */
+#define CHECK_TAKEN_STR(call, want)                                                                \
+    do {                                                                                           \
+        char *t_ = (call);                                                                         \
+        CHECK_STR(t_, want);                                                                       \
+        free(t_);                                                                                  \
+    } while (0)
 
 #define CHECK_VALID(extra)                                                                         \
     do {                                                                                           \
@@ -213,33 +229,41 @@ static void test_validator_stack_rules(void)
     CHECK(stack_load(doc, strlen(doc), &errors) == NULL);
     e = buf_take(&errors, &len);
     CHECK_STR(e, "INFRA_001 $.stack.name: \"Shop\" must match ^[a-z][a-z0-9-]*$\n"
-                 "INFRA_001 $.stack.environment: \"prod\" is not one of dev, staging, production\n"
-                 "INFRA_001 $.stack.region: \"eu-west-1\" is not a Scaleway region (fr-par, "
-                 "nl-ams, pl-waw, it-mil)\n"
+                 "INFRA_001 $.stack.environment: \"prod\" is not an environment (one of dev, "
+                 "staging, production)\n"
+                 "INFRA_001 $.stack.region: \"eu-west-1\" is not a Scaleway region (one of "
+                 "fr-par, nl-ams, pl-waw, it-mil)\n"
                  "INFRA_001 $.stack.project_id: \"not-a-uuid\" is not a UUID (lowercase, "
                  "8-4-4-4-12 hex digits)\n");
     free(e);
-    CHECK_ERROR(",\"extra\":1", "INFRA_001 $.extra: unknown key");
+    CHECK_ERROR(",\"extra\":1",
+                "INFRA_001 $: unknown key \"extra\" (known keys: stack, network, secrets, "
+                "containers, databases, buckets, monitoring, registry)");
 }
 
 static void test_validator_container_rules(void)
 {
     CHECK_ERROR(CT("\"cpu\":140,\"memory\":300"),
-                "INFRA_001 $.containers[0].memory: 300 is not a Scaleway memory size (128, 256, "
-                "512, 1024, 2048, 3072, 4096)");
+                "INFRA_001 $.containers[0].memory: 300 is not a Scaleway memory size (one of 128, "
+                "256, 512, 1024, 2048, 3072, 4096 MB)");
     CHECK_ERROR(CT("\"cpu\":1000,\"memory\":1024"),
                 "INFRA_001 $.containers[0].cpu: 1000 mvCPU does not pair with 1024 MB of memory "
-                "(use 560)");
+                "(use 560; valid MB/mvCPU pairs: 128/70, 256/140, 512/280, 1024/560, 2048/1120, "
+                "3072/1680, 4096/2240)");
+    CHECK_ERROR(CT("\"cpu\":0,\"memory\":128"),
+                "INFRA_001 $.containers[0].cpu: must be 1..1000000 mvCPU (got 0)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"min_scale\":11"),
-                "INFRA_001 $.containers[0].min_scale: 11 is out of range (0-10)");
+                "INFRA_001 $.containers[0].min_scale: must be 0..10 instances (got 11)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"max_scale\":0"),
-                "INFRA_001 $.containers[0].max_scale: 0 is out of range (1-100)");
+                "INFRA_001 $.containers[0].max_scale: must be 1..100 instances (got 0)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"min_scale\":4,\"max_scale\":3"),
-                "INFRA_001 $.containers[0].max_scale: 3 is below min_scale 4");
+                "INFRA_001 $.containers[0].max_scale: must be >= min_scale 4 (got 3)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"timeout\":29"),
-                "INFRA_001 $.containers[0].timeout: 29 is out of range (30-900)");
+                "INFRA_001 $.containers[0].timeout: must be 30..900 seconds (got 29)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"timeout\":901"),
-                "INFRA_001 $.containers[0].timeout: 901 is out of range (30-900)");
+                "INFRA_001 $.containers[0].timeout: must be 30..900 seconds (got 901)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"port\":0"),
+                "INFRA_001 $.containers[0].port: must be 1..65535 (got 0)");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":\"128\""),
                 "INFRA_001 $.containers[0].memory: must be an integer");
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"env\":{\"DB_PASSWORD\":\"hunter2\"}"),
@@ -258,7 +282,7 @@ static void test_validator_container_rules(void)
     CHECK_VALID(",\"secrets\":[{\"name\":\"db\"}]" CT("\"cpu\":70,\"memory\":128,"
                                                       "\"secret_env\":{\"DB_PASSWORD\":\"db\"}"));
     CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"cpus\":1"),
-                "INFRA_001 $.containers[0].cpus: unknown key");
+                "INFRA_001 $.containers[0]: unknown key \"cpus\" (did you mean \"cpu\"?)");
 }
 
 static void test_validator_production_rules(void)
@@ -295,7 +319,7 @@ static void test_validator_json_errors(void)
     free(e);
     CHECK_ERROR(",\"containers\":{}", "INFRA_001 $.containers: must be an array");
     CHECK_ERROR(",\"buckets\":[{\"name\":\"ab\"}]",
-                "INFRA_001 $.buckets[0].name: must be 3-63 characters long (got 2)");
+                "INFRA_001 $.buckets[0].name: must be 3..63 characters long (got 2)");
     CHECK_ERROR(
         ",\"buckets\":[{\"name\":\"abc\",\"versioning\":false,\"object_lock\":{\"days\":1}}]",
         "INFRA_001 $.buckets[0].versioning: object_lock needs versioning");
@@ -341,13 +365,13 @@ static void test_rule_checker(void)
     struct gen_target t = {.obj = obj, .path = "$", .rules = test_rules};
     gen_check_rules(&c, &t);
     char *e = buf_take(&errors, &len);
-    CHECK_STR(e, "INFRA_001 $.zz: unknown key\n"
-                 "INFRA_001 $.size: 3 is not a size (1, 2, 4)\n"
-                 "INFRA_001 $.colour[1]: \"green\" is not one of red, blue\n"
+    CHECK_STR(e, "INFRA_001 $: unknown key \"zz\" (known keys: size, colour, code, items)\n"
+                 "INFRA_001 $.size: 3 is not a size (one of 1, 2, 4)\n"
+                 "INFRA_001 $.colour[1]: \"green\" is not an allowed value (one of red, blue)\n"
                  "INFRA_001 $.colour[2]: must be a string\n"
                  "INFRA_001 $: 5 keys, checked in table order\n"
                  "INFRA_001 $.code: \"abcd\" is not a code\n"
-                 "INFRA_001 $.items[0].n: 4 is out of range (1-3)\n"
+                 "INFRA_001 $.items[0].n: must be 1..3 (got 4)\n"
                  "INFRA_001 $.items[1].n: is required\n"
                  "INFRA_001 $.items[2]: must be an object\n");
     long long n = 0;
@@ -369,6 +393,186 @@ static void test_secret_detection(void)
     CHECK(!gen_env_value_is_secret("rg.fr-par.scw.cloud/platform/documentation:1.4.2", &why));
     CHECK(gen_env_name_is_secret("github_token", &why));
     CHECK(!gen_env_name_is_secret("LOG_LEVEL", &why));
+}
+
+/* ---- suggestions ---- */
+
+static void test_edit_distance(void)
+{
+    CHECK_INT(gen_edit_distance("", ""), 0);
+    CHECK_INT(gen_edit_distance("abc", ""), 3);
+    CHECK_INT(gen_edit_distance("", "ab"), 2);
+    CHECK_INT(gen_edit_distance("memory", "memory"), 0);
+    CHECK_INT(gen_edit_distance("memroy", "memory"), 1); /* a swap is one edit */
+    CHECK_INT(gen_edit_distance("cpus", "cpu"), 1);
+    CHECK_INT(gen_edit_distance("cpu", "cpus"), 1);
+    CHECK_INT(gen_edit_distance("kitten", "sitting"), 3);
+    CHECK_INT(gen_edit_distance("sitting", "kitten"), 3);
+    /* No substring is edited twice: "ca" -> "ac" -> "abc" would be 2, alignment says 3. */
+    CHECK_INT(gen_edit_distance("ca", "abc"), 3);
+}
+
+static const char *const keys_in_order[] = {"name",      "image",     "cpu",     "memory",
+                                            "min_scale", "max_scale", "timeout", NULL};
+
+static void check_nearest(const char *s, const char *const *candidates, const char *want)
+{
+    const char *got = gen_nearest(s, candidates);
+    CHECK_STR(got ? got : "(none)", want ? want : "(none)");
+}
+
+static void test_nearest_threshold(void)
+{
+    static const char *const envs[] = {"dev", "staging", "production", NULL};
+    static const char *const tie[] = {"cat", "bad", NULL};
+    static const char *const none[] = {NULL};
+    check_nearest("memroy", keys_in_order, "memory");
+    check_nearest("cpus", keys_in_order, "cpu");
+    check_nearest("minscale", keys_in_order, "min_scale");
+    check_nearest("timeuot", keys_in_order, "timeout");
+    check_nearest("stagin", envs, "staging");
+    check_nearest("qa", envs, NULL);
+    check_nearest("prod", envs, NULL); /* a prefix is not a typo */
+    /* One edit always counts; then a third of the typed length, at most two. */
+    check_nearest("dve", envs, "dev");
+    check_nearest("dx", (const char *const[]){"dv", NULL}, "dv");
+    check_nearest("xy", (const char *const[]){"ab", NULL}, NULL);
+    check_nearest("abxye", (const char *const[]){"abcde", NULL}, NULL);
+    check_nearest("abxyef", (const char *const[]){"abcdef", NULL}, "abcdef");
+    check_nearest("abxyzfghi", (const char *const[]){"abcdefghi", NULL}, NULL);
+    check_nearest("bat", tie, "cat"); /* equally close: the first wins */
+    check_nearest("x", none, NULL);
+}
+
+static void test_suggest_text(void)
+{
+    static const char *const two[] = {"liveness", "startup", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const quoted[] = {"a\"c", NULL};
+    CHECK_TAKEN_STR(gen_suggest("memroy", keys_in_order, "known keys:"),
+                    " (did you mean \"memory\"?)");
+    CHECK_TAKEN_STR(gen_suggest("readiness", two, "known keys:"),
+                    " (known keys: liveness, startup)");
+    CHECK_TAKEN_STR(gen_suggest("readiness", two, NULL), "");
+    CHECK_TAKEN_STR(gen_suggest("x", none, "one of"), "");
+    /* Candidates may be the user's own strings: they are quoted like any user string. */
+    CHECK_TAKEN_STR(gen_suggest("a\"b", quoted, NULL), " (did you mean \"a\\\"c\"?)");
+}
+
+/* Keys, enum values and declared names all go through the same suggestion. */
+static void test_validator_suggestions(void)
+{
+    CHECK_ERROR(CT("\"cpu\":70,\"memroy\":128"),
+                "INFRA_001 $.containers[0]: unknown key \"memroy\" (did you mean \"memory\"?)\n"
+                "INFRA_001 $.containers[0].memory: is required");
+    CHECK_ERROR(",\"container\":[]",
+                "INFRA_001 $: unknown key \"container\" (did you mean \"containers\"?)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"protocol\":\"http2\""),
+                "INFRA_001 $.containers[0].protocol: \"http2\" is not a protocol (did you mean "
+                "\"http1\"?)");
+    CHECK_ERROR(CT("\"cpu\":70,\"memory\":128,\"privacy\":\"internal\""),
+                "INFRA_001 $.containers[0].privacy: \"internal\" is not a privacy setting (one "
+                "of public, private)");
+    CHECK_ERROR(",\"secrets\":[{\"name\":\"db-password\"}]" CT(
+                    "\"cpu\":70,\"memory\":128,\"secret_env\":{\"PW\":\"db-pasword\"}"),
+                "INFRA_001 $.containers[0].secret_env.PW: secret \"db-pasword\" is not declared "
+                "in $.secrets (did you mean \"db-password\"?)");
+    CHECK_ERROR(",\"secrets\":[{\"name\":\"pw\"}],\"databases\":[{\"name\":\"db\","
+                "\"admin_password_secret\":\"pw\",\"databases\":[\"shop\"],\"users\":[{"
+                "\"name\":\"u\",\"password_secret\":\"pw\",\"privileges\":{\"shpo\":"
+                "\"raedonly\"}}]}]",
+                "INFRA_001 $.databases[0].users[0].privileges.shpo: database is not listed in "
+                "databases (did you mean \"shop\"?)\n"
+                "INFRA_001 $.databases[0].users[0].privileges.shpo: \"raedonly\" is not a "
+                "privilege level (did you mean \"readonly\"?)");
+}
+
+/* ---- reports ---- */
+
+static struct stack *load_valid(const char *extra)
+{
+    char *errors;
+    struct stack *s = load_base(extra, &errors);
+    CHECK_STR(errors, "");
+    free(errors);
+    return s;
+}
+
+static char *report_valid(const char *extra)
+{
+    struct buf out;
+    size_t len;
+    buf_init(&out, 0);
+    struct stack *s = load_valid(extra);
+    if (s)
+        stack_report_valid(s, &out);
+    stack_free(s);
+    return buf_take(&out, &len);
+}
+
+static void test_report_valid(void)
+{
+    CHECK_TAKEN_STR(report_valid(""), "stack \"shop\" (dev): valid, 0 components\n");
+    CHECK_TAKEN_STR(report_valid(",\"buckets\":[{\"name\":\"shop-data\"}]"),
+                    "stack \"shop\" (dev): valid, 1 component: 1 bucket\n");
+    /* Containers imply a network; disabled monitoring deploys nothing. */
+    CHECK_TAKEN_STR(
+        report_valid(CT("\"cpu\":70,\"memory\":128") ",\"monitoring\":{\"enabled\":false}"),
+        "stack \"shop\" (dev): valid, 2 components: 1 network, 1 container\n");
+    CHECK_TAKEN_STR(
+        report_valid(",\"secrets\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"monitoring\":{},"
+                     "\"registry\":{}"),
+        "stack \"shop\" (dev): valid, 4 components: 2 secrets, 1 monitoring, 1 registry\n");
+}
+
+static void test_report_written(void)
+{
+    struct stack *s = load_valid("");
+    struct stack_render_opts o = {.format = STACK_FORMAT_TOFU};
+    struct stack_written w = {.files = 6, .modules = 1, .module_files = 5};
+    struct buf out;
+    size_t len;
+    buf_init(&out, 0);
+    stack_report_written(s, &o, "out/dev", &w, &out);
+    o = (struct stack_render_opts){.format = STACK_FORMAT_TERRAGRUNT, .module_source = "../m"};
+    w = (struct stack_written){.files = 1};
+    stack_report_written(s, &o, "tg", &w, &out);
+    char *text = buf_take(&out, &len);
+    CHECK_STR(text, "stack \"shop\" (dev): rendered as tofu in out/dev, 6 files written, 1 module "
+                    "copied (5 files)\n"
+                    "stack \"shop\" (dev): rendered as terragrunt in tg, 1 file written, 0 "
+                    "modules copied (--module-source ../m)\n");
+    free(text);
+    stack_free(s);
+}
+
+/* The log names every file as it is written, the counts match it. */
+static void test_render_dir_log(void)
+{
+    struct stack *s = load_valid(",\"buckets\":[{\"name\":\"shop-data\"}]");
+    struct stack_render_opts o = {.format = STACK_FORMAT_TOFU,
+                                  .backend_url = "http://127.0.0.1:8080",
+                                  .modules_dir = "module/scaleway"};
+    struct buf log;
+    size_t len;
+    struct err err = {0};
+    buf_init(&log, 0);
+    struct stack_written w = {.log = &log};
+    char *dir = xasprintf("%s/out", t_tempdir());
+    CHECK_INT(stackgen_render_dir(s, &o, dir, &w, &err), 0);
+    CHECK_INT(w.files, 6);
+    CHECK_INT(w.modules, 1);
+    CHECK(w.module_files >= 4); /* the module's own files: at least main, variables, ... */
+    char *text = buf_take(&log, &len);
+    char *want = xasprintf("wrote %s/backend.tf\nwrote %s/versions.tf\nwrote %s/providers.tf\n"
+                           "wrote %s/variables.tf\nwrote %s/main.tf\nwrote %s/outputs.tf\n"
+                           "copied %s/modules/bucket/ (%zu files)\n",
+                           dir, dir, dir, dir, dir, dir, dir, w.module_files);
+    CHECK_STR(text, want);
+    free(want);
+    free(text);
+    free(dir);
+    stack_free(s);
 }
 
 /* ---- rendering ---- */
@@ -520,6 +724,13 @@ int main(void)
     RUN(test_validator_json_errors);
     RUN(test_rule_checker);
     RUN(test_secret_detection);
+    RUN(test_edit_distance);
+    RUN(test_nearest_threshold);
+    RUN(test_suggest_text);
+    RUN(test_validator_suggestions);
+    RUN(test_report_valid);
+    RUN(test_report_written);
+    RUN(test_render_dir_log);
     RUN(test_render_deterministic);
     RUN(test_backend_url);
     RUN(test_module_source);
