@@ -33,7 +33,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BINDIR)/replay_%)
 
 .PHONY: all programs run test unit unit-bins bench deps lint cppcheck format format-check fuzz fuzz-run \
-        clean help install check-deps golden-update memcheck
+        clean help install check-deps golden-update memcheck deb
 .DEFAULT_GOAL := all
 # Keep intermediate objects of test binaries (they are reused by the next build).
 .SECONDARY:
@@ -58,6 +58,7 @@ help:
 	@echo "make lint       format-check + cppcheck"
 	@echo "make deps       apt-get install the build and test dependencies (root)"
 	@echo "make install    PREFIX=/usr/local DESTDIR="
+	@echo "make deb        build/stated_VERSION_ARCH.deb, a Debian package (docs/packaging.md)"
 
 # A missing library makes the build install the dependencies itself (run/test/all on a fresh
 # machine); an explicit `make deps` always runs the installer.
@@ -158,6 +159,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/stated
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	cp -r module/scaleway $(DESTDIR)$(PREFIX)/share/stated/
+
+# The Debian package of the release build (packaging/debian/).
+deb: all
+	packaging/debian/build-deb.sh
 
 clean:
 	rm -rf build

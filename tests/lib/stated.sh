@@ -6,7 +6,7 @@
 #     sets STATED_URL (http://127.0.0.1:PORT), STATED_PORT, STATED_PID, STATED_DATA (its data
 #     dir), STATED_LOG, ADMIN_TOKEN (an admin token given through STATED_ADMIN_TOKEN), and
 #     STATED_ARGS (the flags used, so stated_restart can start it again on the same storage).
-#   stated_stop            SIGTERM, wait
+#   stated_stop            SIGTERM, wait; stated's exit status in STATED_RC
 #   stated_kill            SIGKILL (crash tests)
 #   stated_restart         start again with the same port, data, storage and locks
 #   mode_available MODE    0 when the services MODE needs are up
@@ -93,6 +93,7 @@ stated_stop() {
   for i in $(seq 1 100); do kill -0 "$STATED_PID" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$STATED_PID" 2>/dev/null
   wait "$STATED_PID" 2>/dev/null
+  STATED_RC=$?
   STATED_PID=
 }
 
