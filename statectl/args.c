@@ -66,6 +66,11 @@ static const struct ctl_cmd cmds[] = {
      "Print client configuration for state NAME on this server: a backend \"http\" block (hcl),\n"
      "-backend-config= flags, a Terragrunt remote_state block, or TF_HTTP_* exports. Credentials\n"
      "are placeholders unless --with-token puts the current token in."},
+    {"health", NULL, 0, 0, B(OPT_DEEP) | B(OPT_TIMEOUT), "[--deep] [--timeout DURATION]",
+     "Ask stated whether it is healthy: GET /healthz, or with --deep /healthz?deep=1 (storage,\n"
+     "locks and audit reachable). Exits 0 on stated's \"ok\", else non-zero with the reason on\n"
+     "stderr. Sends no token (none is needed); the request is bounded by --timeout (default 5s).\n"
+     "The container image's HEALTHCHECK runs it."},
 };
 
 static const struct {
@@ -95,6 +100,8 @@ static const struct {
     [OPT_USERNAME] = {"username", 0, true},
     [OPT_VERSION] = {"version", 0, false},
     [OPT_EXPIRES] = {"expires", 0, true},
+    [OPT_DEEP] = {"deep", 0, false},
+    [OPT_TIMEOUT] = {"timeout", 0, true},
 };
 
 int ctl_usage_error(const char *fmt, ...)
@@ -364,6 +371,7 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
         {"tokens", "list", ctl_cmd_tokens_list},
         {"tokens", "revoke", ctl_cmd_tokens_revoke},
         {"backend-config", NULL, ctl_cmd_backend_config},
+        {"health", NULL, ctl_cmd_health},
     };
     for (size_t k = 0; k < sizeof(run) / sizeof(run[0]); k++) {
         if (strcmp(run[k].noun, cmd->noun) == 0 &&

@@ -63,6 +63,8 @@ enum ctl_opt {
     OPT_USERNAME,
     OPT_VERSION,
     OPT_EXPIRES,
+    OPT_DEEP,
+    OPT_TIMEOUT,
     OPT__COUNT
 };
 
@@ -91,6 +93,7 @@ struct ctl_conn {
     const char *url; /* base URL without trailing '/' */
     const char *token;
     const char *cacert, *cert, *key;
+    long timeout_ms; /* whole request, connection included; 0: only the 10 s connect limit */
 };
 
 struct ctl_resp {
@@ -98,10 +101,11 @@ struct ctl_resp {
     struct buf body; /* the body, unless it was streamed to a FILE */
 };
 
-/* One request. path starts with "/v1/". body may be NULL. When sink is non-NULL and the
- * answer is 200, the body is written to it as it arrives (exports, snapshot bytes) and
- * progress is shown on stderr when `progress` is set. Returns 0 when an HTTP answer came (any
- * status; the caller maps it), -1 when the server was unreachable (err holds why). */
+/* One request. path starts with "/" ("/v1/...", "/healthz"). body may be NULL. When sink is
+ * non-NULL and the answer is 200, the body is written to it as it arrives (exports, snapshot
+ * bytes) and progress is shown on stderr when `progress` is set. Returns 0 when an HTTP answer
+ * came (any status; the caller maps it), -1 when the server was unreachable or c->timeout_ms
+ * ran out (err holds why). */
 int ctl_request(const struct ctl_conn *c, const char *method, const char *path, const char *body,
                 FILE *sink, bool progress, struct ctl_resp *r, struct err *err);
 void ctl_resp_cleanup(struct ctl_resp *r);
@@ -159,6 +163,14 @@ struct ctl_bc {
 };
 void ctl_backend_config_render(const struct ctl_bc *bc, struct buf *out);
 
+/* ------------------------------------------------------------------ health */
+
+/* Reads a 200 answer to GET /healthz. Returns 0 when it is stated's health document (a JSON
+ * object whose "status" is "ok") and writes a one-line summary to line: "ok", or for a deep
+ * check "ok: storage s3, locks postgres, audit postgres". Returns -1 when it is not, with the
+ * reason in line (another server may answer 200 on that port). */
+int ctl_health_summary(const struct ctl_resp *r, char *line, size_t len);
+
 /* ------------------------------------------------------------------ commands */
 
 /* Each returns an exit code. */
@@ -175,6 +187,7 @@ int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl
 int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_revoke(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_backend_config(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_health(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 
 /* Runs the parsed command (main.c's body, reachable from tests). */
 int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ctl_cmdline *cl);

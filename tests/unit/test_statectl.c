@@ -1,10 +1,21 @@
-/* tests/unit/test_statectl.c: statectl's pure parts (parser, tables, diff, backend-config) and
- * the serial rewrite used by restore. */
+/* tests/unit/test_statectl.c: statectl's pure parts (parser, tables, diff, backend-config),
+ * the serial rewrite used by restore, and the health probe against a one-connection HTTP
+ * server on 127.0.0.1. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "common/buf.h"
 #include "common/statejson.h"
+#include "common/util.h"
 #include "statectl/statectl_int.h"
 #include "tests/unit/t.h"
 
@@ -311,6 +322,261 @@ static void test_helpers(void)
     json_decref(o);
 }
 
+static void test_health_parse(void)
+{
+    struct ctl_cmdline cl;
+    char why[256];
+    const char *a1[] = {"health", NULL};
+    CHECK_INT(parse(&cl, why, a1), 0);
+    CHECK_STR(ctl_cmd_name(cl.cmd), "health");
+    CHECK(cl.opt[OPT_DEEP] == NULL);
+    const char *a2[] = {"--url", "http://127.0.0.1:9", "health", "--deep", "--timeout", "2s", NULL};
+    CHECK_INT(parse(&cl, why, a2), 0);
+    CHECK_STR(cl.opt[OPT_DEEP], "1");
+    CHECK_STR(cl.opt[OPT_TIMEOUT], "2s");
+    CHECK_STR(cl.opt[OPT_URL], "http://127.0.0.1:9");
+
+    /* Refused command lines and the reason each one gives. */
+    static const struct {
+        const char *argv[4];
+        const char *why;
+    } bad[] = {
+        {{"health", "extra"}, "too many arguments"},
+        {{"states", "list", "--deep"}, "does not take --deep"},
+        {{"health", "--deep=1"}, "takes no value"},
+        {{"health", "--id", "x"}, "does not take --id"},
+        {{"health", "--timeout"}, "needs a value"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INT(parse(&cl, why, bad[i].argv), CTL_EXIT_USAGE);
+        CHECK(strstr(why, bad[i].why) != NULL);
+    }
+}
+
+static int summary_of(long status, const char *body, char *line, size_t len)
+{
+    struct ctl_resp r = {.status = status};
+    struct err e = {0};
+    buf_init(&r.body, 0);
+    buf_append_str(&r.body, body, &e);
+    int rc = ctl_health_summary(&r, line, len);
+    ctl_resp_cleanup(&r);
+    return rc;
+}
+
+static void test_health_summary(void)
+{
+    char line[256];
+    CHECK_INT(summary_of(200, "{\"status\":\"ok\"}", line, sizeof(line)), 0);
+    CHECK_STR(line, "ok");
+    CHECK_INT(summary_of(200,
+                         "{\"status\":\"ok\",\"storage\":\"s3\",\"locks\":\"postgres\","
+                         "\"audit\":\"postgres\"}",
+                         line, sizeof(line)),
+              0);
+    CHECK_STR(line, "ok: storage s3, locks postgres, audit postgres");
+    /* Only stated's own document counts: another server may answer 200 on the port. */
+    CHECK_INT(summary_of(200, "{\"status\":\"degraded\"}", line, sizeof(line)), -1);
+    CHECK_STR(line, "HTTP 200 but not stated's health document");
+    CHECK_INT(summary_of(200, "<html>It works!</html>", line, sizeof(line)), -1);
+    CHECK_INT(summary_of(200, "", line, sizeof(line)), -1);
+    CHECK_INT(summary_of(200, "[\"ok\"]", line, sizeof(line)), -1);
+    CHECK_INT(summary_of(200, "{\"status\":1}", line, sizeof(line)), -1);
+}
+
+/* A one-connection HTTP server on 127.0.0.1: keeps the request head it receives and sends
+ * `answer`, or with answer NULL sends nothing until the client hangs up. Every wait of the
+ * server is bounded (10 s), so a client that never comes cannot hang the test. */
+struct one_shot {
+    int fd, port;
+    const char *answer;
+    char head[4096];
+    pthread_t th;
+};
+
+static void *one_shot_serve(void *arg)
+{
+    struct one_shot *s = arg;
+    struct timeval bound = {.tv_sec = 10};
+    size_t got = 0;
+    char b[256];
+    int c = accept(s->fd, NULL, NULL); /* at most 10 s: SO_RCVTIMEO on the listening socket */
+    if (c < 0)
+        return NULL;
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+    while (got + 1 < sizeof(s->head) && strstr(s->head, "\r\n\r\n") == NULL) {
+        ssize_t n = read(c, s->head + got, sizeof(s->head) - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        s->head[got] = '\0';
+    }
+    if (s->answer != NULL)
+        (void)send(c, s->answer, strlen(s->answer), MSG_NOSIGNAL);
+    else
+        while (read(c, b, sizeof(b)) > 0)
+            ;
+    close(c);
+    return NULL;
+}
+
+/* Binds 127.0.0.1 on a free port; listens (and serves once) only when `serve` is set, so an
+ * unserved port refuses connections. */
+static int one_shot_start(struct one_shot *s, const char *answer, bool serve)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    memset(s->head, 0, sizeof(s->head));
+    s->answer = answer;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(s->fd, (struct sockaddr *)&a, &alen) != 0)
+        return -1;
+    s->port = ntohs(a.sin_port);
+    if (!serve)
+        return 0;
+    struct timeval bound = {.tv_sec = 10};
+    setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+    if (listen(s->fd, 1) != 0 || pthread_create(&s->th, NULL, one_shot_serve, s) != 0)
+        return -1;
+    return 1;
+}
+
+static void one_shot_stop(struct one_shot *s, int started)
+{
+    if (started == 1)
+        pthread_join(s->th, NULL);
+    if (s->fd >= 0)
+        close(s->fd);
+}
+
+/* Runs `statectl health ARGS` against port, with a token configured; stderr goes to *err_text
+ * (caller frees), stdout to out_text. Returns the exit code. */
+static int run_health(int port, const char *const *args, char **err_text, char out_text[256])
+{
+    struct ctl_cmdline cl;
+    char why[256], url[64], path_err[512], path_out[512];
+    struct ctl_conn conn = {.url = url, .token = "secret-token-never-sent"};
+    int ex, saved_out, saved_err, fd_out, fd_err;
+    FILE *f;
+    size_t n;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    snprintf(path_err, sizeof(path_err), "%s/err", t_tempdir());
+    snprintf(path_out, sizeof(path_out), "%s/out", t_tempdir());
+    if (parse(&cl, why, args) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    saved_out = dup(1);
+    saved_err = dup(2);
+    fd_out = open(path_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd_err = open(path_err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd_out, 1);
+    dup2(fd_err, 2);
+    ex = ctl_run(cl.cmd, &conn, &cl);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    close(fd_out);
+    close(fd_err);
+    *err_text = xcalloc(1, 1024);
+    f = fopen(path_err, "r");
+    if (f != NULL) {
+        n = fread(*err_text, 1, 1023, f);
+        (*err_text)[n] = '\0';
+        fclose(f);
+    }
+    out_text[0] = '\0';
+    f = fopen(path_out, "r");
+    if (f != NULL) {
+        n = fread(out_text, 1, 255, f);
+        out_text[n] = '\0';
+        fclose(f);
+    }
+    return ex;
+}
+
+static char *answer(const char *status, const char *body)
+{
+    return xasprintf("HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     status, strlen(body), body);
+}
+
+static void test_health_probe(void)
+{
+    struct one_shot s;
+    char out[256], *err, *ans;
+    int started;
+    const char *deep[] = {"health", "--deep", NULL};
+    const char *plain[] = {"health", NULL};
+    const char *quick[] = {"health", "--timeout", "300ms", NULL};
+    const char *zero[] = {"health", "--timeout", "0s", NULL};
+
+    /* Healthy, deep: the path asked for, no credential sent although a token is configured. */
+    ans = answer("200 OK", "{\"status\":\"ok\",\"storage\":\"dir\",\"locks\":\"embedded\","
+                           "\"audit\":\"jsonl\"}");
+    started = one_shot_start(&s, ans, true);
+    CHECK_INT(started, 1);
+    CHECK_INT(run_health(s.port, deep, &err, out), CTL_EXIT_OK);
+    one_shot_stop(&s, started);
+    CHECK(strncmp(s.head, "GET /healthz?deep=1 HTTP/1.1\r\n", 30) == 0);
+    CHECK(strstr(s.head, "Authorization") == NULL);
+    CHECK(strstr(s.head, "secret-token") == NULL);
+    CHECK(strstr(out, ": ok: storage dir, locks embedded, audit jsonl\n") != NULL);
+    CHECK_STR(err, "");
+    free(err);
+    free(ans);
+
+    /* A deep check that finds a part down: stated's 503 INFRA_006, exit 1. */
+    ans = answer("503 Service Unavailable",
+                 "{\"code\":\"INFRA_006\",\"message\":\"health check failed\"}");
+    started = one_shot_start(&s, ans, true);
+    CHECK_INT(run_health(s.port, deep, &err, out), CTL_EXIT_ERROR);
+    one_shot_stop(&s, started);
+    CHECK(strstr(err, "INFRA_006: HTTP 503: health check failed") != NULL);
+    CHECK_STR(out, "");
+    free(err);
+    free(ans);
+
+    /* Something else answering 200 on the port is not a healthy stated. */
+    ans = answer("200 OK", "<html>It works!</html>");
+    started = one_shot_start(&s, ans, true);
+    CHECK_INT(run_health(s.port, plain, &err, out), CTL_EXIT_ERROR);
+    one_shot_stop(&s, started);
+    CHECK(strncmp(s.head, "GET /healthz HTTP/1.1\r\n", 23) == 0);
+    CHECK(strstr(err, "INFRA_006: HTTP 200 but not stated's health document") != NULL);
+    free(err);
+    free(ans);
+
+    /* Accepted but never answered: bounded by --timeout, reported as unreachable. */
+    started = one_shot_start(&s, NULL, true);
+    int64_t t0 = mono_ms();
+    CHECK_INT(run_health(s.port, quick, &err, out), CTL_EXIT_UNREACHABLE);
+    CHECK(mono_ms() - t0 < 3000);
+    one_shot_stop(&s, started);
+    CHECK(strstr(err, "INFRA_006: cannot reach") != NULL);
+    free(err);
+
+    /* Nothing listening. */
+    started = one_shot_start(&s, NULL, false);
+    CHECK_INT(started, 0);
+    CHECK_INT(run_health(s.port, plain, &err, out), CTL_EXIT_UNREACHABLE);
+    one_shot_stop(&s, started);
+    CHECK(strstr(err, "INFRA_006: cannot reach http://127.0.0.1:") != NULL);
+    free(err);
+
+    /* A timeout that bounds nothing is a usage error, before any request. */
+    CHECK_INT(run_health(1, zero, &err, out), CTL_EXIT_USAGE);
+    CHECK(strstr(err, "INFRA_001: --timeout") != NULL);
+    free(err);
+}
+
 int main(void)
 {
     RUN(test_parse_commands);
@@ -321,5 +587,8 @@ int main(void)
     RUN(test_backend_config);
     RUN(test_rewrite_serial);
     RUN(test_helpers);
+    RUN(test_health_parse);
+    RUN(test_health_summary);
+    RUN(test_health_probe);
     return t_report();
 }
