@@ -81,7 +81,8 @@ static const struct opt opts[] = {
      "failed logins a client address may make per minute before 429 (0: no limit)"},
     {"encryption-key-file", OPT_STR, F(encryption_key_file), "STATED_ENCRYPTION_KEY_FILE", NULL,
      false,
-     "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts"},
+     "encrypt objects at rest (AES-256-GCM): one base64 32-byte key per line, first encrypts "
+     "(without a file, STATED_ENCRYPTION_KEY may hold the keys themselves)"},
     {"retain-snapshots", OPT_INT, F(retain_snapshots), "STATED_RETAIN_SNAPSHOTS", "0", false,
      "keep at most N snapshots per state (0: all)"},
     {"retain-days", OPT_INT, F(retain_days), "STATED_RETAIN_DAYS", "0", false,
