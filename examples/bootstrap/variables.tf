@@ -50,12 +50,7 @@ variable "region" {
 }
 
 variable "secret_versions" {
-  type = object({
-    admin_token       = optional(number, 1)
-    db_admin_password = optional(number, 1)
-    db_password       = optional(number, 1)
-    encryption_keys   = optional(list(number), [1])
-  })
-  description = "Secret generations: raise one to rotate that secret (see the module's README)."
+  type        = any
+  description = "Secret generations, e.g. { admin_token = 2, encryption_keys = [2, 1] }: raise one to rotate that secret (the module's README; the module checks the shape)."
   default     = {}
 }

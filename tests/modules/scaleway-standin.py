@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,16 +36,11 @@ ACCESS = re.compile(r"^/secret-manager/v1beta1/regions/([a-z-]+)/secrets/([0-9a-
 CONTAINER = re.compile(r"^/containers/v1/regions/([a-z-]+)/containers/([0-9a-f-]{36})$")
 
 
-class Api(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Api(edge_forward.Forwarder):
+    """Answers the API calls itself (Forwarder only lends its reply())."""
 
     def answer(self, status, doc):
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(status, json.dumps(doc).encode(), [("Content-Type", "application/json")])
 
     def authorised(self):
         if self.headers.get("X-Auth-Token") == self.server.token:
@@ -83,6 +78,11 @@ class Api(BaseHTTPRequestHandler):
             f.write(json.dumps({"container": m.group(2), "region": m.group(1),
                                 "body": json.loads(body)}) + "\n")
         self.answer(200, {"id": m.group(2), "status": "updating"})
+
+    def refuse(self):
+        self.answer(405, {"message": "method not allowed", "type": "invalid_request"})
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_LOCK = do_UNLOCK = refuse
 
     def log_message(self, fmt, *args):
         pass

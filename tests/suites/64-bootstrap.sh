@@ -195,7 +195,6 @@ make_root "$R" private "http://127.0.0.1:$EDGE_PORT"
 
 # 1. stated is down when the state should move: nothing lost, a clear message, non-zero exit.
 stated_stop
-t0=$SECONDS
 run_bootstrap "$WORK/run1.log" -C "$R" --forward-port "$FWD_PORT"; rc=$?
 [ $rc -ne 0 ] && grep -q 'the local state is kept' "$WORK/run1.log" && grep -q "cannot reach stated" "$WORK/run1.log" &&
   pass bootstrap/stated-down-fails-clearly || fail bootstrap/stated-down-fails-clearly "exit $rc: $(tail -n 3 "$WORK/run1.log" | tr '\n' ' ')"
@@ -286,7 +285,6 @@ run_bootstrap "$WORK/run6.log" -C "$P" --state platform/public; rc=$?
 [ $rc -eq 0 ] && grep -q "address *= \"$STATED_URL/v1/states/platform/public\"" "$P/backend.tf" &&
   ! grep -q 'edge-forward' "$WORK/run6.log" && [ "$(get_state platform/public /dev/null)" = 200 ] &&
   pass bootstrap/public-direct || fail bootstrap/public-direct "exit $rc: $(tail -n 3 "$WORK/run6.log" | tr '\n' ' ')"
-echo "SECONDS bootstrap flow: $((SECONDS - t0)) s" >&2
 
 # 6. A configuration whose backend.tf is someone else's is left alone.
 O=$WORK/other
