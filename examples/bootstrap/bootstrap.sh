@@ -191,7 +191,7 @@ case $rc in
   0) python3 "$HELPER" compare "$TMP/local.tfstate" "$TMP/remote.tfstate" "$TMP/remote.tfstate" >/dev/null ||
        die "stated already holds a different state $STATE: refusing to overwrite it (choose another --state)"
      say "stated already holds this state from an earlier attempt; copying it again" ;;
-  *) die "cannot reach stated at $BASE: the local state is kept in $DIR/terraform.tfstate" ;;
+  *) die "cannot read $STATE from stated at $BASE (see above); the local state is kept in $DIR/terraform.tfstate" ;;
 esac
 {
   echo "$MARK"

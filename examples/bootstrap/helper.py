@@ -160,8 +160,9 @@ def cmd_compare(local_path, remote_path, pulled_path):
     if local_raw == remote_raw:
         print(f"identical bytes (serial {remote['serial']}, lineage {remote['lineage']})")
         return
-    if comparable(remote) != comparable(local):
-        keys = sorted(k for k in set(local) | set(remote) if local.get(k) != remote.get(k))
+    mine, theirs = comparable(local), comparable(remote)
+    if mine != theirs:
+        keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         die(f"the state in stated differs from the local one in: {', '.join(keys)}")
     moved = [f"{k} {local[k]} -> {remote[k]}" for k in ("serial", "lineage") if local[k] != remote[k]]
     print(f"same resources, outputs and versions ({len(local.get('resources', []))} resource "

@@ -196,7 +196,7 @@ make_root "$R" private "http://127.0.0.1:$EDGE_PORT"
 # 1. stated is down when the state should move: nothing lost, a clear message, non-zero exit.
 stated_stop
 run_bootstrap "$WORK/run1.log" -C "$R" --forward-port "$FWD_PORT"; rc=$?
-[ $rc -ne 0 ] && grep -q 'the local state is kept' "$WORK/run1.log" && grep -q "cannot reach stated" "$WORK/run1.log" &&
+[ $rc -ne 0 ] && grep -q 'the local state is kept' "$WORK/run1.log" && grep -q "cannot read platform/stated from stated" "$WORK/run1.log" &&
   pass bootstrap/stated-down-fails-clearly || fail bootstrap/stated-down-fails-clearly "exit $rc: $(tail -n 3 "$WORK/run1.log" | tr '\n' ' ')"
 if [ -s "$R/terraform.tfstate" ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["resources"] else 1)' "$R/terraform.tfstate"; then
   pass bootstrap/stated-down-keeps-local-state
