@@ -85,8 +85,7 @@ connect() { # URL PRIVACY
   [ -n "${!token_env:-}" ] || die "stated is private: set SCW_SECRET_KEY (or STATED_EDGE_TOKEN) to an IAM secret key with ContainersPrivateAccess"
   python3 "$EDGE" --upstream "$1" --listen "127.0.0.1:$FORWARD_PORT" --token-env "$token_env" 2>"$TMP/edge.log" &
   EDGE_PID=$!
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     grep -q 'listening on' "$TMP/edge.log" 2>/dev/null && break
     kill -0 "$EDGE_PID" 2>/dev/null || die "edge-forward.py did not start: $(tail -n 2 "$TMP/edge.log")"
     sleep 0.1

@@ -131,7 +131,8 @@ if ! stated_start embedded; then
   exit
 fi
 rnd() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
-export SCW_SECRET_KEY=scwkey-$(rnd)
+SCW_SECRET_KEY=scwkey-$(rnd)
+export SCW_SECRET_KEY
 DB_PW=dbpw-$(rnd) S3_SECRET=s3secret-$(rnd) ENC1=$(head -c 32 /dev/urandom | base64) ENC2=$(head -c 32 /dev/urandom | base64)
 SECRETS=("$SCW_SECRET_KEY" "$ADMIN_TOKEN" "$DB_PW" "$S3_SECRET" "$ENC1" "$ENC2")
 S=$WORK/standin && mkdir -p "$S"
