@@ -13,6 +13,7 @@
 #     fail, so the checker is known to bite);
 #   - a rendered backend block applied for real: terraform init + apply against a running
 #     stated with the Scaleway resources replaced by a terraform_data resource.
+# module/scaleway/state-backend and its bootstrap have their own suite, 64-bootstrap.sh.
 set -u
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$TOP/tests/lib/stated.sh"
@@ -189,8 +190,17 @@ for d in "$TOP"/module/scaleway/*/; do
     "$d/outputs.tf" | grep -q . && bad="$bad $(basename "$d"):output-without-description"
   vars=$(grep -oE '^variable "[^"]+"' "$d/variables.tf" | cut -d'"' -f2)
   [ "$vars" = "$(printf '%s\n' "$vars" | LC_ALL=C sort)" ] || bad="$bad $(basename "$d"):variables-not-sorted"
-  grep -q 'source  = "scaleway/scaleway"' "$d/versions.tf" && grep -q 'version = "~> 2.0"' "$d/versions.tf" &&
-    grep -q 'required_version = ">= 1.5.0"' "$d/versions.tf" || bad="$bad $(basename "$d"):versions"
+  # Modules stay usable from Terraform 1.5 (the stacks stackgen renders), except those with
+  # ephemeral blocks or write-only (*_wo) arguments: they need Terraform 1.11 and a provider
+  # that has them (scaleway 2.69: secret_version data_wo, rdb password_wo, the ephemeral
+  # secret version), and must say so.
+  if grep -qE '^ephemeral "|^ +[a-z_]+_wo +=' "$d"*.tf; then
+    grep -q 'source  = "scaleway/scaleway"' "$d/versions.tf" && grep -q 'version = "~> 2.69"' "$d/versions.tf" &&
+      grep -q 'required_version = ">= 1.11.0"' "$d/versions.tf" || bad="$bad $(basename "$d"):versions(write-only needs >= 1.11.0 and scaleway ~> 2.69)"
+  else
+    grep -q 'source  = "scaleway/scaleway"' "$d/versions.tf" && grep -q 'version = "~> 2.0"' "$d/versions.tf" &&
+      grep -q 'required_version = ">= 1.5.0"' "$d/versions.tf" || bad="$bad $(basename "$d"):versions"
+  fi
 done
 if [ -z "$bad" ]; then pass modules/layout; else fail modules/layout "$bad"; fi
 

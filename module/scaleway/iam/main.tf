@@ -1,6 +1,16 @@
-# IAM applications (machine identities), one least-privilege policy per application scoped to the
-# given projects, and optionally an API key for each. The secret key of a created API key only
-# exists in the state: read it once (output api_keys) and put it in Secret Manager.
+# IAM applications (machine identities) and groups (of users and applications), one
+# least-privilege policy per application or group scoped to the given project, and optionally an
+# API key for each application. The secret key of a created API key only exists in the state:
+# read it once (output api_keys) and put it in Secret Manager.
+locals {
+  # Application policies keep their historical keys (the application name); group policies are
+  # keyed "group/NAME", which no application name can spell.
+  policies = merge(
+    { for name, a in var.applications : name => { application = name, group = null, permission_sets = a.permission_sets } },
+    { for name, g in var.groups : "group/${name}" => { application = null, group = name, permission_sets = g.permission_sets } },
+  )
+}
+
 resource "scaleway_iam_application" "this" {
   for_each = var.applications
 
@@ -10,12 +20,25 @@ resource "scaleway_iam_application" "this" {
   tags            = var.tags
 }
 
-resource "scaleway_iam_policy" "this" {
-  for_each = var.applications
+resource "scaleway_iam_group" "this" {
+  for_each = var.groups
 
-  application_id  = scaleway_iam_application.this[each.key].id
-  description     = "Least-privilege access for ${each.key}"
-  name            = "${each.key}-policy"
+  application_ids     = each.value.external_membership ? null : each.value.application_ids
+  description         = each.value.description
+  external_membership = each.value.external_membership
+  name                = each.key
+  organization_id     = var.organization_id
+  tags                = var.tags
+  user_ids            = each.value.external_membership ? null : each.value.user_ids
+}
+
+resource "scaleway_iam_policy" "this" {
+  for_each = local.policies
+
+  application_id  = each.value.application == null ? null : scaleway_iam_application.this[each.value.application].id
+  description     = "Least-privilege access for ${each.value.application != null ? each.value.application : "group ${each.value.group}"}"
+  group_id        = each.value.group == null ? null : scaleway_iam_group.this[each.value.group].id
+  name            = "${coalesce(each.value.application, each.value.group)}-policy"
   organization_id = var.organization_id
   tags            = var.tags
 

@@ -1,26 +1,20 @@
-# Everything stated needs on Scaleway, composed from the sibling modules: a private network; a
-# versioned, object-locked, encrypted bucket for states and snapshots that only stated's IAM
-# application (plus named administrators) may touch; a managed PostgreSQL for locks and audit;
-# Secret Manager entries for the S3 keys, the database password, the admin token and the
-# encryption key; the stated container itself; and Cockpit alerts.
+# Everything stated needs on Scaleway: a private network; a versioned, object-locked, encrypted
+# bucket for states and snapshots that only stated's IAM application (plus named administrators)
+# may touch; a managed PostgreSQL for locks and audit (database.tf); Secret Manager entries for
+# every credential (secrets.tf); the stated container, private by default; and Cockpit alerts.
 #
-# The container gets no credential on its command line: libpq reads PGPASSWORD, the S3 client
-# AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and stated STATED_ADMIN_TOKEN and
-# STATED_ENCRYPTION_KEY, all injected as secret environment variables.
+# The container gets no credential on its command line and none through OpenTofu/Terraform:
+# libpq reads PGPASSWORD, the S3 client AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and stated
+# STATED_ADMIN_TOKEN and STATED_ENCRYPTION_KEY, secret environment variables that
+# modules/container-secrets copies from Secret Manager to the container through the Containers
+# API (secrets.tf says why).
 locals {
   bucket_name = "${var.name}-states"
   db_name     = "stated"
   db_user     = "stated"
-  locks_url   = "postgres://${local.db_user}@${module.database.endpoint_ip}:${module.database.endpoint_port}/${local.db_name}?sslmode=require"
+  locks_url   = "postgres://${local.db_user}@${local.db_endpoint.ip}:${local.db_endpoint.port}/${local.db_name}?sslmode=require"
   s3_endpoint = "https://s3.${var.region}.scw.cloud"
   principals  = concat(["application_id:${module.iam.application_ids[var.name]}"], var.bucket_admin_principals)
-  secret_values = {
-    "${var.name}-admin-token"    = var.admin_token
-    "${var.name}-db-password"    = var.db_password
-    "${var.name}-encryption-key" = var.encryption_key
-    "${var.name}-s3-access-key"  = module.iam.api_keys[var.name].access_key
-    "${var.name}-s3-secret-key"  = module.iam.api_keys[var.name].secret_key
-  }
 }
 
 module "network" {
@@ -32,6 +26,11 @@ module "network" {
   tags       = var.tags
 }
 
+# Two identities: the application whose API key is stated's S3 credential (object-storage
+# permission sets on this project only, narrowed to the state bucket by the bucket policy), and
+# the group whose members may call the container while it is private (ContainersPrivateAccess
+# is what Scaleway's front checks the X-Auth-Token against). Further members of the group can be
+# added out of band only when none are listed here.
 module "iam" {
   source = "../iam"
 
@@ -42,24 +41,17 @@ module "iam" {
       permission_sets = ["ObjectStorageObjectsRead", "ObjectStorageObjectsWrite", "ObjectStorageBucketsRead"]
     }
   }
+  groups = {
+    "${var.name}-clients" = {
+      application_ids     = var.private_access_application_ids
+      description         = "may call the private stated container (X-Auth-Token)"
+      external_membership = length(var.private_access_application_ids) + length(var.private_access_user_ids) == 0
+      permission_sets     = ["ContainersPrivateAccess"]
+      user_ids            = var.private_access_user_ids
+    }
+  }
   project_id = var.project_id
   tags       = var.tags
-}
-
-module "secrets" {
-  source = "../secrets"
-
-  project_id = var.project_id
-  region     = var.region
-  secrets = {
-    "${var.name}-admin-token"    = { description = "stated admin token", protected = true }
-    "${var.name}-db-password"    = { description = "password of the stated database user", protected = true }
-    "${var.name}-encryption-key" = { description = "stated AES-256-GCM state encryption key (base64)", protected = true }
-    "${var.name}-s3-access-key"  = { description = "S3 access key of the stated IAM application" }
-    "${var.name}-s3-secret-key"  = { description = "S3 secret key of the stated IAM application", protected = true }
-  }
-  tags   = var.tags
-  values = local.secret_values
 }
 
 module "bucket" {
@@ -91,68 +83,69 @@ module "bucket" {
   versioning  = true
 }
 
-module "database" {
-  source = "../database"
-
-  acl                   = []
-  admin_password        = var.db_password
-  admin_user            = "stated_admin"
-  backup_enabled        = true
-  backup_retention_days = var.db_backup_retention_days
-  databases             = [local.db_name]
-  encryption_at_rest    = true
-  engine                = "PostgreSQL-16"
-  ha                    = var.db_ha
-  name                  = "${var.name}-locks"
-  node_type             = var.db_node_type
-  private_network_id    = module.network.private_network_id
-  project_id            = var.project_id
-  region                = var.region
-  tags                  = var.tags
-  user_passwords        = { (local.db_user) = var.db_password }
-  users = {
-    (local.db_user) = { privileges = { (local.db_name) = "all" } }
-  }
+# The namespace and the container are written here rather than through ../containers: the
+# container's secret environment is set outside OpenTofu/Terraform, which needs a lifecycle
+# (ignore_changes) that a generic module cannot switch on per container.
+resource "scaleway_container_namespace" "this" {
+  description = "stated, the OpenTofu/Terraform state server"
+  name        = var.name
+  project_id  = var.project_id
+  region      = var.region
+  tags        = var.tags
 }
 
-module "containers" {
-  source = "../containers"
+resource "scaleway_container" "this" {
+  args = [
+    "--listen", "0.0.0.0:8080",
+    "--storage", "s3://${local.bucket_name}/stated",
+    "--s3-endpoint", local.s3_endpoint,
+    "--s3-region", var.region,
+    "--locks", local.locks_url,
+    "--trusted-proxies", join(",", var.trusted_proxies),
+  ]
+  cpu_limit              = var.cpu
+  description            = "stated (privacy ${var.privacy})"
+  https_connections_only = true
+  image                  = var.image
+  max_scale              = var.max_scale
+  memory_limit_bytes     = var.memory * 1000000
+  min_scale              = var.min_scale
+  name                   = var.name
+  namespace_id           = scaleway_container_namespace.this.id
+  port                   = 8080
+  privacy                = var.privacy
+  private_network_id     = module.network.private_network_id
+  protocol               = "http1"
+  region                 = var.region
+  sandbox                = "v2"
+  tags                   = var.tags
+  timeout                = 300
 
-  containers = {
-    (var.name) = {
-      args = [
-        "--listen", "0.0.0.0:8080",
-        "--storage", "s3://${local.bucket_name}/stated",
-        "--s3-endpoint", local.s3_endpoint,
-        "--s3-region", var.region,
-        "--locks", local.locks_url,
-      ]
-      cpu            = var.cpu
-      image          = var.image
-      liveness_probe = { path = "/healthz" }
-      max_scale      = var.max_scale
-      memory         = var.memory
-      min_scale      = var.min_scale
-      port           = 8080
-      privacy        = "public"
-      secret_env = {
-        AWS_ACCESS_KEY_ID     = "${var.name}-s3-access-key"
-        AWS_SECRET_ACCESS_KEY = "${var.name}-s3-secret-key"
-        PGPASSWORD            = "${var.name}-db-password"
-        STATED_ADMIN_TOKEN    = "${var.name}-admin-token"
-        STATED_ENCRYPTION_KEY = "${var.name}-encryption-key"
-      }
-      startup_probe = { path = "/healthz" }
-      timeout       = 300
+  liveness_probe {
+    failure_threshold = 3
+    interval          = "10s"
+    timeout           = "5s"
+
+    http {
+      path = "/healthz"
     }
   }
-  description        = "stated, the OpenTofu/Terraform state server"
-  namespace_name     = var.name
-  private_network_id = module.network.private_network_id
-  project_id         = var.project_id
-  region             = var.region
-  secret_values      = module.secrets.values
-  tags               = var.tags
+
+  startup_probe {
+    failure_threshold = 30
+    interval          = "5s"
+    timeout           = "5s"
+
+    http {
+      path = "/healthz"
+    }
+  }
+
+  lifecycle {
+    # Set by module.container_secrets from Secret Manager; the provider reads back only the
+    # argon2id hashes Scaleway keeps of the values.
+    ignore_changes = [secret_environment_variables]
+  }
 }
 
 module "monitoring" {

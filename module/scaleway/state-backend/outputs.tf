@@ -1,6 +1,15 @@
+output "admin_token_secret" {
+  description = "Where the bootstrap admin token is: Secret Manager secret ID, current revision and region (the token itself is never an output)."
+  value = {
+    id       = scaleway_secret_version.generated[local.generated_current["admin-token"]].secret_id
+    region   = var.region
+    revision = scaleway_secret_version.generated[local.generated_current["admin-token"]].revision
+  }
+}
+
 output "backend_url" {
-  description = "Base URL of stated; the backend address of a state NAME is <backend_url>/v1/states/NAME."
-  value       = module.containers.endpoints[var.name]
+  description = "Base URL of stated (its public endpoint); the backend address of a state NAME is <backend_url>/v1/states/NAME. With privacy = \"private\" every request needs an X-Auth-Token (scripts/edge-forward.py)."
+  value       = scaleway_container.this.public_endpoint
 }
 
 output "bucket_name" {
@@ -8,12 +17,27 @@ output "bucket_name" {
   value       = module.bucket.name
 }
 
+output "container_id" {
+  description = "ID of the stated container."
+  value       = scaleway_container.this.id
+}
+
 output "database_instance_id" {
   description = "ID of the lock database instance."
-  value       = module.database.instance_id
+  value       = scaleway_rdb_instance.this.id
+}
+
+output "private_access_group_id" {
+  description = "IAM group whose members (their API keys) may call the container while it is private."
+  value       = module.iam.group_ids["${var.name}-clients"]
+}
+
+output "privacy" {
+  description = "private or public (see the privacy variable)."
+  value       = var.privacy
 }
 
 output "secret_ids" {
-  description = "Secret Manager IDs of the S3 keys, database password, admin token and encryption key."
+  description = "Secret Manager IDs of every credential of stated, keyed by secret name."
   value       = module.secrets.ids
 }

@@ -1,10 +1,15 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # Ephemeral resources and write-only arguments (secrets.tf, database.tf).
+  required_version = ">= 1.11.0"
 
   required_providers {
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.7"
+    }
     scaleway = {
       source  = "scaleway/scaleway"
-      version = "~> 2.0"
+      version = "~> 2.69"
     }
   }
 }

@@ -1,6 +1,0 @@
-# Credentials: SCW_ACCESS_KEY and SCW_SECRET_KEY.
-provider "scaleway" {
-  project_id = var.project_id
-  region     = var.region
-  zone       = "${var.region}-1"
-}
