@@ -1094,7 +1094,15 @@ int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *he
 
 int s3__delete_object(struct s3_client *c, const char *key, struct err *err)
 {
-    struct req rq = {.method = "DELETE", .key = key};
+    return s3__delete_version(c, key, NULL, err);
+}
+
+int s3__delete_version(struct s3_client *c, const char *key, const char *version_id,
+                       struct err *err)
+{
+    struct sigv4_param q[1] = {{"versionId", version_id}};
+    struct req rq = {.method = "DELETE", .key = key, .query = q,
+                     .nquery = version_id != NULL ? 1 : 0};
     struct resp *rs = xmalloc(sizeof(*rs));
     struct err e = {0};
     int rc = perform(c, &rq, rs, &e);

@@ -112,8 +112,12 @@ int s3__get_object_if(struct s3_client *c, const char *key, const char *version_
                       struct err *err);
 int s3__head_object(struct s3_client *c, const char *key, struct s3__objhead *head,
                     struct err *err);
-/* DeleteObject: 0 also when absent. */
+/* DeleteObject: 0 also when absent. In a versioned bucket it adds a delete marker. */
 int s3__delete_object(struct s3_client *c, const char *key, struct err *err);
+/* DeleteObject of one version (or delete marker) by its id: removed for good; 0 also when
+ * absent. version_id NULL is s3__delete_object. */
+int s3__delete_version(struct s3_client *c, const char *key, const char *version_id,
+                       struct err *err);
 
 struct s3__list_item {
     char key[OBJ_KEY_MAX]; /* full key in the bucket */

@@ -264,6 +264,72 @@ static int s3s_list(struct objstore *os, const char *prefix,
     return rc;
 }
 
+struct version_walk {
+    size_t strip;
+    int (*cb)(void *ctx, const struct obj_version *v);
+    void *ctx;
+    struct obj_version v;
+};
+
+static int on_version(void *arg, const struct s3__list_item *it)
+{
+    struct version_walk *w = arg;
+    size_t n = strlen(it->key);
+    if (n <= w->strip)
+        return 0;
+    memset(&w->v, 0, sizeof(w->v));
+    memcpy(w->v.key, it->key + w->strip, n - w->strip + 1);
+    snprintf(w->v.version_id, sizeof(w->v.version_id), "%s", it->version_id);
+    w->v.size = it->size;
+    w->v.mtime_us = it->mtime_us;
+    w->v.is_latest = it->is_latest;
+    w->v.is_delete_marker = it->is_delete_marker;
+    return w->cb(w->ctx, &w->v);
+}
+
+static int s3s_list_versions(struct objstore *os, const char *prefix,
+                             int (*cb)(void *ctx, const struct obj_version *v), void *ctx,
+                             struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    char *p = full_key(s, prefix != NULL ? prefix : "");
+    struct version_walk *w = xmalloc(sizeof(*w));
+    w->strip = strlen(s->prefix);
+    w->cb = cb;
+    w->ctx = ctx;
+    int rc = s3__list_versions(s->c, p, on_version, w, err);
+    free(w);
+    free(p);
+    return rc;
+}
+
+static int s3s_get_version(struct objstore *os, const char *key, const char *version_id,
+                           struct buf *out, struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : err_set(err, ERR_NOT_FOUND, "S3 object %s not found", key);
+    char *k = full_key(s, key);
+    int rc = s3__get_object(s->c, k, version_id, out, NULL, err);
+    free(k);
+    return rc;
+}
+
+static int s3s_del_version(struct objstore *os, const char *key, const char *version_id,
+                           struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    int ck = check_key(s, key, err);
+    if (ck != 0)
+        return ck < 0 ? -1 : 0;
+    char *k = full_key(s, key);
+    blobcache_drop(s->cache, key);
+    int rc = s3__delete_version(s->c, k, version_id, err);
+    free(k);
+    return rc;
+}
+
 static int count_one(void *ctx, const struct s3__list_item *it)
 {
     (void)it;
@@ -301,6 +367,9 @@ static const struct objstore_ops s3_ops = {
     .put_sha256 = s3s_put_sha256,
     .copy = s3s_copy,
     .get_shared = s3s_get_shared,
+    .list_versions = s3s_list_versions,
+    .get_version = s3s_get_version,
+    .del_version = s3s_del_version,
 };
 
 /* Versioning keeps every overwritten or deleted object recoverable in the bucket. Turning it

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -630,6 +631,119 @@ int store_list_snapshots(struct store *st, const char *name,
     }
     snap_list_free(&sl);
     return rc;
+}
+
+/* ------------------------------------------------------------------ version references */
+
+#define REF_PREFIX_MIN   6
+#define REF_CANDIDATES_SHOWN 8
+
+/* Parses the decimal N of "latest~N" or "serial:N": digits only, no sign, fits 64 bits. */
+static bool parse_ref_number(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* The ambiguous-prefix error: the candidates, newest first, so the caller can pick one. */
+static int ambiguous_ref(const struct snap_list *sl, const char *ref, size_t matches,
+                         struct err *err)
+{
+    struct buf msg;
+    buf_init(&msg, 0);
+    size_t shown = 0, n = strlen(ref);
+    for (size_t i = sl->n; i-- > 0 && shown < REF_CANDIDATES_SHOWN;) {
+        if (strncmp(sl->v[i].id, ref, n) == 0) {
+            buf_printf(&msg, NULL, "%s%s", shown ? ", " : "", sl->v[i].id);
+            shown++;
+        }
+    }
+    if (matches > shown)
+        buf_printf(&msg, NULL, " and %zu more", matches - shown);
+    err_set(err, ERR_INVALID, "version reference '%s' is ambiguous: it matches %s", ref,
+            msg.data != NULL ? msg.data : "");
+    buf_cleanup(&msg);
+    return -1;
+}
+
+/* Index in sl (oldest first) of the version ref names, or -1 with err set. */
+static ssize_t find_ref(const struct snap_list *sl, const char *ref, struct err *err)
+{
+    uint64_t n;
+    if (strcmp(ref, "latest") == 0 || strncmp(ref, "latest~", 7) == 0) {
+        if (ref[6] == '\0')
+            n = 0;
+        else if (!parse_ref_number(ref + 7, &n))
+            return err_set(err, ERR_INVALID, "version reference '%s': latest~N needs a number",
+                           ref);
+        if (n >= sl->n)
+            return err_set(err, ERR_NOT_FOUND, "there are only %zu versions: no %s", sl->n, ref);
+        return (ssize_t)(sl->n - 1 - n);
+    }
+    if (strncmp(ref, "serial:", 7) == 0) {
+        if (!parse_ref_number(ref + 7, &n))
+            return err_set(err, ERR_INVALID, "version reference '%s': serial:N needs a number",
+                           ref);
+        for (size_t i = sl->n; i-- > 0;) {
+            uint64_t serial;
+            if (store__snapshot_id_parse(sl->v[i].id, strlen(sl->v[i].id), NULL, &serial, NULL) &&
+                serial == n)
+                return (ssize_t)i;
+        }
+        return err_set(err, ERR_NOT_FOUND, "no version with serial %" PRIu64, n);
+    }
+    size_t len = strlen(ref), sl_len = strlen(SNAP_SUFFIX);
+    if (len > sl_len && strcmp(ref + len - sl_len, SNAP_SUFFIX) == 0)
+        len -= sl_len;
+    if (len < REF_PREFIX_MIN || len >= SNAP_ID_MAX)
+        return err_set(err, ERR_INVALID,
+                       "version reference '%s': use a snapshot ID (or a prefix of at least %d "
+                       "characters), latest, latest~N or serial:N",
+                       ref, REF_PREFIX_MIN);
+    ssize_t found = -1;
+    size_t matches = 0;
+    for (size_t i = 0; i < sl->n; i++) {
+        if (strncmp(sl->v[i].id, ref, len) != 0)
+            continue;
+        if (sl->v[i].id[len] == '\0')
+            return (ssize_t)i; /* the full ID, even if it is also another's prefix */
+        found = (ssize_t)i;
+        matches++;
+    }
+    if (matches > 1) {
+        char pfx[SNAP_ID_MAX];
+        memcpy(pfx, ref, len);
+        pfx[len] = '\0';
+        return ambiguous_ref(sl, pfx, matches, err);
+    }
+    if (found < 0)
+        return err_set(err, ERR_NOT_FOUND, "no version matches '%s'", ref);
+    return found;
+}
+
+int store_resolve_ref(struct store *st, const char *name, const char *ref, char id[64],
+                      struct err *err)
+{
+    if (name_check(name, err) != 0)
+        return -1;
+    if (ref == NULL || ref[0] == '\0')
+        return err_set(err, ERR_INVALID, "a version reference is needed");
+    struct snap_list sl;
+    if (snapshots_collect(st, name, &sl, err) != 0)
+        return -1;
+    ssize_t i = find_ref(&sl, ref, err);
+    if (i >= 0)
+        snprintf(id, SNAP_ID_MAX, "%s", sl.v[i].id);
+    snap_list_free(&sl);
+    return i >= 0 ? 0 : -1;
 }
 
 int store_get_snapshot(struct store *st, const char *name, const char *snapshot, struct buf *out,

@@ -46,6 +46,15 @@ struct obj_info {
     char meta[OBJ_META_MAX]; /* metadata stored with the object; "" when none or untrusted */
 };
 
+/* One stored version of an object, in a storage that keeps them (S3 bucket versioning). */
+struct obj_version {
+    char key[OBJ_KEY_MAX]; /* relative to the store prefix */
+    char version_id[128];
+    uint64_t size;
+    int64_t mtime_us;
+    bool is_latest, is_delete_marker;
+};
+
 struct objstore;
 struct objstore_ops {
     /* Stores data under key, replacing any object there, atomically: a reader sees the old or
@@ -83,6 +92,18 @@ struct objstore_ops {
      * when meta is NULL or ""; atomic and durable like put. ERR_NOT_FOUND when src is absent. */
     int (*copy)(struct objstore *os, const char *src, const char *dst, const char *meta,
                 struct err *err);
+    /* Optional, all three or none (NULL: the storage keeps no versions of an object, as the
+     * directory driver). list_versions calls cb for every stored version and delete marker of
+     * the keys starting with prefix: keys ascending, a key's versions newest first.
+     * get_version appends one version's bytes to out (ERR_NOT_FOUND when absent); del_version
+     * removes one version or delete marker for good (0 also when absent). */
+    int (*list_versions)(struct objstore *os, const char *prefix,
+                         int (*cb)(void *ctx, const struct obj_version *v), void *ctx,
+                         struct err *err);
+    int (*get_version)(struct objstore *os, const char *key, const char *version_id,
+                       struct buf *out, struct err *err);
+    int (*del_version)(struct objstore *os, const char *key, const char *version_id,
+                       struct err *err);
 };
 struct objstore {
     const struct objstore_ops *ops;
@@ -190,6 +211,14 @@ int store_list_snapshots(struct store *st, const char *name,
  * follow). ERR_NOT_FOUND when absent. */
 int store_get_snapshot(struct store *st, const char *name, const char *snapshot, struct buf *out,
                        struct state_meta *meta, struct err *err);
+
+/* Resolves a version reference of name to its snapshot id (docs/admin-api.md "Version
+ * references"): the full ID (".tfstate" may follow), "latest", "latest~N" (N versions before
+ * the newest), "serial:N" (the newest version with that serial) or a unique prefix of at least
+ * 6 characters of an ID. ERR_NOT_FOUND when it names no version; ERR_INVALID when malformed or
+ * ambiguous (the message lists the candidates). Lists the snapshots, reads none. */
+int store_resolve_ref(struct store *st, const char *name, const char *ref, char id[64],
+                      struct err *err);
 
 /* Raw objects outside states/ (tokens, audit segments): encrypted like states when a keyring
  * is configured. */

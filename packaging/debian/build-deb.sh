@@ -64,6 +64,9 @@ stage_files() {
   gzip -9n <"$HERE/changelog" >"$DOC/changelog.gz"
   install -D -m 0644 "$HERE/lintian-overrides" "$ROOT/usr/share/lintian/overrides/stated"
   chmod -R u=rwX,go=rX "$ROOT/usr/share"
+  # The modules' helper scripts run on the operator's machine, which the modules call as
+  # `python3 SCRIPT`: data here, not programs of this package (python3 is only suggested).
+  find "$ROOT/usr/share/stated/scaleway" -name '*.py' -exec chmod 0644 {} +
 }
 
 # depends_shlibdeps BINARY...: the shlibs:Depends value dpkg-shlibdeps computes.
