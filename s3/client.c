@@ -1101,8 +1101,8 @@ int s3__delete_version(struct s3_client *c, const char *key, const char *version
                        struct err *err)
 {
     struct sigv4_param q[1] = {{"versionId", version_id}};
-    struct req rq = {.method = "DELETE", .key = key, .query = q,
-                     .nquery = version_id != NULL ? 1 : 0};
+    struct req rq = {
+        .method = "DELETE", .key = key, .query = q, .nquery = version_id != NULL ? 1 : 0};
     struct resp *rs = xmalloc(sizeof(*rs));
     struct err e = {0};
     int rc = perform(c, &rq, rs, &e);
