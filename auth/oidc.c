@@ -183,8 +183,13 @@ static void check_keys(struct loader *l, const char *at, json_t *obj, const char
         size_t i = 0;
         while (allowed[i] != NULL && strcmp(allowed[i], k) != 0)
             i++;
-        if (allowed[i] == NULL)
-            problem(l, at, k, "unknown key");
+        if (allowed[i] == NULL) {
+            const char *near = word_nearest(k, allowed);
+            if (near != NULL)
+                problem(l, at, k, "unknown key (did you mean \"%s\"?)", near);
+            else
+                problem(l, at, k, "unknown key");
+        }
     }
 }
 

@@ -68,4 +68,12 @@ bool pattern_match(const char *pattern, const char *name);
 int parse_size(const char *s, uint64_t *out);
 int parse_duration_ms(const char *s, int64_t *out_ms);
 
+/* Edits from a to b: insertions, deletions, replacements and swaps of adjacent bytes
+ * (common/suggest.c). */
+size_t word_edit_distance(const char *a, const char *b);
+/* The candidate (NULL-terminated list) close enough to s to be what was meant: at most 2
+ * edits and at most a third of s's length, always allowing 1; the first of equally close
+ * ones. NULL when there is none. Borrowed from candidates. */
+const char *word_nearest(const char *s, const char *const *candidates);
+
 #endif

@@ -138,12 +138,6 @@ void gen_list_strings(struct buf *b, const char *const *list);
 
 /* ---- suggestions (suggest.c) ---- */
 
-/* Edits from a to b: insertions, deletions, replacements and swaps of adjacent bytes. */
-size_t gen_edit_distance(const char *a, const char *b);
-/* The candidate (NULL-terminated list) close enough to s to be what was meant: at most 2
- * edits and at most a third of s's length, always allowing 1; the first of equally close
- * ones. NULL when there is none. Borrowed from candidates. */
-const char *gen_nearest(const char *s, const char *const *candidates);
 /* The end of a message about s: ` (did you mean "x"?)` for the nearest candidate, else, when
  * listed_as is not NULL and there are candidates, ` (<listed_as> a, b, c)`, else "". Returns a
  * new string (caller frees). */

@@ -690,6 +690,8 @@ static void test_config(void)
     config_fails("{\"issuer\": \"https://a.example.com\", \"audience\": \"a\", \"colour\": 1, " RULE
                  "}",
                  "$.issuers[0].colour: unknown key");
+    config_fails("{\"issuer\": \"https://a.example.com\", \"audiance\": \"a\", " RULE "}",
+                 "$.issuers[0].audiance: unknown key (did you mean \"audience\"?)");
     config_fails("{\"issuer\": \"https://a.example.com\", \"audience\": \"a\", \"rules\": "
                  "[{\"role\": \"read\", \"states\": \"**\", \"name\": \"n\", \"when\": 1}]}",
                  "$.issuers[0].rules[0].when: unknown key");
@@ -729,7 +731,8 @@ static void test_config(void)
 
     struct err e;
     CHECK(strstr(load_error("{\"issuers\": []}", &e), "$.issuers: not a non-empty array"));
-    CHECK(strstr(load_error("{\"issuer\": []}", &e), "$.issuer: unknown key"));
+    CHECK(strstr(load_error("{\"issuer\": []}", &e),
+                 "$.issuer: unknown key (did you mean \"issuers\"?)"));
     CHECK(strstr(load_error("[]", &e), "$: not an object"));
     CHECK(strstr(load_error("{\"issuers\": [", &e), "oidc.json line 1"));
     CHECK(strstr(load_error("{\"issuers\": [], \"issuers\": []}", &e), "duplicate"));

@@ -399,17 +399,17 @@ static void test_secret_detection(void)
 
 static void test_edit_distance(void)
 {
-    CHECK_INT(gen_edit_distance("", ""), 0);
-    CHECK_INT(gen_edit_distance("abc", ""), 3);
-    CHECK_INT(gen_edit_distance("", "ab"), 2);
-    CHECK_INT(gen_edit_distance("memory", "memory"), 0);
-    CHECK_INT(gen_edit_distance("memroy", "memory"), 1); /* a swap is one edit */
-    CHECK_INT(gen_edit_distance("cpus", "cpu"), 1);
-    CHECK_INT(gen_edit_distance("cpu", "cpus"), 1);
-    CHECK_INT(gen_edit_distance("kitten", "sitting"), 3);
-    CHECK_INT(gen_edit_distance("sitting", "kitten"), 3);
+    CHECK_INT(word_edit_distance("", ""), 0);
+    CHECK_INT(word_edit_distance("abc", ""), 3);
+    CHECK_INT(word_edit_distance("", "ab"), 2);
+    CHECK_INT(word_edit_distance("memory", "memory"), 0);
+    CHECK_INT(word_edit_distance("memroy", "memory"), 1); /* a swap is one edit */
+    CHECK_INT(word_edit_distance("cpus", "cpu"), 1);
+    CHECK_INT(word_edit_distance("cpu", "cpus"), 1);
+    CHECK_INT(word_edit_distance("kitten", "sitting"), 3);
+    CHECK_INT(word_edit_distance("sitting", "kitten"), 3);
     /* No substring is edited twice: "ca" -> "ac" -> "abc" would be 2, alignment says 3. */
-    CHECK_INT(gen_edit_distance("ca", "abc"), 3);
+    CHECK_INT(word_edit_distance("ca", "abc"), 3);
 }
 
 static const char *const keys_in_order[] = {"name",      "image",     "cpu",     "memory",
@@ -417,7 +417,7 @@ static const char *const keys_in_order[] = {"name",      "image",     "cpu",    
 
 static void check_nearest(const char *s, const char *const *candidates, const char *want)
 {
-    const char *got = gen_nearest(s, candidates);
+    const char *got = word_nearest(s, candidates);
     CHECK_STR(got ? got : "(none)", want ? want : "(none)");
 }
 
