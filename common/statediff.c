@@ -154,12 +154,15 @@ static void address_of(json_t *res, json_t *inst, struct buf *out)
 
 struct inst {
     char *addr;
+    size_t seq;           /* position in the state: two instances at one address keep order */
     json_t *attrs, *sens; /* borrowed from the state */
 };
 
 static int by_addr(const void *a, const void *b)
 {
-    return strcmp(((const struct inst *)a)->addr, ((const struct inst *)b)->addr);
+    const struct inst *x = a, *y = b;
+    int c = strcmp(x->addr, y->addr);
+    return c != 0 ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Every instance of state, sorted by address (caller frees each addr and the array). */
@@ -179,6 +182,7 @@ static struct inst *instances_of(json_t *state, size_t *count)
                 v = xrealloc(v, (cap *= 2) * sizeof(*v));
             address_of(res, inst, &addr);
             v[n].addr = xstrdup(addr.data != NULL ? addr.data : "");
+            v[n].seq = n;
             v[n].attrs = a != NULL ? a : json_object_get(inst, "attributes_flat");
             v[n].sens = json_object_get(inst, "sensitive_attributes");
             n++;
