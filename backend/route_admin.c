@@ -298,18 +298,20 @@ static void note_version(struct admin_call *c, const struct state_meta *m)
  * ERR_INVALID when it cannot be looked into (not JSON, OpenTofu-encrypted). */
 static int load_version(struct admin_call *c, const char *ref, struct version *v, struct err *err)
 {
-    char id[64], label[160];
     struct buf b;
     int rc;
     memset(v, 0, sizeof(*v));
     buf_init(&b, 0);
-    if (ref == NULL)
+    if (ref == NULL) {
         rc = store_get(c->o->store, c->arg, &b, &v->meta, err);
-    else
+    } else {
+        char id[64];
         rc = store_resolve_ref(c->o->store, c->arg, ref, id, err) != 0
                  ? -1
                  : store_get_snapshot(c->o->store, c->arg, id, &b, &v->meta, err);
+    }
     if (rc == 0) {
+        char label[160];
         snprintf(label, sizeof(label), "version %s of %.40s", v->meta.snapshot, c->arg);
         v->state = statediff_load(b.data != NULL ? b.data : "", b.len, label, err);
         rc = v->state != NULL ? 0 : -1;
@@ -368,8 +370,7 @@ static int outputs(struct admin_call *c, struct err *err)
     char *at = query(c, "at");
     struct version v;
     int rc = load_version(c, at, &v, err);
-    snprintf(c->ev.detail, sizeof(c->ev.detail), "outputs at %.100s",
-             at != NULL ? at : "current");
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "outputs at %.100s", at != NULL ? at : "current");
     if (rc == 0) {
         json_t *o = json_pack("{s:o,s:s,s:s,s:o}", "serial", u64_to_json(v.meta.serial), "lineage",
                               v.meta.lineage, "snapshot", v.meta.snapshot, "outputs",

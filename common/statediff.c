@@ -46,6 +46,12 @@ json_t *statediff_load(const char *data, size_t len, const char *which, struct e
 
 /* ------------------------------------------------------------------ sensitive paths */
 
+bool statediff_output_sensitive(json_t *output)
+{
+    json_t *s = json_object_get(output, "sensitive");
+    return s != NULL && !json_is_false(s) && !json_is_null(s);
+}
+
 bool statediff_is_wrapper(json_t *o)
 {
     json_t *type = json_object_get(o, "type");
@@ -113,8 +119,10 @@ enum statediff_sens statediff_sensitivity(json_t *sensitive_attributes,
                                           const struct statediff_step *path, size_t n)
 {
     enum statediff_sens best = STATEDIFF_CLEAR;
-    for (size_t k = 0; k < json_array_size(sensitive_attributes) && best != STATEDIFF_WITHIN;
-         k++) {
+    if (sensitive_attributes != NULL && !json_is_array(sensitive_attributes) &&
+        !json_is_null(sensitive_attributes))
+        return STATEDIFF_WITHIN; /* unreadable: everything may be sensitive */
+    for (size_t k = 0; k < json_array_size(sensitive_attributes) && best != STATEDIFF_WITHIN; k++) {
         json_t *sp = json_array_get(sensitive_attributes, k);
         enum statediff_sens s = json_is_array(sp) ? match_one(sp, path, n) : STATEDIFF_WITHIN;
         if (s > best)
@@ -260,7 +268,7 @@ static void put_values(json_t *o, json_t *old, json_t *new_, bool sensitive)
         json_object_set(o, "new", new_);
 }
 
-static const char *action_of(json_t *a, json_t *b)
+static const char *action_of(const json_t *a, const json_t *b)
 {
     return a == NULL ? "added" : b == NULL ? "removed" : "changed";
 }
@@ -304,8 +312,9 @@ static void diff_objects(struct walk *w, json_t *a, json_t *b)
     const char **keys = union_keys(a, b, &n);
     bool wrapped = statediff_is_wrapper(a) || statediff_is_wrapper(b);
     for (size_t i = 0; i < n; i++) {
-        w->path[w->n] = (struct statediff_step){
-            .key = keys[i], .key_len = strlen(keys[i]), .unwrap = wrapped && !strcmp(keys[i], "value")};
+        w->path[w->n] = (struct statediff_step){.key = keys[i],
+                                                .key_len = strlen(keys[i]),
+                                                .unwrap = wrapped && !strcmp(keys[i], "value")};
         w->n++;
         diff_value(w, json_object_get(a, keys[i]), json_object_get(b, keys[i]));
         w->n--;
@@ -385,25 +394,19 @@ static json_t *diff_resources(json_t *from, json_t *to)
     return out;
 }
 
-static bool output_sensitive(json_t *o)
-{
-    json_t *s = json_object_get(o, "sensitive");
-    return s != NULL && !json_is_false(s) && !json_is_null(s);
-}
-
 static json_t *diff_outputs(json_t *from, json_t *to)
 {
     json_t *oa = json_object_get(from, "outputs"), *ob = json_object_get(to, "outputs");
     json_t *out = json_array();
     size_t n;
-    const char **names = union_keys(json_is_object(oa) ? oa : NULL, json_is_object(ob) ? ob : NULL,
-                                    &n);
+    const char **names =
+        union_keys(json_is_object(oa) ? oa : NULL, json_is_object(ob) ? ob : NULL, &n);
     for (size_t i = 0; i < n; i++) {
         json_t *a = json_object_get(oa, names[i]), *b = json_object_get(ob, names[i]);
         json_t *va = json_object_get(a, "value"), *vb = json_object_get(b, "value");
-        bool sa = output_sensitive(a), sb = output_sensitive(b);
-        if (a != NULL && b != NULL && sa == sb && json_equal(va != NULL ? va : json_null(),
-                                                             vb != NULL ? vb : json_null()))
+        bool sa = statediff_output_sensitive(a), sb = statediff_output_sensitive(b);
+        if (a != NULL && b != NULL && sa == sb &&
+            json_equal(va != NULL ? va : json_null(), vb != NULL ? vb : json_null()))
             continue;
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(names[i]));
@@ -430,7 +433,7 @@ json_t *statediff_outputs(json_t *state)
     for (void *it = json_object_iter(outs); it != NULL; it = json_object_iter_next(outs, it)) {
         json_t *o = json_object_iter_value(it), *v = json_object_get(o, "value");
         json_t *type = json_object_get(o, "type");
-        bool sensitive = output_sensitive(o);
+        bool sensitive = statediff_output_sensitive(o);
         json_t *e = json_object();
         json_object_set(e, "value", sensitive || v == NULL ? json_null() : v);
         json_object_set(e, "type", type != NULL ? type : json_null());

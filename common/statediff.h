@@ -6,8 +6,8 @@
  * attribute path an instance lists in "sensitive_attributes" (Terraform writes each path as a
  * list of steps, [{"type":"get_attr","value":"input"},{"type":"index","value":{"value":0,
  * "type":"number"}}]), come out as a "sensitive": true flag with no value. The byte-preserving
- * redaction (statejson_redact in statejson.h) asks statediff_sensitivity the same question, so
- * both follow one rule.
+ * redaction (statejson_redact in statejson.h) asks the same functions (statediff_sensitivity,
+ * statediff_output_sensitive, statediff_is_wrapper), so both follow one rule.
  *
  * Bounds: attribute trees are compared to STATEDIFF_DEPTH_MAX levels (deeper subtrees are
  * compared whole, and masked whole when a sensitive path runs below); instances are matched by
@@ -25,7 +25,7 @@
 
 #define STATEDIFF_DEPTH_MAX 64
 /* What a sensitive value is replaced by wherever one would be shown. */
-#define STATEDIFF_MASK "(sensitive)"
+#define STATEDIFF_MASK      "(sensitive)"
 
 /* Parses a state for the functions below: a new reference, or NULL with ERR_INVALID when data
  * is not JSON, not an object, has a duplicate key (two readers could see two different
@@ -66,10 +66,15 @@ enum statediff_sens {
 };
 
 /* How the value at path[0..n) relates to the sensitive paths of an instance (its
- * "sensitive_attributes" array; NULL or empty: CLEAR). A step of a shape this code does not
- * know matches anything, so an unknown format masks more, never less. */
+ * "sensitive_attributes" array; NULL, null or empty: CLEAR). A step of a shape this code does
+ * not know matches anything, and anything but an array is WITHIN everywhere, so an unknown
+ * format masks more, never less. */
 enum statediff_sens statediff_sensitivity(json_t *sensitive_attributes,
                                           const struct statediff_step *path, size_t n);
+
+/* Whether an output (its object in "outputs") is sensitive: "sensitive" present and neither
+ * false nor null, so a flag of a shape this code does not know masks. */
+bool statediff_output_sensitive(json_t *output);
 
 /* Whether object o (a jansson object) is a dynamic-type wrapper: exactly the members "value"
  * and "type", the type a string or an array (a type expression). */

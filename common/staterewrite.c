@@ -241,19 +241,38 @@ static bool member_value(const char *data, size_t len, size_t obj, const char *k
     return n > 0;
 }
 
+/* The JSON value at data[from, to) as a jansson value (NULL when it cannot be read). */
+static json_t *value_at(const char *data, size_t from, size_t to)
+{
+    return json_loadb(data + from, to - from, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* statediff_is_wrapper for the object at data[obj], asked of a stand-in with its two members
+ * (the value's content does not matter, only the type's kind). */
 static bool is_wrapper_at(const char *data, size_t len, size_t obj)
 {
-    struct member m;
+    struct member m, kept[2];
     size_t pos = obj;
-    int n = 0, seen = 0;
-    while (next_member(data, len, &pos, &m)) {
-        n++;
-        if (key_is(data, &m, "value"))
-            seen |= 1;
-        else if (key_is(data, &m, "type") && (data[m.value] == '"' || data[m.value] == '['))
-            seen |= 2;
+    int n = 0;
+    while (next_member(data, len, &pos, &m))
+        if (n++ < 2)
+            kept[n - 1] = m;
+    if (n != 2)
+        return false;
+    json_t *o = json_object();
+    for (int k = 0; k < 2; k++) {
+        json_t *key = value_at(data, kept[k].key, kept[k].key_end);
+        char c = data[kept[k].value];
+        if (json_is_string(key))
+            json_object_set_new(o, json_string_value(key),
+                                c == '"'   ? json_string("")
+                                : c == '[' ? json_array()
+                                           : json_null());
+        json_decref(key);
     }
-    return n == 2 && seen == 3;
+    bool w = statediff_is_wrapper(o);
+    json_decref(o);
+    return w;
 }
 
 static int push_key(struct redact *r, const struct member *m, bool wrapped)
@@ -263,7 +282,7 @@ static int push_key(struct redact *r, const struct member *m, bool wrapped)
     size_t klen = m->key_end - m->key - 2;
     r->owned[r->n] = NULL;
     if (memchr(k, '\\', klen) != NULL) {
-        json_t *j = json_loadb(r->data + m->key, m->key_end - m->key, JSON_DECODE_ANY, NULL);
+        json_t *j = value_at(r->data, m->key, m->key_end);
         if (!json_is_string(j)) {
             json_decref(j);
             return err_set(r->err, ERR_INVALID, "unreadable key in attributes");
@@ -324,14 +343,14 @@ static int redact_instance(struct redact *r, size_t inst)
 {
     struct member sa, at;
     bool dup_sa, dup_at;
-    if (r->data[inst] != '{' || !member_value(r->data, r->len, inst, "sensitive_attributes", &sa,
-                                              &dup_sa))
+    if (r->data[inst] != '{' ||
+        !member_value(r->data, r->len, inst, "sensitive_attributes", &sa, &dup_sa))
         return 0;
     if (!member_value(r->data, r->len, inst, "attributes", &at, &dup_at))
         return 0;
     if (dup_sa || dup_at)
         return err_set(r->err, ERR_INVALID, "an instance has a duplicate key: not redacted");
-    r->sens = json_loadb(r->data + sa.value, sa.value_end - sa.value, JSON_DECODE_ANY, NULL);
+    r->sens = value_at(r->data, sa.value, sa.value_end);
     if (r->sens == NULL)
         return err_set(r->err, ERR_INVALID, "unreadable sensitive_attributes: not redacted");
     int rc = redact_value(r, at.value, at.value_end);
@@ -359,24 +378,38 @@ static int redact_resources(struct redact *r, size_t arr)
     return 0;
 }
 
-/* Every output whose "sensitive" is anything but false or null loses its "value". */
+/* Whether the output object at data[obj] is sensitive, by statediff_output_sensitive asked of
+ * a stand-in holding only its "sensitive" member. */
+static int output_is_sensitive(struct redact *r, size_t obj, bool *sensitive)
+{
+    struct member s;
+    bool dup;
+    *sensitive = false;
+    if (!member_value(r->data, r->len, obj, "sensitive", &s, &dup))
+        return 0;
+    if (dup)
+        return err_set(r->err, ERR_INVALID, "an output has two \"sensitive\": not redacted");
+    json_t *o = json_object();
+    json_t *flag = value_at(r->data, s.value, s.value_end);
+    json_object_set_new(o, "sensitive", flag != NULL ? flag : json_true());
+    *sensitive = statediff_output_sensitive(o);
+    json_decref(o);
+    return 0;
+}
+
+/* Every sensitive output loses its "value". */
 static int redact_outputs(struct redact *r, size_t obj)
 {
-    struct member o, s, v;
+    struct member o, v;
     size_t pos = obj;
     while (r->data[obj] == '{' && next_member(r->data, r->len, &pos, &o)) {
-        bool dup;
-        if (r->data[o.value] != '{' ||
-            !member_value(r->data, r->len, o.value, "sensitive", &s, &dup))
+        bool sensitive;
+        if (r->data[o.value] != '{')
             continue;
-        if (dup)
-            return err_set(r->err, ERR_INVALID, "an output has two \"sensitive\": not redacted");
-        size_t n = s.value_end - s.value;
-        if ((n == 5 && memcmp(r->data + s.value, "false", 5) == 0) ||
-            (n == 4 && memcmp(r->data + s.value, "null", 4) == 0))
-            continue;
+        if (output_is_sensitive(r, o.value, &sensitive) != 0)
+            return -1;
         size_t vp = o.value;
-        while (next_member(r->data, r->len, &vp, &v))
+        while (sensitive && next_member(r->data, r->len, &vp, &v))
             if (key_is(r->data, &v, "value") && mask(r, v.value, v.value_end) != 0)
                 return -1;
     }

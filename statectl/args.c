@@ -32,7 +32,8 @@ static const struct ctl_cmd cmds[] = {
     {"states", "outputs", 1, 1, B(OPT_AT), "NAME [--at REF]",
      "The outputs of state NAME (or of version REF): name, type and value, sensitive ones shown\n"
      "as (sensitive). Allowed to every token that may read NAME, and to the outputs role."},
-    {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT), "NAME SNAPSHOT [-o FILE] [--redact]",
+    {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT),
+     "NAME SNAPSHOT [-o FILE] [--redact]",
      "Write the bytes of one snapshot to stdout (or FILE), exactly as stored; with --redact\n"
      "every sensitive value (sensitive outputs, sensitive_attributes) becomes \"(sensitive)\"."},
     {"snapshots", "diff", 3, 3, 0, "NAME A B",
@@ -40,7 +41,8 @@ static const struct ctl_cmd cmds[] = {
      "and changed, and for a changed one each attribute with its old and new value (nested\n"
      "paths, lists by index). Sensitive values show as (sensitive). OpenTofu-encrypted\n"
      "versions cannot be looked into."},
-    {"snapshots", "restore", 2, 2, B(OPT_FORCE) | B(OPT_DRY_RUN), "NAME SNAPSHOT [--force] [--dry-run]",
+    {"snapshots", "restore", 2, 2, B(OPT_FORCE) | B(OPT_DRY_RUN),
+     "NAME SNAPSHOT [--force] [--dry-run]",
      "Write SNAPSHOT's content as the new current state of NAME, with a serial one above the\n"
      "current one, so clients accept it. Refused while the state is locked unless --force\n"
      "(the lock is then left in place). Needs a write or admin token. --dry-run only prints\n"

@@ -25,7 +25,8 @@ static void print_outputs(json_t *outs)
         json_t *o = json_object_iter_value(it);
         bool sensitive = json_is_true(json_object_get(o, "sensitive"));
         char *type = cell(json_object_get(o, "type"), true);
-        char *value = sensitive ? xstrdup(STATEDIFF_MASK) : cell(json_object_get(o, "value"), false);
+        char *value =
+            sensitive ? xstrdup(STATEDIFF_MASK) : cell(json_object_get(o, "value"), false);
         const char *row[] = {json_object_iter_key(it), type, value};
         ctl_table_add(&t, row);
         free(type);

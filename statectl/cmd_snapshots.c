@@ -113,8 +113,8 @@ int ctl_cmd_snapshots_show(const struct ctl_conn *c, const struct ctl_cmdline *c
 }
 
 /* GET /v1/diff/NAME?from=A&to=B into *out (versions are resolved by the server). */
-static int fetch_diff(const struct ctl_conn *c, const char *name, const char *from,
-                      const char *to, json_t **out)
+static int fetch_diff(const struct ctl_conn *c, const char *name, const char *from, const char *to,
+                      json_t **out)
 {
     char *qf = ctl_query_escape(from), *qt = ctl_query_escape(to);
     char *path = xasprintf("/v1/diff/%s?from=%s&to=%s", name, qf, qt);

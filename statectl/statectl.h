@@ -1,9 +1,9 @@
 /* statectl/statectl.h: the operator CLI's parts.
  *
  * statectl/main.c only wires these together. The pure parts (argument parsing, tables, the
- * rendering of snapshot diffs, backend-config rendering) do no I/O so tests/unit/test_statectl.c checks them
- * directly; http.c is the one place that talks to stated (libcurl), and cmd_*.c hold one
- * command group each. Nothing here prints or logs the token except `tokens create`, which
+ * rendering of snapshot diffs, backend-config rendering) do no I/O so tests/unit/test_statectl.c
+ * checks them directly; http.c is the one place that talks to stated (libcurl), and cmd_*.c hold
+ * one command group each. Nothing here prints or logs the token except `tokens create`, which
  * prints the new secret once. */
 #ifndef STATED_STATECTL_H
 #define STATED_STATECTL_H

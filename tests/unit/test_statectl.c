@@ -1,6 +1,6 @@
-/* tests/unit/test_statectl.c: statectl's pure parts (parser, tables, diff rendering, backend-config),
- * the serial rewrite used by restore, and the health probe against a one-connection HTTP
- * server on 127.0.0.1. */
+/* tests/unit/test_statectl.c: statectl's pure parts (parser, tables, diff rendering,
+ * backend-config), the serial rewrite used by restore, and the health probe against a
+ * one-connection HTTP server on 127.0.0.1. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -51,7 +51,8 @@ static char *text_of(json_t *v)
 #define STATE(outputs, resources)                                                                  \
     "{'version':4,'serial':1,'lineage':'L','outputs':{" outputs "},'resources':[" resources "]}"
 #define RES(type, name, insts)                                                                     \
-    "{'mode':'managed','type':'" type "','name':'" name "','provider':'p','instances':[" insts "]}"
+    "{'mode':'managed','type':'" type "','name':'" name "','provider':'p','instances':[" insts "]" \
+    "}"
 
 static void check_diff(const char *a, const char *b, const char *want)
 {
@@ -80,24 +81,30 @@ static void test_nested_attribute(void)
 
 static void test_list_element(void)
 {
-    check_diff(
-        STATE("", RES("x", "a", "{'attributes':{'ingress':[{'port':80},{'port':443}]}}")),
-        STATE("", RES("x", "a", "{'attributes':{'ingress':[{'port':80},{'port':8443},{'port':1}]}}")),
-        "{'resources':[{'address':'x.a','action':'changed','attributes':["
-        "{'path':'ingress[1].port','action':'changed','old':443,'new':8443},"
-        "{'path':'ingress[2]','action':'added','new':{'port':1}}]}],'outputs':[]}");
+    check_diff(STATE("", RES("x", "a", "{'attributes':{'ingress':[{'port':80},{'port':443}]}}")),
+               STATE("", RES("x", "a",
+                             "{'attributes':{'ingress':[{'port':80},{'port':8443},{'port':1}]}}")),
+               "{'resources':[{'address':'x.a','action':'changed','attributes':["
+               "{'path':'ingress[1].port','action':'changed','old':443,'new':8443},"
+               "{'path':'ingress[2]','action':'added','new':{'port':1}}]}],'outputs':[]}");
 }
 
 static void test_instances_added_removed(void)
 {
-    const char *a = STATE("", RES("x", "keep", "{'attributes':{'id':'1'}}") ","
-                                  RES("x", "many", "{'index_key':0,'attributes':{'id':'a'}},"
-                                                   "{'index_key':1,'attributes':{'id':'b'}}") ","
-                                  "{'module':'module.net','mode':'data','type':'z','name':'d',"
-                                  "'instances':[{'attributes':{}}]}");
-    const char *b = STATE("", RES("x", "keep", "{'attributes':{'id':'1'}}") ","
-                                  RES("x", "many", "{'index_key':0,'attributes':{'id':'a'}}") ","
-                                  RES("x", "keyed", "{'index_key':'eu-1','attributes':{}}"));
+    const char *a = STATE(
+        "", RES("x", "keep", "{'attributes':{'id':'1'}}") "," RES(
+                "x", "many",
+                "{'index_key':0,'attributes':{'id':'a'}},"
+                "{'index_key':1,'attributes':{'id':'b'}}") ","
+                                                           "{'module':'module.net','mode':'data','"
+                                                           "type':'z','name':'d',"
+                                                           "'instances':[{'attributes':{}}]}");
+    const char *b =
+        STATE("", RES("x", "keep", "{'attributes':{'id':'1'}}") "," RES(
+                      "x", "many",
+                      "{'index_key':0,'attributes':{'id':'a'}}") "," RES("x", "keyed",
+                                                                         "{'index_key':'eu-1','"
+                                                                         "attributes':{}}"));
     check_diff(a, b,
                "{'resources':[{'address':'module.net.data.z.d','action':'removed'},"
                "{'address':'x.keyed[\\'eu-1\\']','action':'added'},"
@@ -135,14 +142,14 @@ static void test_sensitive_output(void)
 
 static void test_sensitive_attribute_in_list(void)
 {
-    const char *a = STATE("", RES("terraform_data", "t",
-                                  "{'attributes':{'input':{'value':{'ingress':[{'port':80,"
-                                  "'secret':'S1'},{'port':1,'secret':'x'}]},'type':'dynamic'}},"
-                                  SENS_INGRESS "}"));
-    const char *b = STATE("", RES("terraform_data", "t",
-                                  "{'attributes':{'input':{'value':{'ingress':[{'port':81,"
-                                  "'secret':'S2'},{'port':1,'secret':'y'}]},'type':'dynamic'}},"
-                                  SENS_INGRESS "}"));
+    const char *a = STATE(
+        "", RES("terraform_data", "t",
+                "{'attributes':{'input':{'value':{'ingress':[{'port':80,"
+                "'secret':'S1'},{'port':1,'secret':'x'}]},'type':'dynamic'}}," SENS_INGRESS "}"));
+    const char *b = STATE(
+        "", RES("terraform_data", "t",
+                "{'attributes':{'input':{'value':{'ingress':[{'port':81,"
+                "'secret':'S2'},{'port':1,'secret':'y'}]},'type':'dynamic'}}," SENS_INGRESS "}"));
     json_t *d = diff_of(a, b);
     char *got = text_of(d);
     CHECK_STR(got, "{'resources':[{'address':'terraform_data.t','action':'changed','attributes':["
@@ -154,9 +161,9 @@ static void test_sensitive_attribute_in_list(void)
     free(got);
     json_decref(d);
     /* A whole list added that holds a sensitive element is masked whole. */
-    const char *c = STATE("", RES("terraform_data", "t",
-                                  "{'attributes':{'input':{'value':{},'type':'dynamic'}},"
-                                  SENS_INGRESS "}"));
+    const char *c =
+        STATE("", RES("terraform_data", "t",
+                      "{'attributes':{'input':{'value':{},'type':'dynamic'}}," SENS_INGRESS "}"));
     d = diff_of(c, b);
     got = text_of(d);
     CHECK(strstr(got, "'path':'input.value.ingress','action':'added','sensitive':true") != NULL);
@@ -232,8 +239,10 @@ static void test_deep_nesting(void)
     buf_init(&b, 0);
     for (int side = 0; side < 2; side++) {
         struct buf *s = side == 0 ? &a : &b;
-        buf_append_str(s, "{\"serial\":1,\"lineage\":\"L\",\"resources\":[{\"type\":\"x\","
-                          "\"name\":\"d\",\"instances\":[{\"attributes\":", &e);
+        buf_append_str(s,
+                       "{\"serial\":1,\"lineage\":\"L\",\"resources\":[{\"type\":\"x\","
+                       "\"name\":\"d\",\"instances\":[{\"attributes\":",
+                       &e);
         for (int i = 0; i < 200; i++)
             buf_append_str(s, "{\"k\":", &e);
         buf_append_str(s, side == 0 ? "1" : "2", &e);
@@ -241,10 +250,12 @@ static void test_deep_nesting(void)
             buf_append_str(s, "}", &e);
         buf_append_str(s, "}]}]}", &e);
     }
-    json_t *ja = statediff_load(a.data, a.len, "A", &e), *jb = statediff_load(b.data, b.len, "B", &e);
+    json_t *ja = statediff_load(a.data, a.len, "A", &e),
+           *jb = statediff_load(b.data, b.len, "B", &e);
     CHECK(ja != NULL && jb != NULL);
     json_t *d = statediff_compute(ja, jb);
-    json_t *attrs = json_object_get(json_array_get(json_object_get(d, "resources"), 0), "attributes");
+    json_t *attrs =
+        json_object_get(json_array_get(json_object_get(d, "resources"), 0), "attributes");
     CHECK_INT(json_array_size(attrs), 1);
     const char *path = json_string_value(json_object_get(json_array_get(attrs, 0), "path"));
     CHECK(path != NULL && strlen(path) == STATEDIFF_DEPTH_MAX * 2 - 1); /* k.k.….k */
@@ -264,14 +275,17 @@ static void test_many_instances(void)
     buf_init(&b, 0);
     for (int side = 0; side < 2; side++) {
         struct buf *s = side == 0 ? &a : &b;
-        buf_append_str(s, "{\"serial\":1,\"lineage\":\"L\",\"resources\":[{\"type\":\"x\","
-                          "\"name\":\"n\",\"instances\":[", &e);
+        buf_append_str(s,
+                       "{\"serial\":1,\"lineage\":\"L\",\"resources\":[{\"type\":\"x\","
+                       "\"name\":\"n\",\"instances\":[",
+                       &e);
         for (int i = 0; i < 20000; i++)
             buf_printf(s, &e, "%s{\"index_key\":\"k%d\",\"attributes\":{\"v\":%d}}", i ? "," : "",
                        (i * 7919) % 20000, side == 1 && i == 123 ? -1 : i);
         buf_append_str(s, "]}]}", &e);
     }
-    json_t *ja = statediff_load(a.data, a.len, "A", &e), *jb = statediff_load(b.data, b.len, "B", &e);
+    json_t *ja = statediff_load(a.data, a.len, "A", &e),
+           *jb = statediff_load(b.data, b.len, "B", &e);
     json_t *d = statediff_compute(ja, jb);
     json_t *res = json_object_get(d, "resources");
     CHECK_INT(json_array_size(res), 1);
@@ -325,10 +339,39 @@ static void test_redact(void)
                                "{'type':'index','value':{'value':'tok','type':'string'}}]],"
                                "'attributes':{'tags':{'t\\u006fk':'(sensitive)','other':'o'}}}")));
     /* Nothing sensitive: the same bytes. */
-    check_redact(STATE("'e':{'value':1}", RES("x", "a", "{'attributes':{'id':'1'},"
-                                                        "'sensitive_attributes':[]}")),
-                 STATE("'e':{'value':1}", RES("x", "a", "{'attributes':{'id':'1'},"
-                                                        "'sensitive_attributes':[]}")));
+    check_redact(STATE("'e':{'value':1}", RES("x", "a",
+                                              "{'attributes':{'id':'1'},"
+                                              "'sensitive_attributes':[]}")),
+                 STATE("'e':{'value':1}", RES("x", "a",
+                                              "{'attributes':{'id':'1'},"
+                                              "'sensitive_attributes':[]}")));
+}
+
+/* What cannot be read is masked: sensitive_attributes of an unknown shape hide every attribute,
+ * a sensitive path running below a scalar hides the scalar, an unknown output flag hides the
+ * value. */
+static void test_redact_unknown_shapes(void)
+{
+    check_redact(
+        STATE("'o':{'value':'S','sensitive':'yes'}",
+              RES("x", "a", "{'attributes':{'id':'1'},'sensitive_attributes':{}}") "," RES(
+                  "x", "b",
+                  "{'attributes':{'p':'S'},'sensitive_attributes':"
+                  "[[{'type':'get_attr','value':'p'},"
+                  "{'type':'get_attr','value':'deeper'}]]}")),
+        STATE("'o':{'value':'(sensitive)','sensitive':'yes'}",
+              RES("x", "a", "{'attributes':'(sensitive)','sensitive_attributes':{}}") "," RES(
+                  "x", "b",
+                  "{'attributes':{'p':'(sensitive)'},'sensitive_attributes':"
+                  "[[{'type':'get_attr','value':'p'},"
+                  "{'type':'get_attr','value':'deeper'}]]}")));
+    json_t *d =
+        diff_of(STATE("", RES("x", "a", "{'attributes':{'id':'S1'},'sensitive_attributes':1}")),
+                STATE("", RES("x", "a", "{'attributes':{'id':'S2'},'sensitive_attributes':1}")));
+    char *got = text_of(d);
+    CHECK(strstr(got, "'path':'id','action':'changed','sensitive':true") != NULL);
+    free(got);
+    json_decref(d);
 }
 
 static void test_redact_refused(void)
@@ -365,6 +408,7 @@ int main(void)
     RUN(test_deep_nesting);
     RUN(test_many_instances);
     RUN(test_redact);
+    RUN(test_redact_unknown_shapes);
     RUN(test_redact_refused);
     return t_report();
 }
