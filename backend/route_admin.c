@@ -294,9 +294,27 @@ static void note_version(struct admin_call *c, const struct state_meta *m)
     snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m->sha256);
 }
 
-/* The version ref names (store_resolve_ref), or the current state when ref is NULL, parsed.
- * ERR_INVALID when it cannot be looked into (not JSON, OpenTofu-encrypted). */
-static int load_version(struct admin_call *c, const char *ref, struct version *v, struct err *err)
+/* Only the members outputs need are parsed (statejson_outputs_view), so the outputs of a huge
+ * state cost little; when the view cannot be made the whole state is parsed, and
+ * statediff_load says why it cannot be read. */
+static void reduce_to_outputs(struct buf *b)
+{
+    struct buf view;
+    struct err e = {0};
+    buf_init(&view, 0);
+    if (statejson_outputs_view(b->data, b->len, &view, &e) != 0) {
+        buf_cleanup(&view);
+        return;
+    }
+    buf_cleanup(b);
+    *b = view;
+}
+
+/* The version ref names (store_resolve_ref), or the current state when ref is NULL, parsed
+ * (only its outputs when outputs_only). ERR_INVALID when it cannot be looked into (not JSON,
+ * OpenTofu-encrypted). */
+static int load_version(struct admin_call *c, const char *ref, bool outputs_only, struct version *v,
+                        struct err *err)
 {
     struct buf b;
     int rc;
@@ -310,6 +328,8 @@ static int load_version(struct admin_call *c, const char *ref, struct version *v
                  ? -1
                  : store_get_snapshot(c->o->store, c->arg, id, &b, &v->meta, err);
     }
+    if (rc == 0 && outputs_only)
+        reduce_to_outputs(&b);
     if (rc == 0) {
         char label[160];
         snprintf(label, sizeof(label), "version %s of %.40s", v->meta.snapshot, c->arg);
@@ -340,7 +360,7 @@ static int diff(struct admin_call *c, struct err *err)
     struct version a = {0}, b = {0};
     int rc = -1;
     snprintf(c->ev.detail, sizeof(c->ev.detail), "diff from %.100s to %.100s", rf, rt);
-    if (load_version(c, rf, &a, err) == 0 && load_version(c, rt, &b, err) == 0) {
+    if (load_version(c, rf, false, &a, err) == 0 && load_version(c, rt, false, &b, err) == 0) {
         json_t *d = statediff_compute(a.state, b.state);
         json_t *o = json_pack("{s:s,s:o,s:o}", "name", c->arg, "from", version_json(&a), "to",
                               version_json(&b));
@@ -369,7 +389,7 @@ static int outputs(struct admin_call *c, struct err *err)
                        c->arg);
     char *at = query(c, "at");
     struct version v;
-    int rc = load_version(c, at, &v, err);
+    int rc = load_version(c, at, true, &v, err);
     snprintf(c->ev.detail, sizeof(c->ev.detail), "outputs at %.100s", at != NULL ? at : "current");
     if (rc == 0) {
         json_t *o = json_pack("{s:o,s:s,s:s,s:o}", "serial", u64_to_json(v.meta.serial), "lineage",

@@ -28,10 +28,10 @@ static const struct ctl_cmd cmds[] = {
     {"states", "list", 0, 0, B(OPT_PREFIX), "[--prefix P]",
      "List states: name, serial, size, last write and writer, lock holder. A read token sees\n"
      "only the states its pattern allows."},
-    {"snapshots", "list", 1, 1, 0, "NAME", "List the snapshots of state NAME, newest first."},
     {"states", "outputs", 1, 1, B(OPT_AT), "NAME [--at REF]",
      "The outputs of state NAME (or of version REF): name, type and value, sensitive ones shown\n"
      "as (sensitive). Allowed to every token that may read NAME, and to the outputs role."},
+    {"snapshots", "list", 1, 1, 0, "NAME", "List the snapshots of state NAME, newest first."},
     {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT),
      "NAME SNAPSHOT [-o FILE] [--redact]",
      "Write the bytes of one snapshot to stdout (or FILE), exactly as stored; with --redact\n"
