@@ -61,6 +61,20 @@ static void test_parse_commands(void)
     CHECK_INT(parse(&cl, why, a5), 0);
     CHECK_STR(cl.opt[OPT_STATES], "dev/**");
 
+    const char *a7[] = {"snapshots", "restore", "net", "latest~2", "--dry-run", NULL};
+    CHECK_INT(parse(&cl, why, a7), 0);
+    CHECK_STR(cl.opt[OPT_DRY_RUN], "1");
+    CHECK(cl.opt[OPT_FORCE] == NULL);
+    const char *a8[] = {"states", "outputs", "net", "--at", "serial:4", NULL};
+    CHECK_INT(parse(&cl, why, a8), 0);
+    CHECK_STR(ctl_cmd_name(cl.cmd), "states outputs");
+    CHECK_STR(cl.opt[OPT_AT], "serial:4");
+    const char *a9[] = {"snapshots", "show", "net", "abcdef", "--redact", NULL};
+    CHECK_INT(parse(&cl, why, a9), 0);
+    CHECK_STR(cl.opt[OPT_REDACT], "1");
+    const char *bad[] = {"snapshots", "diff", "net", "a", "b", "--redact", NULL};
+    CHECK_INT(parse(&cl, why, bad), CTL_EXIT_USAGE); /* diff has nothing to redact */
+
     /* "--" ends options: a state named like an option can still be given. */
     const char *a6[] = {"snapshots", "list", "--", "-odd", NULL};
     CHECK_INT(parse(&cl, why, a6), 0);
