@@ -9,8 +9,9 @@
  *
  * A handler either answers (reply(), or a stream) and returns 0, or returns -1 with err set:
  * then route_admin_handle answers the error and records it. Roles: a read token may list and
- * read the states its pattern allows (states list is filtered, not refused); restore needs
- * write on that state; locks, audit and tokens need admin. */
+ * read the states its pattern allows (states list is filtered, not refused); the outputs role
+ * may read outputs only; restore needs write on that state; locks, audit and tokens need
+ * admin. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "backend/backend.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/statediff.h"
+#include "common/statejson.h"
 #include "common/utf8.h"
 
 /* One admin request and the event it will leave. */
@@ -186,6 +189,31 @@ out:
     return rc;
 }
 
+static bool redact_requested(const struct admin_call *c)
+{
+    char *v = query(c, "redact");
+    bool on = v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    free(v);
+    return on;
+}
+
+/* ?redact=1: the bytes sent lose their sensitive values (statejson_redact); the event keeps
+ * the hash of the version read and says it was redacted. */
+static int redact_in_place(struct admin_call *c, struct buf *b, struct err *err)
+{
+    struct buf red;
+    buf_init(&red, 0);
+    if (statejson_redact(b->data, b->len, &red, err) != 0) {
+        buf_cleanup(&red);
+        return -1;
+    }
+    buf_cleanup(b);
+    *b = red;
+    size_t n = strlen(c->ev.detail);
+    snprintf(c->ev.detail + n, sizeof(c->ev.detail) - n, " (redacted)");
+    return 0;
+}
+
 static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
 {
     struct buf b;
@@ -201,6 +229,10 @@ static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
     snprintf(c->ev.lineage, sizeof(c->ev.lineage), "%s", m.lineage);
     snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m.sha256);
     c->ev.size = (int64_t)b.len;
+    if (redact_requested(c) && redact_in_place(c, &b, err) != 0) {
+        buf_cleanup(&b);
+        return -1;
+    }
     respond_take(c->r, 200, "application/json", &b);
     c->ev.status = 200;
     return 0;
@@ -244,6 +276,131 @@ static int restore(struct admin_call *c, struct err *err)
     free(force);
     (void)err;
     return 0;
+}
+
+/* ------------------------------------------------------------------ values: diff, outputs */
+
+/* One version of c->arg as the value routes read it. */
+struct version {
+    struct state_meta meta;
+    json_t *state; /* statediff_load's */
+};
+
+static void note_version(struct admin_call *c, const struct state_meta *m)
+{
+    c->ev.serial = m->serial;
+    c->ev.has_serial = true;
+    snprintf(c->ev.lineage, sizeof(c->ev.lineage), "%s", m->lineage);
+    snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m->sha256);
+}
+
+/* Only the members outputs need are parsed (statejson_outputs_view), so the outputs of a huge
+ * state cost little; when the view cannot be made the whole state is parsed, and
+ * statediff_load says why it cannot be read. */
+static void reduce_to_outputs(struct buf *b)
+{
+    struct buf view;
+    struct err e = {0};
+    buf_init(&view, 0);
+    if (statejson_outputs_view(b->data, b->len, &view, &e) != 0) {
+        buf_cleanup(&view);
+        return;
+    }
+    buf_cleanup(b);
+    *b = view;
+}
+
+/* The version ref names (store_resolve_ref), or the current state when ref is NULL, parsed
+ * (only its outputs when outputs_only). ERR_INVALID when it cannot be looked into (not JSON,
+ * OpenTofu-encrypted). */
+static int load_version(struct admin_call *c, const char *ref, bool outputs_only, struct version *v,
+                        struct err *err)
+{
+    struct buf b;
+    int rc;
+    memset(v, 0, sizeof(*v));
+    buf_init(&b, 0);
+    if (ref == NULL) {
+        rc = store_get(c->o->store, c->arg, &b, &v->meta, err);
+    } else {
+        char id[64];
+        rc = store_resolve_ref(c->o->store, c->arg, ref, id, err) != 0
+                 ? -1
+                 : store_get_snapshot(c->o->store, c->arg, id, &b, &v->meta, err);
+    }
+    if (rc == 0 && outputs_only)
+        reduce_to_outputs(&b);
+    if (rc == 0) {
+        char label[160];
+        snprintf(label, sizeof(label), "version %s of %.40s", v->meta.snapshot, c->arg);
+        v->state = statediff_load(b.data != NULL ? b.data : "", b.len, label, err);
+        rc = v->state != NULL ? 0 : -1;
+    } else if (err->code == ERR_NOT_FOUND && ref == NULL) {
+        err_clear(err);
+        err_set(err, ERR_NOT_FOUND, "no state named '%s'", c->arg);
+    }
+    buf_cleanup(&b);
+    return rc;
+}
+
+static json_t *version_json(const struct version *v)
+{
+    return json_pack("{s:s,s:o}", "snapshot", v->meta.snapshot, "serial",
+                     u64_to_json(v->meta.serial));
+}
+
+/* GET /v1/diff/NAME?from=REF&to=REF: the value-level diff (common/statediff.h) of two
+ * versions, by default the one before the newest and the newest. */
+static int diff(struct admin_call *c, struct err *err)
+{
+    if (!auth_allows(&c->r->who, AUTH_READ, c->arg))
+        return err_set(err, ERR_FORBIDDEN, "token %s may not read %s", c->r->who.name, c->arg);
+    char *from = query(c, "from"), *to = query(c, "to");
+    const char *rf = from != NULL ? from : "latest~1", *rt = to != NULL ? to : "latest";
+    struct version a = {0}, b = {0};
+    int rc = -1;
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "diff from %.100s to %.100s", rf, rt);
+    if (load_version(c, rf, false, &a, err) == 0 && load_version(c, rt, false, &b, err) == 0) {
+        json_t *d = statediff_compute(a.state, b.state);
+        json_t *o = json_pack("{s:s,s:o,s:o}", "name", c->arg, "from", version_json(&a), "to",
+                              version_json(&b));
+        json_object_update(o, d);
+        json_decref(d);
+        note_version(c, &b.meta);
+        snprintf(c->ev.detail, sizeof(c->ev.detail), "diff from %s to %s", a.meta.snapshot,
+                 b.meta.snapshot);
+        reply(c, 200, o);
+        rc = 0;
+    }
+    json_decref(a.state);
+    json_decref(b.state);
+    free(from);
+    free(to);
+    return rc;
+}
+
+/* GET /v1/outputs/NAME[?at=REF]: what terraform_remote_state would read, with sensitive values
+ * null; for the outputs role as for every reader. */
+static int outputs(struct admin_call *c, struct err *err)
+{
+    const struct auth_identity *w = &c->r->who;
+    if (!auth_allows(w, AUTH_READ, c->arg) && !auth_allows(w, AUTH_READ_OUTPUTS, c->arg))
+        return err_set(err, ERR_FORBIDDEN, "token %s may not read the outputs of %s", w->name,
+                       c->arg);
+    char *at = query(c, "at");
+    struct version v;
+    int rc = load_version(c, at, true, &v, err);
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "outputs at %.100s", at != NULL ? at : "current");
+    if (rc == 0) {
+        json_t *o = json_pack("{s:o,s:s,s:s,s:o}", "serial", u64_to_json(v.meta.serial), "lineage",
+                              v.meta.lineage, "snapshot", v.meta.snapshot, "outputs",
+                              statediff_outputs(v.state));
+        note_version(c, &v.meta);
+        reply(c, 200, o != NULL ? o : json_object());
+    }
+    json_decref(v.state);
+    free(at);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ locks */
@@ -495,6 +652,8 @@ static const struct admin_route {
     {"/v1/states", "GET", "list", AUTH_READ, false, states_list},
     {"/v1/snapshots/", "GET", "snapshot-read", AUTH_READ, true, snapshots_get},
     {"/v1/restore/", "POST", "restore", AUTH_WRITE, true, restore},
+    {"/v1/diff/", "GET", "diff", AUTH_READ, true, diff},
+    {"/v1/outputs/", "GET", "outputs", AUTH_READ_OUTPUTS, true, outputs},
     {"/v1/locks", "GET", "lock-list", AUTH_READ, false, locks_list},
     {"/v1/locks/", "DELETE", "force-unlock", AUTH_ADMIN, true, force_unlock},
     {"/v1/audit/export", "GET", "export", AUTH_ADMIN, false, audit_export},

@@ -39,4 +39,12 @@ int statejson_rewrite_serial(const char *data, size_t len, uint64_t new_serial, 
  * (nothing can be separated from a ciphertext). */
 int statejson_outputs_view(const char *data, size_t len, struct buf *out, struct err *err);
 
+/* Redaction (common/staterewrite.c): copies data to out with every sensitive value replaced by
+ * the string "(sensitive)" (STATEDIFF_MASK): the "value" of each output marked sensitive, and
+ * in each resource instance the attribute values its "sensitive_attributes" name (the rule is
+ * statediff_sensitivity's, common/statediff.h). Every other byte is kept. out is reset first.
+ * ERR_INVALID when data is not a state, is OpenTofu-encrypted (nothing can be seen inside), or
+ * has a duplicate key where sensitivity is decided (readers would disagree on it). */
+int statejson_redact(const char *data, size_t len, struct buf *out, struct err *err);
+
 #endif

@@ -28,16 +28,25 @@ static const struct ctl_cmd cmds[] = {
     {"states", "list", 0, 0, B(OPT_PREFIX), "[--prefix P]",
      "List states: name, serial, size, last write and writer, lock holder. A read token sees\n"
      "only the states its pattern allows."},
+    {"states", "outputs", 1, 1, B(OPT_AT), "NAME [--at REF]",
+     "The outputs of state NAME (or of version REF): name, type and value, sensitive ones shown\n"
+     "as (sensitive). Allowed to every token that may read NAME, and to the outputs role."},
     {"snapshots", "list", 1, 1, 0, "NAME", "List the snapshots of state NAME, newest first."},
-    {"snapshots", "show", 2, 2, B(OPT_OUTFILE), "NAME SNAPSHOT [-o FILE]",
-     "Write the bytes of one snapshot to stdout (or FILE), exactly as stored."},
+    {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT),
+     "NAME SNAPSHOT [-o FILE] [--redact]",
+     "Write the bytes of one snapshot to stdout (or FILE), exactly as stored; with --redact\n"
+     "every sensitive value (sensitive outputs, sensitive_attributes) becomes \"(sensitive)\"."},
     {"snapshots", "diff", 3, 3, 0, "NAME A B",
-     "Resources (module+mode+type+name+index) and outputs added, removed and changed from\n"
-     "snapshot A to snapshot B. OpenTofu-encrypted snapshots cannot be looked into."},
-    {"snapshots", "restore", 2, 2, B(OPT_FORCE), "NAME SNAPSHOT [--force]",
+     "What changed from version A to version B: resource instances and outputs added, removed\n"
+     "and changed, and for a changed one each attribute with its old and new value (nested\n"
+     "paths, lists by index). Sensitive values show as (sensitive). OpenTofu-encrypted\n"
+     "versions cannot be looked into."},
+    {"snapshots", "restore", 2, 2, B(OPT_FORCE) | B(OPT_DRY_RUN),
+     "NAME SNAPSHOT [--force] [--dry-run]",
      "Write SNAPSHOT's content as the new current state of NAME, with a serial one above the\n"
      "current one, so clients accept it. Refused while the state is locked unless --force\n"
-     "(the lock is then left in place). Needs a write or admin token."},
+     "(the lock is then left in place). Needs a write or admin token. --dry-run only prints\n"
+     "the diff from the newest version to SNAPSHOT and changes nothing."},
     {"locks", "list", 0, 0, 0, "", "List live locks: state, lock ID, who, created, expires."},
     {"locks", "force-unlock", 1, 1, B(OPT_ID), "NAME [--id ID]",
      "Release the lock on NAME whoever holds it (with --id: only if ID still holds it).\n"
@@ -102,6 +111,9 @@ static const struct {
     [OPT_EXPIRES] = {"expires", 0, true},
     [OPT_DEEP] = {"deep", 0, false},
     [OPT_TIMEOUT] = {"timeout", 0, true},
+    [OPT_DRY_RUN] = {"dry-run", 0, false},
+    [OPT_REDACT] = {"redact", 0, false},
+    [OPT_AT] = {"at", 0, true},
 };
 
 int ctl_usage_error(const char *fmt, ...)
@@ -359,6 +371,7 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
         int (*fn)(const struct ctl_conn *, const struct ctl_cmdline *);
     } run[] = {
         {"states", "list", ctl_cmd_states_list},
+        {"states", "outputs", ctl_cmd_states_outputs},
         {"snapshots", "list", ctl_cmd_snapshots_list},
         {"snapshots", "show", ctl_cmd_snapshots_show},
         {"snapshots", "diff", ctl_cmd_snapshots_diff},

@@ -59,13 +59,13 @@ int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *c
     return 0;
 }
 
-/* GETs one snapshot into memory (diff) or streams it to f (show). */
-static int fetch_snapshot(const struct ctl_conn *c, const char *name, const char *id, FILE *f,
-                          struct ctl_resp *r)
+/* GETs one snapshot and streams it to f (show), redacted on request. */
+static int fetch_snapshot(const struct ctl_conn *c, const char *name, const char *id, bool redact,
+                          FILE *f, struct ctl_resp *r)
 {
     struct err e = {0};
     char *q = ctl_query_escape(id);
-    char *path = xasprintf("/v1/snapshots/%s?id=%s", name, q);
+    char *path = xasprintf("/v1/snapshots/%s?id=%s%s", name, q, redact ? "&redact=1" : "");
     int rc = ctl_request(c, "GET", path, NULL, f, false, r, &e);
     free(q);
     free(path);
@@ -97,7 +97,7 @@ int ctl_cmd_snapshots_show(const struct ctl_conn *c, const struct ctl_cmdline *c
         fprintf(stderr, "statectl: %s: %s\n", file, strerror(errno));
         return CTL_EXIT_ERROR;
     }
-    ex = fetch_snapshot(c, name, id, f, &r);
+    ex = fetch_snapshot(c, name, id, cl->opt[OPT_REDACT] != NULL, f, &r);
     ctl_resp_cleanup(&r);
     if (f != stdout) {
         if (fclose(f) != 0 && ex == 0) {
@@ -112,49 +112,69 @@ int ctl_cmd_snapshots_show(const struct ctl_conn *c, const struct ctl_cmdline *c
     return ex;
 }
 
+/* GET /v1/diff/NAME?from=A&to=B into *out (versions are resolved by the server). */
+static int fetch_diff(const struct ctl_conn *c, const char *name, const char *from, const char *to,
+                      json_t **out)
+{
+    char *qf = ctl_query_escape(from), *qt = ctl_query_escape(to);
+    char *path = xasprintf("/v1/diff/%s?from=%s&to=%s", name, qf, qt);
+    char *what = xasprintf("diff of %s from %s to %s", name, from, to);
+    int ex = ctl_call_json(c, "GET", path, NULL, what, out);
+    free(qf);
+    free(qt);
+    free(path);
+    free(what);
+    return ex;
+}
+
+static void print_diff(json_t *d)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    ctl_diff_render(d, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    buf_cleanup(&out);
+}
+
 int ctl_cmd_snapshots_diff(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    const char *name = cl->pos[0];
-    struct ctl_resp ra, rb;
-    struct ctl_diff d;
-    struct err e = {0};
-    int ex = ctl_check_name(name);
+    json_t *d;
+    int ex = ctl_check_name(cl->pos[0]);
     if (ex == 0)
-        ex = check_snapshot_id(cl->pos[1]);
-    if (ex == 0)
-        ex = check_snapshot_id(cl->pos[2]);
+        ex = fetch_diff(c, cl->pos[0], cl->pos[1], cl->pos[2], &d);
     if (ex != 0)
         return ex;
-    ex = fetch_snapshot(c, name, cl->pos[1], NULL, &ra);
-    if (ex != 0) {
-        ctl_resp_cleanup(&ra);
+    if (cl->json)
+        ctl_print_json(d);
+    else
+        print_diff(d);
+    json_decref(d);
+    return 0;
+}
+
+/* restore --dry-run: what the restore would change, from the newest version to id. */
+static int restore_preview(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *name = cl->pos[0], *id = cl->pos[1];
+    json_t *d;
+    int ex = fetch_diff(c, name, "latest", id, &d);
+    if (ex != 0)
         return ex;
+    if (cl->json) {
+        ctl_print_json(d);
+    } else {
+        char serial[32];
+        json_t *from = json_object_get(d, "from");
+        ctl_jnum(from, "serial", serial);
+        printf("dry run: restoring %s from %s would change, from the newest version (serial %s, "
+               "%s):\n",
+               name, ctl_jstr(json_object_get(d, "to"), "snapshot"), serial,
+               ctl_jstr(from, "snapshot"));
+        print_diff(d);
+        printf("nothing was changed\n");
     }
-    ex = fetch_snapshot(c, name, cl->pos[2], NULL, &rb);
-    if (ex == 0) {
-        if (ctl_diff_compute(ra.body.data ? ra.body.data : "", ra.body.len,
-                             rb.body.data ? rb.body.data : "", rb.body.len, &d, &e) != 0) {
-            fprintf(stderr, "statectl: snapshots diff %s: %s: %s\n", name, err_infra_code(e.code),
-                    e.msg);
-            ex = CTL_EXIT_ERROR;
-        } else {
-            if (cl->json) {
-                json_t *j = ctl_diff_json(&d);
-                ctl_print_json(j);
-                json_decref(j);
-            } else {
-                struct buf out;
-                buf_init(&out, 0);
-                ctl_diff_render(&d, &out);
-                fwrite(out.data, 1, out.len, stdout);
-                buf_cleanup(&out);
-            }
-            ctl_diff_cleanup(&d);
-        }
-    }
-    ctl_resp_cleanup(&ra);
-    ctl_resp_cleanup(&rb);
-    return ex;
+    json_decref(d);
+    return 0;
 }
 
 int ctl_cmd_snapshots_restore(const struct ctl_conn *c, const struct ctl_cmdline *cl)
@@ -167,6 +187,8 @@ int ctl_cmd_snapshots_restore(const struct ctl_conn *c, const struct ctl_cmdline
         ex = check_snapshot_id(id);
     if (ex != 0)
         return ex;
+    if (cl->opt[OPT_DRY_RUN])
+        return restore_preview(c, cl);
     q = ctl_query_escape(id);
     path = xasprintf("/v1/restore/%s?id=%s%s", name, q, cl->opt[OPT_FORCE] ? "&force=1" : "");
     what = xasprintf("restore %s from %s", name, id);

@@ -1,9 +1,9 @@
 /* statectl/statectl.h: the operator CLI's parts.
  *
- * statectl/main.c only wires these together. The pure parts (argument parsing, tables, snapshot
- * diffs, backend-config rendering) do no I/O so tests/unit/test_statectl.c checks them
- * directly; http.c is the one place that talks to stated (libcurl), and cmd_*.c hold one
- * command group each. Nothing here prints or logs the token except `tokens create`, which
+ * statectl/main.c only wires these together. The pure parts (argument parsing, tables, the
+ * rendering of snapshot diffs, backend-config rendering) do no I/O so tests/unit/test_statectl.c
+ * checks them directly; http.c is the one place that talks to stated (libcurl), and cmd_*.c hold
+ * one command group each. Nothing here prints or logs the token except `tokens create`, which
  * prints the new secret once. */
 #ifndef STATED_STATECTL_H
 #define STATED_STATECTL_H
@@ -65,6 +65,9 @@ enum ctl_opt {
     OPT_EXPIRES,
     OPT_DEEP,
     OPT_TIMEOUT,
+    OPT_DRY_RUN,
+    OPT_REDACT,
+    OPT_AT,
     OPT__COUNT
 };
 
@@ -135,18 +138,11 @@ void ctl_table_cleanup(struct ctl_table *t);
 
 /* ------------------------------------------------------------------ snapshot diff */
 
-struct ctl_diff {
-    json_t *res_added, *res_removed, *res_changed; /* arrays of address strings, sorted */
-    json_t *out_added, *out_removed, *out_changed; /* arrays of output names, sorted */
-};
-/* Compares two v4 states. Resources are identified by module + mode + type + name (+ each
- * instance's index_key); an instance changed when its attributes differ. ERR_INVALID when a
- * side is not JSON or is an OpenTofu-encrypted state (nothing can be seen inside). */
-int ctl_diff_compute(const char *a, size_t alen, const char *b, size_t blen, struct ctl_diff *d,
-                     struct err *err);
-void ctl_diff_render(const struct ctl_diff *d, struct buf *out);
-json_t *ctl_diff_json(const struct ctl_diff *d); /* new reference */
-void ctl_diff_cleanup(struct ctl_diff *d);
+/* Appends the diff as the admin API sends it (GET /v1/diff/NAME: "resources" and "outputs"
+ * lists, common/statediff.h) for people: one line per resource instance or output, marked +, -
+ * or ~, and under a changed instance one line per attribute with old → new values; sensitive
+ * values as "(sensitive)". "No differences…" when both lists are empty. */
+void ctl_diff_render(json_t *diff, struct buf *out);
 
 /* ------------------------------------------------------------------ backend-config */
 
@@ -175,6 +171,7 @@ int ctl_health_summary(const struct ctl_resp *r, char *line, size_t len);
 
 /* Each returns an exit code. */
 int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_states_outputs(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_show(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_diff(const struct ctl_conn *c, const struct ctl_cmdline *cl);

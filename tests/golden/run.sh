@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/golden/run.sh [--update]: stackgen golden files.
+# tests/golden/run.sh [--update]: stackgen golden files, and the value-level diff's.
 #
 # Each tests/golden/<case>/ holds stack.json and expected/:
 #   - a valid stack: expected/tofu/ and expected/terragrunt/ are the render output without the
@@ -12,7 +12,11 @@
 #     print nothing on stdout.
 # An optional <case>/args holds extra render flags (e.g. --backend-url ...). Every case also
 # renders twice to prove the output is byte-identical across runs.
-# --update rewrites expected/ from the current stackgen (review the diff like code).
+# A directory holding from.tfstate and to.tfstate instead (two versions terraform wrote) is a
+# diff case: both are written to a stated started for the purpose, and expected/diff.stdout and
+# expected/diff.json are what `statectl snapshots diff` prints for them (text and --output
+# json, the snapshot IDs, which hold the write time, written SNAP-FROM and SNAP-TO).
+# --update rewrites expected/ from the current stackgen and statectl (review the diff like code).
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${BIN:-$TOP/build/bin}
@@ -96,6 +100,56 @@ for dir in "$TOP"/tests/golden/*/; do
     if [ -z "$bad" ]; then pass "$name/$fmt/modules-copied"; else fail "$name/$fmt/modules-copied" "differ:$bad"; fi
   done
 done
+# diff_case DIR: the diff of DIR's two states, through stated and statectl, against expected/.
+diff_case() {
+  local dir=$1 name=golden/$(basename "$1") out=$work/$(basename "$1") st=diff-golden/case f
+  mkdir -p "$out"
+  for f in from to; do
+    if [ "$(curl -s -o "$out/$f.put" -w '%{http_code}' -u "golden:$ADMIN_TOKEN" \
+      --data-binary "@$dir/$f.tfstate" "$STATED_URL/v1/states/$st")" != 200 ]; then
+      fail "$name" "writing $f.tfstate: $(head -c 200 "$out/$f.put")"; return
+    fi
+  done
+  local a b
+  a=$(jq -r .snapshot "$out/from.put") b=$(jq -r .snapshot "$out/to.put")
+  for fmt in stdout json; do
+    local args=()
+    [ $fmt = json ] && args=(--output json)
+    if ! STATECTL_URL=$STATED_URL STATECTL_TOKEN=$ADMIN_TOKEN "$BIN/statectl" snapshots diff "$st" \
+      "$a" "$b" "${args[@]}" >"$out/raw.$fmt" 2>"$out/err"; then
+      fail "$name/$fmt" "statectl: $(head -c 300 "$out/err")"; continue
+    fi
+    sed -e "s/$a/SNAP-FROM/g" -e "s/$b/SNAP-TO/g" "$out/raw.$fmt" >"$out/diff.$fmt"
+    if [ $update -eq 1 ]; then
+      mkdir -p "$dir/expected"; cp "$out/diff.$fmt" "$dir/expected/diff.$fmt"; echo "updated $name/$fmt"
+    elif d=$(diff -u "$dir/expected/diff.$fmt" "$out/diff.$fmt" 2>&1); then pass "$name/$fmt"
+    else fail "$name/$fmt" "$(echo "$d" | head -n 20 | tr '\n' '|')"; fi
+  done
+  curl -s -o /dev/null -X DELETE -u "golden:$ADMIN_TOKEN" "$STATED_URL/v1/states/$st"
+}
+
+diff_cases=()
+for dir in "$TOP"/tests/golden/*/; do
+  [ -f "$dir/from.tfstate" ] && diff_cases+=("${dir%/}")
+done
+if [ ${#diff_cases[@]} -gt 0 ]; then
+  . "$TOP/tests/lib/testlib.sh" # free_port, for stated.sh; this runner keeps its own counts
+  . "$TOP/tests/lib/stated.sh"
+  pass() { echo "PASS $1"; passed=$((passed + 1)); }
+  fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+  trap 'stated_cleanup; rm -rf "$work"' EXIT
+  if ! command -v jq >/dev/null; then
+    fail golden/diff "jq not found"
+  elif ! stated_start embedded; then
+    fail golden/diff "stated did not start: $(tail -n 3 "$STATED_LOG" | tr '\n' ' ')"
+  else
+    for dir in "${diff_cases[@]}"; do
+      diff_case "$dir"
+    done
+    stated_stop
+  fi
+fi
+
 [ $update -eq 1 ] && exit 0
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -89,7 +89,7 @@ cli_basics() {
   "$SC" --help >"$W/out" 2>&1; RC=$?
   expect_rc "$t --help exits 0" 0
   grep -q 'snapshots restore' "$W/out" && pass "$t --help lists commands" || fail "$t --help lists commands" "$(head -c 200 "$W/out")"
-  for c in "states list" "snapshots list" "snapshots show" "snapshots diff" "snapshots restore" \
+  for c in "states list" "states outputs" "snapshots list" "snapshots show" "snapshots diff" "snapshots restore" \
     "locks list" "locks force-unlock" "audit export" "audit verify" "tokens create" "tokens list" \
     "tokens revoke" "backend-config"; do
     # shellcheck disable=SC2086
@@ -191,13 +191,13 @@ states_and_snapshots() {
 
   ctl snapshots diff "$name" "$SNAP_OLD" "$SNAP_NEW"
   expect_rc "$t snapshots diff" 0
-  if grep -q '^~ terraform_data.a$' "$W/out" && grep -q '^~ output.v$' "$W/out"; then
+  if grep -q '^~ terraform_data.a$' "$W/out" && grep -q '^~ output.v: "one" → "two"$' "$W/out"; then
     pass "$t snapshots diff names the changed resource and output"
   else
     fail "$t snapshots diff names the changed resource and output" "$(tr '\n' '|' <"$W/out")"
   fi
   ctl snapshots diff "$name" "$SNAP_OLD" "$SNAP_NEW" --output json
-  expect_eq "$t snapshots diff --output json" "$(jq -c '.resources.changed' "$W/out" 2>/dev/null)" '["terraform_data.a"]'
+  expect_eq "$t snapshots diff --output json" "$(jq -c '[.resources[] | select(.action == "changed") | .address]' "$W/out" 2>/dev/null)" '["terraform_data.a"]'
 
   # An OpenTofu-encrypted envelope: diff says it cannot look inside, restore refuses it.
   local enc="ctl-$M/enc"
