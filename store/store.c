@@ -1048,6 +1048,7 @@ int store_delete(struct store *st, const char *name, struct err *err)
 
 struct version_ids {
     const char *key; /* the exact key wanted: a prefix listing may return longer keys */
+    bool older_only; /* skip the live version and delete markers */
     char (*ids)[128];
     size_t n;
 };
@@ -1055,7 +1056,7 @@ struct version_ids {
 static int collect_version(void *ctx, const struct obj_version *v)
 {
     struct version_ids *vi = ctx;
-    if (strcmp(v->key, vi->key) != 0)
+    if (strcmp(v->key, vi->key) != 0 || (vi->older_only && (v->is_latest || v->is_delete_marker)))
         return 0;
     if (vi->n % 16 == 0)
         vi->ids = xrealloc(vi->ids, (vi->n + 16) * sizeof(*vi->ids));
@@ -1063,20 +1064,71 @@ static int collect_version(void *ctx, const struct obj_version *v)
     return 0;
 }
 
-/* Removes every stored version and delete marker of key, in a storage that keeps versions:
- * after a plain delete a versioned bucket still holds the bytes as a noncurrent version (and
- * the delete just made is itself a marker). */
-static int purge_versions(struct store *st, const char *key, unsigned *removed, struct err *err)
+/* Removes key with every stored version and delete marker of it: in a versioned bucket a
+ * plain delete would keep the bytes as a noncurrent version. Oldest first, the live version
+ * last, so a deletion that fails half-way leaves the object there to be deleted again. A plain
+ * delete ends it (a storage without versions, or one that did not list this object). */
+static int delete_all_versions(struct store *st, const char *key, unsigned *removed,
+                               struct err *err)
 {
     const struct objstore_ops *ops = st->os->ops;
+    struct obj_info *info = NULL;
+    struct err he = {0};
+    int rc = 0;
     *removed = 0;
-    if (!ops->list_versions || !ops->del_version)
+    if (ops->list_versions && ops->del_version) {
+        struct version_ids vi = {.key = key};
+        rc = ops->list_versions(st->os, key, collect_version, &vi, err);
+        for (size_t i = vi.n; rc == 0 && i-- > 0;)
+            if ((rc = ops->del_version(st->os, key, vi.ids[i], err)) == 0)
+                (*removed)++;
+        free(vi.ids);
+        if (rc != 0)
+            return -1;
+        info = xmalloc(sizeof(*info));
+        if (ops->head(st->os, key, info, &he) != 0 && he.code == ERR_NOT_FOUND) {
+            free(info);
+            return 0; /* gone, and no delete marker made */
+        }
+        free(info);
+    }
+    return ops->del(st->os, key, err);
+}
+
+/* The current object was once this version too: in a storage that keeps object versions its
+ * older versions hold the bytes of every state that was current, so those whose plaintext has
+ * the deleted version's SHA-256 are removed as well (each is read once to compare). */
+static int purge_current_copies(struct store *st, const char *cur_key, const char *sha256,
+                                unsigned *removed, struct err *err)
+{
+    const struct objstore_ops *ops = st->os->ops;
+    if (!ops->list_versions || !ops->get_version || !ops->del_version)
         return 0;
-    struct version_ids vi = {.key = key};
-    int rc = ops->list_versions(st->os, key, collect_version, &vi, err);
-    for (size_t i = 0; rc == 0 && i < vi.n; i++)
-        if ((rc = ops->del_version(st->os, key, vi.ids[i], err)) == 0)
+    struct version_ids vi = {.key = cur_key, .older_only = true};
+    int rc = ops->list_versions(st->os, cur_key, collect_version, &vi, err);
+    for (size_t i = 0; rc == 0 && i < vi.n; i++) {
+        struct buf raw, plain;
+        struct err ge = {0};
+        char sha[65] = "";
+        buf_init(&raw, read_limit(st));
+        buf_init(&plain, 0);
+        if (ops->get_version(st->os, cur_key, vi.ids[i], &raw, &ge) == 0) {
+            if (!st->cfg.keys)
+                sha256_hex(raw.data, raw.len, sha);
+            else if (keyring_open(st->cfg.keys, raw.data, raw.len, true, &plain, &ge) == 0)
+                sha256_hex(plain.data, plain.len, sha);
+        }
+        if (ge.code == ERR_UNAVAILABLE)
+            rc = err_set(err, ge.code, "%s", ge.msg);
+        else if (ge.code != ERR_OK && ge.code != ERR_NOT_FOUND)
+            log_warn("store: cannot compare version %s of %s with the deleted one (%s): kept",
+                     vi.ids[i], cur_key, ge.msg);
+        else if (strcmp(sha, sha256) == 0 && (rc = ops->del_version(st->os, cur_key, vi.ids[i],
+                                                                     err)) == 0)
             (*removed)++;
+        buf_cleanup(&raw);
+        buf_cleanup(&plain);
+    }
     free(vi.ids);
     return rc;
 }
@@ -1122,9 +1174,13 @@ static int delete_snapshot_locked(struct store *st, const char *name, const char
             err_set(err, e.code, "%s", e.msg);
         goto out;
     }
-    if (st->os->ops->del(st->os, snap_key, err) != 0 ||
-        purge_versions(st, snap_key, versions, err) != 0)
+    /* The copies under the current key first: until the snapshot itself is gone, running the
+     * deletion again (after an outage) finds it and finishes. */
+    unsigned copies = 0, all = 0;
+    if (purge_current_copies(st, cur_key, m.sha256, &copies, err) != 0 ||
+        delete_all_versions(st, snap_key, &all, err) != 0)
         goto out;
+    *versions = copies + (all > 0 ? all - 1 : 0);
     if (deleted)
         *deleted = m;
     rc = 0;
