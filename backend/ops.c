@@ -594,8 +594,8 @@ int ops_delete_version(const struct ops *o, const struct op_actor *a, const stru
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
     snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
     ev.size = (int64_t)res->meta.size;
-    log_info("req=%s deleted version %s of %s by %s", a->request_id, id, q->state,
-             a->who != NULL ? a->who->name : "");
+    log_info("req=%s deleted version %s of %s by %s (%u more stored object versions removed)",
+             a->request_id, id, q->state, a->who != NULL ? a->who->name : "", res->count);
     return finish(o, &ev, res, false);
 }
 

@@ -1204,9 +1204,6 @@ int store_delete_snapshot(struct store *st, const char *name, const char *id,
     pthread_mutex_unlock(mu);
     if (versions)
         *versions = n;
-    if (rc == 0)
-        log_info("store: deleted version %s of %s (%u stored object versions removed)", id, name,
-                 n);
     return rc;
 }
 
