@@ -872,8 +872,7 @@ int ops_move(const struct ops *o, const struct op_actor *a, const struct op_requ
     }
     note_holder(&ev, res);
     if (res->err.code == ERR_OK) {
-        snprintf(ev.detail, sizeof(ev.detail), "to %.200s (%u objects copied)", q->to,
-                 res->count);
+        snprintf(ev.detail, sizeof(ev.detail), "to %.200s (%u objects copied)", q->to, res->count);
         log_info("req=%s moved %s to %s by %s", a->request_id, q->state, q->to,
                  a->who != NULL ? a->who->name : "");
     }

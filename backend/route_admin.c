@@ -271,7 +271,8 @@ static int restore(struct admin_call *c, struct err *err)
         json_object_set_new(o, "lineage", str_json(res.meta.lineage));
         json_object_set_new(o, "sha256", json_string(res.meta.sha256));
         json_object_set_new(o, "size", json_integer((json_int_t)res.meta.size));
-        json_object_set_new(o, "reason", reason != NULL && reason[0] ? str_json(reason) : json_null());
+        json_object_set_new(o, "reason",
+                            reason != NULL && reason[0] ? str_json(reason) : json_null());
         json_object_set_new(o, "lock",
                             res.lock_left ? lock_json(NULL, &res.lock.holder) : json_null());
         reply(c, 200, o);
@@ -291,13 +292,9 @@ static json_t *output_names(const struct buf *b)
     json_t *st = json_loadb(b->data != NULL ? b->data : "", b->len, 0, NULL);
     json_t *outs = json_object_get(st, "outputs");
     json_t *names = json_is_object(outs) ? json_array() : json_null();
-    const char *k;
-    void *it;
-    for (it = json_is_object(outs) ? json_object_iter(outs) : NULL; it != NULL;
-         it = json_object_iter_next(outs, it)) {
-        k = json_object_iter_key(it);
-        json_array_append_new(names, str_json(k));
-    }
+    for (void *it = json_is_object(outs) ? json_object_iter(outs) : NULL; it != NULL;
+         it = json_object_iter_next(outs, it))
+        json_array_append_new(names, str_json(json_object_iter_key(it)));
     json_decref(st);
     return names;
 }

@@ -27,7 +27,7 @@ struct ctl_cmd {
 /* What every command naming a version accepts (store_resolve_ref on the server). */
 #define CTL_REF_HELP                                                                               \
     "REF: a snapshot ID as `snapshots list` prints it, a unique prefix of one (at least 6\n"       \
-    "characters), latest, latest~N (N versions before the newest) or serial:N (the newest\n"      \
+    "characters), latest, latest~N (N versions before the newest) or serial:N (the newest\n"       \
     "version with that serial)."
 
 static const struct ctl_cmd cmds[] = {
@@ -60,8 +60,8 @@ static const struct ctl_cmd cmds[] = {
     {"snapshots", "delete", 2, 2, B(OPT_REASON), "NAME REF --reason TEXT",
      "Delete one version of NAME for good (a leaked secret): its bytes are removed from the\n"
      "storage, with every S3 object version of it. Never the current version. Audited with\n"
-     "the version's SHA-256 and the reason (required, at most 200 bytes). Admin only.\n"
-     CTL_REF_HELP},
+     "the version's SHA-256 and the reason (required, at most 200 bytes). Admin "
+     "only.\n" CTL_REF_HELP},
     {"locks", "list", 0, 0, 0, "", "List live locks: state, lock ID, who, created, expires."},
     {"locks", "force-unlock", 1, 1, B(OPT_ID), "NAME [--id ID]",
      "Release the lock on NAME whoever holds it (with --id: only if ID still holds it).\n"

@@ -78,8 +78,8 @@ int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *c
         ctl_short_time(ctl_jstr(s, "time"), when);
         snprintf(sha, sizeof(sha), "%.12s", ctl_jstr(s, "sha256"));
         restore_note(s, note, sizeof(note));
-        const char *row[] = {ctl_jstr(s, "id"), serial, size, when, ctl_jstr(s, "writer"), sha,
-                             note};
+        const char *row[] = {ctl_jstr(s, "id"),     serial, size, when,
+                             ctl_jstr(s, "writer"), sha,    note};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);
@@ -250,8 +250,8 @@ int ctl_cmd_snapshots_delete(const struct ctl_conn *c, const struct ctl_cmdline 
         json_t *d = json_object_get(res, "deleted");
         char serial[32];
         ctl_jnum(d, "serial", serial);
-        printf("deleted version %s of %s (serial %s, sha256 %s)\n", ctl_jstr(d, "id"), name,
-               serial, ctl_jstr(d, "sha256"));
+        printf("deleted version %s of %s (serial %s, sha256 %s)\n", ctl_jstr(d, "id"), name, serial,
+               ctl_jstr(d, "sha256"));
     }
     json_decref(res);
     return 0;

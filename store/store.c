@@ -281,8 +281,7 @@ static int meta_decode(const char *s, struct state_meta *m)
     /* So is the restore marker; kept only whole and naming a snapshot. */
     if (!copy_str(tmp.restored_from, sizeof(tmp.restored_from),
                   json_object_get(o, "restored_from")) ||
-        !store__snapshot_id_parse(tmp.restored_from, strlen(tmp.restored_from), NULL, NULL,
-                                  NULL) ||
+        !store__snapshot_id_parse(tmp.restored_from, strlen(tmp.restored_from), NULL, NULL, NULL) ||
         !copy_str(tmp.restored_by, sizeof(tmp.restored_by), json_object_get(o, "restored_by")) ||
         !copy_str(tmp.reason, sizeof(tmp.reason), json_object_get(o, "reason")))
         tmp.restored_from[0] = tmp.restored_by[0] = tmp.reason[0] = '\0';
@@ -670,7 +669,7 @@ int store_list_snapshots(struct store *st, const char *name,
 
 /* ------------------------------------------------------------------ version references */
 
-#define REF_PREFIX_MIN   6
+#define REF_PREFIX_MIN       6
 #define REF_CANDIDATES_SHOWN 8
 
 /* Parses the decimal N of "latest~N" or "serial:N": digits only, no sign, fits 64 bits. */
@@ -1072,20 +1071,18 @@ static int delete_all_versions(struct store *st, const char *key, unsigned *remo
                                struct err *err)
 {
     const struct objstore_ops *ops = st->os->ops;
-    struct obj_info *info = NULL;
-    struct err he = {0};
-    int rc = 0;
     *removed = 0;
     if (ops->list_versions && ops->del_version) {
         struct version_ids vi = {.key = key};
-        rc = ops->list_versions(st->os, key, collect_version, &vi, err);
+        struct err he = {0};
+        int rc = ops->list_versions(st->os, key, collect_version, &vi, err);
         for (size_t i = vi.n; rc == 0 && i-- > 0;)
             if ((rc = ops->del_version(st->os, key, vi.ids[i], err)) == 0)
                 (*removed)++;
         free(vi.ids);
         if (rc != 0)
             return -1;
-        info = xmalloc(sizeof(*info));
+        struct obj_info *info = xmalloc(sizeof(*info));
         if (ops->head(st->os, key, info, &he) != 0 && he.code == ERR_NOT_FOUND) {
             free(info);
             return 0; /* gone, and no delete marker made */
@@ -1123,8 +1120,8 @@ static int purge_current_copies(struct store *st, const char *cur_key, const cha
         else if (ge.code != ERR_OK && ge.code != ERR_NOT_FOUND)
             log_warn("store: cannot compare version %s of %s with the deleted one (%s): kept",
                      vi.ids[i], cur_key, ge.msg);
-        else if (strcmp(sha, sha256) == 0 && (rc = ops->del_version(st->os, cur_key, vi.ids[i],
-                                                                     err)) == 0)
+        else if (strcmp(sha, sha256) == 0 &&
+                 (rc = ops->del_version(st->os, cur_key, vi.ids[i], err)) == 0)
             (*removed)++;
         buf_cleanup(&raw);
         buf_cleanup(&plain);
@@ -1216,8 +1213,7 @@ struct move_side {
     bool has_cur;
 };
 
-static int move_side_read(struct store *st, const char *name, struct move_side *s,
-                          struct err *err)
+static int move_side_read(struct store *st, const char *name, struct move_side *s, struct err *err)
 {
     struct err e = {0};
     memset(s, 0, sizeof(*s));

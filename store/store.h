@@ -213,11 +213,12 @@ int store_delete(struct store *st, const char *name, struct err *err);
 
 /* Deletes one snapshot of name for good, serialised with the writes of name: the object, and
  * in a storage that keeps object versions every stored version and delete marker of its key
- * and the older versions of the current object that hold the same bytes, so none survive. id is a full snapshot id (store_resolve_ref). ERR_INVALID when
- * it is the version the current state was written as; ERR_NOT_FOUND when absent. deleted
- * (may be NULL) gets the deleted version's metadata, *versions (may be NULL) how many stored
- * object versions were removed besides the object itself. The snapshot's live version goes
- * last, so a deletion that failed half-way (an outage) can simply be run again. */
+ * and the older versions of the current object that hold the same bytes, so none survive. id is a
+ * full snapshot id (store_resolve_ref). ERR_INVALID when it is the version the current state was
+ * written as; ERR_NOT_FOUND when absent. deleted (may be NULL) gets the deleted version's metadata,
+ * *versions (may be NULL) how many stored object versions were removed besides the object itself.
+ * The snapshot's live version goes last, so a deletion that failed half-way (an outage) can simply
+ * be run again. */
 int store_delete_snapshot(struct store *st, const char *name, const char *id,
                           struct state_meta *deleted, unsigned *versions, struct err *err);
 /* Renames state from to to with its whole history, serialised with the writes of both names in

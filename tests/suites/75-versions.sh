@@ -355,6 +355,22 @@ run_mode() {
   rm -rf "$STATED_DATA"
 }
 
+cli_help() {
+  local t=versions/cli c
+  for c in "states show" "states delete" "states move" "snapshots delete"; do
+    # shellcheck disable=SC2086
+    "$SC" $c --help >"$W/out" 2>&1; RC=$?
+    if [ $RC = 0 ] && grep -q "Usage: statectl $c" "$W/out"; then pass "$t $c --help"; else fail "$t $c --help" "exit $RC"; fi
+  done
+  "$SC" snapshots restore --help >"$W/out" 2>&1
+  expect_grep "$t restore --help names --reason" "--reason TEXT" "$W/out"
+  expect_grep "$t --help explains references" "latest~N" "$W/out"
+  "$SC" --help >"$W/out" 2>&1
+  expect_grep "$t global help lists snapshots delete" "snapshots delete" "$W/out"
+  expect_grep "$t global help lists states move" "states move" "$W/out"
+}
+
+cli_help
 for M in ${VERSION_MODES:-embedded s3pg}; do
   if mode_available "$M" && { [ "$M" = embedded ] || command -v aws >/dev/null; }; then
     run_mode "$M"

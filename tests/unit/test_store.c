@@ -1839,8 +1839,8 @@ static struct store *history_store(char ids[4][64])
 }
 
 /* Resolves ref; returns 0 and the id, or -1 and the error's code in *code. */
-static int resolve(struct store *st, const char *ref, char id[64], enum err_code *code,
-                   char *msg, size_t cap)
+static int resolve(struct store *st, const char *ref, char id[64], enum err_code *code, char *msg,
+                   size_t cap)
 {
     struct err e = {0};
     id[0] = '\0';
@@ -1945,8 +1945,11 @@ static void test_store_restore_marker(void)
     for (int i = 0; i < STORE_REASON_MAX / 2; i++)
         strcat(reason, "\xc3\xa9"); /* é */
     CHECK_INT(put_state(st, "r/s", b1, 1, NULL, &m1), 0);
-    struct store_write w = {.serial = 2, .lineage = "lin-1", .writer = "alice",
-                            .restored_from = m1.snapshot, .reason = reason};
+    struct store_write w = {.serial = 2,
+                            .lineage = "lin-1",
+                            .writer = "alice",
+                            .restored_from = m1.snapshot,
+                            .reason = reason};
     CHECK_INT(store_put(st, "r/s", b2, strlen(b2), &w, &m2, NULL, &e), 0);
     CHECK_INT(count_snapshots(st, "r/s", &s), 2);
     CHECK_STR(s.m[0].restored_from, m1.snapshot);
