@@ -147,7 +147,7 @@ references() {
   local st
   st=$(api GET "/v1/snapshots/$name?id=latest~3")
   if [ "$st" = 200 ] && cmp -s "$W/api.body" "$W/v0.json"; then pass "$t API latest~3"; else fail "$t API latest~3" "status $st"; fi
-  grep -qi "x-snapshot-id: ${IDS[0]}" "$W/api.head" && pass "$t API names the resolved id" || fail "$t API names the resolved id" "$(cat "$W/api.head" | tr '\r\n' '  ')"
+  grep -qi "x-snapshot-id: ${IDS[0]}" "$W/api.head" && pass "$t API names the resolved id" || fail "$t API names the resolved id" "$(tr '\r\n' '  ' <"$W/api.head")"
   st=$(api GET "/v1/snapshots/$name?id=serial%3A2")
   if [ "$st" = 200 ] && cmp -s "$W/api.body" "$W/v2.json"; then pass "$t API serial:2 is the newest with serial 2"; else fail "$t API serial:2" "status $st"; fi
   # ambiguous: 400 INFRA_001 naming the candidates
