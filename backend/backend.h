@@ -119,8 +119,10 @@ struct op_request {
     const char *lock_id;     /* write, delete, unlock: ?ID= (NULL or "" when absent);
                                 force-unlock: the ID to release, NULL for any holder */
     const char *content_md5; /* write: the Content-MD5 header, or NULL */
-    const char *snapshot;    /* restore: the snapshot id */
+    const char *snapshot;    /* restore, delete-version: a version reference (store_resolve_ref) */
     bool force;              /* restore: write even while the state is locked */
+    const char *reason;      /* restore (optional), delete-version (required): why */
+    const char *to;          /* move: the new name (checked like state) */
 };
 
 /* What an operation did. err.code is ERR_OK when it succeeded, else the refusal or failure;
@@ -136,6 +138,8 @@ struct op_result {
     bool forced;             /* unlock: a force-unlock (no ID, or OpenTofu's ID-only body) */
     bool lock_left;          /* restore with force: a lease was held and is left (lock.holder) */
     char restored_from[64];  /* restore: the snapshot restored */
+    unsigned count;          /* delete-version: stored object versions purged besides the
+                                object; move: objects copied */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -162,6 +166,15 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
  * both the current one and the snapshot's; refused while locked unless q->force. */
 int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                 struct op_result *res);
+/* Admin: deletes one version (q->snapshot, a reference) for good, never the current one;
+ * q->reason is required. res->meta is the deleted version. */
+int ops_delete_version(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                       struct op_result *res);
+/* Admin: renames q->state to q->to with its history (store_move), holding a lease on both
+ * names meanwhile so no write of either, from any instance, interleaves; refused (423) while
+ * either is locked. Audited on both names. */
+int ops_move(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res);
 /* LOCK: takes the lease for the lock info's ID (the same ID again renews it; an expired lease
  * is taken over and gets a "lock-expired" event of its own). */
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,

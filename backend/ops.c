@@ -453,15 +453,15 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
  * own. OpenTofu-encrypted snapshots are refused: their serial is plaintext in the envelope and
  * could be rewritten, but OpenTofu checks the decrypted state against it. So is a restore
  * whose new serial would pass 2^64-1: it would wrap to 0, below every serial clients hold. */
-static int restored_content(const struct ops *o, const struct op_request *q, struct buf *out,
-                            struct state_summary *sum, struct op_result *res)
+static int restored_content(const struct ops *o, const struct op_request *q, const char *id,
+                            struct buf *out, struct state_summary *sum, struct op_result *res)
 {
     struct buf snap;
     struct state_meta sm, cur;
     struct err e = {0};
     int rc = -1;
     buf_init(&snap, 0);
-    if (store_get_snapshot(o->store, q->state, q->snapshot, &snap, &sm, &res->err) != 0 ||
+    if (store_get_snapshot(o->store, q->state, id, &snap, &sm, &res->err) != 0 ||
         statejson_scan(snap.data, snap.len, sum, &res->err) != 0)
         goto out;
     snprintf(res->restored_from, sizeof(res->restored_from), "%s", sm.snapshot);
@@ -469,7 +469,7 @@ static int restored_content(const struct ops *o, const struct op_request *q, str
         err_set(&res->err, ERR_INVALID,
                 "snapshot %s is encrypted by OpenTofu state encryption: stated cannot raise the "
                 "serial inside it; restore it with the client (tofu state push)",
-                q->snapshot);
+                id);
         goto out;
     }
     bool have_cur = store_head(o->store, q->state, &cur, &e) == 0;
@@ -491,27 +491,65 @@ out:
     return rc;
 }
 
+/* The reason an operator gives for a restore or a deletion: kept with the version and in the
+ * audit trail, so bounded (it must fit the version's metadata), UTF-8 and free of control
+ * characters (it is shown in terminals and tables). */
+static int check_reason(const char *reason, bool required, struct err *err)
+{
+    if (reason == NULL || reason[0] == '\0')
+        return required ? err_set(err, ERR_INVALID, "a reason is required (reason=TEXT)") : 0;
+    size_t n = strlen(reason);
+    if (n > STORE_REASON_MAX)
+        return err_set(err, ERR_INVALID, "the reason is %zu bytes, at most %d are kept", n,
+                       STORE_REASON_MAX);
+    if (!utf8_valid(reason, n))
+        return err_set(err, ERR_INVALID, "the reason is not UTF-8");
+    for (const unsigned char *p = (const unsigned char *)reason; *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return err_set(err, ERR_INVALID, "the reason contains a control character");
+    return 0;
+}
+
+/* The checks every operation on one version of a state starts with: the role, the reason,
+ * then the reference resolved to the version's id. */
+static bool version_target(const struct ops *o, const struct op_actor *a,
+                           const struct op_request *q, enum auth_action need, bool need_reason,
+                           char id[64], struct audit_event *ev, struct op_result *res)
+{
+    if (!permitted(a, need, q->state, need == AUTH_ADMIN ? "delete versions of" : "change", ev,
+                   res))
+        return false;
+    if (check_reason(q->reason, need_reason, &res->err) != 0)
+        return false;
+    if (q->snapshot == NULL || q->snapshot[0] == '\0') {
+        err_set(&res->err, ERR_INVALID, "a version is needed: ?id=REF");
+        return false;
+    }
+    return store_resolve_ref(o->store, q->state, q->snapshot, id, &res->err) == 0;
+}
+
 int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                 struct op_result *res)
 {
     struct audit_event ev;
     struct state_summary sum;
     struct buf out;
-    char writer[256];
+    char writer[256], id[64];
+    const char *why = q->reason != NULL ? q->reason : "";
     op_event(a, q, "restore", &ev);
-    if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
-        return finish(o, &ev, res, false);
-    if (q->snapshot == NULL) {
-        err_set(&res->err, ERR_INVALID, "restore needs ?id=SNAPSHOT");
-        return finish(o, &ev, res, false);
-    }
-    snprintf(ev.detail, sizeof(ev.detail), "from snapshot %.100s%s", q->snapshot,
-             q->force ? " (force)" : "");
     buf_init(&out, 0);
-    if (restored_content(o, q, &out, &sum, res) != 0)
+    if (!version_target(o, a, q, AUTH_WRITE, false, id, &ev, res))
+        goto out;
+    snprintf(ev.detail, sizeof(ev.detail), "from snapshot %s%s%s%s", id, q->force ? " (force)" : "",
+             why[0] ? ": " : "", why);
+    if (restored_content(o, q, id, &out, &sum, res) != 0)
         goto out;
     writer_name(a, writer, sizeof(writer));
-    struct store_write w = {.serial = sum.serial, .lineage = sum.lineage, .writer = writer};
+    struct store_write w = {.serial = sum.serial,
+                            .lineage = sum.lineage,
+                            .writer = writer,
+                            .restored_from = id,
+                            .reason = why};
     if (commit_state(o, q->state, out.data, out.len, &w, q->force ? LEASE_REPORT : LEASE_CHECK,
                      NULL, res) != 0) {
         if (lease_conflict(res))
@@ -527,14 +565,37 @@ int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_r
     ev.size = (int64_t)out.len;
     if (res->lock_left) {
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.holder.id);
-        snprintf(ev.detail, sizeof(ev.detail),
-                 "from snapshot %.100s (force: lock %.60s left in place)", q->snapshot,
-                 res->lock.holder.id);
+        snprintf(ev.detail, sizeof(ev.detail), "from snapshot %s (force: lock %.60s left)%s%.150s",
+                 id, res->lock.holder.id, why[0] ? ": " : "", why);
     }
-    log_info("req=%s restore %s from %s as serial %llu by %s", a->request_id, q->state, q->snapshot,
+    log_info("req=%s restore %s from %s as serial %llu by %s", a->request_id, q->state, id,
              (unsigned long long)sum.serial, a->who != NULL ? a->who->name : "");
 out:
     buf_cleanup(&out);
+    return finish(o, &ev, res, false);
+}
+
+int ops_delete_version(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                       struct op_result *res)
+{
+    struct audit_event ev;
+    char id[64];
+    op_event(a, q, "snapshot-delete", &ev);
+    if (q->snapshot != NULL)
+        snprintf(ev.detail, sizeof(ev.detail), "version %.100s", q->snapshot);
+    if (!version_target(o, a, q, AUTH_ADMIN, true, id, &ev, res))
+        return finish(o, &ev, res, false);
+    snprintf(ev.detail, sizeof(ev.detail), "version %s: %s", id, q->reason);
+    if (store_delete_snapshot(o->store, q->state, id, &res->meta, &res->count, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    /* The event names what is gone by its hash: the trail still proves which bytes existed. */
+    ev.serial = res->meta.serial;
+    ev.has_serial = true;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
+    snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
+    ev.size = (int64_t)res->meta.size;
+    log_info("req=%s deleted version %s of %s by %s (%u more stored object versions removed)",
+             a->request_id, id, q->state, a->who != NULL ? a->who->name : "", res->count);
     return finish(o, &ev, res, false);
 }
 
@@ -744,5 +805,83 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
     } else {
         snprintf(ev.detail, sizeof(ev.detail), "nothing held");
     }
+    return finish(o, &ev, res, false);
+}
+
+/* ------------------------------------------------------------------ move */
+
+/* The lease a move holds on one name while it copies: it refuses the writes of every instance
+ * (a client's write without this ID is refused while it is live) and, held by this ID only,
+ * makes a move refused when a client holds the name's lock. It expires by itself if stated
+ * dies mid-move. */
+static int move_lease(const struct ops *o, const struct op_actor *a, const char *name,
+                      const char *id, struct op_result *res)
+{
+    char owner[AUTH_OWNER_MAX], when[32];
+    auth_owner(a->who, owner);
+    time_format_rfc3339(now_us(), when);
+    json_t *info = json_pack("{s:s,s:s,s:s,s:s}", "ID", id, "Operation", "stated-move", "Who",
+                             "stated (states move)", "Created", when);
+    char *text = json_dumps(info, JSON_COMPACT);
+    json_decref(info);
+    struct lockstore *ls = o->locks;
+    int rc = ls->ops->acquire(ls, name, id, text, owner, &res->lock, &res->err);
+    free(text);
+    if (rc == 0 && res->lock.outcome == LOCK_TAKEN_OVER)
+        audit_expired(o, a, name, &res->lock.previous, id);
+    if (rc != 0 && lease_conflict(res))
+        err_set(&res->err, ERR_LOCKED, "%s is locked by ID %.200s: move refused", name,
+                res->lock.holder.id);
+    return rc;
+}
+
+static void move_unlease(const struct ops *o, const char *name, const char *id)
+{
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    if (o->locks->ops->release(o->locks, name, id, &lr, &e) != 0)
+        log_warn("move: cannot release the lease %s on %s (it expires by itself): %s", id, name,
+                 e.msg);
+    lock_result_cleanup(&lr);
+}
+
+int ops_move(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+             struct op_result *res)
+{
+    struct audit_event ev, ev_to;
+    char lease[LOCK_ID_MAX];
+    op_event(a, q, "state-move", &ev);
+    snprintf(ev.detail, sizeof(ev.detail), "to %.200s", q->to != NULL ? q->to : "");
+    if (!permitted(a, AUTH_ADMIN, q->state, "move", &ev, res) ||
+        (q->to != NULL && !permitted(a, AUTH_ADMIN, q->to, "move onto", &ev, res)))
+        return finish(o, &ev, res, false);
+    if (q->to == NULL || strcmp(q->to, q->state) == 0) {
+        err_set(&res->err, ERR_INVALID, "a move needs another name: ?to=NEW");
+        return finish(o, &ev, res, false);
+    }
+    snprintf(lease, sizeof(lease), "stated-move-%s", a->request_id);
+    if (move_lease(o, a, q->state, lease, res) == 0) {
+        lock_result_cleanup(&res->lock);
+        lock_result_init(&res->lock);
+        if (move_lease(o, a, q->to, lease, res) == 0) {
+            store_move(o->store, q->state, q->to, &res->count, &res->err);
+            move_unlease(o, q->to, lease);
+        }
+        move_unlease(o, q->state, lease);
+    }
+    note_holder(&ev, res);
+    if (res->err.code == ERR_OK) {
+        snprintf(ev.detail, sizeof(ev.detail), "to %.200s (%u objects copied)", q->to, res->count);
+        log_info("req=%s moved %s to %s by %s", a->request_id, q->state, q->to,
+                 a->who != NULL ? a->who->name : "");
+    }
+    /* The new name's trail starts with where it came from. */
+    ev_to = ev;
+    snprintf(ev_to.state, sizeof(ev_to.state), "%s", q->to);
+    snprintf(ev_to.detail, sizeof(ev_to.detail), "from %.200s%s", q->state,
+             res->err.code == ERR_OK ? "" : " (refused)");
+    ev_to.status = op_status(res);
+    ops_audit(o, &ev_to, res->err.code != ERR_OK);
     return finish(o, &ev, res, false);
 }

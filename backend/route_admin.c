@@ -10,7 +10,8 @@
  * A handler either answers (reply(), or a stream) and returns 0, or returns -1 with err set:
  * then route_admin_handle answers the error and records it. Roles: a read token may list and
  * read the states its pattern allows (states list is filtered, not refused); the outputs role
- * may read outputs only; restore needs write on that state; locks, audit and tokens need
+ * may read outputs only; restore needs write on that state; deleting a version, moving a
+ * state, locks, audit and tokens need
  * admin. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,10 @@ static json_t *meta_json(const struct state_meta *m, bool as_snapshot)
     json_object_set_new(o, "writer", str_json(m->writer));
     if (!as_snapshot)
         json_object_set_new(o, "snapshot", json_string(m->snapshot));
+    bool restored = m->restored_from[0] != '\0';
+    json_object_set_new(o, "restored_from", restored ? json_string(m->restored_from) : json_null());
+    json_object_set_new(o, "restored_by", restored ? str_json(m->restored_by) : json_null());
+    json_object_set_new(o, "reason", restored ? str_json(m->reason) : json_null());
     return o;
 }
 
@@ -214,12 +219,17 @@ static int redact_in_place(struct admin_call *c, struct buf *b, struct err *err)
     return 0;
 }
 
-static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
+static int snapshot_read(struct admin_call *c, const char *ref, struct err *err)
 {
     struct buf b;
     struct state_meta m;
+    char id[64];
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "snapshot %.200s", ref);
+    if (store_resolve_ref(c->o->store, c->arg, ref, id, err) != 0)
+        return -1;
+    if (strcmp(id, ref) != 0)
+        snprintf(c->ev.detail, sizeof(c->ev.detail), "snapshot %s (%.150s)", id, ref);
     buf_init(&b, 0);
-    snprintf(c->ev.detail, sizeof(c->ev.detail), "snapshot %.200s", id);
     if (store_get_snapshot(c->o->store, c->arg, id, &b, &m, err) != 0) {
         buf_cleanup(&b);
         return -1;
@@ -233,13 +243,38 @@ static int snapshot_read(struct admin_call *c, const char *id, struct err *err)
         buf_cleanup(&b);
         return -1;
     }
+    backend_add_header(c->r, "x-snapshot-id", id);
     respond_take(c->r, 200, "application/json", &b);
     c->ev.status = 200;
     return 0;
 }
 
+/* DELETE /v1/snapshots/NAME?id=REF&reason=TEXT */
+static int snapshot_delete(struct admin_call *c)
+{
+    char *id = query(c, "id"), *reason = query(c, "reason");
+    struct op_request q = {.state = c->arg, .snapshot = id, .reason = reason};
+    struct op_result res;
+    op_result_init(&res);
+    if (run_op(c, ops_delete_version, &q, &res)) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(c->arg));
+        json_t *m = meta_json(&res.meta, true);
+        json_object_set_new(o, "deleted", m);
+        json_object_set_new(o, "object_versions_removed", json_integer(res.count));
+        json_object_set_new(o, "reason", str_json(reason));
+        reply(c, 200, o);
+    }
+    op_result_cleanup(&res);
+    free(id);
+    free(reason);
+    return 0;
+}
+
 static int snapshots_get(struct admin_call *c, struct err *err)
 {
+    if (strcmp(c->r->method, "DELETE") == 0)
+        return snapshot_delete(c);
     if (!auth_allows(&c->r->who, AUTH_READ, c->arg))
         return err_set(err, ERR_FORBIDDEN, "token %s may not read %s", c->r->who.name, c->arg);
     char *id = query(c, "id");
@@ -248,12 +283,13 @@ static int snapshots_get(struct admin_call *c, struct err *err)
     return rc;
 }
 
-/* POST /v1/restore/NAME?id=SNAP[&force=1] */
+/* POST /v1/restore/NAME?id=REF[&force=1][&reason=TEXT] */
 static int restore(struct admin_call *c, struct err *err)
 {
-    char *id = query(c, "id"), *force = query(c, "force");
+    char *id = query(c, "id"), *force = query(c, "force"), *reason = query(c, "reason");
     struct op_request q = {.state = c->arg,
                            .snapshot = id,
+                           .reason = reason,
                            .force = force != NULL &&
                                     (strcmp(force, "1") == 0 || strcmp(force, "true") == 0)};
     struct op_result res;
@@ -267,6 +303,8 @@ static int restore(struct admin_call *c, struct err *err)
         json_object_set_new(o, "lineage", str_json(res.meta.lineage));
         json_object_set_new(o, "sha256", json_string(res.meta.sha256));
         json_object_set_new(o, "size", json_integer((json_int_t)res.meta.size));
+        json_object_set_new(o, "reason",
+                            reason != NULL && reason[0] ? str_json(reason) : json_null());
         json_object_set_new(o, "lock",
                             res.lock_left ? lock_json(NULL, &res.lock.holder) : json_null());
         reply(c, 200, o);
@@ -274,6 +312,7 @@ static int restore(struct admin_call *c, struct err *err)
     op_result_cleanup(&res);
     free(id);
     free(force);
+    free(reason);
     (void)err;
     return 0;
 }
@@ -343,6 +382,74 @@ static int load_version(struct admin_call *c, const char *ref, bool outputs_only
     return rc;
 }
 
+/* The names of the outputs of a state body; null when it cannot be looked into (not JSON, or
+ * an OpenTofu-encrypted state). */
+static json_t *output_names(const struct buf *b)
+{
+    json_t *st = json_loadb(b->data != NULL ? b->data : "", b->len, 0, NULL);
+    json_t *outs = json_object_get(st, "outputs");
+    json_t *names = json_is_object(outs) ? json_array() : json_null();
+    for (void *it = json_is_object(outs) ? json_object_iter(outs) : NULL; it != NULL;
+         it = json_object_iter_next(outs, it))
+        json_array_append_new(names, str_json(json_object_iter_key(it)));
+    json_decref(st);
+    return names;
+}
+
+static int count_version(void *ctx, const struct state_meta *m)
+{
+    (void)m;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* GET /v1/state-info/NAME: one state's metadata, lock, number of versions and output names. */
+static int state_info(struct admin_call *c, struct err *err)
+{
+    struct buf b;
+    struct state_meta m;
+    struct lock_result lr;
+    struct err le = {0};
+    size_t versions = 0;
+    int rc = -1;
+    if (!auth_allows(&c->r->who, AUTH_READ, c->arg))
+        return err_set(err, ERR_FORBIDDEN, "token %s may not read %s", c->r->who.name, c->arg);
+    buf_init(&b, 0);
+    lock_result_init(&lr);
+    if (store_list_snapshots(c->o->store, c->arg, count_version, &versions, err) != 0)
+        goto out;
+    if (store_get(c->o->store, c->arg, &b, &m, err) != 0) {
+        if (err->code == ERR_NOT_FOUND) {
+            err_clear(err);
+            err_set(err, ERR_NOT_FOUND, "no current state named %s (%zu versions kept)", c->arg,
+                    versions);
+        }
+        goto out;
+    }
+    bool locked = c->o->locks->ops->get(c->o->locks, c->arg, &lr, &le) == 0;
+    if (!locked && le.code != ERR_NOT_FOUND) {
+        err_set(err, le.code, "%s", le.msg);
+        goto out;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(c->arg));
+    json_t *mj = meta_json(&m, false);
+    json_object_update(o, mj);
+    json_decref(mj);
+    json_object_set_new(o, "lock", locked ? lock_json(NULL, &lr.holder) : json_null());
+    json_object_set_new(o, "versions", json_integer((json_int_t)versions));
+    json_object_set_new(o, "outputs", output_names(&b));
+    snprintf(c->ev.sha256, sizeof(c->ev.sha256), "%s", m.sha256);
+    c->ev.serial = m.serial;
+    c->ev.has_serial = true;
+    reply(c, 200, o);
+    rc = 0;
+out:
+    lock_result_cleanup(&lr);
+    buf_cleanup(&b);
+    return rc;
+}
+
 static json_t *version_json(const struct version *v)
 {
     return json_pack("{s:s,s:o}", "snapshot", v->meta.snapshot, "serial",
@@ -401,6 +508,31 @@ static int outputs(struct admin_call *c, struct err *err)
     json_decref(v.state);
     free(at);
     return rc;
+}
+
+/* POST /v1/move/OLD?to=NEW */
+static int move(struct admin_call *c, struct err *err)
+{
+    char *to = query(c, "to");
+    if (to == NULL || state_name_check(to, strlen(to), err) != 0) {
+        if (to == NULL)
+            err_set(err, ERR_INVALID, "a move needs ?to=NEW");
+        free(to);
+        return -1;
+    }
+    struct op_request q = {.state = c->arg, .to = to};
+    struct op_result res;
+    op_result_init(&res);
+    if (run_op(c, ops_move, &q, &res)) {
+        json_t *o = json_object();
+        json_object_set_new(o, "from", json_string(c->arg));
+        json_object_set_new(o, "to", json_string(to));
+        json_object_set_new(o, "objects_copied", json_integer(res.count));
+        reply(c, 200, o);
+    }
+    op_result_cleanup(&res);
+    free(to);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ locks */
@@ -650,10 +782,12 @@ static const struct admin_route {
     admin_fn fn;
 } admin_routes[] = {
     {"/v1/states", "GET", "list", AUTH_READ, false, states_list},
-    {"/v1/snapshots/", "GET", "snapshot-read", AUTH_READ, true, snapshots_get},
+    {"/v1/state-info/", "GET", "state-info", AUTH_READ, true, state_info},
+    {"/v1/snapshots/", "GET, DELETE", "snapshot-read", AUTH_READ, true, snapshots_get},
     {"/v1/restore/", "POST", "restore", AUTH_WRITE, true, restore},
     {"/v1/diff/", "GET", "diff", AUTH_READ, true, diff},
     {"/v1/outputs/", "GET", "outputs", AUTH_READ_OUTPUTS, true, outputs},
+    {"/v1/move/", "POST", "state-move", AUTH_ADMIN, true, move},
     {"/v1/locks", "GET", "lock-list", AUTH_READ, false, locks_list},
     {"/v1/locks/", "DELETE", "force-unlock", AUTH_ADMIN, true, force_unlock},
     {"/v1/audit/export", "GET", "export", AUTH_ADMIN, false, audit_export},

@@ -24,29 +24,53 @@ struct ctl_cmd {
     const char *help;
 };
 
+/* What every command naming a version accepts (store_resolve_ref on the server). */
+#define CTL_REF_HELP                                                                               \
+    "REF: a snapshot ID as `snapshots list` prints it, a unique prefix of one (at least 6\n"       \
+    "characters), latest, latest~N (N versions before the newest) or serial:N (the newest\n"       \
+    "version with that serial)."
+
 static const struct ctl_cmd cmds[] = {
     {"states", "list", 0, 0, B(OPT_PREFIX), "[--prefix P]",
      "List states: name, serial, size, last write and writer, lock holder. A read token sees\n"
      "only the states its pattern allows."},
+    {"states", "show", 1, 1, 0, "NAME",
+     "Show one state: serial, lineage, size, writer and last write, lock, number of versions\n"
+     "and the names of its outputs."},
     {"states", "outputs", 1, 1, B(OPT_AT), "NAME [--at REF]",
      "The outputs of state NAME (or of version REF): name, type and value, sensitive ones shown\n"
-     "as (sensitive). Allowed to every token that may read NAME, and to the outputs role."},
-    {"snapshots", "list", 1, 1, 0, "NAME", "List the snapshots of state NAME, newest first."},
-    {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT),
-     "NAME SNAPSHOT [-o FILE] [--redact]",
-     "Write the bytes of one snapshot to stdout (or FILE), exactly as stored; with --redact\n"
-     "every sensitive value (sensitive outputs, sensitive_attributes) becomes \"(sensitive)\"."},
+     "as (sensitive). Allowed to every token that may read NAME, and to the outputs "
+     "role.\n" CTL_REF_HELP},
+    {"states", "delete", 1, 1, 0, "NAME",
+     "Delete the current state of NAME; its versions are kept, so `snapshots restore NAME\n"
+     "latest` brings it back. Refused while the state is locked. Needs a write or admin token."},
+    {"states", "move", 2, 2, 0, "OLD NEW",
+     "Rename state OLD to NEW with its whole history. Refused while either is locked and when\n"
+     "NEW is a state already; an interrupted move finishes when run again. Admin only."},
+    {"snapshots", "list", 1, 1, 0, "NAME",
+     "List the versions of state NAME, newest first; a restored version is marked\n"
+     "\"restored from ID by WHO: REASON\"."},
+    {"snapshots", "show", 2, 2, B(OPT_OUTFILE) | B(OPT_REDACT), "NAME REF [-o FILE] [--redact]",
+     "Write the bytes of one version to stdout (or FILE), exactly as stored; with --redact\n"
+     "every sensitive value (sensitive outputs, sensitive_attributes) becomes "
+     "\"(sensitive)\".\n" CTL_REF_HELP},
     {"snapshots", "diff", 3, 3, 0, "NAME A B",
      "What changed from version A to version B: resource instances and outputs added, removed\n"
      "and changed, and for a changed one each attribute with its old and new value (nested\n"
      "paths, lists by index). Sensitive values show as (sensitive). OpenTofu-encrypted\n"
-     "versions cannot be looked into."},
-    {"snapshots", "restore", 2, 2, B(OPT_FORCE) | B(OPT_DRY_RUN),
-     "NAME SNAPSHOT [--force] [--dry-run]",
-     "Write SNAPSHOT's content as the new current state of NAME, with a serial one above the\n"
+     "versions cannot be looked into.\n" CTL_REF_HELP},
+    {"snapshots", "restore", 2, 2, B(OPT_FORCE) | B(OPT_REASON) | B(OPT_DRY_RUN),
+     "NAME REF [--reason TEXT] [--force] [--dry-run]",
+     "Write REF's content as the new current state of NAME, with a serial one above the\n"
      "current one, so clients accept it. Refused while the state is locked unless --force\n"
-     "(the lock is then left in place). Needs a write or admin token. --dry-run only prints\n"
-     "the diff from the newest version to SNAPSHOT and changes nothing."},
+     "(the lock is then left in place). --reason (at most 200 bytes) is kept with the new\n"
+     "version and in the audit trail. Needs a write or admin token. --dry-run only prints\n"
+     "the diff from the newest version to REF and changes nothing.\n" CTL_REF_HELP},
+    {"snapshots", "delete", 2, 2, B(OPT_REASON), "NAME REF --reason TEXT",
+     "Delete one version of NAME for good (a leaked secret): its bytes are removed from the\n"
+     "storage, with every S3 object version of it. Never the current version. Audited with\n"
+     "the version's SHA-256 and the reason (required, at most 200 bytes). Admin "
+     "only.\n" CTL_REF_HELP},
     {"locks", "list", 0, 0, 0, "", "List live locks: state, lock ID, who, created, expires."},
     {"locks", "force-unlock", 1, 1, B(OPT_ID), "NAME [--id ID]",
      "Release the lock on NAME whoever holds it (with --id: only if ID still holds it).\n"
@@ -114,6 +138,7 @@ static const struct {
     [OPT_DRY_RUN] = {"dry-run", 0, false},
     [OPT_REDACT] = {"redact", 0, false},
     [OPT_AT] = {"at", 0, true},
+    [OPT_REASON] = {"reason", 0, true},
 };
 
 int ctl_usage_error(const char *fmt, ...)
@@ -372,10 +397,14 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
     } run[] = {
         {"states", "list", ctl_cmd_states_list},
         {"states", "outputs", ctl_cmd_states_outputs},
+        {"states", "show", ctl_cmd_states_show},
+        {"states", "delete", ctl_cmd_states_delete},
+        {"states", "move", ctl_cmd_states_move},
         {"snapshots", "list", ctl_cmd_snapshots_list},
         {"snapshots", "show", ctl_cmd_snapshots_show},
         {"snapshots", "diff", ctl_cmd_snapshots_diff},
         {"snapshots", "restore", ctl_cmd_snapshots_restore},
+        {"snapshots", "delete", ctl_cmd_snapshots_delete},
         {"locks", "list", ctl_cmd_locks_list},
         {"locks", "force-unlock", ctl_cmd_locks_force_unlock},
         {"audit", "export", ctl_cmd_audit_export},

@@ -8,21 +8,47 @@
 #include "common/util.h"
 #include "statectl/statectl_int.h"
 
-/* Snapshot ids are "SEQ-SERIAL-SHA12" (".tfstate" may follow): checked locally so a typo is a
- * usage error, not a request. */
-static int check_snapshot_id(const char *id)
+/* A version reference (docs/admin-api.md "Version references"): a snapshot ID
+ * "SEQ-SERIAL-SHA12" (".tfstate" may follow) or a prefix of one of at least 6 characters,
+ * "latest", "latest~N" or "serial:N". Only its form is checked here, so a typo is a usage
+ * error, not a request; the server resolves it. */
+static bool all_digits(const char *s)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > 60 || strspn(id, "0123456789abcdefABCDEF-.tfstae") != n)
-        return ctl_usage_error(
-            "invalid snapshot id '%s' (expected SEQ-SERIAL-SHA12 as `snapshots list` prints it)",
-            id);
-    return 0;
+    return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+static int check_snapshot_id(const char *ref)
+{
+    size_t n = strlen(ref), sfx = strlen(".tfstate");
+    if (strcmp(ref, "latest") == 0 || (strncmp(ref, "latest~", 7) == 0 && all_digits(ref + 7)) ||
+        (strncmp(ref, "serial:", 7) == 0 && all_digits(ref + 7)))
+        return 0;
+    if (n > sfx && strcmp(ref + n - sfx, ".tfstate") == 0)
+        n -= sfx;
+    if (n >= 6 && n <= 60 && strspn(ref, "0123456789abcdef-") == n)
+        return 0;
+    return ctl_usage_error("invalid version '%s' (expected a snapshot ID as `snapshots list` "
+                           "prints it or a prefix of at least 6 characters, latest, latest~N "
+                           "or serial:N)",
+                           ref);
+}
+
+/* "restored from ID by WHO: REASON" for a version a restore wrote, else "". */
+static void restore_note(json_t *s, char *out, size_t cap)
+{
+    const char *from = ctl_jstr(s, "restored_from"), *reason = ctl_jstr(s, "reason");
+    if (from[0] == '\0') {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, cap, "restored from %s by %s%s%s", from, ctl_jstr(s, "restored_by"),
+             reason[0] ? ": " : "", reason);
 }
 
 int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    static const char *const head[] = {"SNAPSHOT", "SERIAL", "SIZE", "TIME", "WRITER", "SHA256"};
+    static const char *const head[] = {"SNAPSHOT", "SERIAL", "SIZE", "TIME",
+                                       "WRITER",   "SHA256", "NOTE"};
     const char *name = cl->pos[0];
     struct ctl_table t;
     json_t *arr, *s;
@@ -43,15 +69,17 @@ int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *c
         json_decref(arr);
         return 0;
     }
-    ctl_table_init(&t, 6, head);
+    ctl_table_init(&t, 7, head);
     CTL_ARRAY_EACH(arr, i, s)
     {
-        char serial[32], size[32], when[32], sha[16];
+        char serial[32], size[32], when[32], sha[16], note[512];
         ctl_jnum(s, "serial", serial);
         ctl_jnum(s, "size", size);
         ctl_short_time(ctl_jstr(s, "time"), when);
         snprintf(sha, sizeof(sha), "%.12s", ctl_jstr(s, "sha256"));
-        const char *row[] = {ctl_jstr(s, "id"), serial, size, when, ctl_jstr(s, "writer"), sha};
+        restore_note(s, note, sizeof(note));
+        const char *row[] = {ctl_jstr(s, "id"),     serial, size, when,
+                             ctl_jstr(s, "writer"), sha,    note};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);
@@ -190,9 +218,12 @@ int ctl_cmd_snapshots_restore(const struct ctl_conn *c, const struct ctl_cmdline
     if (cl->opt[OPT_DRY_RUN])
         return restore_preview(c, cl);
     q = ctl_query_escape(id);
-    path = xasprintf("/v1/restore/%s?id=%s%s", name, q, cl->opt[OPT_FORCE] ? "&force=1" : "");
+    char *why = ctl_query_escape(cl->opt[OPT_REASON] != NULL ? cl->opt[OPT_REASON] : "");
+    path = xasprintf("/v1/restore/%s?id=%s%s%s%s", name, q, cl->opt[OPT_FORCE] ? "&force=1" : "",
+                     why[0] ? "&reason=" : "", why);
     what = xasprintf("restore %s from %s", name, id);
     ex = ctl_call_json(c, "POST", path, NULL, what, &res);
+    free(why);
     free(q);
     free(path);
     free(what);
@@ -203,12 +234,46 @@ int ctl_cmd_snapshots_restore(const struct ctl_conn *c, const struct ctl_cmdline
     } else {
         char serial[32];
         ctl_jnum(res, "serial", serial);
-        printf("restored %s from snapshot %s as serial %s (new snapshot %s)\n", name, id, serial,
-               ctl_jstr(res, "snapshot"));
+        printf("restored %s from snapshot %s as serial %s (new snapshot %s)\n", name,
+               ctl_jstr(res, "restored_from"), serial, ctl_jstr(res, "snapshot"));
         if (json_is_object(json_object_get(res, "lock")))
             printf("note: the lock held by %s (ID %s) was left in place\n",
                    ctl_jstr(json_object_get(res, "lock"), "who"),
                    ctl_jstr(json_object_get(res, "lock"), "id"));
+    }
+    json_decref(res);
+    return 0;
+}
+
+int ctl_cmd_snapshots_delete(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *name = cl->pos[0], *id = cl->pos[1], *reason = cl->opt[OPT_REASON];
+    json_t *res;
+    int ex = ctl_check_name(name);
+    if (ex == 0)
+        ex = check_snapshot_id(id);
+    if (ex == 0 && (reason == NULL || reason[0] == '\0'))
+        ex = ctl_usage_error("snapshots delete needs --reason TEXT (kept in the audit trail)");
+    if (ex != 0)
+        return ex;
+    char *q = ctl_query_escape(id), *why = ctl_query_escape(reason);
+    char *path = xasprintf("/v1/snapshots/%s?id=%s&reason=%s", name, q, why);
+    char *what = xasprintf("delete version %s of %s", id, name);
+    ex = ctl_call_json(c, "DELETE", path, NULL, what, &res);
+    free(q);
+    free(why);
+    free(path);
+    free(what);
+    if (ex != 0)
+        return ex;
+    if (cl->json) {
+        ctl_print_json(res);
+    } else {
+        json_t *d = json_object_get(res, "deleted");
+        char serial[32];
+        ctl_jnum(d, "serial", serial);
+        printf("deleted version %s of %s (serial %s, sha256 %s)\n", ctl_jstr(d, "id"), name, serial,
+               ctl_jstr(d, "sha256"));
     }
     json_decref(res);
     return 0;

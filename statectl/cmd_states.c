@@ -198,3 +198,139 @@ int ctl_cmd_locks_force_unlock(const struct ctl_conn *c, const struct ctl_cmdlin
     json_decref(res);
     return 0;
 }
+
+/* GET /v1/state-info/NAME into *out (exit code). */
+static int state_info(const struct ctl_conn *c, const char *name, json_t **out)
+{
+    char *path = xasprintf("/v1/state-info/%s", name);
+    char *what = xasprintf("states show %s", name);
+    int ex = ctl_call_json(c, "GET", path, NULL, what, out);
+    free(path);
+    free(what);
+    return ex;
+}
+
+/* "a, b, c", "(none)", or why they are not known (an OpenTofu-encrypted state). */
+static void output_list(json_t *names, struct buf *b)
+{
+    json_t *v;
+    size_t i;
+    if (!json_is_array(names)) {
+        buf_printf(b, NULL, "(cannot be read: not a plain state)");
+        return;
+    }
+    if (json_array_size(names) == 0)
+        buf_printf(b, NULL, "(none)");
+    CTL_ARRAY_EACH(names, i, v)
+    buf_printf(b, NULL, "%s%s", i ? ", " : "", json_string_value(v));
+}
+
+int ctl_cmd_states_show(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *name = cl->pos[0];
+    json_t *s;
+    int ex = ctl_check_name(name);
+    if (ex == 0)
+        ex = state_info(c, name, &s);
+    if (ex != 0)
+        return ex;
+    if (cl->json) {
+        ctl_print_json(s);
+        json_decref(s);
+        return 0;
+    }
+    char serial[32], size[32], versions[32], when[32];
+    struct buf outs;
+    json_t *l = json_object_get(s, "lock");
+    ctl_jnum(s, "serial", serial);
+    ctl_jnum(s, "size", size);
+    ctl_jnum(s, "versions", versions);
+    ctl_short_time(ctl_jstr(s, "last_write"), when);
+    buf_init(&outs, 0);
+    output_list(json_object_get(s, "outputs"), &outs);
+    printf("name:       %s\nserial:     %s\nlineage:    %s\nsize:       %s bytes\n"
+           "writer:     %s\nlast write: %s\nsnapshot:   %s\n",
+           name, serial, ctl_jstr(s, "lineage"), size, ctl_jstr(s, "writer"), when,
+           ctl_jstr(s, "snapshot"));
+    if (json_is_object(l))
+        printf("lock:       %s (ID %s, since %s)\n",
+               ctl_jstr(l, "who")[0] ? ctl_jstr(l, "who") : "?", ctl_jstr(l, "id"),
+               ctl_jstr(l, "created"));
+    else
+        printf("lock:       none\n");
+    printf("versions:   %s\noutputs:    %s\n", versions, outs.data != NULL ? outs.data : "");
+    if (ctl_jstr(s, "restored_from")[0])
+        printf("restored:   from %s by %s%s%s\n", ctl_jstr(s, "restored_from"),
+               ctl_jstr(s, "restored_by"), ctl_jstr(s, "reason")[0] ? ": " : "",
+               ctl_jstr(s, "reason"));
+    buf_cleanup(&outs);
+    json_decref(s);
+    return 0;
+}
+
+/* The protocol's own DELETE /v1/states/NAME (audited as "delete", refused while locked): the
+ * current state goes, its versions stay. */
+int ctl_cmd_states_delete(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *name = cl->pos[0];
+    json_t *s;
+    struct ctl_resp r;
+    struct err e = {0};
+    char versions[32];
+    int ex = ctl_check_name(name);
+    if (ex == 0)
+        ex = state_info(c, name, &s); /* 404 for a state that is not there */
+    if (ex != 0)
+        return ex;
+    ctl_jnum(s, "versions", versions);
+    json_decref(s);
+    char *path = xasprintf("/v1/states/%s", name);
+    ex = ctl_request(c, "DELETE", path, NULL, NULL, false, &r, &e);
+    free(path);
+    if (ex != 0) {
+        fprintf(stderr, "statectl: states delete %s: %s: %s\n", name, err_infra_code(e.code),
+                e.msg);
+        ex = e.code == ERR_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
+    } else if (r.status < 200 || r.status > 299) {
+        char *what = xasprintf("states delete %s", name);
+        ex = ctl_report_http(&r, what);
+        free(what);
+    } else if (cl->json) {
+        printf("{\"name\": \"%s\", \"deleted\": true, \"versions_kept\": %s}\n", name, versions);
+    } else {
+        printf("deleted the current state of %s; its %s versions are kept (`statectl snapshots "
+               "restore %s latest` brings it back)\n",
+               name, versions, name);
+    }
+    ctl_resp_cleanup(&r);
+    return ex;
+}
+
+int ctl_cmd_states_move(const struct ctl_conn *c, const struct ctl_cmdline *cl)
+{
+    const char *from = cl->pos[0], *to = cl->pos[1];
+    json_t *res;
+    int ex = ctl_check_name(from);
+    if (ex == 0)
+        ex = ctl_check_name(to);
+    if (ex != 0)
+        return ex;
+    char *q = ctl_query_escape(to);
+    char *path = xasprintf("/v1/move/%s?to=%s", from, q);
+    char *what = xasprintf("states move %s %s", from, to);
+    ex = ctl_call_json(c, "POST", path, NULL, what, &res);
+    free(q);
+    free(path);
+    free(what);
+    if (ex != 0)
+        return ex;
+    if (cl->json) {
+        ctl_print_json(res);
+    } else {
+        char n[32];
+        ctl_jnum(res, "objects_copied", n);
+        printf("moved %s to %s with its history (%s objects copied)\n", from, to, n);
+    }
+    json_decref(res);
+    return 0;
+}

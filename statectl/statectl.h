@@ -68,6 +68,7 @@ enum ctl_opt {
     OPT_DRY_RUN,
     OPT_REDACT,
     OPT_AT,
+    OPT_REASON,
     OPT__COUNT
 };
 
@@ -172,10 +173,14 @@ int ctl_health_summary(const struct ctl_resp *r, char *line, size_t len);
 /* Each returns an exit code. */
 int ctl_cmd_states_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_states_outputs(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_states_show(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_states_delete(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_states_move(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_show(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_diff(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_snapshots_restore(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_snapshots_delete(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_locks_force_unlock(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_audit_export(const struct ctl_conn *c, const struct ctl_cmdline *cl);

@@ -166,20 +166,31 @@ static pthread_mutex_t *stripe_of(struct store *st, const char *name)
 
 /* ------------------------------------------------------------------ metadata JSON */
 
-static char *meta_dump(const struct state_meta *m, const char *lineage, const char *writer)
+/* The strings of a state_meta that come from clients, made UTF-8 and possibly shortened to
+ * fit (meta_encode). */
+struct meta_text {
+    char lineage[129], writer[160], restored_by[160], reason[STORE_REASON_MAX + 1];
+};
+
+static char *meta_dump(const struct state_meta *m, const struct meta_text *t)
 {
-    char t[32];
-    time_format_rfc3339(m->time_us, t);
+    char when[32];
+    time_format_rfc3339(m->time_us, when);
     json_t *o = json_object();
     json_object_set_new(o, "serial", u64_to_json(m->serial));
-    json_object_set_new(o, "lineage", json_string(lineage));
+    json_object_set_new(o, "lineage", json_string(t->lineage));
     json_object_set_new(o, "sha256", json_string(m->sha256));
     json_object_set_new(o, "size", json_integer((json_int_t)m->size));
-    json_object_set_new(o, "time", json_string(t));
-    json_object_set_new(o, "writer", json_string(writer));
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "writer", json_string(t->writer));
     json_object_set_new(o, "snapshot", json_string(m->snapshot));
     if (m->md5[0])
         json_object_set_new(o, "md5", json_string(m->md5));
+    if (m->restored_from[0]) {
+        json_object_set_new(o, "restored_from", json_string(m->restored_from));
+        json_object_set_new(o, "restored_by", json_string(t->restored_by));
+        json_object_set_new(o, "reason", json_string(t->reason));
+    }
     /* ASCII only: S3 carries metadata in HTTP headers. */
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
@@ -188,24 +199,40 @@ static char *meta_dump(const struct state_meta *m, const char *lineage, const ch
     return s;
 }
 
+/* Halves a string at a character boundary; false when it was already empty. */
+static bool shorten(char *s)
+{
+    if (s[0] == '\0')
+        return false;
+    utf8_sanitize(s, strlen(s) / 2 + 1, s);
+    return true;
+}
+
 /* jansson refuses strings that are not UTF-8, and a writer name comes from a client's Basic
  * username: bytes that are not UTF-8 become '?'. */
 static char *meta_encode(const struct state_meta *m)
 {
-    char lineage[sizeof(m->lineage)], writer[sizeof(m->writer)];
-    utf8_sanitize(lineage, sizeof(lineage), m->lineage);
-    utf8_sanitize(writer, sizeof(writer), m->writer);
-    char *s = meta_dump(m, lineage, writer);
-    /* Non-ASCII text is escaped six bytes per unit: shorten the writer (informational) until
-     * the whole fits the objstore's metadata limit. */
-    while (strlen(s) >= OBJ_META_MAX && writer[0]) {
+    struct meta_text t;
+    utf8_sanitize(t.lineage, sizeof(t.lineage), m->lineage);
+    utf8_sanitize(t.writer, sizeof(t.writer), m->writer);
+    utf8_sanitize(t.restored_by, sizeof(t.restored_by), m->restored_by);
+    utf8_sanitize(t.reason, sizeof(t.reason), m->reason);
+    char *s = meta_dump(m, &t);
+    /* Non-ASCII text is escaped six bytes per unit: shorten the names (informational), then
+     * the reason (the audit event keeps it whole) until the whole fits the objstore's
+     * metadata limit. */
+    while (strlen(s) >= OBJ_META_MAX) {
+        bool names = shorten(t.writer);
+        names = shorten(t.restored_by) || names;
+        if (!names && !shorten(t.reason))
+            break;
         free(s);
-        utf8_sanitize(writer, strlen(writer) / 2 + 1, writer);
-        s = meta_dump(m, lineage, writer);
+        s = meta_dump(m, &t);
     }
     if (strlen(s) >= OBJ_META_MAX) {
         free(s);
-        s = meta_dump(m, "", "");
+        t.lineage[0] = '\0';
+        s = meta_dump(m, &t);
     }
     return s;
 }
@@ -251,6 +278,13 @@ static int meta_decode(const char *s, struct state_meta *m)
     /* md5 is optional (not recorded before); a malformed one is just not used. */
     if (!copy_str(tmp.md5, sizeof(tmp.md5), json_object_get(o, "md5")) || strlen(tmp.md5) != 24)
         tmp.md5[0] = '\0';
+    /* So is the restore marker; kept only whole and naming a snapshot. */
+    if (!copy_str(tmp.restored_from, sizeof(tmp.restored_from),
+                  json_object_get(o, "restored_from")) ||
+        !store__snapshot_id_parse(tmp.restored_from, strlen(tmp.restored_from), NULL, NULL, NULL) ||
+        !copy_str(tmp.restored_by, sizeof(tmp.restored_by), json_object_get(o, "restored_by")) ||
+        !copy_str(tmp.reason, sizeof(tmp.reason), json_object_get(o, "reason")))
+        tmp.restored_from[0] = tmp.restored_by[0] = tmp.reason[0] = '\0';
     *m = tmp;
     rc = 0;
 out:
@@ -901,6 +935,11 @@ static void new_write_meta(const void *data, size_t len, const char *sha,
         memcpy(m->md5, w->md5, sizeof(m->md5));
     else
         md5_base64(data, len, m->md5);
+    if (w && w->restored_from && w->restored_from[0]) {
+        snprintf(m->restored_from, sizeof(m->restored_from), "%s", w->restored_from);
+        snprintf(m->restored_by, sizeof(m->restored_by), "%s", m->writer);
+        snprintf(m->reason, sizeof(m->reason), "%s", w->reason ? w->reason : "");
+    }
     m->time_us = next_seq(snapshot_seq(prev_id));
     snprintf(m->snapshot, sizeof(m->snapshot), "%016" PRId64 "-%" PRIu64 "-%.12s", m->time_us,
              m->serial, sha);
@@ -1001,6 +1040,311 @@ int store_delete(struct store *st, const char *name, struct err *err)
     int rc = st->os->ops->del(st->os, key, err);
     pthread_mutex_unlock(mu);
     free(key);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ deleting one version */
+
+struct version_ids {
+    const char *key; /* the exact key wanted: a prefix listing may return longer keys */
+    bool older_only; /* skip the live version and delete markers */
+    char (*ids)[128];
+    size_t n;
+};
+
+static int collect_version(void *ctx, const struct obj_version *v)
+{
+    struct version_ids *vi = ctx;
+    if (strcmp(v->key, vi->key) != 0 || (vi->older_only && (v->is_latest || v->is_delete_marker)))
+        return 0;
+    if (vi->n % 16 == 0)
+        vi->ids = xrealloc(vi->ids, (vi->n + 16) * sizeof(*vi->ids));
+    snprintf(vi->ids[vi->n++], sizeof(vi->ids[0]), "%s", v->version_id);
+    return 0;
+}
+
+/* Removes key with every stored version and delete marker of it: in a versioned bucket a
+ * plain delete would keep the bytes as a noncurrent version. Oldest first, the live version
+ * last, so a deletion that fails half-way leaves the object there to be deleted again. A plain
+ * delete ends it (a storage without versions, or one that did not list this object). */
+static int delete_all_versions(struct store *st, const char *key, unsigned *removed,
+                               struct err *err)
+{
+    const struct objstore_ops *ops = st->os->ops;
+    *removed = 0;
+    if (ops->list_versions && ops->del_version) {
+        struct version_ids vi = {.key = key};
+        struct err he = {0};
+        int rc = ops->list_versions(st->os, key, collect_version, &vi, err);
+        for (size_t i = vi.n; rc == 0 && i-- > 0;)
+            if ((rc = ops->del_version(st->os, key, vi.ids[i], err)) == 0)
+                (*removed)++;
+        free(vi.ids);
+        if (rc != 0)
+            return -1;
+        struct obj_info *info = xmalloc(sizeof(*info));
+        if (ops->head(st->os, key, info, &he) != 0 && he.code == ERR_NOT_FOUND) {
+            free(info);
+            return 0; /* gone, and no delete marker made */
+        }
+        free(info);
+    }
+    return ops->del(st->os, key, err);
+}
+
+/* The current object was once this version too: in a storage that keeps object versions its
+ * older versions hold the bytes of every state that was current, so those whose plaintext has
+ * the deleted version's SHA-256 are removed as well (each is read once to compare). */
+static int purge_current_copies(struct store *st, const char *cur_key, const char *sha256,
+                                unsigned *removed, struct err *err)
+{
+    const struct objstore_ops *ops = st->os->ops;
+    if (!ops->list_versions || !ops->get_version || !ops->del_version)
+        return 0;
+    struct version_ids vi = {.key = cur_key, .older_only = true};
+    int rc = ops->list_versions(st->os, cur_key, collect_version, &vi, err);
+    for (size_t i = 0; rc == 0 && i < vi.n; i++) {
+        struct buf raw, plain;
+        struct err ge = {0};
+        char sha[65] = "";
+        buf_init(&raw, read_limit(st));
+        buf_init(&plain, 0);
+        if (ops->get_version(st->os, cur_key, vi.ids[i], &raw, &ge) == 0) {
+            if (!st->cfg.keys)
+                sha256_hex(raw.data, raw.len, sha);
+            else if (keyring_open(st->cfg.keys, raw.data, raw.len, true, &plain, &ge) == 0)
+                sha256_hex(plain.data, plain.len, sha);
+        }
+        if (ge.code == ERR_UNAVAILABLE)
+            rc = err_set(err, ge.code, "%s", ge.msg);
+        else if (ge.code != ERR_OK && ge.code != ERR_NOT_FOUND)
+            log_warn("store: cannot compare version %s of %s with the deleted one (%s): kept",
+                     vi.ids[i], cur_key, ge.msg);
+        else if (strcmp(sha, sha256) == 0 &&
+                 (rc = ops->del_version(st->os, cur_key, vi.ids[i], err)) == 0)
+            (*removed)++;
+        buf_cleanup(&raw);
+        buf_cleanup(&plain);
+    }
+    free(vi.ids);
+    return rc;
+}
+
+/* True when the current state cur was written as snapshot id. Rebuilt metadata names no
+ * snapshot: then the content's hash decides, so a version whose bytes are current is never
+ * deleted. */
+static bool is_current_version(const struct state_meta *cur, const char *id)
+{
+    char sha12[13];
+    if (strcmp(cur->snapshot, id) == 0)
+        return true;
+    return cur->snapshot[0] == '\0' &&
+           store__snapshot_id_parse(id, strlen(id), NULL, NULL, sha12) &&
+           strncmp(cur->sha256, sha12, 12) == 0;
+}
+
+/* store_delete_snapshot with name's stripe held. */
+static int delete_snapshot_locked(struct store *st, const char *name, const char *id,
+                                  struct state_meta *deleted, unsigned *versions, struct err *err)
+{
+    char *cur_key = key_current(name), *snap_key = store__key_snapshot(name, id, STORE_LAYOUT);
+    struct state_meta cur, m;
+    struct err e = {0};
+    int rc = -1;
+    if (object_meta(st, cur_key, NULL, NULL, &cur, &e) == 0) {
+        if (is_current_version(&cur, id)) {
+            err_set(err, ERR_INVALID,
+                    "version %s is the current state of %s: write or restore another version "
+                    "first (or delete the state, which keeps its history)",
+                    id, name);
+            goto out;
+        }
+    } else if (e.code != ERR_NOT_FOUND) {
+        err_set(err, e.code, "%s", e.msg);
+        goto out;
+    }
+    err_clear(&e);
+    if (object_meta(st, snap_key, NULL, id, &m, &e) != 0) {
+        if (e.code == ERR_NOT_FOUND)
+            err_set(err, ERR_NOT_FOUND, "no version %s of %s", id, name);
+        else
+            err_set(err, e.code, "%s", e.msg);
+        goto out;
+    }
+    /* The copies under the current key first: until the snapshot itself is gone, running the
+     * deletion again (after an outage) finds it and finishes. */
+    unsigned copies = 0, all = 0;
+    if (purge_current_copies(st, cur_key, m.sha256, &copies, err) != 0 ||
+        delete_all_versions(st, snap_key, &all, err) != 0)
+        goto out;
+    *versions = copies + (all > 0 ? all - 1 : 0);
+    if (deleted)
+        *deleted = m;
+    rc = 0;
+out:
+    free(snap_key);
+    free(cur_key);
+    return rc;
+}
+
+int store_delete_snapshot(struct store *st, const char *name, const char *id,
+                          struct state_meta *deleted, unsigned *versions, struct err *err)
+{
+    unsigned n = 0;
+    if (name_check(name, err) != 0)
+        return -1;
+    if (!id || !store__snapshot_id_parse(id, strlen(id), NULL, NULL, NULL))
+        return err_set(err, ERR_INVALID, "snapshot id must be SEQ-SERIAL-SHA12");
+    pthread_mutex_t *mu = stripe_of(st, name);
+    pthread_mutex_lock(mu);
+    int rc = delete_snapshot_locked(st, name, id, deleted, &n, err);
+    pthread_mutex_unlock(mu);
+    if (versions)
+        *versions = n;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ moving a state */
+
+/* Both sides of a move as found: each name's snapshots (oldest first) and current object. */
+struct move_side {
+    struct snap_list snaps;
+    struct state_meta cur;
+    bool has_cur;
+};
+
+static int move_side_read(struct store *st, const char *name, struct move_side *s, struct err *err)
+{
+    struct err e = {0};
+    memset(s, 0, sizeof(*s));
+    if (snapshots_collect(st, name, &s->snaps, err) != 0)
+        return -1;
+    char *key = key_current(name);
+    int rc = object_meta(st, key, NULL, NULL, &s->cur, &e);
+    free(key);
+    s->has_cur = rc == 0;
+    if (rc != 0 && e.code != ERR_NOT_FOUND)
+        return err_set(err, e.code, "%s", e.msg);
+    return 0;
+}
+
+static bool has_snapshot(const struct snap_list *sl, const char *id)
+{
+    for (size_t i = 0; i < sl->n; i++)
+        if (strcmp(sl->v[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* Every snapshot of a is one of b's. */
+static bool snaps_within(const struct snap_list *a, const struct snap_list *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!has_snapshot(b, a->v[i].id))
+            return false;
+    return true;
+}
+
+/* Whether to may receive from: it is empty, or holds only what an interrupted move of from
+ * left there. Copies go first and current last, and from's current is deleted before its
+ * snapshots, so an interrupted move leaves either to's snapshots within from's (and to's
+ * current, if any, from's current), or from without current and its snapshots within to's. */
+static bool move_target_ok(const struct move_side *f, const struct move_side *t)
+{
+    bool same_cur = f->has_cur && t->has_cur && strcmp(f->cur.snapshot, t->cur.snapshot) == 0 &&
+                    strcmp(f->cur.sha256, t->cur.sha256) == 0;
+    if (snaps_within(&t->snaps, &f->snaps) && (!t->has_cur || same_cur))
+        return true;
+    return !f->has_cur && t->has_cur && snaps_within(&f->snaps, &t->snaps);
+}
+
+/* dst becomes a copy of src's stored bytes and metadata (ciphertext stays ciphertext): by the
+ * storage itself when it can, else read and written again. */
+static int copy_raw(struct store *st, const char *src, const char *dst, struct err *err)
+{
+    const struct objstore_ops *ops = st->os->ops;
+    if (ops->copy && !atomic_load(&st->copy_refused)) {
+        struct err ce = {0};
+        if (ops->copy(st->os, src, dst, NULL, &ce) == 0)
+            return 0;
+        if (ce.code == ERR_UNAVAILABLE || ce.code == ERR_NOT_FOUND)
+            return err_set(err, ce.code, "%s", ce.msg);
+        log_warn("store: server-side copy refused (%s); moving objects by upload", ce.msg);
+    }
+    struct obj_info *info = xmalloc(sizeof(*info));
+    struct buf raw;
+    buf_init(&raw, read_limit(st));
+    int rc = ops->get(st->os, src, &raw, info, err);
+    if (rc == 0)
+        rc = ops->put(st->os, dst, raw.data, raw.len, info->meta[0] ? info->meta : NULL, err);
+    buf_cleanup(&raw);
+    free(info);
+    return rc;
+}
+
+/* store_move with both stripes held and both sides read. */
+static int move_locked(struct store *st, const char *from, const char *to,
+                       const struct move_side *f, const struct move_side *t, unsigned *copied,
+                       struct err *err)
+{
+    char *fkey = key_current(from), *tkey = key_current(to);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < f->snaps.n; i++) {
+        if (has_snapshot(&t->snaps, f->snaps.v[i].id))
+            continue; /* copied by an interrupted run */
+        char *dst = store__key_snapshot(to, f->snaps.v[i].id, STORE_LAYOUT);
+        if ((rc = copy_raw(st, f->snaps.v[i].key, dst, err)) == 0)
+            (*copied)++;
+        free(dst);
+    }
+    if (rc == 0 && f->has_cur && !t->has_cur && (rc = copy_raw(st, fkey, tkey, err)) == 0)
+        (*copied)++;
+    /* Everything is at to: from goes, current first, so it stops being a state at once. */
+    if (rc == 0)
+        rc = st->os->ops->del(st->os, fkey, err);
+    for (size_t i = 0; rc == 0 && i < f->snaps.n; i++)
+        rc = st->os->ops->del(st->os, f->snaps.v[i].key, err);
+    free(fkey);
+    free(tkey);
+    return rc;
+}
+
+int store_move(struct store *st, const char *from, const char *to, unsigned *copied,
+               struct err *err)
+{
+    unsigned n = 0;
+    if (name_check(from, err) != 0 || name_check(to, err) != 0)
+        return -1;
+    if (strcmp(from, to) == 0)
+        return err_set(err, ERR_INVALID, "a state cannot be moved onto itself");
+    /* Both stripes, in address order so two opposite moves cannot deadlock. */
+    pthread_mutex_t *a = stripe_of(st, from), *b = stripe_of(st, to);
+    if (a > b) {
+        pthread_mutex_t *x = a;
+        a = b;
+        b = x;
+    }
+    pthread_mutex_lock(a);
+    if (b != a)
+        pthread_mutex_lock(b);
+    struct move_side f = {0}, t = {0};
+    int rc = -1;
+    if (move_side_read(st, from, &f, err) != 0 || move_side_read(st, to, &t, err) != 0)
+        goto out;
+    if (!f.has_cur && f.snaps.n == 0)
+        err_set(err, ERR_NOT_FOUND, "no state named %s", from);
+    else if (!move_target_ok(&f, &t))
+        err_set(err, ERR_INVALID, "%s already exists: move onto a name that has no state", to);
+    else
+        rc = move_locked(st, from, to, &f, &t, &n, err);
+out:
+    if (b != a)
+        pthread_mutex_unlock(b);
+    pthread_mutex_unlock(a);
+    snap_list_free(&f.snaps);
+    snap_list_free(&t.snaps);
+    if (copied)
+        *copied = n;
     return rc;
 }
 

@@ -138,6 +138,10 @@ int keyring_open(struct keyring *kr, const void *data, size_t len, bool allow_pl
 
 /* ------------------------------------------------------------------ states and snapshots */
 
+/* The longest reason kept with a restore (bytes of UTF-8): short enough that the metadata,
+ * escaped to ASCII, still fits OBJ_META_MAX with a full writer name in most cases. */
+#define STORE_REASON_MAX 200
+
 struct state_meta {
     char snapshot[64]; /* "SEQ-SERIAL-SHA12", the snapshot this content was written as */
     uint64_t serial;
@@ -148,6 +152,12 @@ struct state_meta {
     char writer[160]; /* actor that wrote it: "token-name" or "token-name/basic-user" */
     char md5[25];     /* base64 MD5 of the plaintext (a GET's Content-MD5); "" when unknown
                          (objects written before it was recorded, rebuilt metadata) */
+    /* A version written by a restore: the snapshot it was restored from, the actor who
+     * restored it and the reason given (all "" for any other write, and when the metadata was
+     * rebuilt from the content). */
+    char restored_from[64];
+    char restored_by[160];
+    char reason[STORE_REASON_MAX + 1];
 };
 
 struct store_config {
@@ -184,6 +194,8 @@ struct store_write {
     const char *sha256; /* lowercase hex SHA-256 of the data when the caller has it, or NULL */
     const char *md5;    /* base64 MD5 of the data when the caller has it (a verified
                            Content-MD5), or NULL: computed here */
+    const char *restored_from; /* a restore: the source snapshot id, else NULL */
+    const char *reason;        /* a restore: why (at most STORE_REASON_MAX bytes), or NULL */
 };
 /* Writes a new state: snapshot first, then current (a server-side copy of the snapshot when
  * the objstore can, so the bytes are uploaded once), serialised with the other writes of name
@@ -198,6 +210,26 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
               struct err *err);
 /* Deletes the current state; snapshots are kept. 0 also when there was none. */
 int store_delete(struct store *st, const char *name, struct err *err);
+
+/* Deletes one snapshot of name for good, serialised with the writes of name: the object, and
+ * in a storage that keeps object versions every stored version and delete marker of its key
+ * and the older versions of the current object that hold the same bytes, so none survive. id is a
+ * full snapshot id (store_resolve_ref). ERR_INVALID when it is the version the current state was
+ * written as; ERR_NOT_FOUND when absent. deleted (may be NULL) gets the deleted version's metadata,
+ * *versions (may be NULL) how many stored object versions were removed besides the object itself.
+ * The snapshot's live version goes last, so a deletion that failed half-way (an outage) can simply
+ * be run again. */
+int store_delete_snapshot(struct store *st, const char *name, const char *id,
+                          struct state_meta *deleted, unsigned *versions, struct err *err);
+/* Renames state from to to with its whole history, serialised with the writes of both names in
+ * this process (other instances are the caller's to exclude: backend takes a lease on both).
+ * Crash-safe order: every snapshot copied (metadata kept), then the current object, then the
+ * old current deleted, then the old snapshots; re-running a move that was interrupted finishes
+ * it. ERR_NOT_FOUND when from has no object; ERR_INVALID when to is another state already
+ * (anything there that is not a copy of from's objects) or the names are equal. *copied (may
+ * be NULL) gets the number of objects moved. */
+int store_move(struct store *st, const char *from, const char *to, unsigned *copied,
+               struct err *err);
 
 /* Calls cb for each state whose name starts with prefix ("" for all), in name order. */
 int store_list_states(struct store *st, const char *prefix,

@@ -705,6 +705,123 @@ static void test_delete_keeps_snapshots(void)
     env_close(&v);
 }
 
+/* A restore's reason: bounded, UTF-8, no control characters; kept with the version and in the
+ * event. Refused reasons write nothing. */
+static void test_restore_reason(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-q", "one"), *s2 = state_json(2, "lin-q", "two");
+    char long_reason[STORE_REASON_MAX + 2];
+    memset(long_reason, 'r', sizeof(long_reason) - 1);
+    long_reason[sizeof(long_reason) - 1] = '\0';
+    CHECK_INT(write_state(&v, "team/q", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(write_state(&v, "team/q", s2, NULL, NULL), ERR_OK);
+    static const char *const bad[] = {"tab\there", "bell\x07", "del\x7f", "c1 \xc2\x85",
+                                      "not utf-8 \xff"};
+    struct op_request q = {.state = "team/q", .snapshot = "latest~1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        q.reason = bad[i];
+        CHECK_INT(run(ops_restore, &v, &v.writer, &q, NULL), ERR_INVALID);
+    }
+    q.reason = long_reason;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, NULL), ERR_INVALID);
+    CHECK_INT(snapshots(&v, "team/q"), 2);
+    q.reason = "roll back: the apply broke DNS";
+    struct op_result res;
+    CHECK_INT(run(ops_restore, &v, &v.writer, &q, &res), ERR_OK);
+    CHECK_STR(res.meta.reason, q.reason);
+    CHECK_STR(res.meta.restored_by, "ci/alice");
+    CHECK_STR(res.meta.restored_from, res.restored_from);
+    op_result_cleanup(&res);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "restore");
+    CHECK(strstr(ev.detail, "roll back: the apply broke DNS") != NULL);
+    free(s1);
+    free(s2);
+    env_close(&v);
+}
+
+/* Deleting a version: admin only, a reason required, never the current one; the event names
+ * the deleted bytes by their SHA-256. */
+static void test_delete_version(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-d", "leak"), *s2 = state_json(2, "lin-d", "fixed");
+    CHECK_INT(write_state(&v, "team/d", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(write_state(&v, "team/d", s2, NULL, NULL), ERR_OK);
+    struct op_request q = {.state = "team/d", .snapshot = "serial:1", .reason = "leaked"};
+    CHECK_INT(run(ops_delete_version, &v, &v.writer, &q, NULL), ERR_FORBIDDEN);
+    q.reason = NULL;
+    CHECK_INT(run(ops_delete_version, &v, &v.admin, &q, NULL), ERR_INVALID);
+    q.reason = "leaked";
+    q.snapshot = "latest";
+    CHECK_INT(run(ops_delete_version, &v, &v.admin, &q, NULL), ERR_INVALID);
+    CHECK_INT(snapshots(&v, "team/d"), 2);
+    q.snapshot = "serial:1";
+    struct op_result res;
+    char sha[65];
+    sha256_hex(s1, strlen(s1), sha);
+    CHECK_INT(run(ops_delete_version, &v, &v.admin, &q, &res), ERR_OK);
+    CHECK_STR(res.meta.sha256, sha);
+    op_result_cleanup(&res);
+    CHECK_INT(snapshots(&v, "team/d"), 1);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "snapshot-delete");
+    CHECK_STR(ev.sha256, sha);
+    CHECK(strstr(ev.detail, ": leaked") != NULL);
+    CHECK_INT(run(ops_delete_version, &v, &v.admin, &q, NULL), ERR_NOT_FOUND);
+    free(s1);
+    free(s2);
+    env_close(&v);
+}
+
+/* A move is refused while a client holds either lock and leaves no lease of its own behind;
+ * then the state and its history are under the new name, and both names have an event. */
+static void test_move(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s1 = state_json(1, "lin-m", "one");
+    CHECK_INT(write_state(&v, "team/m", s1, NULL, NULL), ERR_OK);
+    struct op_request q = {.state = "team/m", .to = "team/n"};
+    CHECK_INT(run(ops_move, &v, &v.writer, &q, NULL), ERR_FORBIDDEN);
+    struct op_result res;
+    CHECK_INT(lock_state(&v, "team/n", "held-n", NULL), ERR_OK);
+    CHECK_INT(run(ops_move, &v, &v.admin, &q, &res), ERR_LOCKED);
+    CHECK_STR(res.lock.holder.id, "held-n");
+    op_result_cleanup(&res);
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    CHECK_INT(v.o.locks->ops->get(v.o.locks, "team/m", &lr, &e), -1); /* the move's lease went */
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    err_clear(&e);
+    lock_result_cleanup(&lr);
+    lock_result_init(&lr);
+    CHECK_INT(v.o.locks->ops->release(v.o.locks, "team/n", "held-n", &lr, &e), 0);
+    lock_result_cleanup(&lr);
+    CHECK_INT(run(ops_move, &v, &v.admin, &q, &res), ERR_OK);
+    CHECK_INT(res.count, 2);
+    op_result_cleanup(&res);
+    CHECK_INT(snapshots(&v, "team/n"), 1);
+    CHECK_INT(current_serial(&v, "team/n"), 1);
+    struct state_meta m;
+    CHECK_INT(store_head(v.o.store, "team/m", &m, &e), -1);
+    struct audit_event ev;
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK_STR(ev.action, "state-move");
+    CHECK_STR(ev.state, "team/m");
+    CHECK(event_from_end(&v, 1, &ev));
+    CHECK_STR(ev.state, "team/n");
+    CHECK(strstr(ev.detail, "from team/m") != NULL);
+    free(s1);
+    env_close(&v);
+}
+
 int main(void)
 {
     RUN(test_write_read_and_identical_rewrite);
@@ -721,5 +838,8 @@ int main(void)
     RUN(test_roles_and_patterns);
     RUN(test_bad_bodies_change_nothing);
     RUN(test_delete_keeps_snapshots);
+    RUN(test_restore_reason);
+    RUN(test_delete_version);
+    RUN(test_move);
     return t_report();
 }

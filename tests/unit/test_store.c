@@ -1819,6 +1819,326 @@ static void test_store_encrypted(void)
     free(fb);
 }
 
+/* ------------------------------------------------------------------ history */
+
+/* Four versions of "h/s" with serials 1, 2, 2, 3 (oldest first in ids). */
+static struct store *history_store(char ids[4][64])
+{
+    static const uint64_t serials[4] = {1, 2, 2, 3};
+    struct store *st = open_store(t_tempdir(), 0, NULL);
+    for (int i = 0; i < 4; i++) {
+        char word[16];
+        struct state_meta m;
+        snprintf(word, sizeof(word), "v%d", i);
+        char *b = state_body(serials[i], "lin-1", word);
+        CHECK_INT(put_state(st, "h/s", b, serials[i], NULL, &m), 0);
+        snprintf(ids[i], 64, "%s", m.snapshot);
+        free(b);
+    }
+    return st;
+}
+
+/* Resolves ref; returns 0 and the id, or -1 and the error's code in *code. */
+static int resolve(struct store *st, const char *ref, char id[64], enum err_code *code, char *msg,
+                   size_t cap)
+{
+    struct err e = {0};
+    id[0] = '\0';
+    int rc = store_resolve_ref(st, "h/s", ref, id, &e);
+    *code = e.code;
+    if (msg)
+        snprintf(msg, cap, "%s", e.msg);
+    return rc;
+}
+
+static void test_store_resolve_ref(void)
+{
+    char ids[4][64], id[64], ref[80], msg[240];
+    enum err_code code;
+    struct store *st = history_store(ids);
+    /* latest and latest~N, also past the end */
+    CHECK_INT(resolve(st, "latest", id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[3]);
+    CHECK_INT(resolve(st, "latest~0", id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[3]);
+    CHECK_INT(resolve(st, "latest~3", id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[0]);
+    CHECK_INT(resolve(st, "latest~4", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_NOT_FOUND);
+    CHECK_INT(resolve(st, "latest~x", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_INVALID);
+    CHECK_INT(resolve(st, "latest~-1", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_INVALID);
+    /* serial:N is the newest version with that serial */
+    CHECK_INT(resolve(st, "serial:2", id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[2]);
+    CHECK_INT(resolve(st, "serial:1", id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[0]);
+    CHECK_INT(resolve(st, "serial:9", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_NOT_FOUND);
+    CHECK_INT(resolve(st, "serial:", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_INVALID);
+    /* the full ID, with or without .tfstate */
+    CHECK_INT(resolve(st, ids[1], id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[1]);
+    snprintf(ref, sizeof(ref), "%s.tfstate", ids[1]);
+    CHECK_INT(resolve(st, ref, id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[1]);
+    /* a unique prefix: the whole SEQ is unique (the versions' SEQs differ) */
+    snprintf(ref, sizeof(ref), "%.17s", ids[2]);
+    CHECK_INT(resolve(st, ref, id, &code, NULL, 0), 0);
+    CHECK_STR(id, ids[2]);
+    /* an ambiguous prefix (the SEQs share their first digits): 400 naming the candidates */
+    snprintf(ref, sizeof(ref), "%.6s", ids[0]);
+    CHECK_INT(resolve(st, ref, id, &code, msg, sizeof(msg)), -1);
+    CHECK_INT(code, ERR_INVALID);
+    CHECK(strstr(msg, "ambiguous") != NULL);
+    CHECK(strstr(msg, ids[0]) != NULL);
+    CHECK(strstr(msg, ids[3]) != NULL);
+    /* too short, unknown, foreign characters */
+    CHECK_INT(resolve(st, "17961", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_INVALID);
+    CHECK_INT(resolve(st, "0000000000000000-1-aaaaaaaaaaaa", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_NOT_FOUND);
+    CHECK_INT(resolve(st, "", id, &code, NULL, 0), -1);
+    CHECK_INT(code, ERR_INVALID);
+    store_free(st);
+}
+
+/* A full ID is never a proper prefix of another valid ID (SHA12 is fixed-width), so the rule
+ * "the full ID wins" is checked where it matters: two IDs sharing everything but their last
+ * hex digit. Their common 30-character prefix is ambiguous; each full ID resolves to itself. */
+static void test_store_resolve_full_id_among_prefix_matches(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char *b = state_body(1, "lin-1", "x");
+    const char *a_id = "1796000000000000-1-aaaaaaaaaaa0", *b_id = "1796000000000000-1-aaaaaaaaaaa1";
+    struct objstore *os = store_objstore(st);
+    struct err e = {0};
+    char key[256], id[64];
+    snprintf(key, sizeof(key), "states/h/s/@snapshots/%s.tfstate", a_id);
+    CHECK_INT(os->ops->put(os, key, b, strlen(b), NULL, &e), 0);
+    snprintf(key, sizeof(key), "states/h/s/@snapshots/%s.tfstate", b_id);
+    CHECK_INT(os->ops->put(os, key, b, strlen(b), NULL, &e), 0);
+    CHECK_INT(store_resolve_ref(st, "h/s", a_id, id, &e), 0);
+    CHECK_STR(id, a_id);
+    CHECK_INT(store_resolve_ref(st, "h/s", b_id, id, &e), 0);
+    CHECK_STR(id, b_id);
+    CHECK_INT(store_resolve_ref(st, "h/s", "1796000000000000-1-aaaaaaaaaaa", id, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    CHECK(strstr(e.msg, a_id) != NULL && strstr(e.msg, b_id) != NULL);
+    free(b);
+    store_free(st);
+}
+
+/* A restore's marker (source, actor, reason) is kept in the version's metadata, also a long
+ * non-ASCII reason that the ASCII escaping makes six times longer. */
+static void test_store_restore_marker(void)
+{
+    struct store *st = open_store(t_tempdir(), 0, NULL);
+    char *b1 = state_body(1, "lin-1", "a"), *b2 = state_body(2, "lin-1", "b");
+    struct state_meta m1, m2;
+    struct snaps s;
+    struct err e = {0};
+    char reason[STORE_REASON_MAX + 1] = "";
+    for (int i = 0; i < STORE_REASON_MAX / 2; i++)
+        strcat(reason, "\xc3\xa9"); /* é */
+    CHECK_INT(put_state(st, "r/s", b1, 1, NULL, &m1), 0);
+    struct store_write w = {.serial = 2,
+                            .lineage = "lin-1",
+                            .writer = "alice",
+                            .restored_from = m1.snapshot,
+                            .reason = reason};
+    CHECK_INT(store_put(st, "r/s", b2, strlen(b2), &w, &m2, NULL, &e), 0);
+    CHECK_INT(count_snapshots(st, "r/s", &s), 2);
+    CHECK_STR(s.m[0].restored_from, m1.snapshot);
+    CHECK_STR(s.m[0].restored_by, "alice");
+    CHECK_STR(s.m[0].reason, reason);
+    CHECK_STR(s.m[1].restored_from, "");
+    CHECK_STR(s.m[1].reason, "");
+    struct state_meta cur;
+    CHECK_INT(store_head(st, "r/s", &cur, &e), 0);
+    CHECK_STR(cur.restored_from, m1.snapshot);
+    free(b1);
+    free(b2);
+    store_free(st);
+}
+
+static bool file_exists(const char *root, const char *name, const char *id)
+{
+    char *p = xasprintf("%s/states/%s/@snapshots/%s.tfstate", root, name, id);
+    bool there = access(p, F_OK) == 0;
+    free(p);
+    return there;
+}
+
+static void test_store_delete_snapshot(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char ids[3][64];
+    struct state_meta m, gone;
+    struct snaps s;
+    struct err e = {0};
+    unsigned nv = 99;
+    for (int i = 0; i < 3; i++) {
+        char *b = state_body((uint64_t)i + 1, "lin-1", i == 1 ? "secret" : "plain");
+        CHECK_INT(put_state(st, "d/s", b, (uint64_t)i + 1, NULL, &m), 0);
+        snprintf(ids[i], 64, "%s", m.snapshot);
+        free(b);
+    }
+    /* never the current version */
+    CHECK_INT(store_delete_snapshot(st, "d/s", ids[2], &gone, &nv, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    CHECK(strstr(e.msg, "current") != NULL);
+    CHECK(file_exists(root, "d/s", ids[2]));
+    err_clear(&e);
+    /* an older one: its file is gone, the others stay */
+    char *secret = state_body(2, "lin-1", "secret");
+    char sha[65];
+    sha256_hex(secret, strlen(secret), sha);
+    CHECK_INT(store_delete_snapshot(st, "d/s", ids[1], &gone, &nv, &e), 0);
+    CHECK_STR(gone.sha256, sha);
+    CHECK_INT(gone.serial, 2);
+    CHECK_INT(nv, 0); /* the directory keeps no object versions */
+    CHECK(!file_exists(root, "d/s", ids[1]));
+    CHECK(file_exists(root, "d/s", ids[0]));
+    CHECK_INT(count_snapshots(st, "d/s", &s), 2);
+    /* again: not found; a malformed id: invalid */
+    CHECK_INT(store_delete_snapshot(st, "d/s", ids[1], NULL, NULL, &e), -1);
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    err_clear(&e);
+    CHECK_INT(store_delete_snapshot(st, "d/s", "latest", NULL, NULL, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    /* once the state is deleted, its newest version may go too */
+    CHECK_INT(store_delete(st, "d/s", &e), 0);
+    CHECK_INT(store_delete_snapshot(st, "d/s", ids[2], NULL, NULL, &e), 0);
+    free(secret);
+    store_free(st);
+}
+
+/* Object versions a versioned storage would keep, for the fake below: two of the key and a
+ * delete marker, and one of a longer key that shares the prefix (which must survive). */
+static char fv_deleted[8][160];
+static int fv_ndeleted;
+
+static int fv_list_versions(struct objstore *os, const char *prefix,
+                            int (*cb)(void *ctx, const struct obj_version *v), void *ctx,
+                            struct err *err)
+{
+    static const char *const vids[] = {"v-new", "v-old", "marker"};
+    struct obj_version v;
+    for (int i = 0; i < 3; i++) {
+        memset(&v, 0, sizeof(v));
+        snprintf(v.key, sizeof(v.key), "%s", prefix);
+        snprintf(v.version_id, sizeof(v.version_id), "%s", vids[i]);
+        v.is_delete_marker = i == 2;
+        cb(ctx, &v);
+    }
+    snprintf(v.key, sizeof(v.key), "%s.bak", prefix);
+    snprintf(v.version_id, sizeof(v.version_id), "other");
+    return cb(ctx, &v);
+}
+
+static int fv_del_version(struct objstore *os, const char *key, const char *version_id,
+                          struct err *err)
+{
+    if (fv_ndeleted < 8)
+        snprintf(fv_deleted[fv_ndeleted++], sizeof(fv_deleted[0]), "%s", version_id);
+    return 0;
+}
+
+static int fv_get_version(struct objstore *os, const char *key, const char *version_id,
+                          struct buf *out, struct err *err)
+{
+    return err_set(err, ERR_NOT_FOUND, "none");
+}
+
+/* In a storage that keeps object versions, deleting a version removes every stored version
+ * and delete marker of its key, and nothing of another key. */
+static void test_store_delete_snapshot_purges_versions(void)
+{
+    struct fx x;
+    struct state_meta m1, m2;
+    struct err e = {0};
+    unsigned nv = 0;
+    fx_open(&x, true);
+    x.f->ops.list_versions = fv_list_versions;
+    x.f->ops.get_version = fv_get_version;
+    x.f->ops.del_version = fv_del_version;
+    fv_ndeleted = 0;
+    CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
+    CHECK_INT(fx_put(&x, 2, &m2, NULL), 0);
+    CHECK_INT(store_delete_snapshot(x.st, "s", m1.snapshot, NULL, &nv, &e), 0);
+    /* oldest first, the live version last; three versions are the object and two more */
+    CHECK_INT(nv, 2);
+    CHECK_INT(fv_ndeleted, 3);
+    CHECK_STR(fv_deleted[0], "marker");
+    CHECK_STR(fv_deleted[1], "v-old");
+    CHECK_STR(fv_deleted[2], "v-new");
+    CHECK(!file_exists(x.f->root, "s", m1.snapshot));
+    fx_close(&x);
+}
+
+static void test_store_move(void)
+{
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    struct state_meta m1, m2, cur;
+    struct snaps s;
+    struct err e = {0};
+    unsigned n = 0;
+    char *b1 = state_body(1, "lin-1", "a"), *b2 = state_body(2, "lin-1", "b");
+    CHECK_INT(put_state(st, "old/s", b1, 1, NULL, &m1), 0);
+    CHECK_INT(put_state(st, "old/s", b2, 2, NULL, &m2), 0);
+    CHECK_INT(put_state(st, "taken", b1, 1, NULL, NULL), 0);
+    /* onto an existing state, onto itself, from nothing: refused, nothing changes */
+    CHECK_INT(store_move(st, "old/s", "taken", &n, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    CHECK_INT(store_move(st, "old/s", "old/s", &n, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    err_clear(&e);
+    CHECK_INT(store_move(st, "nothing", "new/s", &n, &e), -1);
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    err_clear(&e);
+    CHECK_INT(count_snapshots(st, "old/s", &s), 2);
+    /* an interrupted move left one snapshot copied: running it again finishes it */
+    struct objstore *os = store_objstore(st);
+    struct buf raw;
+    struct obj_info info;
+    buf_init(&raw, 0);
+    char *src = xasprintf("states/old/s/@snapshots/%s.tfstate", m1.snapshot);
+    char *dst = xasprintf("states/new/s/@snapshots/%s.tfstate", m1.snapshot);
+    CHECK_INT(os->ops->get(os, src, &raw, &info, &e), 0);
+    CHECK_INT(os->ops->put(os, dst, raw.data, raw.len, info.meta, &e), 0);
+    CHECK_INT(store_move(st, "old/s", "new/s", &n, &e), 0);
+    CHECK_INT(n, 2); /* the other snapshot and current */
+    CHECK_INT(count_snapshots(st, "new/s", &s), 2);
+    CHECK_STR(s.m[0].snapshot, m2.snapshot);
+    CHECK_STR(s.m[0].writer, "ci/deploy");
+    CHECK_INT(store_head(st, "new/s", &cur, &e), 0);
+    CHECK_STR(cur.snapshot, m2.snapshot);
+    read_current(st, "new/s", b2);
+    CHECK_INT(store_head(st, "old/s", &cur, &e), -1);
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    err_clear(&e);
+    CHECK_INT(count_snapshots(st, "old/s", &s), 0);
+    /* and a move that had already deleted old's current finishes its snapshots */
+    CHECK_INT(os->ops->put(os, src, raw.data, raw.len, info.meta, &e), 0);
+    CHECK_INT(store_move(st, "old/s", "new/s", &n, &e), 0);
+    CHECK_INT(count_snapshots(st, "old/s", &s), 0);
+    CHECK_INT(count_snapshots(st, "new/s", &s), 2);
+    buf_cleanup(&raw);
+    free(src);
+    free(dst);
+    free(b1);
+    free(b2);
+    store_free(st);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, LOG_TEXT);
@@ -1849,5 +2169,11 @@ int main(void)
     RUN(test_layout_marker);
     RUN(test_layout_migration_interrupted);
     RUN(test_store_encrypted);
+    RUN(test_store_resolve_ref);
+    RUN(test_store_resolve_full_id_among_prefix_matches);
+    RUN(test_store_restore_marker);
+    RUN(test_store_delete_snapshot);
+    RUN(test_store_delete_snapshot_purges_versions);
+    RUN(test_store_move);
     return t_report();
 }
