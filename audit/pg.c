@@ -335,7 +335,7 @@ static int pg_export(struct auditlog *al, const struct audit_filter *f, enum aud
                              "audit event %s fails its hash check; run audit verify",
                              PQgetvalue(b, row, 0));
             } else {
-                rc = audit_event_csv(&ev, seq, hash, &chunk, err);
+                rc = audit_event_csv(&ev, seq, prev, hash, &chunk, err);
             }
         }
         if (rc == 0 && chunk.len >= 64 * 1024) {

@@ -121,6 +121,8 @@ struct op_request {
     const char *content_md5; /* write: the Content-MD5 header, or NULL */
     const char *snapshot;    /* restore: the snapshot id */
     bool force;              /* restore: write even while the state is locked */
+    const char *source;      /* import: where the version comes from (an S3 key and version
+                                id, a file), for the audit event; may be NULL */
 };
 
 /* What an operation did. err.code is ERR_OK when it succeeded, else the refusal or failure;
@@ -136,6 +138,7 @@ struct op_result {
     bool forced;             /* unlock: a force-unlock (no ID, or OpenTofu's ID-only body) */
     bool lock_left;          /* restore with force: a lease was held and is left (lock.holder) */
     char restored_from[64];  /* restore: the snapshot restored */
+    char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -162,6 +165,12 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
  * both the current one and the snapshot's; refused while locked unless q->force. */
 int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                 struct op_result *res);
+/* Import (admin): a version brought from elsewhere (statectl import), checked and written as a
+ * write with no lock ID (refused while any lease is live), unless one of the state's versions
+ * has the same SHA-256: then nothing is written and res->duplicate_of names it, so an import
+ * run twice imports nothing twice. Audited as "import" with q->source. */
+int ops_import(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res);
 /* LOCK: takes the lease for the lock info's ID (the same ID again renews it; an expired lease
  * is taken over and gets a "lock-expired" event of its own). */
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,

@@ -65,6 +65,21 @@ enum ctl_opt {
     OPT_EXPIRES,
     OPT_DEEP,
     OPT_TIMEOUT,
+    OPT_FILE,       /* audit verify --file: an export, checked with no server */
+    OPT_STORAGE,    /* offline export: s3://BUCKET[/PREFIX] or dir:PATH */
+    OPT_DATA_DIR,   /* offline export: a data dir */
+    OPT_S3_ENDPOINT,
+    OPT_S3_REGION,
+    OPT_S3_CREDENTIALS_FILE,
+    OPT_S3_VIRTUAL_HOST,
+    OPT_ENCRYPTION_KEY_FILE, /* repeatable: every one is in keyfiles[] */
+    OPT_TO,
+    OPT_ALL_VERSIONS,
+    OPT_FROM,     /* import: s3://BUCKET[/PREFIX] */
+    OPT_FROM_DIR, /* import: a tree of state files */
+    OPT_KEY_PATTERN,
+    OPT_VERSIONS,
+    OPT_DRY_RUN,
     OPT__COUNT
 };
 
@@ -76,6 +91,8 @@ struct ctl_cmdline {
     int npos;
     const char *opt[OPT__COUNT]; /* value, or "1" for flags; NULL when not given */
     bool json;                   /* --output json */
+    const char *keyfiles[8];     /* every --encryption-key-file, in order */
+    int nkeyfiles;
 };
 
 /* Parses argv (options may come before or after the command words; "--" ends options).
@@ -188,6 +205,23 @@ int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_revoke(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_backend_config(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_health(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+
+int ctl_cmd_offline_export(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_import(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+
+/* ------------------------------------------------------------------ import key patterns */
+
+/* The default --key-pattern: Terragrunt's layout, one key per unit path. */
+#define CTL_KEY_PATTERN_DEFAULT "{name}/terraform.tfstate"
+/* 0 when pattern holds {name} exactly once; else ERR_INVALID with the reason. */
+int ctl_key_pattern_check(const char *pattern, struct err *err);
+/* The state name an object key (or a file's path under --from-dir) maps to: the part of key
+ * that {name} stands for. A key under "env:/WORKSPACE/" (where terraform's backend "s3" keeps
+ * the states of workspaces other than default) maps to NAME.WORKSPACE. Returns 0 with name
+ * set; 1 when the key does not fit the pattern (not a state: ignored); -1 when it fits but
+ * gives no valid state name (name holds what it gave, err says why). */
+int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap,
+                    struct err *err);
 
 /* Runs the parsed command (main.c's body, reachable from tests). */
 int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ctl_cmdline *cl);
