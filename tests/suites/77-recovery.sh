@@ -6,7 +6,8 @@
 # stopped): from a data dir encrypted with a key file and from an RGW bucket encrypted with
 # STATED_ENCRYPTION_KEY, every current state and version written as files byte-equal to what
 # terraform wrote (fetched with GET before the stop), the storage unchanged, and terraform
-# planning with no changes on the exported state through a local backend (the runbook).
+# planning with no changes on the exported state through a local backend, then an apply made
+# "during the outage" pushed back into the restarted stated (the runbook).
 # Import: from a tree of terraform-written state files and from an RGW bucket written by
 # terraform's own backend "s3" with versioning (awscli when terraform cannot use RGW), names
 # that fit no state name listed and skipped, --dry-run changing nothing, a second run
@@ -196,17 +197,33 @@ check_export() { # OUT TAG
   expect_eq "$t files are mode 0600" "$(find "$out" -type f ! -perm 0600 | wc -l)" 0
 }
 
-# The runbook: terraform plans on the exported file through a local backend, with no changes.
-runbook_plan() { # STATEFILE TAG
-  [ "$HAVE_TF" = 1 ] || { skip "$2 runbook plan" "no terraform"; return; }
-  local d
-  d=$(tf_dir_backend local)
-  cp "$1" "$d/terraform.tfstate"
-  if tf "$d" init -input=false && tf "$d" plan -input=false -detailed-exitcode -var v=two; then
-    pass "$2 runbook: terraform plans no changes on the exported state"
+# The runbook (docs/disaster-recovery.md): terraform plans with no changes on the exported file
+# through a local backend given in an override file; with PUSH, an apply made during the
+# outage then goes back into the restarted stated with `terraform state push`.
+runbook() { # STATEFILE TAG [PUSH]
+  [ "$HAVE_TF" = 1 ] || { skip "$2 runbook" "no terraform"; return; }
+  local d t=$2 flags
+  d=$(e2e_dir runbook)
+  cp "$1" "$d/outage.tfstate"
+  printf 'terraform {\n  backend "local" {\n    path = "outage.tfstate"\n  }\n}\n' >"$d/backend_override.tf"
+  if tf "$d" init -input=false -reconfigure && tf "$d" plan -input=false -detailed-exitcode -var v=two; then
+    pass "$t runbook: terraform plans no changes on the exported state"
   else
-    fail "$2 runbook: terraform plans no changes on the exported state" "$(tf_tail)"
+    fail "$t runbook: terraform plans no changes on the exported state" "$(tf_tail)"
+    return
   fi
+  [ -n "${3:-}" ] || return 0
+  tf "$d" apply -input=false -auto-approve -var v=three || { fail "$t runbook: apply during the outage" "$(tf_tail)"; return; }
+  stated_restart || { fail "$t runbook: stated back" "no start"; return; }
+  rm "$d/backend_override.tf"
+  mapfile -t flags < <(backend_flags dr/app state)
+  if tf "$d" init -input=false -reconfigure "${flags[@]}" && tf "$d" state push outage.tfstate &&
+    tf "$d" plan -input=false -detailed-exitcode -var v=three; then
+    pass "$t runbook: state push into stated, then no changes"
+  else
+    fail "$t runbook: state push into stated, then no changes" "$(tf_tail)"
+  fi
+  stated_stop
 }
 
 export_from_dir() {
@@ -232,7 +249,7 @@ export_from_dir() {
   ctl offline export --data-dir "$W/nonexistent" --to "$W/exp2"
   expect_rc "$t a missing data dir is an error, not created" 1
   [ -e "$W/nonexistent" ] && fail "$t missing data dir not created" "it was" || pass "$t missing data dir not created"
-  runbook_plan "$W/exp/dr/app.tfstate" "$t"
+  runbook "$W/exp/dr/app.tfstate" "$t" push
 }
 
 export_from_s3() {
@@ -257,7 +274,7 @@ export_from_s3() {
   expect_rc "$t offline export (STATED_ENCRYPTION_KEY) --all-versions" 0
   check_export "$W/s3-out" "$t"
   expect_eq "$t the bucket is unchanged" "$(awss3 s3api list-object-versions --bucket "$S3_BUCKET" --prefix "$prefix/" --output json | jq -c '[(.Versions // [])[] | [.Key, .VersionId]] | sort')" "$before"
-  runbook_plan "$W/s3-out/dr/app.tfstate" "$t"
+  runbook "$W/s3-out/dr/app.tfstate" "$t"
 }
 
 # ------------------------------------------------------------------ import
