@@ -121,8 +121,8 @@ int audit_event_csv_parse(const char *row, size_t len, struct audit_event *ev, u
  * is no event is a break too. Fills res (first_broken 0: intact; line: where it broke);
  * returns -1 only when f cannot be read or its format is unknown. An intact file proves
  * events 1..last_seq only: a removed tail leaves a valid shorter chain. */
-int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect,
-                      struct audit_verify_result *res, struct err *err);
+int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit_verify_result *res,
+                      struct err *err);
 
 /* Embedded: DIR/audit.jsonl, O_APPEND, one write(2) per event, fdatasync before returning. */
 struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err);

@@ -427,8 +427,7 @@ static int csv_split(const char *rec, size_t len, struct buf *dst, size_t off[],
             }
             i++;
             if (i < len && rec[i] != ',')
-                return err_set(err, ERR_INVALID, "CSV field %zu: text after its closing quote",
-                               *n);
+                return err_set(err, ERR_INVALID, "CSV field %zu: text after its closing quote", *n);
         } else {
             size_t start = i;
             while (i < len && rec[i] != ',')
@@ -482,9 +481,10 @@ static int csv_fields(const char *const c[CSV_COLS], struct audit_event *ev, uin
         const char *name;
         size_t off, size;
     } text[] = {
-#define TEXT_COL(i, f) {i, #f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)}
-        TEXT_COL(2, request_id), TEXT_COL(3, actor),   TEXT_COL(4, username),
-        TEXT_COL(5, remote),     TEXT_COL(6, action),  TEXT_COL(7, state),
+#define TEXT_COL(i, f)                                                                             \
+    {i, #f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)}
+        TEXT_COL(2, request_id), TEXT_COL(3, actor),    TEXT_COL(4, username),
+        TEXT_COL(5, remote),     TEXT_COL(6, action),   TEXT_COL(7, state),
         TEXT_COL(8, lock_id),    TEXT_COL(10, lineage), TEXT_COL(14, detail),
 #undef TEXT_COL
     };

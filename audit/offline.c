@@ -100,8 +100,8 @@ static void broken(struct audit_verify_result *res, uint64_t seq, uint64_t line,
     snprintf(res->reason, sizeof(res->reason), "%s", why);
 }
 
-int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect,
-                      struct audit_verify_result *res, struct err *err)
+int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit_verify_result *res,
+                      struct err *err)
 {
     struct buf rec;
     struct audit__chain chain;
@@ -121,14 +121,16 @@ int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect,
     else if (*fmt == AUDIT_CSV && (check_csv_header(&rec, err) != 0 ||
                                    (more = next_record(f, true, &rec, &lines, &line, err)) < 0))
         rc = -1;
-    for (; rc == 0 && more > 0; more = next_record(f, *fmt == AUDIT_CSV, &rec, &lines, &line, err)) {
+    for (; rc == 0 && more > 0;
+         more = next_record(f, *fmt == AUDIT_CSV, &rec, &lines, &line, err)) {
         uint64_t seq;
-        char prev[65], hash[65], why[200];
+        char prev[65], hash[65];
         struct err pe = {0};
         if (rec.len == 0) /* a blank line is no event, and no evidence of tampering */
             continue;
         res->events++;
         if (read_event(&rec, *fmt, ev, &seq, prev, hash, &pe) != 0) {
+            char why[200];
             snprintf(why, sizeof(why), "event %llu unreadable or altered: %.150s",
                      (unsigned long long)chain.want, pe.msg);
             broken(res, chain.want, line, why);

@@ -56,7 +56,8 @@ int s3_credentials_find(const char *file, char **access, char **secret, struct e
         return read_credentials(file, access, secret, err);
     bool scw = getenv("SCW_ACCESS_KEY") != NULL;
     *access = env_dup(scw ? "SCW_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-    *secret = env_dup(getenv("SCW_SECRET_KEY") != NULL ? "SCW_SECRET_KEY" : "AWS_SECRET_ACCESS_KEY");
+    *secret =
+        env_dup(getenv("SCW_SECRET_KEY") != NULL ? "SCW_SECRET_KEY" : "AWS_SECRET_ACCESS_KEY");
     if (*access != NULL && *secret != NULL)
         return 0;
     free(*access);

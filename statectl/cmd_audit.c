@@ -102,10 +102,10 @@ static int verify_file(const char *path, const char *format, bool json)
     }
     const char *fname = fmt == AUDIT_CSV ? "csv" : "jsonl";
     if (json) {
-        json_t *o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:s}", "ok", vr.first_broken == 0,
-                              "format", fname, "events", (json_int_t)vr.events, "first_broken",
-                              (json_int_t)vr.first_broken, "line", (json_int_t)vr.line,
-                              "last_seq", (json_int_t)vr.last_seq, "reason", vr.reason);
+        json_t *o = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:s}", "ok", vr.first_broken == 0, "format",
+                              fname, "events", (json_int_t)vr.events, "first_broken",
+                              (json_int_t)vr.first_broken, "line", (json_int_t)vr.line, "last_seq",
+                              (json_int_t)vr.last_seq, "reason", vr.reason);
         ctl_print_json(o);
         json_decref(o);
     } else if (vr.first_broken == 0) {
@@ -115,8 +115,8 @@ static int verify_file(const char *path, const char *format, bool json)
     }
     if (vr.first_broken == 0)
         return CTL_EXIT_OK;
-    fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n",
-            path, (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
+    fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n", path,
+            (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
     return CTL_EXIT_BROKEN;
 }
 

@@ -190,8 +190,7 @@ static json_t *known_versions(struct run *r, const char *name)
 }
 
 /* The version's bytes from the source. */
-static int read_item(const struct run *r, const struct item *it, struct buf *out,
-                     struct err *err)
+static int read_item(const struct run *r, const struct item *it, struct buf *out, struct err *err)
 {
     if (r->os == NULL) {
         char *path = xasprintf("%s/%s", r->from, it->key);
@@ -315,7 +314,8 @@ static int make_plan(const struct ctl_cmdline *cl, struct run *r, struct plan *p
     if (storage_url_parse(cl->opt[OPT_FROM], &kind, &bucket, &prefix, err) != 0)
         return -1;
     if (strcmp(kind, "s3") != 0) {
-        rc = err_set(err, ERR_INVALID, "--from takes s3://BUCKET[/PREFIX] (a directory: --from-dir)");
+        rc = err_set(err, ERR_INVALID,
+                     "--from takes s3://BUCKET[/PREFIX] (a directory: --from-dir)");
     } else {
         *from = prefix != NULL && prefix[0] != '\0' ? xasprintf("s3://%s/%s", bucket, prefix)
                                                     : xasprintf("s3://%s", bucket);

@@ -8,7 +8,7 @@
 #include "common/util.h"
 #include "statectl/statectl.h"
 
-#define NAME_SLOT "{name}"
+#define NAME_SLOT        "{name}"
 /* Where terraform's backend "s3" keeps the workspaces other than default (its
  * workspace_key_prefix default): env:/WORKSPACE/KEY. */
 #define WORKSPACE_PREFIX "env:/"
@@ -40,8 +40,7 @@ static int match(const char *pattern, const char *key, char *name, size_t cap)
     return 0;
 }
 
-int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap,
-                    struct err *err)
+int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap, struct err *err)
 {
     char ws[STATE_NAME_MAX] = "";
     name[0] = '\0';

@@ -65,9 +65,9 @@ enum ctl_opt {
     OPT_EXPIRES,
     OPT_DEEP,
     OPT_TIMEOUT,
-    OPT_FILE,       /* audit verify --file: an export, checked with no server */
-    OPT_STORAGE,    /* offline export: s3://BUCKET[/PREFIX] or dir:PATH */
-    OPT_DATA_DIR,   /* offline export: a data dir */
+    OPT_FILE,     /* audit verify --file: an export, checked with no server */
+    OPT_STORAGE,  /* offline export: s3://BUCKET[/PREFIX] or dir:PATH */
+    OPT_DATA_DIR, /* offline export: a data dir */
     OPT_S3_ENDPOINT,
     OPT_S3_REGION,
     OPT_S3_CREDENTIALS_FILE,
@@ -220,8 +220,7 @@ int ctl_key_pattern_check(const char *pattern, struct err *err);
  * the states of workspaces other than default) maps to NAME.WORKSPACE. Returns 0 with name
  * set; 1 when the key does not fit the pattern (not a state: ignored); -1 when it fits but
  * gives no valid state name (name holds what it gave, err says why). */
-int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap,
-                    struct err *err);
+int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap, struct err *err);
 
 /* Runs the parsed command (main.c's body, reachable from tests). */
 int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ctl_cmdline *cl);

@@ -31,17 +31,17 @@ struct objstore *ctl_open_s3(const struct ctl_cmdline *cl, const char *bucket, c
     char *access = NULL, *secret = NULL;
     char *endpoint = ep != NULL ? xstrdup(ep) : xasprintf("https://s3.%s.scw.cloud", region);
     struct objstore *os = NULL;
-    if (s3_credentials_find(opt_or_env(cl, OPT_S3_CREDENTIALS_FILE, "STATED_S3_CREDENTIALS_FILE",
-                                       NULL),
-                            &access, &secret, err) == 0) {
+    if (s3_credentials_find(
+            opt_or_env(cl, OPT_S3_CREDENTIALS_FILE, "STATED_S3_CREDENTIALS_FILE", NULL), &access,
+            &secret, err) == 0) {
         struct s3_config sc = {.endpoint = endpoint,
                                .region = region,
                                .bucket = bucket,
                                .prefix = prefix != NULL ? prefix : "",
                                .access_key = access,
                                .secret_key = secret,
-                               .virtual_host = strcmp(vhost, "1") == 0 ||
-                                               strcmp(vhost, "true") == 0,
+                               .virtual_host =
+                                   strcmp(vhost, "1") == 0 || strcmp(vhost, "true") == 0,
                                .connect_timeout_ms = 5000,
                                .timeout_ms = 120000,
                                .max_retries = 3,

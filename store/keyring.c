@@ -141,8 +141,7 @@ struct keyring *keyring_load_many(const char *const *paths, size_t n, struct err
     struct keyring *kr = NULL;
     buf_init(&all, 0);
     for (size_t i = 0; i < n; i++) {
-        if (file_read(paths[i], &all, err) != 0 ||
-            buf_append(&all, "\n", 1, err) != 0)
+        if (file_read(paths[i], &all, err) != 0 || buf_append(&all, "\n", 1, err) != 0)
             goto out;
     }
     FILE *f = fmemopen(all.data, all.len, "r");

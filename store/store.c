@@ -644,7 +644,7 @@ int store_list_snapshots(struct store *st, const char *name,
 
 /* ------------------------------------------------------------------ version references */
 
-#define REF_PREFIX_MIN   6
+#define REF_PREFIX_MIN       6
 #define REF_CANDIDATES_SHOWN 8
 
 /* Parses the decimal N of "latest~N" or "serial:N": digits only, no sign, fits 64 bits. */

@@ -593,19 +593,16 @@ static void test_key_pattern(void)
     CHECK_STR(name, "net/prod");
     CHECK_INT(ctl_key_to_name(def, "app/terraform.tfstate", name, sizeof(name), &e), 0);
     CHECK_STR(name, "app");
-    CHECK_INT(ctl_key_to_name("states/{name}.tfstate", "states/a/b.tfstate", name, sizeof(name),
-                              &e),
-              0);
+    CHECK_INT(
+        ctl_key_to_name("states/{name}.tfstate", "states/a/b.tfstate", name, sizeof(name), &e), 0);
     CHECK_STR(name, "a/b");
     /* A workspace other than default: env:/WORKSPACE/KEY. */
-    CHECK_INT(ctl_key_to_name(def, "env:/staging/net/prod/terraform.tfstate", name, sizeof(name),
-                              &e),
-              0);
+    CHECK_INT(
+        ctl_key_to_name(def, "env:/staging/net/prod/terraform.tfstate", name, sizeof(name), &e), 0);
     CHECK_STR(name, "net/prod.staging");
     /* Not the pattern's: ignored. */
     CHECK_INT(ctl_key_to_name(def, "terraform.tfstate", name, sizeof(name), &e), 1);
-    CHECK_INT(ctl_key_to_name(def, "net/prod/terraform.tfstate.backup", name, sizeof(name), &e),
-              1);
+    CHECK_INT(ctl_key_to_name(def, "net/prod/terraform.tfstate.backup", name, sizeof(name), &e), 1);
     CHECK_INT(ctl_key_to_name(def, "net/prod/other.json", name, sizeof(name), &e), 1);
     CHECK_INT(ctl_key_to_name(def, "env:/terraform.tfstate", name, sizeof(name), &e), 1);
     /* The pattern's, but no valid state name: skipped with the reason. */
@@ -622,8 +619,16 @@ static void test_key_pattern(void)
     /* Commands: repeated key files are all kept. */
     struct ctl_cmdline cl;
     char why[256];
-    const char *a[] = {"offline", "export", "--data-dir", "d", "--to", "o",
-                       "--encryption-key-file", "k1", "--encryption-key-file=k2", NULL};
+    const char *a[] = {"offline",
+                       "export",
+                       "--data-dir",
+                       "d",
+                       "--to",
+                       "o",
+                       "--encryption-key-file",
+                       "k1",
+                       "--encryption-key-file=k2",
+                       NULL};
     CHECK_INT(parse(&cl, why, a), 0);
     CHECK_STR(ctl_cmd_name(cl.cmd), "offline export");
     CHECK_INT(cl.nkeyfiles, 2);
