@@ -10,7 +10,8 @@
  * A handler either answers (reply(), or a stream) and returns 0, or returns -1 with err set:
  * then route_admin_handle answers the error and records it. Roles: a read token may list and
  * read the states its pattern allows (states list is filtered, not refused); restore needs
- * write on that state; locks, audit and tokens need admin. */
+ * write on that state; import, locks, audit and tokens need admin. Import is a state
+ * operation as well (ops_import). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

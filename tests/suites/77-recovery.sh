@@ -170,7 +170,6 @@ write_dr_states() { # TAG
       tf "$d" apply -input=false -auto-approve -var v=one &&
       tf "$d" apply -input=false -auto-approve -var v=two ||
       fail "$tag terraform apply" "$(tf_tail)"
-    DR_DIR=$d
   else
     mkstate "$W/s1.json" 1 lin-dr
     mkstate "$W/s2.json" 2 lin-dr
@@ -406,7 +405,8 @@ EOF
 }
 
 import_from_s3() {
-  local t=import-s3 b="stated-imp-$(date +%s)$RANDOM"
+  local t=import-s3 b
+  b="stated-imp-$(date +%s)$RANDOM"
   [ "$HAVE_S3" = 1 ] || { skip "$t" "no RGW"; return; }
   s3_backend_bucket "$b" || { fail "$t bucket" "cannot create $b"; return; }
   local s3=(--s3-endpoint "$S3_ENDPOINT" --s3-region us-east-1)
@@ -437,6 +437,17 @@ import_from_s3() {
   fi
   stated_stop
 }
+
+for c in "offline export" "import" "audit verify"; do
+  # shellcheck disable=SC2086
+  "$SC" $c --help >"$W/out" 2>&1
+  grep -q "Usage: statectl $c" "$W/out" && pass "cli $c --help" || fail "cli $c --help" "$(head -c 200 "$W/out")"
+done
+grep -q 'offline export' <("$SC" --help) && pass "cli --help lists offline export and import" || fail "cli --help lists offline export and import" ""
+"$SC" offline export --to "$W/x" >/dev/null 2>"$W/err"
+expect_eq "cli offline export without a storage is a usage error" "$?" 2
+"$SC" import --from-dir "$W" --versions >/dev/null 2>"$W/err"
+expect_eq "cli import --versions needs --from" "$?" 2
 
 offline_verify
 export_from_dir
