@@ -364,7 +364,8 @@ int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *e
 static const char global_usage[] =
     "Usage: statectl [global options] COMMAND [arguments] [options]\n"
     "\n"
-    "Operate a stated state server through its admin API.\n"
+    "Operate a stated state server through its admin API; verify an audit export or export\n"
+    "the states from the storage itself with no server (audit verify --file, offline export).\n"
     "\n"
     "Commands:\n";
 
