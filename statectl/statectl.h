@@ -4,8 +4,8 @@
  * diffs, backend-config rendering, import key patterns) do no I/O so tests/unit/test_statectl.c
  * checks them directly; http.c is the one place that talks to stated (libcurl), storage.c the
  * one place that opens a storage itself (read-only: offline export, import's source), and
- * cmd_*.c hold one command group each. Nothing here prints or logs the token except `tokens create`, which
- * prints the new secret once. */
+ * cmd_*.c hold one command group each. Nothing here prints or logs the token except `tokens
+ * create`, which prints the new secret once. */
 #ifndef STATED_STATECTL_H
 #define STATED_STATECTL_H
 
