@@ -79,7 +79,7 @@ s3_drop_bucket() {
   awss3 s3api list-object-versions --bucket "$b" --output json 2>/dev/null |
     jq -r '((.Versions // []) + (.DeleteMarkers // []))[] | [.Key, .VersionId] | @tsv' |
     while IFS=$'\t' read -r k v; do
-      awss3 s3api delete-object --bucket "$b" --key "$k" --version-id "$v" >/dev/null 2>&1
+      awss3 s3api delete-object --bucket "$b" --key "$k" --version-id="$v" >/dev/null 2>&1
     done
   awss3 s3api delete-bucket --bucket "$b" >/dev/null 2>&1
 }
