@@ -15,6 +15,7 @@
  * immediately followed by the store write, so the state write of the protocol and the admin
  * restore cannot drift apart. The HTTP routes (route_state.c) and the admin API
  * (route_admin.c) only turn requests into struct op_request and results into responses. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,6 +478,25 @@ static int find_same_version(const struct ops *o, const char *name, const char *
     return rc < 0 ? -1 : 0;
 }
 
+/* An import becomes the current state, so one older than the current state of the same
+ * lineage (a re-run after stated took over, an old copy) would silently roll it back: refused,
+ * nothing written. Another lineage is another history (a state re-created under the same key)
+ * and is imported as the newer write it is. */
+static int refuse_older_import(const struct ops *o, const char *name,
+                               const struct state_summary *sum, struct err *err)
+{
+    struct state_meta cur;
+    struct err e = {0};
+    if (store_head(o->store, name, &cur, &e) != 0)
+        return e.code == ERR_NOT_FOUND ? 0 : err_set(err, e.code, "%s", e.msg);
+    if (strcmp(cur.lineage, sum->lineage) != 0 || cur.serial <= sum->serial)
+        return 0;
+    return err_set(err, ERR_INVALID,
+                   "%s already has serial %" PRIu64 " of this lineage, newer than the imported "
+                   "serial %" PRIu64 ": not imported (it would roll the state back)",
+                   name, cur.serial, sum->serial);
+}
+
 int ops_import(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                struct op_result *res)
 {
@@ -504,6 +524,8 @@ int ops_import(const struct ops *o, const struct op_actor *a, const struct op_re
                  q->source ? q->source : "(unnamed)", res->duplicate_of);
         return finish(o, &ev, res, false);
     }
+    if (refuse_older_import(o, q->state, &sum, &res->err) != 0)
+        return finish(o, &ev, res, false);
     writer_name(a, writer, sizeof(writer));
     struct store_write w = {.serial = sum.serial,
                             .lineage = sum.lineage,
