@@ -39,6 +39,8 @@ bool gen_env_value_is_secret(const char *value, const char **why);
  * containers or databases need it, monitoring when it is described and enabled. */
 bool gen_has_network(json_t *root);
 bool gen_has_monitoring(json_t *root);
+/* The monitoring section includes stated's dashboard, alerts and agent ("stated": true). */
+bool gen_monitors_stated(json_t *root);
 
 /* "s" unless n is 1: the plural of the nouns in messages (report.c). */
 const char *gen_plural(size_t n);

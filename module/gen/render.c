@@ -339,6 +339,17 @@ static void in_monitoring(struct hcl_body *b, const struct rctx *c)
     static const char *const k2[] = {"preconfigured_alert_ids", "preconfigured_alert_ids", NULL};
     copy_keys(b, m, k2);
     common_inputs(b, c, true);
+    /* stated's tokens, rules, dashboard and agent configuration (docs/observability.md): a
+     * private stated is scraped through edge-forward.py, a public one at its endpoint. */
+    if (gen_monitors_stated(c->root)) {
+        struct hcl_body *sm;
+        hcl_attr(b, "stated_metrics", hcl_object(&sm));
+        const char *endpoint = gen_str(m, "stated_endpoint", NULL);
+        if (endpoint) {
+            hcl_attr_str(sm, "endpoint", endpoint);
+            hcl_attr_bool(sm, "private", false);
+        }
+    }
 }
 
 static void in_registry(struct hcl_body *b, const struct rctx *c)
@@ -384,6 +395,12 @@ bool gen_has_monitoring(json_t *root)
 {
     json_t *m = json_object_get(root, "monitoring");
     return m && gen_bool(m, "enabled", true);
+}
+
+bool gen_monitors_stated(json_t *root)
+{
+    return gen_has_monitoring(root) &&
+           gen_bool(json_object_get(root, "monitoring"), "stated", false);
 }
 
 static size_t list_units(struct rctx *c, struct unit *u, size_t max)
@@ -629,6 +646,27 @@ static int emit_outputs_tf(const struct rctx *c, const struct unit *u, size_t n,
         hcl_attr(b, "value", hcl_object(&maps[comp]));
         attr_ref(maps[comp], gen_str(u[i].item, "name", ""), c, u[i].label,
                  outputs[comp].unit_output);
+    }
+    if (gen_monitors_stated(c->root)) {
+        static const struct {
+            const char *name, *description;
+            bool sensitive;
+        } so[] = {
+            {"stated_alloy_config",
+             "Grafana Alloy configuration that scrapes stated and pushes to Cockpit (no secret).",
+             false},
+            {"stated_push_token", "Cockpit token that may only push metrics (COCKPIT_PUSH_TOKEN).",
+             true},
+            {"stated_rules_token", "Cockpit token that may only write alert rules (mimirtool).",
+             true},
+        };
+        for (size_t i = 0; i < sizeof(so) / sizeof(so[0]); i++) {
+            struct hcl_body *b = hcl_block(f, "output", so[i].name, NULL);
+            hcl_attr_str(b, "description", so[i].description);
+            if (so[i].sensitive)
+                hcl_attr_bool(b, "sensitive", true);
+            attr_ref(b, "value", c, "monitoring", so[i].name);
+        }
     }
     return emit_body(k, "outputs.tf", f, err);
 }
@@ -936,7 +974,9 @@ static int on_emit(const char *path, const char *data, size_t len, void *ctx, st
     return rc;
 }
 
-/* Copies the module's regular *.tf and README.md files (no subdirectories: modules are flat). */
+/* Copies the module's regular *.tf and README.md files, and the files its HCL reads with
+ * file() or templatefile() (*.tftpl, *.json, *.yml: monitoring's dashboard, alert rules and
+ * agent template); no subdirectories: modules are flat. */
 static int on_copy(const char *component, void *ctx, struct err *err)
 {
     struct dir_ctx *d = ctx;
@@ -952,8 +992,10 @@ static int on_copy(const char *component, void *ctx, struct err *err)
     struct dirent *de;
     while (rc == 0 && (de = readdir(dh))) {
         size_t l = strlen(de->d_name);
-        bool want = (l > 3 && strcmp(de->d_name + l - 3, ".tf") == 0) ||
-                    strcmp(de->d_name, "README.md") == 0;
+        static const char *const exts[] = {".tf", ".tftpl", ".json", ".yml", NULL};
+        bool want = strcmp(de->d_name, "README.md") == 0;
+        for (const char *const *e = exts; *e && !want; e++)
+            want = l > strlen(*e) && strcmp(de->d_name + l - strlen(*e), *e) == 0;
         if (!want || de->d_name[0] == '.')
             continue;
         char *from = xasprintf("%s/%s", src, de->d_name);

@@ -320,6 +320,25 @@ static void production_monitoring(struct gen_check *c, const struct gen_target *
     free(path);
 }
 
+/* "stated": true brings stated's alert rules, whose alerts must reach someone; stated_endpoint
+ * only says how the agent reaches that stated. */
+static void stated_monitoring(struct gen_check *c, const struct gen_target *t,
+                              const struct gen_rule *r)
+{
+    bool stated = json_is_true(json_object_get(t->obj, "stated"));
+    if (!stated) {
+        if (json_object_get(t->obj, "stated_endpoint"))
+            report_at(c, t->path, "stated_endpoint", "needs \"stated\": true");
+        return;
+    }
+    if (json_is_false(json_object_get(t->obj, "enabled")))
+        report_at(c, t->path, "enabled", "\"stated\": true needs monitoring enabled");
+    json_t *emails = json_object_get(t->obj, "contact_emails");
+    if (!emails || (json_is_array(emails) && json_array_size(emails) == 0))
+        report_at(c, t->path, "contact_emails",
+                  "\"stated\": true needs at least one address (stated's alerts go there)");
+}
+
 /* ---- the tables, leaf objects first ---- */
 
 static const char *const ENVIRONMENTS[] = {"dev", "staging", "production", NULL};
@@ -570,6 +589,14 @@ static const struct gen_rule monitoring_section[] = {
      .pattern = EMAIL_RE,
      .msg = "is not an e-mail address"},
     {.key = "preconfigured_alert_ids", .kind = GEN_STRING, .flags = GEN_LIST},
+    {.key = "stated", .kind = GEN_BOOL},
+    {.key = "stated_endpoint",
+     .kind = GEN_STRING,
+     .flags = GEN_QUOTED,
+     .max = 253,
+     .pattern = HOSTNAME_RE,
+     .msg = "is not a lowercase DNS hostname (the public stated container's endpoint)"},
+    {.kind = GEN_CHECK, .check = stated_monitoring},
     {.kind = GEN_END},
 };
 

@@ -67,3 +67,29 @@ variable "region" {
     error_message = "region must be fr-par, nl-ams or pl-waw for Cockpit."
   }
 }
+
+variable "stated_metrics" {
+  type = object({
+    endpoint        = optional(string)
+    forwarder_port  = optional(number, 8481)
+    private         = optional(bool, true)
+    scrape_interval = optional(string, "10s")
+  })
+  description = "Monitor a stated of this project (null: do not). endpoint: the container's endpoint (host name or https:// URL; needed when private is false). private: stated's container is private, so the agent scrapes scripts/edge-forward.py on 127.0.0.1:forwarder_port, which adds X-Auth-Token. scrape_interval: 10s keeps critical alerts under 30 s (docs/observability.md)."
+  default     = null
+
+  validation {
+    condition     = var.stated_metrics == null || try(var.stated_metrics.private || length(trimspace(var.stated_metrics.endpoint == null ? "" : var.stated_metrics.endpoint)) > 0, false)
+    error_message = "stated_metrics.endpoint is needed when private is false (the agent scrapes the container's endpoint directly)."
+  }
+
+  validation {
+    condition     = var.stated_metrics == null || try(var.stated_metrics.forwarder_port >= 1 && var.stated_metrics.forwarder_port <= 65535 && floor(var.stated_metrics.forwarder_port) == var.stated_metrics.forwarder_port, false)
+    error_message = "stated_metrics.forwarder_port must be a port number (1-65535)."
+  }
+
+  validation {
+    condition     = var.stated_metrics == null || try(can(regex("^[1-9][0-9]*(s|m)$", var.stated_metrics.scrape_interval)), false)
+    error_message = "stated_metrics.scrape_interval must be a duration such as 10s or 1m."
+  }
+}

@@ -1,7 +1,8 @@
 # Everything stated needs on Scaleway: a private network; a versioned, object-locked, encrypted
 # bucket for states and snapshots that only stated's IAM application (plus named administrators)
 # may touch; a managed PostgreSQL for locks and audit (database.tf); Secret Manager entries for
-# every credential (secrets.tf); the stated container, private by default; and Cockpit alerts.
+# every credential (secrets.tf); the stated container, private by default; and Cockpit: alerts,
+# the tokens and agent configuration that bring stated's metrics there.
 #
 # The container gets no credential on its command line and none through OpenTofu/Terraform:
 # libpq reads PGPASSWORD, the S3 client AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and stated
@@ -158,4 +159,10 @@ module "monitoring" {
   preconfigured_alert_ids = var.preconfigured_alert_ids
   project_id              = var.project_id
   region                  = var.region
+  # stated's own metrics: the push and rules tokens and the agent's configuration
+  # (docs/observability.md); a private container is scraped through scripts/edge-forward.py.
+  stated_metrics = {
+    endpoint = scaleway_container.this.public_endpoint
+    private  = var.privacy == "private"
+  }
 }

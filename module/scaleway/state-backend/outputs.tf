@@ -7,6 +7,11 @@ output "admin_token_secret" {
   }
 }
 
+output "alloy_config" {
+  description = "Grafana Alloy configuration that scrapes stated's /metrics (through scripts/edge-forward.py when private) and pushes to Cockpit; it holds no secret (docs/observability.md)."
+  value       = module.monitoring.stated_alloy_config
+}
+
 output "backend_url" {
   description = "Base URL of stated (its public endpoint); the backend address of a state NAME is <backend_url>/v1/states/NAME. With privacy = \"private\" every request needs an X-Auth-Token (scripts/edge-forward.py)."
   value       = scaleway_container.this.public_endpoint
@@ -15,6 +20,23 @@ output "backend_url" {
 output "bucket_name" {
   description = "Bucket holding states and snapshots."
   value       = module.bucket.name
+}
+
+output "cockpit_metrics_url" {
+  description = "URL of the Cockpit metrics data source (mimirtool --address for loading alert rules)."
+  value       = module.monitoring.metrics_url
+}
+
+output "cockpit_push_token" {
+  description = "Secret key of the Cockpit token that may only push metrics (Alloy's COCKPIT_PUSH_TOKEN)."
+  value       = module.monitoring.stated_push_token
+  sensitive   = true
+}
+
+output "cockpit_rules_token" {
+  description = "Secret key of the Cockpit token that may only write alert rules (mimirtool --key)."
+  value       = module.monitoring.stated_rules_token
+  sensitive   = true
 }
 
 output "container_id" {
