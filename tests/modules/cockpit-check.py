@@ -208,7 +208,7 @@ def doc_families(doc):
     """Metric names in backticks or table cells of docs/metrics.md, with the labels named near them."""
     out = {}
     for line in doc.splitlines():
-        for m in re.finditer(r"\b(stated_[a-z0-9_]+)", line):
+        for m in re.finditer(r"\b((?:stated|process)_[a-z0-9_]+)", line):
             out.setdefault(m.group(1), set()).update(re.findall(r"\b([a-z_][a-z0-9_]*)\b", line))
     return out
 
