@@ -127,6 +127,12 @@ else
   if [ "$code" = 200 ] && grep -q '^# TYPE stated_' "$WORK/metrics.txt"; then
     pass cockpit/live-metrics
     check cockpit/names-in-live-metrics python3 "$CC" names "$DASH" "$RULES" --exposition "$WORK/metrics.txt" --doc "$DOC_METRICS"
+    # ... and bites: an unknown metric, and a label the metric does not have.
+    jq '.panels[1].targets[0].expr = "sum by (state) (rate(stated_http_requests_total[5m]))"' "$DASH" >"$WORK/bad-label.json"
+    n=$( { python3 "$CC" names "$WORK/bad-dash.json" "$RULES" --exposition "$WORK/metrics.txt" --doc "$DOC_METRICS"
+           python3 "$CC" names "$WORK/bad-label.json" "$RULES" --exposition "$WORK/metrics.txt" --doc "$DOC_METRICS"; } |
+         grep -cE 'stated_no_such_metric_total is not in|label state is on none')
+    expect_eq cockpit/live-names-checker-bites "$n" 2
   else
     fail cockpit/live-metrics "GET /metrics with a metrics token: HTTP $code (stated has no /metrics before branch obs-server is merged)"
     fail cockpit/names-in-live-metrics "no exposition to check against"
