@@ -121,6 +121,15 @@ const char *route_state_action(const char *method, const char *path, char name[S
                                                                                    : "invalid";
 }
 
+const char *route_state_label(const char *method, const char *path)
+{
+    struct state_path sp;
+    struct err e = {0};
+    bool lock_url = state_path_parse(path, &sp, &e) == 0 && sp.lock_url;
+    const struct action *act = action_for(method, lock_url);
+    return act == &A_LOCK ? "lock" : act == &A_UNLOCK ? "unlock" : "state";
+}
+
 void route_state_handle(struct backend_req *r)
 {
     const struct ops *o = &r->srv->ops;

@@ -2,6 +2,8 @@
  *
  *   /healthz             liveness on the event loop; ?deep=1 checks storage, locks and audit on
  *                        a worker (503 INFRA_006 when one is down)
+ *   /metrics             the Prometheus exposition, for the roles metrics and admin (not
+ *                        audited: route_metrics.c); without auth on --metrics-listen
  *   /v1/states/...       the client protocol (route_state.c)
  *   /v1/...              the admin API (route_admin.c)
  *   anything else        404 INFRA_004
@@ -24,6 +26,7 @@
 
 static bool health_on_loop(struct backend_req *r)
 {
+    r->route = "healthz";
     if (strcmp(r->method, "GET") != 0) {
         struct err e = {0};
         err_set(&e, ERR_METHOD, "only GET on /healthz");
@@ -89,6 +92,7 @@ static void v1_on_worker(struct backend_req *r)
     const struct ops *o = &r->srv->ops;
     struct err e = {0};
     bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0;
+    r->route = is_state ? route_state_label(r->method, r->path) : route_admin_label(r->path);
     if (authenticate(r, &e) != 0) {
         respond_err(r, &e, NULL);
         if (e.code == ERR_AUTH || e.code == ERR_RATE_LIMITED)
@@ -110,7 +114,31 @@ static void v1_on_worker(struct backend_req *r)
         respond_error(r, ERR_NOT_FOUND, "no such endpoint: %.60s", r->path);
 }
 
-/* ------------------------------------------------------------------ fixed answers */
+/* ------------------------------------------------------------------ /metrics */
+
+static void metrics_on_worker(struct backend_req *r)
+{
+    struct err e = {0};
+    r->route = "metrics";
+    if (authenticate(r, &e) != 0) {
+        respond_err(r, &e, NULL); /* bad credentials reach auth's per-minute report */
+        return;
+    }
+    r->authenticated = true;
+    if (!auth_allows(&r->who, AUTH_METRICS, NULL)) {
+        respond_error(r, ERR_FORBIDDEN, "token %s (role %s) may not read /metrics", r->who.name,
+                      auth_role_name(r->who.role));
+        return;
+    }
+    route_metrics_answer(r);
+}
+
+/* --metrics-listen: whoever reaches that address may read the metrics (and nothing else). */
+static void metrics_open_on_worker(struct backend_req *r)
+{
+    r->route = "metrics";
+    route_metrics_answer(r);
+}
 
 /* ------------------------------------------------------------------ refusals */
 
@@ -152,6 +180,14 @@ static bool not_found_on_loop(struct backend_req *r)
 const struct backend_route backend_routes[] = {
     {"/healthz", health_on_loop, health_deep},
     {"/v1/", NULL, v1_on_worker},
+    {"/metrics", NULL, metrics_on_worker},
     {"", not_found_on_loop, NULL},
 };
 const size_t backend_nroutes = sizeof(backend_routes) / sizeof(backend_routes[0]);
+
+const struct backend_route backend_metrics_routes[] = {
+    {"/metrics", NULL, metrics_open_on_worker},
+    {"", not_found_on_loop, NULL},
+};
+const size_t backend_metrics_nroutes =
+    sizeof(backend_metrics_routes) / sizeof(backend_metrics_routes[0]);

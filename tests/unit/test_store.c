@@ -1173,14 +1173,23 @@ struct fx {
     char *b[6];
 };
 
-static void fx_open(struct fx *x, bool copy)
+/* The store over a faulty driver; setup (may be NULL) changes the driver's calls before the
+ * store wraps it (store_new takes the optional calls the driver has then). */
+static void fx_open_with(struct fx *x, bool copy, void (*setup)(struct objstore_ops *ops))
 {
     static const char *const words[] = {"", "one", "two", "three", "four", "five"};
     x->f = faulty_new(t_tempdir(), copy);
+    if (setup != NULL)
+        setup(&x->f->ops);
     x->st = faulty_store(x->f, 0);
     x->b[0] = NULL;
     for (int i = 1; i < 6; i++)
         x->b[i] = state_body((uint64_t)i, "l", words[i]);
+}
+
+static void fx_open(struct fx *x, bool copy)
+{
+    fx_open_with(x, copy, NULL);
 }
 
 static void fx_close(struct fx *x)
@@ -2057,6 +2066,13 @@ static int fv_get_version(struct objstore *os, const char *key, const char *vers
     return err_set(err, ERR_NOT_FOUND, "none");
 }
 
+static void with_versions(struct objstore_ops *ops)
+{
+    ops->list_versions = fv_list_versions;
+    ops->get_version = fv_get_version;
+    ops->del_version = fv_del_version;
+}
+
 /* In a storage that keeps object versions, deleting a version removes every stored version
  * and delete marker of its key, and nothing of another key. */
 static void test_store_delete_snapshot_purges_versions(void)
@@ -2065,10 +2081,7 @@ static void test_store_delete_snapshot_purges_versions(void)
     struct state_meta m1, m2;
     struct err e = {0};
     unsigned nv = 0;
-    fx_open(&x, true);
-    x.f->ops.list_versions = fv_list_versions;
-    x.f->ops.get_version = fv_get_version;
-    x.f->ops.del_version = fv_del_version;
+    fx_open_with(&x, true, with_versions);
     fv_ndeleted = 0;
     CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
     CHECK_INT(fx_put(&x, 2, &m2, NULL), 0);
