@@ -267,6 +267,10 @@ struct backend_req {
     bool authenticated;
     /* What the request log shows after the method (the state name, else the path). */
     char log_name[STATE_NAME_MAX + 8];
+    /* The JSON request log's "state" and "lock_id" ("" when they do not apply): set by the
+     * route once it knows them. */
+    char state[STATE_NAME_MAX];
+    char lock_id[LOCK_ID_MAX];
 
     /* Response, filled by the handler. */
     int status;

@@ -889,8 +889,10 @@ int route_admin_handle(struct backend_req *r)
         return -1;
     struct err e = {0};
     ops_event_init(&c.a, &c.ev, rt->action);
-    if (rt->arg_is_state)
+    if (rt->arg_is_state) {
         snprintf(c.ev.state, sizeof(c.ev.state), "%s", c.arg);
+        utf8_sanitize(r->state, sizeof(r->state), c.arg); /* checked below, logged anyway */
+    }
     if (route_check(&c, rt, &e) != 0 || rt->fn(&c, &e) != 0) {
         respond_err(r, &e, rt->allow);
         c.ev.status = err_http_status(e.code == ERR_OK ? ERR_INTERNAL : e.code);

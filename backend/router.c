@@ -151,8 +151,10 @@ void backend_audit_refusal(struct backend_req *r)
     /* Who sent it, when the credentials are good: a refused request is still someone's. */
     r->authenticated = r->authorization != NULL && authenticate(r, &ignore) == 0;
     struct op_actor a = backend_actor(r);
-    if (name[0] != '\0') /* the log line names the state, as for any state request */
+    if (name[0] != '\0') { /* the log line names the state, as for any state request */
         snprintf(r->log_name, sizeof(r->log_name), "%s", name);
+        snprintf(r->state, sizeof(r->state), "%s", name);
+    }
     ops_audit_refused(o, &a, action, name, &r->refusal, NULL);
 }
 

@@ -39,6 +39,7 @@
 #include "backend/backend_int.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 
 #define STREAM_CHUNK (64 * 1024)
 #define DRAIN_MAX_MS 30000
@@ -176,9 +177,31 @@ void job_free(struct backend_job *job)
 void job_log(const struct backend_req *r)
 {
     backend_metrics_request(r);
-    log_info("req=%s %s %s status=%d ms=%lld", r->request_id, r->method[0] ? r->method : "-",
-             r->log_name[0] != '\0' ? r->log_name : "-", r->status,
-             (long long)(mono_ms() - r->start_ms));
+    if (log_min_level < LOG_INFO)
+        return;
+    long long ms = (long long)(mono_ms() - r->start_ms);
+    const char *method = r->method[0] ? r->method : "-";
+    const char *name = r->log_name[0] != '\0' ? r->log_name : "-";
+    long long out = r->job->streaming        ? -1 /* streamed: not known yet */
+                    : r->resp_shared != NULL ? (long long)r->resp_shared->len
+                                             : (long long)r->resp.len;
+    /* Never the Authorization header, a cookie or a body: who, what and how it went. */
+    const struct log_field f[] = {
+        LOG_STR("req_id", r->request_id),
+        LOG_STR("method", method),
+        LOG_STR("route", r->route != NULL ? r->route : "other"),
+        LOG_STR("state", r->state),
+        LOG_STR("path", r->state[0] == '\0' ? r->log_name : NULL),
+        LOG_STR("actor", r->authenticated ? r->who.name : NULL),
+        LOG_STR("user", r->authenticated ? r->who.username : NULL),
+        LOG_INT("status", r->status),
+        LOG_INT("ms", ms),
+        LOG_INT("bytes_in", r->body_len),
+        LOG_INT("bytes_out", out),
+        LOG_STR("lock_id", r->lock_id),
+    };
+    log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]), "req=%s %s %s status=%d ms=%lld",
+               r->request_id, method, name, r->status, ms);
 }
 
 static void job_queue(struct backend_job *job, backend_handler_fn fn)
@@ -694,21 +717,27 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
         pthread_create(&S.workers[i], NULL, worker_main, NULL);
     for (int i = 0; i < S.nloops; i++)
         pthread_create(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
-    log_info("stated listening on %s://%s (%d loops, %d workers, HTTP/1.1%s%s)",
-             S.ssl != NULL ? "https" : "http", cfg->listen, S.nmain, S.nworkers,
-             cfg->http2 ? " and HTTP/2" : "",
-             cfg->client_ca != NULL ? ", client certificates required" : "");
+    const struct log_field start[] = {
+        LOG_STR("event", "start"), LOG_STR("version", STATED_VERSION),
+        LOG_STR("listen", cfg->listen),
+        LOG_STR("metrics_listen", metrics ? cfg->metrics_listen : NULL)};
+    log_fields(LOG_INFO, start, 4,
+               "stated listening on %s://%s (%d loops, %d workers, HTTP/1.1%s%s)",
+               S.ssl != NULL ? "https" : "http", cfg->listen, S.nmain, S.nworkers,
+               cfg->http2 ? " and HTTP/2" : "",
+               cfg->client_ca != NULL ? ", client certificates required" : "");
     if (metrics)
         log_info("metrics on http://%s/metrics (no authentication)", cfg->metrics_listen);
 
     for (int i = 0; i < S.nloops; i++)
         pthread_join(S.loops[i].tid, NULL);
     int left = atomic_load(&S.pending);
+    const struct log_field stop[] = {LOG_STR("event", "stop"), LOG_INT("in_progress", left)};
     if (left > 0) {
-        log_warn("stopping with %d requests still in progress", left);
+        log_fields(LOG_WARN, stop, 2, "stopping with %d requests still in progress", left);
         return 1;
     }
     stop_workers();
-    log_info("stopped");
+    log_fields(LOG_INFO, stop, 1, "stopped");
     return 0;
 }

@@ -179,6 +179,14 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
+/* The JSON log's fields of the two transitions, for a log query or an alert on them. */
+#define EV_UP                                                                                      \
+    ((const struct log_field[]){LOG_STR("component", "postgres"), LOG_STR("event", "reconnecte"    \
+                                                                                   "d")})
+#define EV_DOWN                                                                                    \
+    ((const struct log_field[]){LOG_STR("component", "postgres"), LOG_STR("event", "unreachabl"    \
+                                                                                   "e")})
+
 PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
 {
     struct slot *s = thread_slot(p);
@@ -203,12 +211,12 @@ PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
         PGconn *c = connect_once(p, &e1);
         if (c) {
             if (atomic_exchange(&p->down, false))
-                log_info("PostgreSQL reachable again");
+                log_fields(LOG_INFO, EV_UP, 2, "PostgreSQL reachable again");
             s->conn = c;
             return c;
         }
         if (!atomic_exchange(&p->down, true))
-            log_warn("PostgreSQL unreachable: %s", e1.msg);
+            log_fields(LOG_WARN, EV_DOWN, 2, "PostgreSQL unreachable: %s", e1.msg);
         int64_t spent = mono_ms() - start;
         if (was_down || spent + delay > PGCONN_BUDGET_MS) {
             metric_inc(&m_errors);
