@@ -5,8 +5,6 @@ set -euo pipefail
 PKGS=(pkg-config libh2o-evloop-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
       postgresql radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl prometheus
       clang-format cppcheck jq python3 python3-cryptography python3-yaml dpkg-dev lintian systemd)
-# promtool and a throwaway Prometheus on loopback: the alert rules and the scrape (83-cockpit.sh).
-PKGS+=(prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
