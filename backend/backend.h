@@ -380,8 +380,9 @@ int route_admin_handle(struct backend_req *r);
 void backend_metrics_init(struct server *srv);
 /* The operations' counters (ops.c), registered by backend_metrics_init. */
 void ops_metrics_register(void);
-/* A request arrived (+1) or its job ended (-1). */
-void backend_metrics_in_flight(int delta);
+/* Sets stated_http_requests_in_flight: n requests received and not yet answered (server.c's
+ * collector, at each scrape). */
+void backend_metrics_in_flight(int n);
 /* Counts r's answer (r->status, r->route, its duration). Once per request, with its log line. */
 void backend_metrics_request(const struct backend_req *r);
 /* The exposition as the answer to GET (405 otherwise). The caller decided r may have it. */

@@ -46,10 +46,8 @@ static void test_counter_and_help(void)
 
 static void test_labels_escaped(void)
 {
-    static struct metric c = {.name = "t_labels_total",
-                              .help = "h",
-                              .type = METRIC_COUNTER,
-                              .labels = {"a", "b"}};
+    static struct metric c = {
+        .name = "t_labels_total", .help = "h", .type = METRIC_COUNTER, .labels = {"a", "b"}};
     metrics_register(&c);
     char *s = render(&c);
     CHECK_STR(s, "# HELP t_labels_total h\n# TYPE t_labels_total counter\n"); /* no series yet */
