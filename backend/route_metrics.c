@@ -37,7 +37,7 @@ static struct metric m_duration = {
     .type = METRIC_HISTOGRAM,
     .labels = {"route"},
     .buckets = metrics_latency_buckets,
-    .nbuckets = 13};
+    .nbuckets = METRICS_LATENCY_NBUCKETS};
 static struct metric m_in_flight = {.name = "stated_http_requests_in_flight",
                                     .help = "Requests received and not yet answered.",
                                     .type = METRIC_GAUGE};

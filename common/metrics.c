@@ -21,10 +21,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-const double metrics_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                          0.25,  0.5,    1,     2.5,  5,     10};
-const size_t metrics_latency_nbuckets =
-    sizeof(metrics_latency_buckets) / sizeof(metrics_latency_buckets[0]);
+const double metrics_latency_buckets[METRICS_LATENCY_NBUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 struct series {
     uint64_t hash;

@@ -48,8 +48,8 @@ struct metric {
 };
 
 /* Latency buckets in seconds, from 1 ms to 10 s: HTTP requests and storage calls alike. */
-extern const double metrics_latency_buckets[];
-extern const size_t metrics_latency_nbuckets;
+#define METRICS_LATENCY_NBUCKETS 13
+extern const double metrics_latency_buckets[METRICS_LATENCY_NBUCKETS];
 
 /* Adds m to the exposition (idempotent, thread-safe). */
 void metrics_register(struct metric *m);

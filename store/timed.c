@@ -21,7 +21,7 @@ static struct metric m_duration = {.name = "stated_storage_request_duration_seco
                                    .type = METRIC_HISTOGRAM,
                                    .labels = {"op"},
                                    .buckets = metrics_latency_buckets,
-                                   .nbuckets = 13};
+                                   .nbuckets = METRICS_LATENCY_NBUCKETS};
 
 static const char *const OPS[] = {"put",  "get",  "head",          "delete",      "list",
                                   "ping", "copy", "list_versions", "get_version", "delete_version"};
