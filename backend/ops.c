@@ -82,19 +82,11 @@ static struct metric m_force = {
     .help = "Leases released without their holder's ID: client force-unlocks "
             "and the admin API's.",
     .type = METRIC_COUNTER};
-static struct metric m_audit_events = {
-    .name = "stated_audit_events_total", .help = "Audit events appended.", .type = METRIC_COUNTER};
-static struct metric m_audit_errors = {.name = "stated_audit_append_errors_total",
-                                       .help = "Audit events that could not be appended.",
-                                       .type = METRIC_COUNTER};
-
 void ops_metrics_register(void)
 {
     metrics_register(&m_conflicts);
     metrics_register(&m_expired);
     metrics_register(&m_force);
-    metrics_register(&m_audit_events);
-    metrics_register(&m_audit_errors);
 }
 
 void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
@@ -105,12 +97,10 @@ void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
     ev->deferred_sync = deferred;
     if (o->audit == NULL)
         return;
-    if (o->audit->ops->append(o->audit, ev, &e) != 0) {
-        metric_inc(&m_audit_errors);
+    bool ok = o->audit->ops->append(o->audit, ev, &e) == 0;
+    audit_count_append(ok);
+    if (!ok)
         log_error("req=%s audit append failed (%s): %s", ev->request_id, ev->action, e.msg);
-        return;
-    }
-    metric_inc(&m_audit_events);
 }
 
 /* Completes an operation's event from its result and appends it. */
