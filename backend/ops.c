@@ -99,8 +99,13 @@ void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
         return;
     bool ok = o->audit->ops->append(o->audit, ev, &e) == 0;
     audit_count_append(ok);
-    if (!ok)
-        log_error("req=%s audit append failed (%s): %s", ev->request_id, ev->action, e.msg);
+    if (!ok) {
+        const struct log_field f[] = {LOG_STR("req_id", ev->request_id),
+                                      LOG_STR("component", "audit"),
+                                      LOG_STR("event", "append-failed")};
+        log_fields(LOG_ERROR, f, 3, "req=%s audit append failed (%s): %s", ev->request_id,
+                   ev->action, e.msg);
+    }
 }
 
 /* Completes an operation's event from its result and appends it. */
