@@ -127,7 +127,7 @@ struct op_request {
     const char *content_md5; /* write: the Content-MD5 header, or NULL */
     const char *snapshot;    /* restore, delete-version: a version reference (store_resolve_ref) */
     bool force;              /* restore: write even while the state is locked */
-    const char *reason;      /* restore (optional), delete-version (required): why */
+    const char *reason;      /* restore, force-unlock (optional), delete-version (required): why */
     const char *to;          /* move: the new name (checked like state) */
 };
 
@@ -190,7 +190,10 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
  * The plan role may release only a lock its own identity took. */
 int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                struct op_result *res);
-/* Admin force-unlock: releases the lease of q->lock_id, or any lease when it is NULL. */
+/* The admin API's force-unlock: releases the lease of q->lock_id, or any lease when it is
+ * NULL. An admin always may; another identity only as o->force_unlock lets a client's
+ * force-unlock (the holder, or any writer with "any"; nobody with "never"). q->reason, when
+ * given, is recorded in the event. */
 int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                      struct op_result *res);
 
