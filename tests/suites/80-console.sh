@@ -131,7 +131,7 @@ LOCK_KEEP=33333333-aaaa-4bbb-8ccc-$(printf '%012d' $RANDOM)
 # Enough states for a second page (50 per page).
 for i in $(seq -w 0 59); do
   plain_state 1 >"$W/b.json"
-  post "bulk/s-$i" "$W/b.json" >/dev/null
+  post "page/s-$i" "$W/b.json" >/dev/null
 done
 
 # A read token, made the way an administrator would.
