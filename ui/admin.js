@@ -8,7 +8,8 @@ import { go, flash } from './nav.js';
 
 const ACTIONS = ['get', 'write', 'delete', 'lock', 'unlock', 'list', 'state-info', 'snapshot-list', 'snapshot-read',
   'snapshot-delete', 'diff', 'outputs', 'restore', 'state-move', 'lock-list', 'force-unlock', 'export',
-  'audit-verify', 'audit-events', 'token-list', 'token-create', 'token-revoke', 'whoami', 'session-create', 'session-end'];
+  'audit-verify', 'audit-events', 'token-list', 'token-create', 'token-revoke', 'whoami', 'session-create', 'session',
+  'session-end', 'auth-failed'];
 const ROLES = ['read', 'plan', 'outputs', 'write', 'admin', 'metrics'];
 const AUDIT_PAGE = 50;
 const beforeStacks = new Map();
@@ -102,13 +103,13 @@ export async function auditPage(ctx, holder) {
   const rows = events.map((e) => [
     String(e.seq),
     timeEl(e.time),
-    h('code', null, String(e.action || '')),
+    h('code', { class: 'nowrap', title: e.request_id ? 'request ' + e.request_id : null }, String(e.action || '')),
     e.state ? h('a', { href: route(['state', e.state]) }, String(e.state)) : h('span', { class: 'muted' }, '—'),
-    [String(e.actor || ''), e.user ? h('small', { class: 'muted' }, ' (' + e.user + ')') : null],
+    [String(e.actor || '') || h('span', { class: 'muted' }, '(none)'), (e.username || e.user) ? h('small', { class: 'muted' }, ' (' + (e.username || e.user) + ')') : null],
     badge(String(e.status), Number(e.status) >= 400 ? 'removed' : 'added'),
     e.serial !== undefined && e.serial !== null ? String(e.serial) : '',
     e.detail ? h('span', { class: 'detail' }, String(e.detail)) : '',
-    h('small', null, String(e.peer || '')),
+    h('small', null, String(e.peer || e.remote || '')),
   ]);
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of events' },
     h('span', { class: 'muted' }, events.length + ' events, newest first'),

@@ -174,7 +174,12 @@ export function table(cols, rows, attrs) {
       h('tbody', null, rows.map((r) => tableRow(cols, r)))));
 }
 
+// Each cell's content is wrapped in one span, so that on narrow screens the cell is two
+// columns: its label and its content. An empty cell is marked (hidden on narrow screens).
 export function tableRow(cols, cells, attrs) {
-  return h('tr', attrs || null, cells.map((c, i) =>
-    h('td', { 'data-label': cols[i].label, class: cols[i].cls }, c)));
+  return h('tr', attrs || null, cells.map((c, i) => {
+    const blank = c === null || c === undefined || c === '';
+    return h('td', { 'data-label': cols[i].label, class: [cols[i].cls, blank ? 'blank' : ''].filter(Boolean).join(' ') || null },
+      blank ? null : h('span', { class: 'cell' }, c));
+  }));
 }

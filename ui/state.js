@@ -210,7 +210,7 @@ function versionsSection(name, versions, highlight, dlMsg) {
           timeEl(v.time),
           v.writer ? h('span', { class: 'writer' }, v.writer) : h('span', { class: 'muted' }, '—'),
           bytes(v.size),
-          restoredNote(v) || h('span', { class: 'muted' }, ''),
+          restoredNote(v),
           h('span', { class: 'row-actions' },
             prev ? h('a', { href: route(['diff', name], { from: prev.id, to: v.id }), class: 'btn btn-small' }, 'Diff') : null,
             can.restore() && i > 0 ? h('a', { href: route(['restore', name], { id: v.id }), class: 'btn btn-small', 'data-test': 'restore-link' }, 'Restore…') : null,
@@ -460,11 +460,11 @@ export async function restorePage(ctx, holder) {
   reason.wrap,
   h('div', { class: 'actions' }, btn, h('a', { class: 'btn', href: route(['state', name]) }, 'Cancel')),
   msg);
-  status.replaceChildren(
+  status.replaceChildren(...[
     h('p', null, 'Restoring version serial ', h('strong', null, String(v.serial)), ' (', timeEl(v.time), v.writer ? ', written by ' + v.writer : '',
       ') writes its content as a new version. The preview below is what changes compared with the current version (serial ', String(info.serial), ').'),
     info.lock ? notice('The state is locked by ' + (info.lock.who || info.lock.owner || '?') + ': the restore will be refused until the lock is released.', 'error') : null,
     renderDiff(d),
-    form);
+    form].filter(Boolean));
   return null;
 }

@@ -96,7 +96,8 @@ export function lockPanel(name, lock, onReleased) {
     ['Lock ID', h('code', null, lock.id || '')],
     lock.version ? ['Client version', lock.version] : null,
     lock.path ? ['Path', h('code', null, lock.path)] : null,
-    ['Held since', lock.created ? [timeEl(lock.created), ' ', h('span', { class: 'muted' }, '(age ' + relative(lock.created).replace(/ ago$/, '') + ')')] : '—'],
+    ['Held since', timeEl(lock.created)],
+    ['Age', lock.created ? relative(lock.created).replace(/ ago$/, '').replace(/^just now$/, 'under 5 s') : '—'],
     ['Last renewed', timeEl(lock.renewed)],
     ['Lease expires', timeEl(lock.expires)],
   ].filter(Boolean);

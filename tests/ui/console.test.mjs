@@ -68,10 +68,16 @@ async function newPage(context, label) {
 async function shoot(page, name) {
   try {
     fs.mkdirSync(E.SCREENS, { recursive: true });
-    await page.screenshot({ path: path.join(E.SCREENS, name + '-1280.png'), fullPage: true });
+    // The whole page, cut at 2,400 px (a long list's first screens are what matters).
+    const snap = async (w) => {
+      const hgt = await page.evaluate(() => document.documentElement.scrollHeight);
+      await page.screenshot({ path: path.join(E.SCREENS, name + '-' + w + '.png'), captureBeyondViewport: true,
+        clip: { x: 0, y: 0, width: w, height: Math.min(hgt, 2400) } });
+    };
+    await snap(1280);
     await page.setViewport({ width: 390, height: 844 });
     await sleep(150);
-    await page.screenshot({ path: path.join(E.SCREENS, name + '-390.png'), fullPage: true });
+    await snap(390);
     await page.setViewport({ width: 1280, height: 860 });
     await sleep(100);
   } catch (e) {
@@ -311,7 +317,7 @@ await check('restore as admin: preview, reason, confirm, new version appears', a
 await check('lock panel: holder, operation, info, owner, age, lease expiry', async () => {
   await go(admin, '#/state/locked%2Fapp', '[data-test=lock-panel]');
   const t = await text(admin, '[data-test=lock-panel]');
-  const want = ['other@ci', 'OperationTypeApply', E.LOCK_APP, 'Held since', 'Lease expires', 'age'];
+  const want = ['other@ci', 'OperationTypeApply', 'apply from pipeline 4711', E.LOCK_APP, 'Held since', 'Age', 'Lease expires'];
   const miss = want.filter((w) => !t.includes(w));
   return miss.length === 0 || 'missing ' + miss.join(', ') + ' in ' + t.slice(0, 300);
 });
