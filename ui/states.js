@@ -85,6 +85,8 @@ export async function statesPage(ctx, holder) {
         h('p', null, 'No states yet' + (getSession().states && getSession().states !== '**' ? ' that your pattern (' + getSession().states + ') allows' : '') + '.'),
         h('p', null, 'A state appears here after the first ', h('code', null, 'terraform apply'), ' against ',
           h('code', null, '/v1/states/NAME'), '; ', h('code', null, 'statectl backend-config NAME'), ' prints the backend block.')));
+    performance.mark('stated:states-rendered');
+    performance.measure('stated:states', 'stated:nav', 'stated:states-rendered');
     return null;
   }
   const cols = [
