@@ -338,10 +338,12 @@ static void session_current(struct backend_req *r, bool end)
     use_credential(r, &s);
     r->via_session = true;
     snprintf(r->session_csrf, sizeof(r->session_csrf), "%s", s.csrf);
-    if (backend_authenticate(r, &e) == 0)
+    if (backend_authenticate(r, &e) == 0) {
         r->authenticated = true;
-    else if (!end)
+    } else if (e.code == ERR_AUTH) {
+        err_clear(&e); /* revoked or expired since sign-in */
         err_set(&e, ERR_AUTH, "the session's credential is no longer valid: sign in again");
+    }
     if (end) { /* sign-out needs only the cookie and the CSRF token */
         err_clear(&e);
         route_session_csrf(r, &e);

@@ -111,8 +111,7 @@ int session_open(struct keyring *kr, const char *value, int64_t now_us, int64_t 
     s->credential = xstrdup(cred);
     s->issued_us = json_integer_value(iat);
     s->seen_us = json_integer_value(seen);
-    json_object_set_new(o, "cred", json_string("")); /* jansson's copy goes with o */
-    json_decref(o);
+    json_decref(o); /* jansson's copy of the credential is freed with it (not wiped) */
     if (now_us - s->issued_us >= max_us || now_us - s->seen_us >= idle_us) {
         session_cleanup(s);
         return err_set(err, ERR_AUTH, "session expired: sign in again");
