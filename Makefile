@@ -170,7 +170,7 @@ format-check:
 lint: format-check cppcheck
 cppcheck:
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
-	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common store s3 pg lock audit auth backend statectl module/gen
+	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common store s3 pg lock audit auth backend statectl module/gen tools
 
 PREFIX  ?= /usr/local
 install: all

@@ -256,8 +256,9 @@ int session_open(struct keyring *kr, const char *value, int64_t now_us, int64_t 
 /* True when the cookie should be re-issued with seen_us = now_us: a minute since the last
  * one, or half the idle time when that is shorter (so use keeps a short-idle session alive). */
 bool session_needs_refresh(const struct session *s, int64_t now_us, int64_t idle_us);
-/* The X-CSRF-Token header (NULL: absent) against the session's, in constant time. */
-bool session_csrf_ok(const struct session *s, const char *header);
+/* The X-CSRF-Token header (NULL: absent) against a session's csrf, in constant time; never
+ * true for an empty want. */
+bool session_csrf_ok(const char *want, const char *header);
 /* The value of cookie name in a Cookie header (fields separated by ';' or ','), as a new
  * string; NULL when absent. */
 char *session_cookie_value(const char *cookie_header, const char *name);

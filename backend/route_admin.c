@@ -723,46 +723,47 @@ static int audit_export(struct admin_call *c, struct err *err)
  * reaches before=SEQ is stopped, so older pages read less. */
 struct events_ctx {
     struct buf carry; /* a line cut by a chunk boundary */
-    json_t **ring;    /* the newest matches so far, ring[(head + i) % limit] oldest first */
+    char **ring;      /* the newest matching lines so far, ring[(head + i) % limit] oldest first */
     size_t limit, n, head;
     bool more; /* an older match was dropped from the ring */
     const char *actor, *action;
     uint64_t before; /* 0: none */
 };
 
-static bool event_matches(const struct events_ctx *ec, json_t *ev)
+/* The actor and action filters need the event parsed; without them a line is only copied. */
+static bool event_matches(const struct events_ctx *ec, const char *line, size_t len)
 {
+    if (ec->actor == NULL && ec->action == NULL)
+        return true;
+    json_t *ev = json_loadb(line, len, 0, NULL);
     const char *actor = json_string_value(json_object_get(ev, "actor"));
     const char *action = json_string_value(json_object_get(ev, "action"));
-    return (ec->actor == NULL || (actor != NULL && strstr(actor, ec->actor) != NULL)) &&
-           (ec->action == NULL || (action != NULL && strcmp(action, ec->action) == 0));
+    bool ok = (ec->actor == NULL || (actor != NULL && strstr(actor, ec->actor) != NULL)) &&
+              (ec->action == NULL || (action != NULL && strcmp(action, ec->action) == 0));
+    json_decref(ev);
+    return ok;
 }
 
-/* One canonical line: 1 once it is at or past before=SEQ (the export may stop). */
+/* One canonical line, which starts {"seq":N (audit_event_canonical): 1 once it is at or past
+ * before=SEQ (the export may stop). */
 static int event_line(struct events_ctx *ec, const char *line, size_t len)
 {
-    json_t *ev = json_loadb(line, len, 0, NULL);
-    json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
-    if (ev == NULL || seq <= 0) {
-        json_decref(ev);
+    static const char head[] = "{\"seq\":";
+    if (len <= sizeof(head) || memcmp(line, head, sizeof(head) - 1) != 0)
         return 0;
-    }
-    if (ec->before != 0 && (uint64_t)seq >= ec->before) {
-        json_decref(ev);
+    uint64_t seq = strtoull(line + sizeof(head) - 1, NULL, 10);
+    if (ec->before != 0 && seq >= ec->before)
         return 1;
-    }
-    if (!event_matches(ec, ev)) {
-        json_decref(ev);
+    if (seq == 0 || !event_matches(ec, line, len))
         return 0;
-    }
-    json_object_set(ev, "user", json_object_get(ev, "username"));
+    char *copy = xstrndup(line, len);
     if (ec->n == ec->limit) {
-        json_decref(ec->ring[ec->head]);
-        ec->ring[ec->head] = ev;
+        free(ec->ring[ec->head]);
+        ec->ring[ec->head] = copy;
         ec->head = (ec->head + 1) % ec->limit;
         ec->more = true;
     } else {
-        ec->ring[(ec->head + ec->n++) % ec->limit] = ev;
+        ec->ring[(ec->head + ec->n++) % ec->limit] = copy;
     }
     return 0;
 }
@@ -786,15 +787,24 @@ static int events_sink(void *ctx, const char *data, size_t len)
     return stop;
 }
 
-/* The page, newest first, and where the next (older) one starts. */
+/* The page, newest first (each event with "user" beside "username"), and where the next
+ * (older) one starts. */
 static json_t *events_page(struct events_ctx *ec)
 {
-    json_t *arr = json_array();
-    for (size_t i = ec->n; i-- > 0;)
-        json_array_append(arr, ec->ring[(ec->head + i) % ec->limit]);
-    json_t *oldest = ec->n > 0 ? ec->ring[ec->head] : NULL;
-    json_t *next = ec->more && oldest != NULL ? json_object_get(oldest, "seq") : NULL;
-    return json_pack("{s:o,s:O}", "events", arr, "next_before", next != NULL ? next : json_null());
+    json_t *arr = json_array(), *next = json_null();
+    for (size_t i = ec->n; i-- > 0;) {
+        json_t *ev = json_loads(ec->ring[(ec->head + i) % ec->limit], 0, NULL);
+        if (ev == NULL)
+            continue;
+        json_object_set(ev, "user", json_object_get(ev, "username"));
+        json_t *seq = json_object_get(ev, "seq");
+        if (i == 0 && ec->more && seq != NULL) { /* the oldest of the page */
+            json_decref(next);
+            next = json_incref(seq);
+        }
+        json_array_append_new(arr, ev);
+    }
+    return json_pack("{s:o,s:o}", "events", arr, "next_before", next);
 }
 
 static int events_params(struct admin_call *c, struct events_ctx *ec, char **v, struct err *err)
@@ -842,7 +852,7 @@ static int audit_events(struct admin_call *c, struct err *err)
     if (rc == 0)
         reply(c, 200, events_page(&ec));
     for (size_t i = 0; i < ec.n; i++)
-        json_decref(ec.ring[(ec.head + i) % ec.limit]);
+        free(ec.ring[(ec.head + i) % ec.limit]);
     free(ec.ring);
     buf_cleanup(&ec.carry);
     for (size_t i = 0; i < 7; i++)

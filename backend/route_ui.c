@@ -162,13 +162,14 @@ static int issue(struct backend_req *r, const struct session *s, struct err *err
     return 0;
 }
 
-/* The request's session, opened (-1 with ERR_AUTH when there is none or it is not valid). */
+/* The request's session, opened: 0, or 1 when it sent none, or -1 with ERR_AUTH when it is
+ * not valid (tampered, another key, expired). */
 static int open_session(const struct backend_req *r, struct session *s, struct err *err)
 {
     char *value = session_cookie_value(r->cookie, SESSION_COOKIE);
     if (value == NULL) {
         memset(s, 0, sizeof(*s));
-        return err_set(err, ERR_AUTH, "no session: sign in");
+        return 1;
     }
     int rc = session_open(r->srv->session_keys, value, now_us(), idle_us(r), max_us(r), s, err);
     memset(value, 0, strlen(value));
@@ -200,15 +201,10 @@ static void refresh(struct backend_req *r, struct session *s)
 
 int route_session_resolve(struct backend_req *r, struct err *err)
 {
-    if (r->cookie == NULL || r->authorization != NULL)
-        return 0;
-    char *value = session_cookie_value(r->cookie, SESSION_COOKIE);
-    if (value == NULL)
-        return 0;
-    free(value);
     struct session s;
-    if (open_session(r, &s, err) != 0)
-        return -1;
+    int rc = r->authorization != NULL ? 1 : open_session(r, &s, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0; /* the header wins; no cookie, no session */
     use_credential(r, &s);
     r->via_session = true;
     snprintf(r->session_csrf, sizeof(r->session_csrf), "%s", s.csrf);
@@ -221,9 +217,7 @@ int route_session_csrf(const struct backend_req *r, struct err *err)
 {
     if (!r->via_session || strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
         return 0;
-    struct session s = {0};
-    snprintf(s.csrf, sizeof(s.csrf), "%s", r->session_csrf);
-    if (session_csrf_ok(&s, r->csrf_token))
+    if (session_csrf_ok(r->session_csrf, r->csrf_token))
         return 0;
     return err_set(err, ERR_FORBIDDEN, "missing or wrong CSRF token");
 }
@@ -331,17 +325,22 @@ static void session_current(struct backend_req *r, bool end)
     struct err e = {0};
     struct session s;
     const char *action = end ? "session-end" : "session";
-    if (open_session(r, &s, &e) != 0) {
+    int rc = open_session(r, &s, &e);
+    if (rc != 0) {
+        if (rc > 0)
+            err_set(&e, ERR_AUTH, "no session: sign in");
         session_refused(r, action, &e, true);
         return;
     }
     use_credential(r, &s);
     r->via_session = true;
     snprintf(r->session_csrf, sizeof(r->session_csrf), "%s", s.csrf);
-    if (backend_authenticate(r, &e) == 0)
+    if (backend_authenticate(r, &e) == 0) {
         r->authenticated = true;
-    else if (!end)
+    } else if (e.code == ERR_AUTH) {
+        err_clear(&e); /* revoked or expired since sign-in */
         err_set(&e, ERR_AUTH, "the session's credential is no longer valid: sign in again");
+    }
     if (end) { /* sign-out needs only the cookie and the CSRF token */
         err_clear(&e);
         route_session_csrf(r, &e);

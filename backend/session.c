@@ -111,8 +111,7 @@ int session_open(struct keyring *kr, const char *value, int64_t now_us, int64_t 
     s->credential = xstrdup(cred);
     s->issued_us = json_integer_value(iat);
     s->seen_us = json_integer_value(seen);
-    json_object_set_new(o, "cred", json_string("")); /* jansson's copy goes with o */
-    json_decref(o);
+    json_decref(o); /* jansson's copy of the credential is freed with it (not wiped) */
     if (now_us - s->issued_us >= max_us || now_us - s->seen_us >= idle_us) {
         session_cleanup(s);
         return err_set(err, ERR_AUTH, "session expired: sign in again");
@@ -126,10 +125,10 @@ bool session_needs_refresh(const struct session *s, int64_t now_us, int64_t idle
     return now_us - s->seen_us >= every;
 }
 
-bool session_csrf_ok(const struct session *s, const char *header)
+bool session_csrf_ok(const char *want, const char *header)
 {
-    return header != NULL && s->csrf[0] != '\0' &&
-           ct_equal(header, strlen(header), s->csrf, strlen(s->csrf));
+    return header != NULL && want[0] != '\0' &&
+           ct_equal(header, strlen(header), want, strlen(want));
 }
 
 char *session_cookie_value(const char *cookie_header, const char *name)

@@ -46,9 +46,11 @@ as_admin() {
 }
 # header NAME: the value of a response header of the last req (first one).
 header() { grep -i "^$1:" "$W/h" | head -n 1 | cut -d' ' -f2- | tr -d '\r'; }
-# login TOKEN [JAR]: POST /v1/session; the CSRF token in $CSRF.
+# login TOKEN [JAR [CURL-ARGS...]]: POST /v1/session; the CSRF token in $CSRF.
 login() {
-  req POST /v1/session -c "${2:-$JAR}" -H 'content-type: application/json' --data "{\"token\":\"$1\"}"
+  local tok=$1 jar=${2:-$JAR}
+  shift $(($# < 2 ? $# : 2))
+  req POST /v1/session -c "$jar" -H 'content-type: application/json' --data "{\"token\":\"$tok\"}" "$@"
   CSRF=$(jq -r '.csrf // empty' "$W/b" 2>/dev/null)
 }
 # with_cookie METHOD PATH [CURL-ARGS...]: with the session cookie of $JAR (kept up to date).
@@ -120,6 +122,8 @@ assets_checks() {
   done
   req POST /ui/index.html
   expect_st "$t POST on a page 405" 405
+  ST=$(curl -s -I -o "$W/h" -w '%{http_code}' --max-time 10 "$STATED_URL/ui/app.js")
+  expect_eq "$t HEAD: status and length, no body" "$ST $(header content-length)" "200 $(wc -c <"$TOP/ui/app.js" | tr -d ' ')"
 }
 
 # ------------------------------------------------------------------ sessions
@@ -287,18 +291,47 @@ idle_checks() {
   stated_cleanup
 }
 
-# Under TLS the cookie is Secure.
+# Under TLS the cookie is Secure, over HTTP/1.1 and HTTP/2 alike (h2o splits nothing we need:
+# the cookie, the CSRF token and If-None-Match reach the routes the same way).
 tls_checks() {
   local t=console/tls certs=$W/certs
   command -v openssl >/dev/null || { skip "$t" "openssl not found"; return; }
   tls_make_certs "$certs" >/dev/null 2>&1 || { fail "$t certificates" "openssl failed"; return; }
-  stated_start embedded --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" ||
+  stated_start embedded --http2 --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" ||
     { fail "$t start" "stated did not start with TLS"; return; }
-  login "$ADMIN_TOKEN"
-  expect_st "$t sign-in over TLS" 200
-  case "$(header set-cookie)" in *"; Secure"*) pass "$t cookie Secure" ;; *) fail "$t cookie Secure" "$(header set-cookie)" ;; esac
-  req GET /ui/
-  expect_eq "$t CSP over TLS" "$(header content-security-policy)" "$CSP"
+  local v
+  for v in --http1.1 --http2; do
+    rm -f "$JAR"
+    login "$ADMIN_TOKEN" "$JAR" "$v"
+    expect_st "$t $v sign-in" 200
+    case "$(header set-cookie)" in *"; Secure"*) pass "$t $v cookie Secure" ;; *) fail "$t $v cookie Secure" "$(header set-cookie)" ;; esac
+    with_cookie GET /v1/whoami "$v"
+    expect_eq "$t $v cookie works" "$ST $(jq -r .name "$W/b")" "200 admin"
+    with_cookie POST /v1/tokens "$v" -H 'content-type: application/json' --data "{\"name\":\"tls${v//-/}\",\"role\":\"read\",\"states\":\"**\"}"
+    expect_st "$t $v no CSRF 403" 403
+    with_cookie POST /v1/tokens "$v" -H "X-CSRF-Token: $CSRF" -H 'content-type: application/json' --data "{\"name\":\"tls${v//-/}\",\"role\":\"read\",\"states\":\"**\"}"
+    expect_st "$t $v with CSRF 201" 201
+    req GET /ui/ "$v"
+    expect_eq "$t $v CSP" "$(header content-security-policy)" "$CSP"
+    req GET /ui/ "$v" -H "If-None-Match: $(header etag)"
+    expect_st "$t $v 304" 304
+  done
+  stated_cleanup
+}
+
+# Behind a trusted proxy that terminates TLS: Secure when it says https; an untrusted peer's
+# X-Forwarded-Proto is ignored.
+proxy_checks() {
+  local t=console/proxy
+  stated_start embedded --trusted-proxies 127.0.0.1 || { fail "$t start" "no start"; return; }
+  login "$ADMIN_TOKEN" "$JAR" -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https'
+  case "$(header set-cookie)" in *"; Secure"*) pass "$t https behind the proxy: Secure" ;; *) fail "$t https behind the proxy: Secure" "$(header set-cookie)" ;; esac
+  login "$ADMIN_TOKEN" "$JAR" -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: http'
+  case "$(header set-cookie)" in *Secure*) fail "$t http behind the proxy: not Secure" "$(header set-cookie)" ;; *) pass "$t http behind the proxy: not Secure" ;; esac
+  stated_cleanup
+  stated_start embedded || { fail "$t start 2" "no start"; return; }
+  login "$ADMIN_TOKEN" "$JAR" -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https'
+  case "$(header set-cookie)" in *Secure*) fail "$t untrusted X-Forwarded-Proto ignored" "$(header set-cookie)" ;; *) pass "$t untrusted X-Forwarded-Proto ignored" ;; esac
   stated_cleanup
 }
 
@@ -576,5 +609,6 @@ policy_checks
 ratelimit_checks
 idle_checks
 tls_checks
+proxy_checks
 shared_key_checks
 t_done
