@@ -462,9 +462,31 @@ await check('an unknown state shows the server\'s 404 message', async () => {
 
 const rctx = await browser.createBrowserContext();
 const reader = await newPage(rctx, 'reader');
+await check('keyboard only: Tab to the token field, type, Enter signs in (read token)', async () => {
+  await reader.goto(UI, { waitUntil: 'domcontentloaded' });
+  await reader.waitForSelector('[data-test=token]', WAIT);
+  let on = false;
+  for (let i = 0; i < 8 && !on; i++) {
+    await reader.keyboard.press('Tab');
+    on = await reader.evaluate(() => document.activeElement && document.activeElement.getAttribute('data-test') === 'token');
+  }
+  if (!on) return 'Tab never reached the token field';
+  await reader.keyboard.type(E.READ_TOKEN);
+  await nav(reader, () => reader.keyboard.press('Enter'), '[data-test=states-table]');
+  // the first state link is reachable with Tab, and Enter opens it
+  let link = false;
+  for (let i = 0; i < 40 && !link; i++) {
+    await reader.keyboard.press('Tab');
+    link = await reader.evaluate(() => document.activeElement && document.activeElement.classList.contains('state-link'));
+  }
+  if (!link) return 'no state link reachable with Tab';
+  const ring = await reader.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  if (ring === 'none') return 'no focus ring on the focused link';
+  await nav(reader, () => reader.keyboard.press('Enter'), '[data-test=versions-table]');
+  return true;
+});
 await check('sign in with a read token', async () => {
-  await signIn(reader, E.READ_TOKEN);
-  await reader.waitForSelector('[data-test=states-table]', WAIT);
+  await go(reader, '#/states', '[data-test=states-table]');
   const nav = await text(reader, '#nav');
   return (!/Audit|Tokens/.test(nav) && /States/.test(nav)) || 'nav: ' + nav;
 });
