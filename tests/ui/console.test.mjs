@@ -528,6 +528,7 @@ await rctx.close();
 await check('sign out, then be refused', async () => {
   await go(admin, '#/states', '[data-test=states-table]');
   await nav(admin, () => admin.click('[data-test=signout]'), '[data-test=token]');
+  if (!/Signed out/.test(await text(admin, '#main'))) return 'no "Signed out" notice';
   const st = await admin.evaluate(async () => (await fetch('../v1/session')).status);
   if (st !== 401) return 'after sign-out the session answers ' + st;
   const cs = await admin.cookies(UI);
