@@ -181,8 +181,10 @@ function versionsSection(name, versions, highlight, dlMsg) {
     type: 'button', class: 'btn btn-primary', 'data-test': 'compare',
     onclick: () => go(route(['diff', name], { from, to })),
   }, 'Compare selected versions');
-  sec.appendChild(h('p', { class: 'muted' }, 'Newest first. Pick a "from" and a "to" version and compare them.'));
-  sec.appendChild(h('div', { class: 'actions' }, compare));
+  if (versions.length > 1) {
+    sec.appendChild(h('p', { class: 'muted' }, 'Newest first. Pick a "from" and a "to" version and compare them.'));
+    sec.appendChild(h('div', { class: 'actions' }, compare));
+  }
   const body = h('div');
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of versions' });
   sec.appendChild(body);

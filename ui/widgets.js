@@ -133,7 +133,9 @@ export function lockPanel(name, lock, onReleased) {
   return h('section', { class: 'panel lock-panel locked', 'aria-labelledby': hid, 'data-test': 'lock-panel' },
     h('h2', { id: hid }, 'Lock ', badge('locked', 'lock')),
     h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
-    unlockBtn ? h('div', { class: 'actions' }, unlockBtn) : null,
+    unlockBtn ? h('div', { class: 'actions' }, unlockBtn)
+      : h('p', { class: 'muted', 'data-test': 'unlock-hint' }, 'Releasing another client\'s lock needs the admin role here; the holder can run ',
+        h('code', null, 'terraform force-unlock ' + (lock.id || 'ID')), ' as stated\'s --force-unlock policy allows.'),
     msg);
 }
 
