@@ -8,8 +8,11 @@
  *   /v1/...              the admin API (route_admin.c)
  *   anything else        404 INFRA_004
  *
- * Every /v1/ request is authenticated here first, so no handler ever sees an unauthenticated
- * request. A failure is answered (401, 429 past the failed-login limit, 403 for a JWT no rule
+ * Every other /v1/ request is authenticated here first, so no handler ever sees an
+ * unauthenticated request (/v1/session authenticates the token it is given, or the cookie, the
+ * same way: it is where a credential becomes a session). The admin API also accepts the
+ * console's session cookie when there is no Authorization header; the state protocol never
+ * does. A failure is answered (401, 429 past the failed-login limit, 403 for a JWT no rule
  * maps, 503 while an issuer's keys are unknown); bad credentials are audited once per client
  * address and minute with their count (auth's report), the other refusals each as
  * "auth-failed" with the state they aimed at. */
