@@ -138,9 +138,12 @@ done
 READ_TOKEN=$(curl -s --max-time 10 -u "ci:$ADMIN_TOKEN" -H 'Content-Type: application/json' \
   --data-binary '{"name":"ui-reader","role":"read","states":"**"}' "$U/v1/tokens" | jq -r '.token // empty')
 [ -n "$READ_TOKEN" ] || fail console/setup "read token not created"
+OUTPUTS_TOKEN=$(curl -s --max-time 10 -u "ci:$ADMIN_TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"name":"ui-outputs","role":"outputs","states":"app/**"}' "$U/v1/tokens" | jq -r '.token // empty')
+[ -n "$OUTPUTS_TOKEN" ] || fail console/setup "outputs token not created"
 
 mkdir -p "$TOP/build/ui-screens"
-export STATED_URL ADMIN_TOKEN READ_TOKEN SECRET1 SECRET2 SECRET3 LOCK_APP LOCK_KEEP CHROMIUM
+export STATED_URL ADMIN_TOKEN READ_TOKEN OUTPUTS_TOKEN SECRET1 SECRET2 SECRET3 LOCK_APP LOCK_KEEP CHROMIUM
 export SCREENS="$TOP/build/ui-screens" DOWNLOADS="$W/downloads" STATED_DATA
 # Every line the browser test prints is one check in this suite's format.
 while IFS= read -r line; do

@@ -8,6 +8,7 @@
 
 import puppeteer from 'puppeteer-core';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 
 const E = process.env;
@@ -522,6 +523,57 @@ await check('read token: the audit page explains it is for admins', async () => 
   return /admin role only/.test(await text(reader, '.notice-error'));
 });
 await rctx.close();
+
+// ------------------------------------------------------------------ outputs role
+
+const octx = await browser.createBrowserContext();
+const outp = await newPage(octx, 'outputs');
+await check('outputs token: only a state\'s outputs, sensitive masked', async () => {
+  await signIn(outp, E.OUTPUTS_TOKEN);
+  await outp.waitForSelector('[data-test=open-name]', WAIT);
+  if (await outp.$('[data-test=states-table]')) return 'the states list is shown';
+  await outp.type('[data-test=open-name]', 'app/web');
+  await nav(outp, () => outp.keyboard.press('Enter'), '[data-test=outputs] table');
+  const t = await text(outp, '[data-test=outputs]');
+  if (!(t.includes('hello-one') && /sensitive — hidden/.test(t))) return 'outputs: ' + t;
+  if (await outp.$('[data-test=versions-table]') || await outp.$('[data-test=resources]')) return 'versions or resources shown';
+  return SECRETS.every((x) => !(t.includes(x))) || 'a secret is shown';
+});
+await octx.close();
+
+// ------------------------------------------------------------------ behind a path prefix
+
+// A proxy that serves stated under /stated/ and strips the prefix, as nginx would.
+const proxy = http.createServer((req, res) => {
+  if (!req.url.startsWith('/stated/')) {
+    res.writeHead(404);
+    res.end('not under the prefix');
+    return;
+  }
+  const up = new URL(BASE);
+  const p = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url.slice('/stated'.length), headers: req.headers }, (r) => {
+    res.writeHead(r.statusCode, r.headers);
+    r.pipe(res);
+  });
+  p.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(p);
+});
+await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+const PFX = 'http://127.0.0.1:' + proxy.address().port + '/stated';
+const pctx = await browser.createBrowserContext();
+const pre = await newPage(pctx, 'prefix');
+await check('behind a path prefix (/stated/): /stated/ui redirects, sign in, list, open a state', async () => {
+  await pre.goto(PFX + '/ui', { waitUntil: 'domcontentloaded' });
+  if (!pre.url().endsWith('/stated/ui/')) return 'landed on ' + pre.url();
+  await pre.waitForSelector('[data-test=token]', WAIT);
+  await pre.type('[data-test=token]', E.READ_TOKEN);
+  await nav(pre, () => pre.click('[data-test=signin]'), '[data-test=states-table]');
+  await nav(pre, () => pre.click('a.state-link[href="#/state/app%2Fweb"]'), '[data-test=versions-table]');
+  await pre.waitForSelector('[data-test=outputs] table', WAIT);
+  return true;
+});
+await pctx.close();
+proxy.close();
 
 // ------------------------------------------------------------------ sign-out
 
