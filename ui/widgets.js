@@ -10,7 +10,7 @@ export function errorBox(err, what) {
   const lines = [];
   if (err && err.status === 403) lines.push('Your role may not do this; the server refused it.');
   if (err && err.status === 404) lines.push('Nothing by that name (it may have been deleted or moved).');
-  if (err && err.status >= 500) lines.push('stated could not do this right now; the message below is the server\'s. Try again shortly.');
+  if (err && err.status >= 500) lines.push('stated could not do this right now; the message above is the server\'s. Try again shortly.');
   if (err && err.status === 0) lines.push('The server did not answer: check that stated is running and reachable.');
   const holder = err && err.body && (err.body.Who || err.body.ID) ? err.body : null;
   return h('div', { class: 'notice notice-error', role: 'alert' },

@@ -453,6 +453,27 @@ await check('tokens: revoke with confirm; the token is refused after', async () 
   return w.status === 401 || 'status ' + w.status;
 });
 
+await check('a 503 from the server is shown as it said it (INFRA_005, PostgreSQL unreachable)', async () => {
+  await admin.setRequestInterception(true);
+  const handler = (req) => {
+    if (/\/v1\/locks$/.test(req.url())) {
+      req.respond({ status: 503, contentType: 'application/json', headers: { 'Retry-After': '5', 'X-Request-Id': 'feedc0ffee000001' },
+        body: JSON.stringify({ code: 'INFRA_005', message: 'stated cannot reach PostgreSQL: locks unavailable' }) });
+    } else {
+      req.continue();
+    }
+  };
+  admin.on('request', handler);
+  try {
+    await go(admin, '#/locks', '.notice-error');
+    const t = await text(admin, '.notice-error');
+    await shoot(admin, 'error');
+    return (t.includes('503 INFRA_005: stated cannot reach PostgreSQL: locks unavailable') && /try again/i.test(t) && t.includes('feedc0ffee000001')) || 'shown: ' + t;
+  } finally {
+    admin.off('request', handler);
+    await admin.setRequestInterception(false);
+  }
+});
 await check('an unknown state shows the server\'s 404 message', async () => {
   await go(admin, '#/state/no%2Fsuch', '.notice-error');
   const t = await text(admin, '.notice-error');
@@ -571,6 +592,13 @@ await check('behind a path prefix (/stated/): /stated/ui redirects, sign in, lis
   await nav(pre, () => pre.click('a.state-link[href="#/state/app%2Fweb"]'), '[data-test=versions-table]');
   await pre.waitForSelector('[data-test=outputs] table', WAIT);
   return true;
+});
+await check('a revoked token ends its session at once: the next page asks to sign in again', async () => {
+  const r = await fetch(BASE + '/v1/tokens/ui-reader', { method: 'DELETE', headers: { Authorization: 'Bearer ' + E.ADMIN_TOKEN } });
+  if (r.status !== 200) return 'revoke answered ' + r.status;
+  await go(pre, '#/locks', '[data-test=token]');
+  const t = await text(pre, '#main');
+  return /session has ended/.test(t) || 'shown: ' + t.slice(0, 200);
 });
 await pctx.close();
 proxy.close();
