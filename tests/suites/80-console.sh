@@ -49,6 +49,12 @@ if ! "$BIN/stated" --help >/dev/null 2>&1; then
   exit
 fi
 
+# The pages' source: nothing that parses HTML or evaluates text, nothing kept in web storage.
+bad=$(grep -n -E 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|setTimeout\(["'"'"'`]|localStorage\.|sessionStorage\.' "$TOP"/ui/*.js || true)
+if [ -z "$bad" ]; then pass "console/ui/*.js never parse HTML, eval text or use web storage"; else fail "console/ui/*.js never parse HTML, eval text or use web storage" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
+bad=$(grep -n -i -E '<script>|<script [^>]*>[^<]|[[:space:]]style=|<style|[[:space:]]on[a-z]+=' "$TOP"/ui/*.html || true)
+if [ -z "$bad" ]; then pass "console/ui/*.html has no inline script, style or handler"; else fail "console/ui/*.html has no inline script, style or handler" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
+
 if ! stated_start embedded; then
   fail console/start "stated did not start"
   t_done
