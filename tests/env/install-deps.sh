@@ -8,6 +8,8 @@ PKGS=(pkg-config libh2o-evloop-dev libjansson-dev libpq-dev libcurl4-openssl-dev
       postgresql radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl
       clang-format cppcheck jq python3 python3-cryptography python3-yaml dpkg-dev lintian systemd
       chromium)
+# node and npm for the browser suite, from Debian (18.x) unless a node is already installed.
+command -v npm >/dev/null || PKGS+=(nodejs npm)
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
 # The browser suite (80-console) drives chromium with puppeteer-core from tests/ui/node_modules.
