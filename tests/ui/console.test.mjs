@@ -374,6 +374,20 @@ await check('hostile diff and list render as text', async () => {
   const row = await text(admin, '[data-test=states-table]');
   return row.includes(XS) || 'list: ' + row;
 });
+await check('restore of a locked state: refused 423, the holder named as text', async () => {
+  await go(admin, '#/restore/hostile%2Fx?id=latest~1', '[data-test=restore-reason]');
+  const warn = await text(admin, '#main');
+  if (!/is locked by/.test(warn)) return 'no lock warning';
+  await admin.type('[data-test=restore-reason]', XS);
+  await admin.click('[data-test=restore-submit]');
+  await admin.waitForSelector('dialog[open] [data-test=dialog-confirm]', WAIT);
+  await admin.click('dialog[open] [data-test=dialog-confirm]');
+  await admin.waitForSelector('.page-restore .notice-error strong', WAIT);
+  const t = await text(admin, '.page-restore form .notice-error');
+  const snaps = await (await fetch(BASE + '/v1/snapshots/hostile/x', { headers: { Authorization: 'Bearer ' + E.ADMIN_TOKEN } })).json();
+  if (snaps.length !== 2) return 'a version was written';
+  return (/423/.test(t) && /INFRA_008/.test(t) && t.includes(XS)) || 'shown: ' + t;
+});
 await check('no dialog fired after the hostile pages', async () => {
   await sleep(500);
   return dialogs.length === 0 || dialogs.join('; ');
