@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -83,6 +84,8 @@ struct audit_filter {
 struct audit_verify_result {
     uint64_t events;       /* events checked */
     uint64_t first_broken; /* seq of the first broken event, 0 when the chain is intact */
+    uint64_t line;         /* its line in the file (offline verify, JSON Lines driver), or 0 */
+    uint64_t last_seq;     /* offline verify: seq of the last event of an intact file */
     char reason[200];
 };
 
@@ -102,10 +105,24 @@ struct auditlog {
     const struct auditlog_ops *ops;
 };
 
-/* CSV header line (with newline) and one event as a CSV row (RFC 4180 quoting). */
+/* CSV header line (with newline) and one event as a CSV row (RFC 4180 quoting), with its
+ * chain fields (prev and hash: the last two columns), so an exported file can be verified. */
 extern const char audit_csv_header[];
-int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[65],
-                    struct buf *out, struct err *err);
+int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char prev[65],
+                    const char hash[65], struct buf *out, struct err *err);
+/* Reads one CSV row (without its header) back into the event and its chain fields.
+ * ERR_INVALID when it is not such a row; the hash is not checked here (audit_verify_file). */
+int audit_event_csv_parse(const char *row, size_t len, struct audit_event *ev, uint64_t *seq,
+                          char prev[65], char hash[65], struct err *err);
+
+/* Offline verification of an export (no server, no driver): reads f to its end, JSON Lines or
+ * CSV (*fmt; with detect set, found from the first line and returned in *fmt), and checks
+ * every event's own hash and the chain from event 1, as the drivers' verify does. A line that
+ * is no event is a break too. Fills res (first_broken 0: intact; line: where it broke);
+ * returns -1 only when f cannot be read or its format is unknown. An intact file proves
+ * events 1..last_seq only: a removed tail leaves a valid shorter chain. */
+int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit_verify_result *res,
+                      struct err *err);
 
 /* Embedded: DIR/audit.jsonl, O_APPEND, one write(2) per event, fdatasync before returning. */
 struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err);

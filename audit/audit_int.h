@@ -14,6 +14,18 @@
 int audit__parse(const char *line, size_t len, bool check, struct audit_event *ev, uint64_t *seq,
                  char prev[65], char hash[65], struct err *err);
 
+/* The chain rule, written once for every verifier: events come in seq order from 1, each
+ * naming the previous one's hash as its prev (the first: AUDIT_ZERO_HASH). */
+struct audit__chain {
+    uint64_t want; /* the seq the next event must have */
+    char prev[65]; /* the hash it must name */
+};
+void audit__chain_init(struct audit__chain *c);
+/* 0 when the event continues the chain (which then moves past it); -1 with first_broken and
+ * the reason set in res when it does not. */
+int audit__chain_step(struct audit__chain *c, uint64_t seq, const char prev[65],
+                      const char hash[65], struct audit_verify_result *res);
+
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 #endif

@@ -31,7 +31,7 @@
 
 const char audit_csv_header[] = "seq,time,request_id,actor,username,remote,action,state,lock_id,"
                                 "serial,lineage,sha256,size,status,detail,peer,issuer,subject,"
-                                "jti,lock_who,lock_operation,lock_info,lock_owner,hash\r\n";
+                                "jti,lock_who,lock_operation,lock_info,lock_owner,prev,hash\r\n";
 
 void audit_event_init(struct audit_event *ev)
 {
@@ -349,11 +349,14 @@ int audit_event_parse(const char *line, size_t len, struct audit_event *ev, uint
 
 /* RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes doubled. A text
  * field a client controls that starts with = + - @ or a tab would be run as a formula by
- * spreadsheet programs, so it gets a leading apostrophe (and quotes) first. */
+ * spreadsheet programs, so it gets a leading apostrophe (and quotes) first. A text field that
+ * starts with an apostrophe gets one too, so a reader (audit_event_csv_parse) takes exactly
+ * one leading apostrophe off every text field that has one and gets the event back. */
+#define CSV_PROTECTED "=+-@\t\r'"
 static int put_csv(struct buf *out, const char *s, size_t cap, bool text, struct err *err)
 {
     size_t n = strnlen(s, cap);
-    bool formula = text && n > 0 && strchr("=+-@\t\r", s[0]) != NULL;
+    bool formula = text && n > 0 && strchr(CSV_PROTECTED, s[0]) != NULL;
     bool quote = formula || strpbrk(s, ",\"\r\n") != NULL;
     if (!quote)
         return buf_append(out, s, n, err);
@@ -368,8 +371,8 @@ static int put_csv(struct buf *out, const char *s, size_t cap, bool text, struct
     return buf_append(out, "\"", 1, err);
 }
 
-int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[65],
-                    struct buf *out, struct err *err)
+int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char prev[65],
+                    const char hash[65], struct buf *out, struct err *err)
 {
     char t[32], serial[24] = "", size[24] = "";
     time_format_rfc3339(ev->time_us, t);
@@ -396,5 +399,172 @@ int audit_event_csv(const struct audit_event *ev, uint64_t seq, const char hash[
             put_csv(out, v, optional_fields[i].size, true, err))
             return -1;
     }
-    return buf_printf(out, err, ",%s\r\n", hash ? hash : "");
+    return buf_printf(out, err, ",%s,%s\r\n", prev ? prev : "", hash ? hash : "");
+}
+
+/* Splits one CSV record (its line end removed) into fields, RFC 4180: *n gets their number,
+ * each decoded into dst, NUL-terminated, at off[i]. ERR_INVALID on a stray quote or more than
+ * max fields. */
+static int csv_split(const char *rec, size_t len, struct buf *dst, size_t off[], size_t max,
+                     size_t *n, struct err *err)
+{
+    size_t i = 0;
+    *n = 0;
+    for (;;) {
+        if (*n == max)
+            return err_set(err, ERR_INVALID, "CSV row has more than %zu fields", max);
+        off[(*n)++] = dst->len;
+        if (i < len && rec[i] == '"') {
+            for (i++;; i++) {
+                if (i >= len)
+                    return err_set(err, ERR_INVALID, "CSV field %zu: unterminated quote", *n);
+                if (rec[i] == '"' && !(i + 1 < len && rec[i + 1] == '"'))
+                    break;
+                if (rec[i] == '"')
+                    i++; /* a doubled quote stands for one */
+                if (buf_append(dst, &rec[i], 1, err) != 0)
+                    return -1;
+            }
+            i++;
+            if (i < len && rec[i] != ',')
+                return err_set(err, ERR_INVALID, "CSV field %zu: text after its closing quote", *n);
+        } else {
+            size_t start = i;
+            while (i < len && rec[i] != ',')
+                i++;
+            if (memchr(rec + start, '"', i - start) != NULL)
+                return err_set(err, ERR_INVALID, "CSV field %zu: quote in an unquoted field", *n);
+            if (buf_append(dst, rec + start, i - start, err) != 0)
+                return -1;
+        }
+        if (buf_append(dst, "", 1, err) != 0)
+            return -1;
+        if (i >= len)
+            return 0;
+        i++; /* the comma */
+    }
+}
+
+/* A text column back into its field: the apostrophe put_csv adds comes off again. */
+static int csv_text(const char *v, const char *col, char *dst, size_t cap, struct err *err)
+{
+    if (v[0] == '\'')
+        v++;
+    if (strlen(v) >= cap)
+        return err_set(err, ERR_INVALID, "CSV column %s too long", col);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+/* An unsigned decimal column; "" is "not applicable" (*has false). */
+static int csv_u64(const char *v, const char *col, uint64_t *dst, bool *has, struct err *err)
+{
+    *has = v[0] != '\0';
+    *dst = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || p - v >= 20 || *dst > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return err_set(err, ERR_INVALID, "CSV column %s: not an unsigned integer", col);
+        *dst = *dst * 10 + (uint64_t)(*p - '0');
+    }
+    return 0;
+}
+
+/* Column order of audit_csv_header: N_REQUIRED - 2 event columns, the optional ones, then prev
+ * and hash. */
+#define CSV_COLS (N_REQUIRED - 2 + N_OPTIONAL + 2)
+
+static int csv_fields(const char *const c[CSV_COLS], struct audit_event *ev, uint64_t *seq,
+                      struct err *err)
+{
+    static const struct {
+        int col;
+        const char *name;
+        size_t off, size;
+    } text[] = {
+#define TEXT_COL(i, f)                                                                             \
+    {i, #f, offsetof(struct audit_event, f), sizeof(((struct audit_event *)0)->f)}
+        TEXT_COL(2, request_id), TEXT_COL(3, actor),    TEXT_COL(4, username),
+        TEXT_COL(5, remote),     TEXT_COL(6, action),   TEXT_COL(7, state),
+        TEXT_COL(8, lock_id),    TEXT_COL(10, lineage), TEXT_COL(14, detail),
+#undef TEXT_COL
+    };
+    uint64_t size, status;
+    bool has, has_size;
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        if (csv_text(c[text[i].col], text[i].name, (char *)ev + text[i].off, text[i].size, err))
+            return -1;
+    for (size_t i = 0; i < N_OPTIONAL; i++)
+        if (csv_text(c[N_REQUIRED - 2 + i], optional_fields[i].key,
+                     (char *)ev + optional_fields[i].off, optional_fields[i].size, err) != 0)
+            return -1;
+    if (csv_u64(c[0], "seq", seq, &has, err) != 0 || !has || *seq == 0)
+        return err_set(err, ERR_INVALID, "CSV column seq: not a positive integer");
+    if (time_parse_rfc3339(c[1], &ev->time_us) != 0)
+        return err_set(err, ERR_INVALID, "CSV column time: not RFC 3339");
+    if (csv_u64(c[9], "serial", &ev->serial, &ev->has_serial, err) != 0 ||
+        csv_u64(c[12], "size", &size, &has_size, err) != 0 ||
+        csv_u64(c[13], "status", &status, &has, err) != 0)
+        return -1;
+    if (!has || status > 999 || (has_size && size > INT64_MAX))
+        return err_set(err, ERR_INVALID, "CSV columns size or status out of range");
+    ev->size = has_size ? (int64_t)size : -1;
+    ev->status = (int)status;
+    return csv_text(c[11], "sha256", FIELD(ev, sha256), err);
+}
+
+int audit_event_csv_parse(const char *row, size_t len, struct audit_event *ev, uint64_t *seq,
+                          char prev[65], char hash[65], struct err *err)
+{
+    while (len > 0 && (row[len - 1] == '\n' || row[len - 1] == '\r'))
+        len--;
+    struct buf d;
+    size_t off[CSV_COLS], n;
+    const char *c[CSV_COLS];
+    buf_init(&d, 0);
+    audit_event_init(ev);
+    int rc = csv_split(row, len, &d, off, CSV_COLS, &n, err);
+    if (rc == 0 && n != CSV_COLS)
+        rc = err_set(err, ERR_INVALID, "CSV row has %zu fields, not %zu", n, (size_t)CSV_COLS);
+    for (size_t i = 0; rc == 0 && i < CSV_COLS; i++)
+        c[i] = d.data + off[i];
+    if (rc == 0)
+        rc = csv_fields(c, ev, seq, err);
+    if (rc == 0 && (!is_hash(c[CSV_COLS - 2]) || !is_hash(c[CSV_COLS - 1])))
+        rc = err_set(err, ERR_INVALID, "CSV columns prev and hash must be 64 lowercase hex digits");
+    if (rc == 0) {
+        memcpy(prev, c[CSV_COLS - 2], 65);
+        memcpy(hash, c[CSV_COLS - 1], 65);
+    }
+    buf_cleanup(&d);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the chain rule */
+
+void audit__chain_init(struct audit__chain *c)
+{
+    c->want = 1;
+    memcpy(c->prev, AUDIT_ZERO_HASH, 65);
+}
+
+int audit__chain_step(struct audit__chain *c, uint64_t seq, const char prev[65],
+                      const char hash[65], struct audit_verify_result *res)
+{
+    if (seq != c->want) {
+        res->first_broken = c->want;
+        snprintf(res->reason, sizeof(res->reason),
+                 "event %llu expected, found %llu (events removed or reordered)",
+                 (unsigned long long)c->want, (unsigned long long)seq);
+        return -1;
+    }
+    if (strcmp(prev, c->prev) != 0) {
+        res->first_broken = seq;
+        snprintf(res->reason, sizeof(res->reason),
+                 "event %llu does not chain to event %llu (removed or reordered)",
+                 (unsigned long long)seq, (unsigned long long)seq - 1);
+        return -1;
+    }
+    memcpy(c->prev, hash, 65);
+    c->want = seq + 1;
+    return 0;
 }

@@ -332,11 +332,11 @@ static int jl_export(struct auditlog *al, const struct audit_filter *f, enum aud
     while ((more = reader_next(&r, &line, &len, err)) > 0) {
         lineno++;
         uint64_t seq;
-        char hash[65];
+        char prev[65], hash[65];
         struct err pe = {0};
         /* Export is not verify: a damaged line is reported in the log and skipped, so the
          * rest of the evidence still comes out. */
-        if (audit__parse(line, len, false, ev, &seq, NULL, hash, &pe) != 0) {
+        if (audit__parse(line, len, false, ev, &seq, prev, hash, &pe) != 0) {
             log_warn("audit export: %s line %llu skipped: %s", jl->path, (unsigned long long)lineno,
                      pe.msg);
             continue;
@@ -348,7 +348,7 @@ static int jl_export(struct auditlog *al, const struct audit_filter *f, enum aud
         if (f && f->state_pattern && !pattern_match(f->state_pattern, ev->state))
             continue;
         if (fmt == AUDIT_CSV) {
-            if (audit_event_csv(ev, seq, hash, &out, err) != 0) {
+            if (audit_event_csv(ev, seq, prev, hash, &out, err) != 0) {
                 rc = -1;
                 break;
             }
@@ -384,21 +384,15 @@ static int jl_verify(struct auditlog *al, struct audit_verify_result *res, struc
         return -1;
     struct reader r;
     reader_init(&r, fd, end);
-    uint64_t want = 1;
-    char prev[65];
-    memcpy(prev, AUDIT_ZERO_HASH, 65);
+    struct audit__chain chain;
+    audit__chain_init(&chain);
     const char *line;
     size_t len;
     int more, rc = 0;
     struct audit_event *ev = xmalloc(sizeof(*ev));
-#define BROKEN(s, ...)                                                                             \
-    do {                                                                                           \
-        res->first_broken = (s);                                                                   \
-        snprintf(res->reason, sizeof(res->reason), __VA_ARGS__);                                   \
-        goto done;                                                                                 \
-    } while (0)
     while ((more = reader_next(&r, &line, &len, err)) > 0) {
         res->events++;
+        res->line = res->events;
         uint64_t seq;
         char lprev[65], lhash[65];
         struct err pe = {0};
@@ -407,22 +401,19 @@ static int jl_verify(struct auditlog *al, struct audit_verify_result *res, struc
             uint64_t claimed = 0;
             struct err pe2 = {0};
             if (audit__parse(line, len, false, ev, &claimed, NULL, NULL, &pe2) != 0)
-                claimed = want;
-            BROKEN(claimed, "event %llu was altered: %.150s", (unsigned long long)claimed, pe.msg);
+                claimed = chain.want;
+            res->first_broken = claimed;
+            snprintf(res->reason, sizeof(res->reason), "event %llu was altered: %.150s",
+                     (unsigned long long)claimed, pe.msg);
+            break;
         }
-        if (seq != want)
-            BROKEN(want, "event %llu expected, found %llu (events removed or reordered)",
-                   (unsigned long long)want, (unsigned long long)seq);
-        if (strcmp(lprev, prev) != 0)
-            BROKEN(seq, "event %llu does not chain to event %llu (removed or reordered)",
-                   (unsigned long long)seq, (unsigned long long)seq - 1);
-        memcpy(prev, lhash, 65);
-        want = seq + 1;
+        if (audit__chain_step(&chain, seq, lprev, lhash, res) != 0)
+            break;
     }
-#undef BROKEN
     if (more < 0)
         rc = -1;
-done:
+    if (res->first_broken == 0)
+        res->line = 0;
     free(ev);
     reader_cleanup(&r);
     close(fd);

@@ -129,6 +129,8 @@ struct op_request {
     bool force;              /* restore: write even while the state is locked */
     const char *reason;      /* restore, force-unlock (optional), delete-version (required): why */
     const char *to;          /* move: the new name (checked like state) */
+    const char *source;      /* import: where the version comes from (an S3 key and version
+                                id, a file), for the audit event; may be NULL */
 };
 
 /* What an operation did. err.code is ERR_OK when it succeeded, else the refusal or failure;
@@ -146,6 +148,7 @@ struct op_result {
     char restored_from[64];  /* restore: the snapshot restored */
     unsigned count;          /* delete-version: stored object versions purged besides the
                                 object; move: objects copied */
+    char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -181,6 +184,12 @@ int ops_delete_version(const struct ops *o, const struct op_actor *a, const stru
  * either is locked. Audited on both names. */
 int ops_move(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res);
+/* Import (admin): a version brought from elsewhere (statectl import), checked and written as a
+ * write with no lock ID (refused while any lease is live), unless one of the state's versions
+ * has the same SHA-256: then nothing is written and res->duplicate_of names it, so an import
+ * run twice imports nothing twice. Audited as "import" with q->source. */
+int ops_import(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res);
 /* LOCK: takes the lease for the lock info's ID (the same ID again renews it; an expired lease
  * is taken over and gets a "lock-expired" event of its own). */
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,

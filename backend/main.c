@@ -17,48 +17,6 @@ static void fatal(const char *what, const struct err *e)
     exit(1);
 }
 
-/* Reads access_key=... and secret_key=... lines. */
-static int read_credentials(const char *path, char **access, char **secret, struct err *err)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return err_set_errno(err, ERR_INVALID, errno, "--s3-credentials-file %s", path);
-    char line[1024];
-    while (fgets(line, sizeof(line), f) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *v = strchr(line, '=');
-        if (v == NULL || line[0] == '#')
-            continue;
-        *v++ = '\0';
-        char *k = line;
-        while (*k == ' ')
-            k++;
-        k[strcspn(k, " ")] = '\0';
-        while (*v == ' ')
-            v++;
-        if (strcmp(k, "access_key") == 0 || strcmp(k, "aws_access_key_id") == 0) {
-            free(*access);
-            *access = xstrdup(v);
-        } else if (strcmp(k, "secret_key") == 0 || strcmp(k, "aws_secret_access_key") == 0) {
-            free(*secret);
-            *secret = xstrdup(v);
-        }
-    }
-    fclose(f);
-    if (*access == NULL || *secret == NULL)
-        return err_set(err, ERR_INVALID,
-                       "--s3-credentials-file %s: needs access_key= and secret_key=", path);
-    return 0;
-}
-
-static char *env_dup(const char *a, const char *b)
-{
-    const char *v = getenv(a);
-    if (v == NULL || v[0] == '\0')
-        v = getenv(b);
-    return v != NULL && v[0] != '\0' ? xstrdup(v) : NULL;
-}
-
 static struct objstore *open_objstore(const struct config *cfg, struct err *err)
 {
     if (cfg->storage == NULL || cfg->storage[0] == '\0')
@@ -71,24 +29,8 @@ static struct objstore *open_objstore(const struct config *cfg, struct err *err)
         os = objstore_dir_new(where, err);
     } else {
         char *access = NULL, *secret = NULL, *endpoint = NULL;
-        if (cfg->s3_credentials_file != NULL && cfg->s3_credentials_file[0] != '\0') {
-            if (read_credentials(cfg->s3_credentials_file, &access, &secret, err) != 0)
-                goto s3_out;
-        } else {
-            free(access);
-            free(secret);
-            access = getenv("SCW_ACCESS_KEY") != NULL ? env_dup("SCW_ACCESS_KEY", "")
-                                                      : env_dup("AWS_ACCESS_KEY_ID", "");
-            secret = getenv("SCW_SECRET_KEY") != NULL ? env_dup("SCW_SECRET_KEY", "")
-                                                      : env_dup("AWS_SECRET_ACCESS_KEY", "");
-            if (access == NULL || secret == NULL) {
-                err_set(
-                    err, ERR_INVALID,
-                    "S3 storage needs credentials: --s3-credentials-file, or "
-                    "SCW_ACCESS_KEY/SCW_SECRET_KEY, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
-                goto s3_out;
-            }
-        }
+        if (s3_credentials_find(cfg->s3_credentials_file, &access, &secret, err) != 0)
+            goto s3_out;
         endpoint = cfg->s3_endpoint != NULL && cfg->s3_endpoint[0] != '\0'
                        ? xstrdup(cfg->s3_endpoint)
                        : xasprintf("https://s3.%s.scw.cloud", cfg->s3_region);

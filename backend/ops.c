@@ -15,6 +15,7 @@
  * immediately followed by the store write, so the state write of the protocol and the admin
  * restore cannot drift apart. The HTTP routes (route_state.c) and the admin API
  * (route_admin.c) only turn requests into struct op_request and results into responses. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,93 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
         note_holder(&ev, res);
     else
         store_delete(o->store, q->state, &res->err);
+    return finish(o, &ev, res, false);
+}
+
+/* Finds a version of name whose SHA-256 is want (the current state is one of them). */
+struct same_sha {
+    const char *want;
+    char *found; /* [64] */
+};
+
+static int on_version_sha(void *ctx, const struct state_meta *m)
+{
+    struct same_sha *s = ctx;
+    if (strcmp(m->sha256, s->want) != 0)
+        return 0;
+    snprintf(s->found, 64, "%s", m->snapshot);
+    return 1;
+}
+
+static int find_same_version(const struct ops *o, const char *name, const char *sha256,
+                             char found[64], struct err *err)
+{
+    struct same_sha s = {.want = sha256, .found = found};
+    found[0] = '\0';
+    int rc = store_list_snapshots(o->store, name, on_version_sha, &s, err);
+    if (rc < 0 && err->code == ERR_NOT_FOUND) {
+        err_clear(err);
+        rc = 0;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* An import becomes the current state, so one older than the current state of the same
+ * lineage (a re-run after stated took over, an old copy) would silently roll it back: refused,
+ * nothing written. Another lineage is another history (a state re-created under the same key)
+ * and is imported as the newer write it is. */
+static int refuse_older_import(const struct ops *o, const char *name,
+                               const struct state_summary *sum, struct err *err)
+{
+    struct state_meta cur;
+    struct err e = {0};
+    if (store_head(o->store, name, &cur, &e) != 0)
+        return e.code == ERR_NOT_FOUND ? 0 : err_set(err, e.code, "%s", e.msg);
+    if (strcmp(cur.lineage, sum->lineage) != 0 || cur.serial <= sum->serial)
+        return 0;
+    return err_set(err, ERR_INVALID,
+                   "%s already has serial %" PRIu64 " of this lineage, newer than the imported "
+                   "serial %" PRIu64 ": not imported (it would roll the state back)",
+                   name, cur.serial, sum->serial);
+}
+
+int ops_import(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+               struct op_result *res)
+{
+    struct audit_event ev;
+    struct state_summary sum;
+    char md5[25], writer[256];
+    op_event(a, q, "import", &ev);
+    /* The source is the client's text: bounded here, escaped by the audit's canonical form. */
+    snprintf(ev.detail, sizeof(ev.detail), "from %.200s", q->source ? q->source : "(unnamed)");
+    if (!permitted(a, AUTH_ADMIN, q->state, "import into", &ev, res))
+        return finish(o, &ev, res, false);
+    if (q->body != NULL && q->body_len > 0)
+        ev.size = (int64_t)q->body_len;
+    if (check_state_body(o, q, &sum, md5, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    ev.serial = sum.serial;
+    ev.has_serial = true;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
+    sha256_hex(q->body, q->body_len, ev.sha256);
+    if (find_same_version(o, q->state, ev.sha256, res->duplicate_of, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    if (res->duplicate_of[0] != '\0') {
+        res->unchanged = true;
+        snprintf(ev.detail, sizeof(ev.detail), "from %.150s: already there as %s",
+                 q->source ? q->source : "(unnamed)", res->duplicate_of);
+        return finish(o, &ev, res, false);
+    }
+    if (refuse_older_import(o, q->state, &sum, &res->err) != 0)
+        return finish(o, &ev, res, false);
+    writer_name(a, writer, sizeof(writer));
+    struct store_write w = {.serial = sum.serial,
+                            .lineage = sum.lineage,
+                            .writer = writer,
+                            .sha256 = ev.sha256,
+                            .md5 = md5[0] != '\0' ? md5 : NULL};
+    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, NULL, res) != 0)
+        note_holder(&ev, res);
     return finish(o, &ev, res, false);
 }
 

@@ -11,8 +11,8 @@
  * then route_admin_handle answers the error and records it. Roles: a read token may list and
  * read the states its pattern allows (states list is filtered, not refused); the outputs role
  * may read outputs only; restore needs write on that state; deleting a version, moving a
- * state, locks, audit and tokens need
- * admin. */
+ * state, import, locks, audit and tokens need admin. Import is a state operation as well
+ * (ops_import). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +596,37 @@ static int move(struct admin_call *c, struct err *err)
     return 0;
 }
 
+/* POST /v1/import/NAME[?source=TEXT] with the state as the body */
+static int import_state(struct admin_call *c, struct err *err)
+{
+    char *source = query(c, "source");
+    struct op_request q = {.state = c->arg,
+                           .body = c->r->body,
+                           .body_len = c->r->body_len,
+                           .content_md5 = c->r->content_md5,
+                           .source = source};
+    struct op_result res;
+    op_result_init(&res);
+    if (run_op(c, ops_import, &q, &res)) {
+        bool imported = res.duplicate_of[0] == '\0';
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(c->arg));
+        json_object_set_new(o, "imported", json_boolean(imported));
+        json_object_set_new(o, "snapshot",
+                            json_string(imported ? res.meta.snapshot : res.duplicate_of));
+        if (imported) {
+            json_object_set_new(o, "serial", u64_to_json(res.meta.serial));
+            json_object_set_new(o, "sha256", json_string(res.meta.sha256));
+            json_object_set_new(o, "unchanged", json_boolean(res.unchanged));
+        }
+        reply(c, 200, o);
+    }
+    op_result_cleanup(&res);
+    free(source);
+    (void)err;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ locks */
 
 struct locks_ctx {
@@ -996,6 +1027,7 @@ static const struct admin_route {
     {"/v1/diff/", "GET", "diff", AUTH_READ, true, diff},
     {"/v1/outputs/", "GET", "outputs", AUTH_READ_OUTPUTS, true, outputs},
     {"/v1/move/", "POST", "state-move", AUTH_ADMIN, true, move},
+    {"/v1/import/", "POST", "import", AUTH_ADMIN, true, import_state},
     {"/v1/locks", "GET", "lock-list", AUTH_READ, false, locks_list},
     {"/v1/locks/", "DELETE", "force-unlock", AUTH_LOCK, true, force_unlock},
     {"/v1/audit/export", "GET", "export", AUTH_ADMIN, false, audit_export},

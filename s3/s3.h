@@ -23,9 +23,18 @@ struct s3_config {
     bool virtual_host;      /* bucket.host addressing instead of host/bucket */
     long connect_timeout_ms, timeout_ms;
     int max_retries; /* retries on 5xx, 429, SlowDown and connection errors */
+    bool read_only;  /* a reader of someone's bucket (statectl offline export, import): the
+                        bucket's versioning is left as it is */
 };
 /* S3 driver. Checks credentials and the bucket at start (a wrong secret key is reported here
- * with a clear message) and turns bucket versioning on when it may, logging when it can't. */
+ * with a clear message) and, unless read_only, turns bucket versioning on when it may,
+ * logging when it can't. */
 struct objstore *objstore_s3_new(const struct s3_config *cfg, struct err *err);
+
+/* The S3 credentials every program takes the same way: from file when given (access_key= and
+ * secret_key= lines, or aws_access_key_id= and aws_secret_access_key=), else from
+ * SCW_ACCESS_KEY/SCW_SECRET_KEY, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. *access and
+ * *secret get malloc'd strings (wipe the secret before freeing it). ERR_INVALID when none. */
+int s3_credentials_find(const char *file, char **access, char **secret, struct err *err);
 
 #endif

@@ -422,7 +422,8 @@ struct objstore *objstore_s3_new(const struct s3_config *cfg, struct err *err)
         s3s_free(&s->base);
         return NULL;
     }
-    ensure_versioning(s, cfg->bucket);
+    if (!cfg->read_only)
+        ensure_versioning(s, cfg->bucket);
     log_info("S3 storage: bucket %s prefix \"%s\" at %s (region %s)", cfg->bucket, pfx,
              cfg->endpoint, cfg->region != NULL ? cfg->region : "us-east-1");
     return &s->base;

@@ -11,7 +11,8 @@
 
 #include "statectl/statectl.h"
 
-#define B(o) (1u << (o))
+#define B(o) (1ull << (o))
+_Static_assert(OPT__COUNT <= 64, "an option set is one 64-bit word");
 #define GLOBAL_OPTS                                                                                \
     (B(OPT_URL) | B(OPT_TOKEN) | B(OPT_CACERT) | B(OPT_CERT) | B(OPT_KEY) | B(OPT_OUTPUT) |        \
      B(OPT_HELP) | B(OPT_VERSION))
@@ -19,7 +20,7 @@
 struct ctl_cmd {
     const char *noun, *verb; /* verb NULL: a one-word command */
     int min_pos, max_pos;
-    unsigned opts; /* accepted options besides the global ones */
+    unsigned long long opts; /* accepted options besides the global ones (B bits) */
     const char *args;
     const char *help;
 };
@@ -81,8 +82,11 @@ static const struct ctl_cmd cmds[] = {
      "[--since T] [--until T] [--state PATTERN] [--format jsonl|csv] [-o FILE]",
      "Stream audit events (T: RFC 3339 or YYYY-MM-DD) to stdout or FILE; progress on stderr\n"
      "when it is a terminal. PATTERN: '*' within a segment, '**' across segments."},
-    {"audit", "verify", 0, 0, 0, "",
-     "Check the audit hash chain; exits 7 naming the first broken event."},
+    {"audit", "verify", 0, 0, B(OPT_FILE) | B(OPT_FORMAT), "[--file EXPORT [--format jsonl|csv]]",
+     "Check the audit hash chain; exits 7 naming the first broken event. With --file, checks\n"
+     "an exported file (JSON Lines or CSV, found from its first line unless --format) with no\n"
+     "server: each event's hash and the chain from event 1. An intact file proves its events\n"
+     "only: events removed from its end leave a shorter valid chain."},
     {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES) | B(OPT_EXPIRES),
      "NAME --role ROLE --states PATTERN [--expires DURATION|TIME]",
      "Create a token; its secret is printed once and never again. ROLE: read, plan (read,\n"
@@ -105,6 +109,31 @@ static const struct ctl_cmd cmds[] = {
      "locks and audit reachable). Exits 0 on stated's \"ok\", else non-zero with the reason on\n"
      "stderr. Sends no token (none is needed); the request is bounded by --timeout (default 5s).\n"
      "The container image's HEALTHCHECK runs it."},
+    {"offline", "export", 0, 0,
+     B(OPT_STORAGE) | B(OPT_DATA_DIR) | B(OPT_S3_ENDPOINT) | B(OPT_S3_REGION) |
+         B(OPT_S3_CREDENTIALS_FILE) | B(OPT_S3_VIRTUAL_HOST) | B(OPT_ENCRYPTION_KEY_FILE) |
+         B(OPT_TO) | B(OPT_ALL_VERSIONS) | B(OPT_FORCE),
+     "(--storage s3://BUCKET[/PREFIX] | --data-dir DIR) --to DIR [--all-versions]\n"
+     "                      [--encryption-key-file F]... [--s3-endpoint URL] [--s3-region R]\n"
+     "                      [--s3-credentials-file F] [--s3-virtual-host] [--force]",
+     "Disaster recovery with stated down: read the storage directly (read-only: nothing in it\n"
+     "is changed) and write every current state as DIR/NAME.tfstate, with --all-versions\n"
+     "every version as DIR/NAME/@versions/SNAPSHOT.tfstate, decrypted with the keys given (or\n"
+     "STATED_ENCRYPTION_KEY_FILE / STATED_ENCRYPTION_KEY). S3 settings and credentials as for\n"
+     "stated (STATED_S3_*, SCW_* or AWS_* variables). Refuses a non-empty DIR unless --force.\n"
+     "No --url or token is needed. Runbook: docs/disaster-recovery.md."},
+    {"import", NULL, 0, 0,
+     B(OPT_FROM) | B(OPT_FROM_DIR) | B(OPT_KEY_PATTERN) | B(OPT_VERSIONS) | B(OPT_DRY_RUN) |
+         B(OPT_S3_ENDPOINT) | B(OPT_S3_REGION) | B(OPT_S3_CREDENTIALS_FILE) |
+         B(OPT_S3_VIRTUAL_HOST),
+     "(--from s3://BUCKET[/PREFIX] [--versions] | --from-dir DIR) [--key-pattern P]\n"
+     "                      [--dry-run] [S3 options as for offline export]",
+     "Copy states written by terraform's backend \"s3\" (or a tree of state files) into this\n"
+     "server. P maps a key to a state name (default '{name}/terraform.tfstate': the key\n"
+     "net/prod/terraform.tfstate becomes the state net/prod; a workspace's key env:/WS/...\n"
+     "becomes NAME.WS). Keys that give no valid state name are listed and skipped. With\n"
+     "--versions every S3 object version becomes a version, oldest first. A version stated\n"
+     "already has (same SHA-256) is not imported again. Admin token."},
 };
 
 static const struct {
@@ -140,6 +169,20 @@ static const struct {
     [OPT_REDACT] = {"redact", 0, false},
     [OPT_AT] = {"at", 0, true},
     [OPT_REASON] = {"reason", 0, true},
+    [OPT_FILE] = {"file", 0, true},
+    [OPT_STORAGE] = {"storage", 0, true},
+    [OPT_DATA_DIR] = {"data-dir", 0, true},
+    [OPT_S3_ENDPOINT] = {"s3-endpoint", 0, true},
+    [OPT_S3_REGION] = {"s3-region", 0, true},
+    [OPT_S3_CREDENTIALS_FILE] = {"s3-credentials-file", 0, true},
+    [OPT_S3_VIRTUAL_HOST] = {"s3-virtual-host", 0, false},
+    [OPT_ENCRYPTION_KEY_FILE] = {"encryption-key-file", 0, true},
+    [OPT_TO] = {"to", 0, true},
+    [OPT_ALL_VERSIONS] = {"all-versions", 0, false},
+    [OPT_FROM] = {"from", 0, true},
+    [OPT_FROM_DIR] = {"from-dir", 0, true},
+    [OPT_KEY_PATTERN] = {"key-pattern", 0, true},
+    [OPT_VERSIONS] = {"versions", 0, false},
 };
 
 int ctl_usage_error(const char *fmt, ...)
@@ -183,7 +226,7 @@ struct parser {
     struct ctl_cmdline *cl;
     const char *words[MAX_WORDS]; /* command words and positional arguments, in order */
     int nwords;
-    unsigned seen; /* options given, as B(opt) bits */
+    unsigned long long seen; /* options given, as B(opt) bits */
     char *errbuf;
     size_t errlen;
 };
@@ -225,6 +268,11 @@ static int read_option(struct parser *p, int *i)
         if (val != NULL)
             return usage_error(p, "option --%s takes no value", opt_names[o].name);
         val = "1";
+    }
+    if (o == OPT_ENCRYPTION_KEY_FILE) {
+        if (p->cl->nkeyfiles == (int)(sizeof(p->cl->keyfiles) / sizeof(p->cl->keyfiles[0])))
+            return usage_error(p, "too many --encryption-key-file options");
+        p->cl->keyfiles[p->cl->nkeyfiles++] = val;
     }
     p->cl->opt[o] = val;
     p->seen |= B(o);
@@ -353,7 +401,8 @@ int ctl_parse(int argc, const char *const *argv, struct ctl_cmdline *cl, char *e
 static const char global_usage[] =
     "Usage: statectl [global options] COMMAND [arguments] [options]\n"
     "\n"
-    "Operate a stated state server through its admin API.\n"
+    "Operate a stated state server through its admin API; verify an audit export or export\n"
+    "the states from the storage itself with no server (audit verify --file, offline export).\n"
     "\n"
     "Commands:\n";
 
@@ -415,6 +464,8 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
         {"tokens", "revoke", ctl_cmd_tokens_revoke},
         {"backend-config", NULL, ctl_cmd_backend_config},
         {"health", NULL, ctl_cmd_health},
+        {"offline", "export", ctl_cmd_offline_export},
+        {"import", NULL, ctl_cmd_import},
     };
     for (size_t k = 0; k < sizeof(run) / sizeof(run[0]); k++) {
         if (strcmp(run[k].noun, cmd->noun) == 0 &&

@@ -1,10 +1,11 @@
 /* statectl/statectl.h: the operator CLI's parts.
  *
- * statectl/main.c only wires these together. The pure parts (argument parsing, tables, the
- * rendering of snapshot diffs, backend-config rendering) do no I/O so tests/unit/test_statectl.c
- * checks them directly; http.c is the one place that talks to stated (libcurl), and cmd_*.c hold
- * one command group each. Nothing here prints or logs the token except `tokens create`, which
- * prints the new secret once. */
+ * statectl/main.c only wires these together. The pure parts (argument parsing, tables, snapshot
+ * diffs, backend-config rendering, import key patterns) do no I/O so tests/unit/test_statectl.c
+ * checks them directly; http.c is the one place that talks to stated (libcurl), storage.c the
+ * one place that opens a storage itself (read-only: offline export, import's source), and
+ * cmd_*.c hold one command group each. Nothing here prints or logs the token except `tokens
+ * create`, which prints the new secret once. */
 #ifndef STATED_STATECTL_H
 #define STATED_STATECTL_H
 
@@ -69,6 +70,20 @@ enum ctl_opt {
     OPT_REDACT,
     OPT_AT,
     OPT_REASON,
+    OPT_FILE,     /* audit verify --file: an export, checked with no server */
+    OPT_STORAGE,  /* offline export: s3://BUCKET[/PREFIX] or dir:PATH */
+    OPT_DATA_DIR, /* offline export: a data dir */
+    OPT_S3_ENDPOINT,
+    OPT_S3_REGION,
+    OPT_S3_CREDENTIALS_FILE,
+    OPT_S3_VIRTUAL_HOST,
+    OPT_ENCRYPTION_KEY_FILE, /* repeatable: every one is in keyfiles[] */
+    OPT_TO,
+    OPT_ALL_VERSIONS,
+    OPT_FROM,     /* import: s3://BUCKET[/PREFIX] */
+    OPT_FROM_DIR, /* import: a tree of state files */
+    OPT_KEY_PATTERN,
+    OPT_VERSIONS,
     OPT__COUNT
 };
 
@@ -80,6 +95,8 @@ struct ctl_cmdline {
     int npos;
     const char *opt[OPT__COUNT]; /* value, or "1" for flags; NULL when not given */
     bool json;                   /* --output json */
+    const char *keyfiles[8];     /* every --encryption-key-file, in order */
+    int nkeyfiles;
 };
 
 /* Parses argv (options may come before or after the command words; "--" ends options).
@@ -190,6 +207,22 @@ int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_revoke(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_backend_config(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_health(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+
+int ctl_cmd_offline_export(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_import(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+
+/* ------------------------------------------------------------------ import key patterns */
+
+/* The default --key-pattern: Terragrunt's layout, one key per unit path. */
+#define CTL_KEY_PATTERN_DEFAULT "{name}/terraform.tfstate"
+/* 0 when pattern holds {name} exactly once; else ERR_INVALID with the reason. */
+int ctl_key_pattern_check(const char *pattern, struct err *err);
+/* The state name an object key (or a file's path under --from-dir) maps to: the part of key
+ * that {name} stands for. A key under "env:/WORKSPACE/" (where terraform's backend "s3" keeps
+ * the states of workspaces other than default) maps to NAME.WORKSPACE. Returns 0 with name
+ * set; 1 when the key does not fit the pattern (not a state: ignored); -1 when it fits but
+ * gives no valid state name (name holds what it gave, err says why). */
+int ctl_key_to_name(const char *pattern, const char *key, char *name, size_t cap, struct err *err);
 
 /* Runs the parsed command (main.c's body, reachable from tests). */
 int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ctl_cmdline *cl);

@@ -616,7 +616,7 @@ static const struct objstore_ops dir_ops = {
     .get_shared = dir_get_shared,
 };
 
-struct objstore *objstore_dir_new(const char *root, struct err *err)
+static struct objstore *dir_open(const char *root, bool read_only, struct err *err)
 {
     if (!root || !root[0]) {
         err_set(err, ERR_INVALID, "empty data directory");
@@ -628,7 +628,7 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
         r[--n] = '\0';
     struct stat st;
     if (stat(r, &st) != 0) {
-        if (errno != ENOENT) {
+        if (errno != ENOENT || read_only) {
             err_set_errno(err, ERR_INVALID, errno, "data dir %s", r);
             free(r);
             return NULL;
@@ -642,8 +642,9 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
         free(r);
         return NULL;
     }
-    /* One stated owns a data dir, so every temp file found before its first write is stale. */
-    unsigned stale = file_remove_stale_temps(r, true);
+    /* One stated owns a data dir, so every temp file found before its first write is stale.
+     * A reader is not that owner: the temp files may be a live stated's writes. */
+    unsigned stale = read_only ? 0 : file_remove_stale_temps(r, true);
     if (stale > 0)
         log_warn("storage: removed %u temp file(s) left by interrupted writes under %s", stale, r);
     struct dirstore *ds = xcalloc(1, sizeof(*ds));
@@ -651,4 +652,14 @@ struct objstore *objstore_dir_new(const char *root, struct err *err)
     ds->root = r;
     ds->cache = blobcache_new(CACHE_ENTRIES, CACHE_MAX_BYTES, CACHE_MAX_OBJ);
     return &ds->base;
+}
+
+struct objstore *objstore_dir_new(const char *root, struct err *err)
+{
+    return dir_open(root, false, err);
+}
+
+struct objstore *objstore_dir_open_ro(const char *root, struct err *err)
+{
+    return dir_open(root, true, err);
 }

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "store/store.h"
 
@@ -132,6 +133,27 @@ struct keyring *keyring_load(const char *path, struct err *err)
     char origin[600];
     snprintf(origin, sizeof(origin), "encryption key file %s", path);
     return keyring_read(f, origin, err);
+}
+
+struct keyring *keyring_load_many(const char *const *paths, size_t n, struct err *err)
+{
+    struct buf all;
+    struct keyring *kr = NULL;
+    buf_init(&all, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (file_read(paths[i], &all, err) != 0 || buf_append(&all, "\n", 1, err) != 0)
+            goto out;
+    }
+    FILE *f = fmemopen(all.data, all.len, "r");
+    if (f == NULL)
+        err_set_errno(err, ERR_INTERNAL, errno, "encryption key files");
+    else
+        kr = keyring_read(f, n == 1 ? paths[0] : "encryption key files", err);
+out:
+    if (all.data != NULL)
+        cleanse(all.data, all.len);
+    buf_cleanup(&all);
+    return kr;
 }
 
 struct keyring *keyring_parse(const char *text, const char *origin, struct err *err)

@@ -313,13 +313,18 @@ static int migrate(struct objstore *os, int from, struct err *err)
     return rc;
 }
 
-int store__layout_open(struct objstore *os, struct err *err)
+int store__layout_open(struct objstore *os, bool read_only, struct err *err)
 {
     int layout;
     if (marker_read(os, &layout, err) != 0)
         return -1;
     if (layout == STORE_LAYOUT)
         return 0;
+    if (read_only && layout < STORE_LAYOUT)
+        return err_set(err, ERR_INVALID,
+                       "the storage has no layout marker %s (empty, or in layout 1, which a "
+                       "read-only open cannot migrate: start stated on it once)",
+                       STORE_MARKER_KEY);
     if (layout > STORE_LAYOUT)
         return err_set(err, ERR_INVALID,
                        "the storage is in layout %d (%s); this stated reads layout %d only: "

@@ -93,7 +93,7 @@ struct store *store_new(struct objstore *os, const struct store_config *cfg, str
         err_set(err, ERR_INTERNAL, "store_new: no object store");
         return NULL;
     }
-    if (store__layout_open(os, err) != 0) {
+    if (store__layout_open(os, cfg != NULL && cfg->read_only, err) != 0) {
         os->ops->free(os);
         return NULL;
     }
@@ -104,8 +104,9 @@ struct store *store_new(struct objstore *os, const struct store_config *cfg, str
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&st->stripe[i], NULL);
     pthread_mutex_init(&st->orphan_mu, NULL);
-    /* One stated owns a data dir, so what its last run left half-done can be cleaned now. */
-    if (strcmp(os->ops->kind, "dir") == 0)
+    /* One stated owns a data dir, so what its last run left half-done can be cleaned now; a
+     * reader owns nothing. */
+    if (strcmp(os->ops->kind, "dir") == 0 && !st->cfg.read_only)
         sweep_newer_snapshots(st);
     return st;
 }
@@ -378,6 +379,14 @@ static int read_object(struct store *st, const char *key, struct buf *out, struc
         log_error("store: cannot read %s: %s", key, err->msg);
     buf_cleanup(&raw);
     return rc;
+}
+
+/* A read-only store (store_config.read_only) changes nothing, whatever asks. */
+static int refuse_read_only(const struct store *st, struct err *err)
+{
+    if (st->cfg.read_only)
+        return err_set(err, ERR_INTERNAL, "the storage was opened read-only");
+    return 0;
 }
 
 static int write_object(struct store *st, const char *key, const void *data, size_t len,
@@ -1001,6 +1010,8 @@ done:
 int store_put(struct store *st, const char *name, const void *data, size_t len,
               const struct store_write *w, struct state_meta *out, bool *unchanged, struct err *err)
 {
+    if (refuse_read_only(st, err) != 0)
+        return -1;
     bool same = false;
     if (unchanged)
         *unchanged = false;
@@ -1032,6 +1043,8 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
 
 int store_delete(struct store *st, const char *name, struct err *err)
 {
+    if (refuse_read_only(st, err) != 0)
+        return -1;
     if (name_check(name, err) != 0)
         return -1;
     char *key = key_current(name);
@@ -1191,7 +1204,7 @@ int store_delete_snapshot(struct store *st, const char *name, const char *id,
                           struct state_meta *deleted, unsigned *versions, struct err *err)
 {
     unsigned n = 0;
-    if (name_check(name, err) != 0)
+    if (refuse_read_only(st, err) != 0 || name_check(name, err) != 0)
         return -1;
     if (!id || !store__snapshot_id_parse(id, strlen(id), NULL, NULL, NULL))
         return err_set(err, ERR_INVALID, "snapshot id must be SEQ-SERIAL-SHA12");
@@ -1313,7 +1326,7 @@ int store_move(struct store *st, const char *from, const char *to, unsigned *cop
                struct err *err)
 {
     unsigned n = 0;
-    if (name_check(from, err) != 0 || name_check(to, err) != 0)
+    if (refuse_read_only(st, err) != 0 || name_check(from, err) != 0 || name_check(to, err) != 0)
         return -1;
     if (strcmp(from, to) == 0)
         return err_set(err, ERR_INVALID, "a state cannot be moved onto itself");
@@ -1499,6 +1512,8 @@ static int blob_key_check(const char *key, struct err *err)
 
 int store_put_blob(struct store *st, const char *key, const void *data, size_t len, struct err *err)
 {
+    if (refuse_read_only(st, err) != 0)
+        return -1;
     if (blob_key_check(key, err) != 0)
         return -1;
     return write_object(st, key, data, len, NULL, err);

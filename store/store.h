@@ -111,6 +111,9 @@ struct objstore {
 
 /* Local directory driver. Creates root if missing. */
 struct objstore *objstore_dir_new(const char *root, struct err *err);
+/* The same for a reader beside (or instead of) the stated that owns root: root must exist,
+ * and nothing in it is touched at open (objstore_dir_new removes stale temp files). */
+struct objstore *objstore_dir_open_ro(const char *root, struct err *err);
 
 /* Parses "--storage" values: "dir:PATH" (or a bare path) and "s3://BUCKET[/PREFIX]". kind gets
  * "dir" or "s3"; path_or_bucket and prefix get malloc'd strings (caller frees). */
@@ -123,6 +126,9 @@ struct keyring;
 /* Reads a key file: one base64 32-byte key per line, '#' comments and blank lines ignored. The
  * first key encrypts; all decrypt. Each key's id is the first 8 hex digits of SHA-256(key). */
 struct keyring *keyring_load(const char *path, struct err *err);
+/* The same from several key files, read as one: the first key of the first file encrypts
+ * (offline readers: the current file and the retired ones). */
+struct keyring *keyring_load_many(const char *const *paths, size_t n, struct err *err);
 /* The same from text (keys separated by newlines, commas or spaces), e.g. the value of
  * STATED_ENCRYPTION_KEY; origin names the source in error messages. */
 struct keyring *keyring_parse(const char *text, const char *origin, struct err *err);
@@ -165,6 +171,9 @@ struct store_config {
     unsigned retain_snapshots; /* 0: keep all */
     unsigned retain_days;      /* 0: keep all */
     struct keyring *keys;      /* NULL: no encryption; borrowed, outlives the store */
+    bool read_only;            /* offline readers (statectl offline export): the storage is
+                                  never written, not even migrated or swept; a storage that
+                                  would need a migration is refused (ERR_INVALID) */
 };
 
 struct store;

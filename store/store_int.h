@@ -53,6 +53,6 @@ bool store__is_lower_hex(const char *s, size_t n);
 /* Opens the storage's layout (store/layout.c), before anything else touches it: reads the
  * marker; migrates a layout-1 storage (or an unmarked one) and writes the marker. ERR_INVALID
  * when the marker names a newer layout or is not a marker; storage errors as they come. */
-int store__layout_open(struct objstore *os, struct err *err);
+int store__layout_open(struct objstore *os, bool read_only, struct err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* tests/unit/test_audit.c: canonical event text and hash rule, parsing, CSV quoting, and the
  * JSON Lines driver (append, recovery of a torn tail, export filters, verify against a
- * changed byte, a removed line and two swapped lines). */
+ * changed byte, a removed line and two swapped lines), and offline verification of exported
+ * JSON Lines and CSV files (CSV rows read back, tampered, deleted and reordered records). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,23 +140,24 @@ static void test_csv(void)
     struct buf b;
     buf_init(&b, 0);
     struct err e = {0};
-    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
+    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, ZERO64, &b, &e), 0);
     CHECK_STR(b.data, "9,2026-11-22T02:20:13.123456Z,,\"a,b\",\"say \"\"hi\"\"\",\"'=cmd()\","
-                      "write,x,,3,,,,200,\"line1\nline2\",,,,,,,,," ZERO64 "\r\n");
+                      "write,x,,3,,,,200,\"line1\nline2\",,,,,,,,," ZERO64 "," ZERO64 "\r\n");
     CHECK(strncmp(audit_csv_header, "seq,time,", 9) == 0);
     /* The serial is exact in CSV too. */
     ev.serial = UINT64_MAX;
     buf_reset(&b);
-    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
+    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, ZERO64, &b, &e), 0);
     CHECK(strstr(b.data, ",x,,18446744073709551615,,,,200,") != NULL);
     /* The identity and lock fields, in the header's order. */
     snprintf(ev.issuer, sizeof(ev.issuer), "https://gitlab.example");
     snprintf(ev.lock_owner, sizeof(ev.lock_owner), "-ci");
     buf_reset(&b);
-    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, &b, &e), 0);
-    CHECK(strstr(b.data, "\",,https://gitlab.example,,,,,,\"'-ci\"," ZERO64 "\r\n") != NULL);
+    CHECK_INT(audit_event_csv(&ev, 9, ZERO64, ZERO64, &b, &e), 0);
+    CHECK(strstr(b.data, "\",,https://gitlab.example,,,,,,\"'-ci\"," ZERO64 "," ZERO64 "\r\n") !=
+          NULL);
     CHECK(strstr(audit_csv_header, ",detail,peer,issuer,subject,jti,lock_who,lock_operation,"
-                                   "lock_info,lock_owner,hash\r\n") != NULL);
+                                   "lock_info,lock_owner,prev,hash\r\n") != NULL);
     buf_cleanup(&b);
 }
 
@@ -633,6 +635,231 @@ static void test_old_chain_verifies(void)
     free(path);
 }
 
+/* ------------------------------------------------------------------ offline verification */
+
+/* A CSV row reads back into the same event: the canonical text rebuilt from it has the same
+ * hash, whatever quoting and formula protection the fields needed. */
+static void test_csv_parse_roundtrip(void)
+{
+    struct audit_event ev, back;
+    struct buf text, row;
+    struct err e = {0};
+    char hash[65], prev[65], h2[65], p2[65];
+    uint64_t seq = 0;
+    audit_event_init(&ev);
+    ev.time_us = T0;
+    snprintf(ev.actor, sizeof(ev.actor), "a,b");
+    snprintf(ev.username, sizeof(ev.username), "say \"hi\"\nthere");
+    snprintf(ev.remote, sizeof(ev.remote), "=cmd()");
+    snprintf(ev.request_id, sizeof(ev.request_id), "'quoted");
+    snprintf(ev.action, sizeof(ev.action), "import");
+    snprintf(ev.state, sizeof(ev.state), "net/prod");
+    snprintf(ev.detail, sizeof(ev.detail), "from s3://b/k, \"v\"\r\n-1");
+    snprintf(ev.lock_owner, sizeof(ev.lock_owner), "@owner");
+    ev.serial = UINT64_MAX;
+    ev.has_serial = true;
+    ev.status = 423;
+    memset(prev, 'a', 64);
+    prev[64] = '\0';
+    buf_init(&text, 0);
+    buf_init(&row, 0);
+    CHECK_INT(audit_event_canonical(&ev, 5, prev, &text, hash, &e), 0);
+    CHECK_INT(audit_event_csv(&ev, 5, prev, hash, &row, &e), 0);
+    CHECK_INT(audit_event_csv_parse(row.data, row.len, &back, &seq, p2, h2, &e), 0);
+    CHECK_INT(seq, 5);
+    CHECK_STR(p2, prev);
+    CHECK_STR(h2, hash);
+    CHECK_STR(back.username, ev.username);
+    CHECK_STR(back.remote, "=cmd()");
+    CHECK_STR(back.request_id, "'quoted");
+    CHECK_STR(back.detail, ev.detail);
+    CHECK_STR(back.lock_owner, "@owner");
+    CHECK(back.has_serial && back.serial == UINT64_MAX);
+    CHECK_INT(back.size, -1);
+    buf_reset(&text);
+    CHECK_INT(audit_event_canonical(&back, seq, p2, &text, h2, &e), 0);
+    CHECK_STR(h2, hash);
+    /* Not rows: a missing column, a stray quote. */
+    CHECK_INT(audit_event_csv_parse("1,2,3", 5, &back, &seq, p2, h2, &e), -1);
+    CHECK_INT(e.code, ERR_INVALID);
+    CHECK_INT(audit_event_csv_parse("1,a\"b", 5, &back, &seq, p2, h2, &e), -1);
+    buf_cleanup(&text);
+    buf_cleanup(&row);
+}
+
+/* An export of the log in fmt, as statectl audit export writes it. */
+static char *export_of(struct auditlog *al, enum audit_format fmt, size_t *len)
+{
+    struct sinkbuf s = {0};
+    struct err e = {0};
+    buf_init(&s.b, 0);
+    CHECK_INT(al->ops->export(al, NULL, fmt, sink, &s, &e), 0);
+    char *d = xmalloc(s.b.len + 1);
+    memcpy(d, s.b.data ? s.b.data : "", s.b.len);
+    d[s.b.len] = '\0';
+    *len = s.b.len;
+    buf_cleanup(&s.b);
+    return d;
+}
+
+static struct audit_verify_result verify_mem(const char *d, size_t len, enum audit_format *fmt,
+                                             bool detect, int want_rc)
+{
+    struct audit_verify_result res;
+    struct err e = {0};
+    memset(&res, 0, sizeof(res));
+    char *copy = xmalloc(len + 1);
+    memcpy(copy, d, len);
+    FILE *f = fmemopen(copy, len, "rb");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        CHECK_INT(audit_verify_file(f, fmt, detect, &res, &e), want_rc);
+        fclose(f);
+    }
+    free(copy);
+    return res;
+}
+
+/* Records of d separated by sep (each keeps its separator): at most 64. */
+static int records(const char *d, const char *sep, const char *rec[], size_t reclen[])
+{
+    int n = 0;
+    size_t sl = strlen(sep);
+    for (const char *p = d; *p && n < 64;) {
+        const char *q = strstr(p, sep);
+        size_t l = q ? (size_t)(q - p) + sl : strlen(p);
+        rec[n] = p;
+        reclen[n++] = l;
+        p += l;
+    }
+    return n;
+}
+
+/* d with record i left out (drop) or swapped with record j. */
+static char *rearranged(const char *d, const char *sep, int drop, int i, int j, size_t *len)
+{
+    const char *rec[64];
+    size_t rl[64];
+    int n = records(d, sep, rec, rl);
+    char *out = xmalloc(strlen(d) + 1);
+    *len = 0;
+    for (int k = 0; k < n; k++) {
+        int from = k == i ? j : k == j ? i : k;
+        if (k == drop)
+            continue;
+        memcpy(out + *len, rec[from], rl[from]);
+        *len += rl[from];
+    }
+    out[*len] = '\0';
+    return out;
+}
+
+/* The same breaks the driver's verify finds, found in exported files of both formats: a
+ * changed event, a removed one, two swapped, a line that is no event; a removed tail is not
+ * found (the file proves its prefix only). */
+static void test_offline_verify(void)
+{
+    const char *dir = t_tempdir();
+    struct auditlog *al = fill(dir, 8);
+    struct audit_event odd;
+    struct err e = {0};
+    if (al == NULL)
+        return;
+    /* A ninth event whose CSV row spans lines and needs quoting and formula protection. */
+    sample(&odd, 9);
+    snprintf(odd.detail, sizeof(odd.detail), "a,b\n\"c\"");
+    snprintf(odd.username, sizeof(odd.username), "=HYPERLINK()");
+    CHECK_INT(al->ops->append(al, &odd, &e), 0);
+    size_t jl, cl, n;
+    char *j = export_of(al, AUDIT_JSONL, &jl), *c = export_of(al, AUDIT_CSV, &cl), *d;
+    al->ops->free(al);
+    enum audit_format fmt = AUDIT_JSONL;
+    struct audit_verify_result res = verify_mem(j, jl, &fmt, true, 0);
+    CHECK_INT(fmt, AUDIT_JSONL);
+    CHECK_INT(res.first_broken, 0);
+    CHECK_INT(res.events, 9);
+    CHECK_INT(res.last_seq, 9);
+    res = verify_mem(c, cl, &fmt, true, 0);
+    CHECK_INT(fmt, AUDIT_CSV);
+    CHECK_INT(res.first_broken, 0);
+    CHECK_INT(res.last_seq, 9);
+
+    /* JSON Lines: event 4's status changed, event 5 removed, 2 and 3 swapped. */
+    d = xstrdup(j);
+    char *p = strstr(strstr(strstr(strstr(d, "\n") + 1, "\n") + 1, "\n") + 1, "\"status\":200");
+    CHECK(p != NULL);
+    if (p)
+        p[11] = '1';
+    res = verify_mem(d, jl, &fmt, true, 0);
+    CHECK_INT(res.first_broken, 4);
+    CHECK_INT(res.line, 4);
+    CHECK(strstr(res.reason, "hash mismatch") != NULL);
+    free(d);
+    d = rearranged(j, "\n", 4, -1, -1, &n);
+    res = verify_mem(d, n, &fmt, true, 0);
+    CHECK_INT(res.first_broken, 5);
+    CHECK(strstr(res.reason, "removed") != NULL);
+    free(d);
+    d = rearranged(j, "\n", -1, 1, 2, &n);
+    res = verify_mem(d, n, &fmt, true, 0);
+    CHECK_INT(res.first_broken, 2);
+    CHECK_INT(res.line, 2);
+    free(d);
+
+    /* CSV (record 0 is the header): event 4's state changed, event 5 removed, 2 and 3
+     * swapped, event 9 (the multi-line row) cut in its middle; --format csv given. */
+    fmt = AUDIT_CSV;
+    d = xstrdup(c);
+    const char *rec[64];
+    size_t rl[64];
+    CHECK_INT(records(d, "\r\n", rec, rl), 10);
+    p = strstr(d + (rec[4] - d), ",dev/app,");
+    CHECK(p != NULL && p < rec[5]);
+    if (p)
+        p[7] = 'x';
+    res = verify_mem(d, cl, &fmt, false, 0);
+    CHECK_INT(res.first_broken, 4);
+    CHECK_INT(res.line, 5);
+    CHECK(strstr(res.reason, "hash mismatch") != NULL);
+    free(d);
+    d = rearranged(c, "\r\n", 5, -1, -1, &n);
+    res = verify_mem(d, n, &fmt, false, 0);
+    CHECK_INT(res.first_broken, 5);
+    CHECK(strstr(res.reason, "removed") != NULL);
+    free(d);
+    d = rearranged(c, "\r\n", -1, 2, 3, &n);
+    res = verify_mem(d, n, &fmt, false, 0);
+    CHECK_INT(res.first_broken, 2);
+    free(d);
+    d = xstrdup(c);
+    p = strstr(d, "a,b\n");
+    CHECK(p != NULL);
+    if (p)
+        p[1] = '"'; /* a stray quote: the row no longer parses */
+    res = verify_mem(d, cl, &fmt, false, 0);
+    CHECK_INT(res.first_broken, 9);
+    CHECK(strstr(res.reason, "unreadable") != NULL);
+    free(d);
+
+    /* A line that is no event; a removed tail (not detectable); not an export at all. */
+    d = rearranged(j, "\n", -1, -1, -1, &n);
+    memcpy(strstr(d, "\n") + 1, "garbage", 7);
+    fmt = AUDIT_JSONL;
+    res = verify_mem(d, n, &fmt, false, 0);
+    CHECK_INT(res.first_broken, 2);
+    CHECK(strstr(res.reason, "unreadable") != NULL);
+    free(d);
+    d = rearranged(j, "\n", 8, -1, -1, &n);
+    res = verify_mem(d, n, &fmt, true, 0);
+    CHECK_INT(res.first_broken, 0);
+    CHECK_INT(res.last_seq, 8);
+    free(d);
+    verify_mem("hello\n", 6, &fmt, true, -1);
+    verify_mem("seq,time,hash\r\n", 15, &fmt, true, -1); /* an export without the chain columns */
+    free(j);
+    free(c);
+}
+
 int main(void)
 {
     RUN(test_canonical_text_and_hash);
@@ -646,5 +873,7 @@ int main(void)
     RUN(test_jsonl_export);
     RUN(test_jsonl_concurrent_append);
     RUN(test_old_chain_verifies);
+    RUN(test_csv_parse_roundtrip);
+    RUN(test_offline_verify);
     return t_report();
 }

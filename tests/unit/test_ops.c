@@ -800,6 +800,41 @@ static void test_delete_version(void)
 
 /* A move is refused while a client holds either lock and leaves no lease of its own behind;
  * then the state and its history are under the new name, and both names have an event. */
+/* An import never rolls a state back: an older serial of the current lineage is refused and
+ * changes nothing; a newer one, or another lineage's, is written; a known version is skipped. */
+static void test_import_never_rolls_back(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    char *s5 = state_json(5, "lin-i", "five"), *s3 = state_json(3, "lin-i", "three");
+    char *s6 = state_json(6, "lin-i", "six"), *other = state_json(1, "lin-j", "other");
+    CHECK_INT(write_state(&v, "team/i", s5, NULL, NULL), ERR_OK);
+    struct op_request q = {.state = "team/i", .body = s3, .body_len = strlen(s3), .source = "old"};
+    struct op_result res;
+    CHECK_INT(run(ops_import, &v, &v.admin, &q, &res), ERR_INVALID);
+    CHECK(strstr(res.err.msg, "roll the state back") != NULL);
+    op_result_cleanup(&res);
+    CHECK_INT(current_serial(&v, "team/i"), 5);
+    CHECK_INT(snapshots(&v, "team/i"), 1);
+    q.body = s6;
+    q.body_len = strlen(s6);
+    CHECK_INT(run(ops_import, &v, &v.admin, &q, NULL), ERR_OK);
+    CHECK_INT(current_serial(&v, "team/i"), 6);
+    CHECK_INT(run(ops_import, &v, &v.admin, &q, &res), ERR_OK);
+    CHECK(res.duplicate_of[0] != '\0');
+    op_result_cleanup(&res);
+    q.body = other;
+    q.body_len = strlen(other);
+    CHECK_INT(run(ops_import, &v, &v.admin, &q, NULL), ERR_OK);
+    CHECK_INT(current_serial(&v, "team/i"), 1);
+    CHECK_INT(snapshots(&v, "team/i"), 3);
+    free(s5);
+    free(s3);
+    free(s6);
+    free(other);
+    env_close(&v);
+}
+
 static void test_move(void)
 {
     struct env v;
@@ -860,5 +895,6 @@ int main(void)
     RUN(test_restore_reason);
     RUN(test_delete_version);
     RUN(test_move);
+    RUN(test_import_never_rolls_back);
     return t_report();
 }

@@ -555,6 +555,71 @@ static void test_health_probe(void)
     free(err);
 }
 
+/* Key patterns: Terragrunt's layout, another pattern, terraform's workspace prefix, keys that
+ * do not fit (ignored) and keys that fit but give no valid state name (listed, skipped). */
+static void test_key_pattern(void)
+{
+    char name[STATE_NAME_MAX];
+    struct err e = {0};
+    const char *def = CTL_KEY_PATTERN_DEFAULT;
+    CHECK_INT(ctl_key_pattern_check(def, &e), 0);
+    CHECK_INT(ctl_key_pattern_check("states/{name}.tfstate", &e), 0);
+    CHECK_INT(ctl_key_pattern_check("terraform.tfstate", &e), -1);
+    CHECK_INT(ctl_key_pattern_check("{name}/{name}.tfstate", &e), -1);
+
+    CHECK_INT(ctl_key_to_name(def, "net/prod/terraform.tfstate", name, sizeof(name), &e), 0);
+    CHECK_STR(name, "net/prod");
+    CHECK_INT(ctl_key_to_name(def, "app/terraform.tfstate", name, sizeof(name), &e), 0);
+    CHECK_STR(name, "app");
+    CHECK_INT(
+        ctl_key_to_name("states/{name}.tfstate", "states/a/b.tfstate", name, sizeof(name), &e), 0);
+    CHECK_STR(name, "a/b");
+    /* A workspace other than default: env:/WORKSPACE/KEY. */
+    CHECK_INT(
+        ctl_key_to_name(def, "env:/staging/net/prod/terraform.tfstate", name, sizeof(name), &e), 0);
+    CHECK_STR(name, "net/prod.staging");
+    /* Not the pattern's: ignored. */
+    CHECK_INT(ctl_key_to_name(def, "terraform.tfstate", name, sizeof(name), &e), 1);
+    CHECK_INT(ctl_key_to_name(def, "net/prod/terraform.tfstate.backup", name, sizeof(name), &e), 1);
+    CHECK_INT(ctl_key_to_name(def, "net/prod/other.json", name, sizeof(name), &e), 1);
+    CHECK_INT(ctl_key_to_name(def, "env:/terraform.tfstate", name, sizeof(name), &e), 1);
+    /* The pattern's, but no valid state name: skipped with the reason. */
+    err_clear(&e);
+    CHECK_INT(ctl_key_to_name(def, "net prod/terraform.tfstate", name, sizeof(name), &e), -1);
+    CHECK_STR(name, "net prod");
+    CHECK(strstr(e.msg, "may only contain") != NULL);
+    CHECK_INT(ctl_key_to_name(def, "a//b/terraform.tfstate", name, sizeof(name), &e), -1);
+    CHECK_INT(ctl_key_to_name(def, "../x/terraform.tfstate", name, sizeof(name), &e), -1);
+    CHECK_INT(ctl_key_to_name(def, "net/lock/terraform.tfstate", name, sizeof(name), &e), -1);
+    CHECK_INT(ctl_key_to_name(def, "env:/bad ws/net/terraform.tfstate", name, sizeof(name), &e),
+              -1);
+
+    /* Commands: repeated key files are all kept. */
+    struct ctl_cmdline cl;
+    char why[256];
+    const char *a[] = {"offline",
+                       "export",
+                       "--data-dir",
+                       "d",
+                       "--to",
+                       "o",
+                       "--encryption-key-file",
+                       "k1",
+                       "--encryption-key-file=k2",
+                       NULL};
+    CHECK_INT(parse(&cl, why, a), 0);
+    CHECK_STR(ctl_cmd_name(cl.cmd), "offline export");
+    CHECK_INT(cl.nkeyfiles, 2);
+    CHECK_STR(cl.keyfiles[0], "k1");
+    CHECK_STR(cl.keyfiles[1], "k2");
+    const char *b[] = {"import", "--from", "s3://b/p", "--versions", "--dry-run", NULL};
+    CHECK_INT(parse(&cl, why, b), 0);
+    CHECK_STR(ctl_cmd_name(cl.cmd), "import");
+    CHECK_STR(cl.opt[OPT_VERSIONS], "1");
+    const char *c[] = {"import", "--to", "x", NULL};
+    CHECK_INT(parse(&cl, why, c), CTL_EXIT_USAGE);
+}
+
 int main(void)
 {
     RUN(test_parse_commands);
@@ -567,5 +632,6 @@ int main(void)
     RUN(test_health_parse);
     RUN(test_health_summary);
     RUN(test_health_probe);
+    RUN(test_key_pattern);
     return t_report();
 }

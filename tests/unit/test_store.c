@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -1072,7 +1073,7 @@ static bool fault_first(struct faulty *f, struct fault_rule *r)
 {
     if (r->how == F_OTHER_INSTANCE) {
         struct err e = {0};
-        CHECK_INT(store__layout_open(f->inner, &e), 0);
+        CHECK_INT(store__layout_open(f->inner, false, &e), 0);
         return false;
     }
     return r->how == F_BEFORE;
@@ -1686,7 +1687,7 @@ static void test_layout_migration_interrupted(void)
     char *dir = xasprintf("%s/count", base);
     v1_write(dir);
     struct faulty *f = faulty_new(dir, false);
-    CHECK_INT(store__layout_open(&f->base, &e), 0);
+    CHECK_INT(store__layout_open(&f->base, false, &e), 0);
     int steps = f->mutations;
     CHECK(steps >= 2 * (int)N_V1 + 1);
     fl_free(&f->base);
@@ -1702,7 +1703,7 @@ static void test_layout_migration_interrupted(void)
                 f->rule[0] = (struct fault_rule){
                     .ops = F_PUT | F_DEL | F_COPY, .fail_at = at, .how = (enum fault_how)how};
                 err_clear(&e);
-                int rc = store__layout_open(&f->base, &e);
+                int rc = store__layout_open(&f->base, false, &e);
                 CHECK_INT(rc, how == F_OTHER_INSTANCE ? 0 : -1);
                 fl_free(&f->base);
                 /* The restart. */
@@ -2161,6 +2162,63 @@ static void test_store_move(void)
     store_free(st);
 }
 
+/* A read-only open (statectl offline export) changes nothing: no layout migration (a layout-1
+ * storage is refused, its objects left where they are), no sweep of the snapshots of
+ * interrupted writes, no stale temp file removed, and every write refused. */
+static void test_store_read_only(void)
+{
+    struct err e = {0};
+    struct store_config ro = {.read_only = true};
+    const char *v1 = t_tempdir();
+    v1_write(v1);
+    struct objstore *os = objstore_dir_open_ro(v1, &e);
+    CHECK(os != NULL);
+    CHECK(store_new(os, &ro, &e) == NULL);
+    CHECK_INT(e.code, ERR_INVALID);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/layout.json", v1);
+    CHECK(access(path, F_OK) != 0);
+    err_clear(&e);
+    snprintf(path, sizeof(path), "%s/missing", v1);
+    CHECK(objstore_dir_open_ro(path, &e) == NULL);
+    CHECK(access(path, F_OK) != 0);
+
+    const char *root = t_tempdir();
+    struct store *st = open_store(root, 0, NULL);
+    char *b1 = state_body(1, "l", "one"), *b2 = state_body(2, "l", "two");
+    CHECK_INT(put_state(st, "a/b", b1, 1, NULL, NULL), 0);
+    plant_snapshot(store_objstore(st), "a/b", "4102444800000000-2-aaaaaaaaaaaa", b2);
+    store_free(st);
+    char *tmp = xasprintf("%s/states/" FILE_TEMP_PREFIX "x", root);
+    FILE *f = fopen(tmp, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    os = objstore_dir_open_ro(root, &e);
+    st = os ? store_new(os, &ro, &e) : NULL;
+    CHECK(st != NULL);
+    if (st) {
+        struct snaps s;
+        CHECK_INT(count_snapshots(st, "a/b", &s), 2); /* not swept */
+        read_current(st, "a/b", b1);
+        bool same;
+        struct store_write w = {.serial = 3, .lineage = "l", .writer = "w"};
+        CHECK_INT(store_put(st, "a/b", b2, strlen(b2), &w, NULL, &same, &e), -1);
+        CHECK_INT(store_delete(st, "a/b", &e), -1);
+        CHECK_INT(store_put_blob(st, "tokens.json", "{}", 2, &e), -1);
+        CHECK_INT(
+            store_delete_snapshot(st, "a/b", "4102444800000000-2-aaaaaaaaaaaa", NULL, NULL, &e),
+            -1);
+        CHECK_INT(store_move(st, "a/b", "c/d", NULL, &e), -1);
+        CHECK_INT(count_snapshots(st, "a/b", &s), 2);
+        store_free(st);
+    }
+    CHECK(access(tmp, F_OK) == 0); /* a live stated's temp file is not ours to remove */
+    free(tmp);
+    free(b1);
+    free(b2);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, LOG_TEXT);
@@ -2197,5 +2255,6 @@ int main(void)
     RUN(test_store_delete_snapshot);
     RUN(test_store_delete_snapshot_purges_versions);
     RUN(test_store_move);
+    RUN(test_store_read_only);
     return t_report();
 }
