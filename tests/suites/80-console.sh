@@ -25,8 +25,8 @@ trap 'stated_cleanup; rm -rf "$W"' EXIT
 
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 skip_all() {
-  skip console "$1"
-  echo "!!! SKIPPED console: $1" >&2
+  skip console-web "$1"
+  echo "!!! SKIPPED console-web: $1" >&2
   t_done
   exit 0
 }
@@ -44,19 +44,19 @@ if [ ! -f "$TOP/tests/ui/node_modules/puppeteer-core/package.json" ]; then
     skip_all "puppeteer-core not installed (npm ci --prefix tests/ui)"
 fi
 if ! "$BIN/stated" --help >/dev/null 2>&1; then
-  fail console "build/bin/stated missing; build with make"
+  fail console-web "build/bin/stated missing; build with make"
   t_done
   exit
 fi
 
 # The pages' source: nothing that parses HTML or evaluates text, nothing kept in web storage.
 bad=$(grep -n -E 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|setTimeout\(["'"'"'`]|localStorage\.|sessionStorage\.' "$TOP"/ui/*.js || true)
-if [ -z "$bad" ]; then pass "console/ui/*.js never parse HTML, eval text or use web storage"; else fail "console/ui/*.js never parse HTML, eval text or use web storage" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
+if [ -z "$bad" ]; then pass "console-web/ui/*.js never parse HTML, eval text or use web storage"; else fail "console-web/ui/*.js never parse HTML, eval text or use web storage" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
 bad=$(grep -n -i -E '<script>|<script [^>]*>[^<]|[[:space:]]style=|<style|[[:space:]]on[a-z]+=' "$TOP"/ui/*.html || true)
-if [ -z "$bad" ]; then pass "console/ui/*.html has no inline script, style or handler"; else fail "console/ui/*.html has no inline script, style or handler" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
+if [ -z "$bad" ]; then pass "console-web/ui/*.html has no inline script, style or handler"; else fail "console-web/ui/*.html has no inline script, style or handler" "$(echo "$bad" | head -n 3 | tr '\n' ' ')"; fi
 
 if ! stated_start embedded; then
-  fail console/start "stated did not start"
+  fail console-web/start "stated did not start"
   t_done
   exit
 fi
@@ -98,7 +98,7 @@ app_state 1 one "$SECRET1" >"$W/app1.json"
 app_state 2 two "$SECRET2" >"$W/app2.json"
 app_state 3 three "$SECRET3" yes >"$W/app3.json"
 for i in 1 2 3; do
-  [ "$(post app/web "$W/app$i.json")" = 200 ] || fail "console/setup app/web v$i" "$(cat "$W/post.out")"
+  [ "$(post app/web "$W/app$i.json")" = 200 ] || fail "console-web/setup app/web v$i" "$(cat "$W/post.out")"
 done
 
 # A hostile state: every name, value and the lock's Who/Info try to become HTML or a link.
@@ -116,9 +116,9 @@ hostile_state() { # SERIAL VALUE
 }
 hostile_state 1 "$XS" >"$W/h1.json"
 hostile_state 2 "$XI" >"$W/h2.json"
-[ "$(post hostile/x "$W/h1.json" "$XS")" = 200 ] || fail console/setup "hostile v1: $(cat "$W/post.out")"
-[ "$(post hostile/x "$W/h2.json" "$XI")" = 200 ] || fail console/setup "hostile v2: $(cat "$W/post.out")"
-[ "$(lock hostile/x 11111111-hostile "$XS" "$XI $XJ")" = 200 ] || fail console/setup "hostile lock"
+[ "$(post hostile/x "$W/h1.json" "$XS")" = 200 ] || fail console-web/setup "hostile v1: $(cat "$W/post.out")"
+[ "$(post hostile/x "$W/h2.json" "$XI")" = 200 ] || fail console-web/setup "hostile v2: $(cat "$W/post.out")"
+[ "$(lock hostile/x 11111111-hostile "$XS" "$XI $XJ")" = 200 ] || fail console-web/setup "hostile lock"
 
 # Two locked states: one the admin force-unlocks, one the read token looks at.
 plain_state() { # SERIAL
@@ -127,12 +127,12 @@ plain_state() { # SERIAL
 }
 plain_state 1 >"$W/plain.json"
 for n in locked/app locked/keep; do
-  [ "$(post "$n" "$W/plain.json")" = 200 ] || fail "console/setup $n" "$(cat "$W/post.out")"
+  [ "$(post "$n" "$W/plain.json")" = 200 ] || fail "console-web/setup $n" "$(cat "$W/post.out")"
 done
 LOCK_APP=22222222-aaaa-4bbb-8ccc-$(printf '%012d' $RANDOM)
 LOCK_KEEP=33333333-aaaa-4bbb-8ccc-$(printf '%012d' $RANDOM)
-[ "$(lock locked/app "$LOCK_APP" other@ci "apply from pipeline 4711")" = 200 ] || fail console/setup "lock locked/app"
-[ "$(lock locked/keep "$LOCK_KEEP" other@ci "")" = 200 ] || fail console/setup "lock locked/keep"
+[ "$(lock locked/app "$LOCK_APP" other@ci "apply from pipeline 4711")" = 200 ] || fail console-web/setup "lock locked/app"
+[ "$(lock locked/keep "$LOCK_KEEP" other@ci "")" = 200 ] || fail console-web/setup "lock locked/keep"
 
 # Enough states for a second page (50 per page).
 for i in $(seq -w 0 59); do
@@ -143,10 +143,10 @@ done
 # A read token, made the way an administrator would.
 READ_TOKEN=$(curl -s --max-time 10 -u "ci:$ADMIN_TOKEN" -H 'Content-Type: application/json' \
   --data-binary '{"name":"ui-reader","role":"read","states":"**"}' "$U/v1/tokens" | jq -r '.token // empty')
-[ -n "$READ_TOKEN" ] || fail console/setup "read token not created"
+[ -n "$READ_TOKEN" ] || fail console-web/setup "read token not created"
 OUTPUTS_TOKEN=$(curl -s --max-time 10 -u "ci:$ADMIN_TOKEN" -H 'Content-Type: application/json' \
   --data-binary '{"name":"ui-outputs","role":"outputs","states":"app/**"}' "$U/v1/tokens" | jq -r '.token // empty')
-[ -n "$OUTPUTS_TOKEN" ] || fail console/setup "outputs token not created"
+[ -n "$OUTPUTS_TOKEN" ] || fail console-web/setup "outputs token not created"
 
 mkdir -p "$TOP/build/ui-screens"
 export STATED_URL ADMIN_TOKEN READ_TOKEN OUTPUTS_TOKEN SECRET1 SECRET2 SECRET3 LOCK_APP LOCK_KEEP CHROMIUM
@@ -158,7 +158,7 @@ while IFS= read -r line; do
     "FAIL "*) echo "$line"; T_FAILED=$((T_FAILED + 1)) ;;
     "SKIPPED "*) echo "$line"; T_SKIPPED=$((T_SKIPPED + 1)) ;;
     "EXIT 0") ;;
-    "EXIT "*) fail console/browser-test "node console.test.mjs exited ${line#EXIT } (124: timed out)" ;;
+    "EXIT "*) fail console-web/browser-test "node console.test.mjs exited ${line#EXIT } (124: timed out)" ;;
     *) echo "  $line" ;;
   esac
 done < <(cd "$TOP/tests/ui" && timeout 300 node console.test.mjs 2>&1; echo "EXIT $?")

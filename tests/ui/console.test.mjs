@@ -14,7 +14,7 @@ import path from 'node:path';
 const E = process.env;
 const BASE = E.STATED_URL;
 const UI = BASE + '/ui/';
-const T = 'console/';
+const T = 'console-web/';
 const XS = '<script>alert(1)</script>';
 const XI = '<img src=x onerror=alert(1)>';
 const XJ = 'javascript:alert(1)';
