@@ -28,7 +28,7 @@ LIB_SRC  := $(wildcard common/*.c store/*.c s3/*.c pg/*.c lock/*.c audit/*.c aut
             $(filter-out backend/main.c,$(wildcard backend/*.c)) \
             $(filter-out statectl/main.c,$(wildcard statectl/*.c)) \
             $(filter-out module/gen/main.c,$(wildcard module/gen/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(OBJDIR)/%.o) $(OBJDIR)/gen/ui_assets.o
 LIB      := $(OBJDIR)/libstated.a
 PROGRAMS := $(BINDIR)/stated $(BINDIR)/statectl $(BINDIR)/stackgen
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -76,6 +76,20 @@ deps:
 	$(INSTALL_DEPS)
 
 $(OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's pages (every file under ui/) compiled in by tools/embed.c: the generated C is
+# remade when a file changes, or when one is added or removed (the directories' times change).
+UI_FILES := $(sort $(shell find ui -type f 2>/dev/null))
+UI_DIRS  := $(sort $(shell find ui -type d 2>/dev/null))
+$(OUT)/tools/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(OUT)/gen/ui_assets.c: $(OUT)/tools/embed $(UI_FILES) $(UI_DIRS)
+	@mkdir -p $(@D)
+	$(OUT)/tools/embed $@ ui $(UI_FILES)
+$(OBJDIR)/gen/ui_assets.o: $(OUT)/gen/ui_assets.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -156,7 +170,7 @@ format-check:
 lint: format-check cppcheck
 cppcheck:
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
-	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common store s3 pg lock audit auth backend statectl module/gen
+	  --error-exitcode=1 --suppress=missingIncludeSystem -q -I. common store s3 pg lock audit auth backend statectl module/gen tools
 
 PREFIX  ?= /usr/local
 install: all

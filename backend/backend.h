@@ -7,6 +7,9 @@
  *   router.c        the route table: /healthz, authentication of /v1/, the 404 and 413 answers.
  *   route_state.c   the client protocol (GET/POST/DELETE/LOCK/UNLOCK on /v1/states/NAME).
  *   route_admin.c   the admin API (docs/admin-api.md), what statectl talks to.
+ *   route_ui.c      the console: its pages (compiled in, served on the loop) and its sessions
+ *                   (/v1/session, the cookie that stands for a credential, CSRF).
+ *   session.c       the session cookie itself: sealing, opening, expiry (no HTTP).
  *   ops.c           the state operations: write, delete, restore, read, lock, unlock and
  *                   force-unlock, each written once, with its permission check, its protocol
  *                   rules and its audit event. The HTTP routes and the admin API only turn a
@@ -79,7 +82,10 @@ struct config {
     char *encryption_key_file;
     int64_t retain_snapshots, retain_days;
     char *token_file;
-    char *admin_token; /* STATED_ADMIN_TOKEN only (secret, never a flag: argv is visible) */
+    char *admin_token;       /* STATED_ADMIN_TOKEN only (secret, never a flag: argv is visible) */
+    char *session_key_file;  /* keys sealing console session cookies (a keyring file) */
+    int64_t session_idle_ms; /* a session unused this long ends */
+    int64_t session_max_ms;  /* a session ends this long after sign-in, used or not */
     bool print_config;
 };
 
@@ -122,7 +128,7 @@ struct op_request {
     const char *content_md5; /* write: the Content-MD5 header, or NULL */
     const char *snapshot;    /* restore, delete-version: a version reference (store_resolve_ref) */
     bool force;              /* restore: write even while the state is locked */
-    const char *reason;      /* restore (optional), delete-version (required): why */
+    const char *reason;      /* restore, force-unlock (optional), delete-version (required): why */
     const char *to;          /* move: the new name (checked like state) */
     const char *source;      /* import: where the version comes from (an S3 key and version
                                 id, a file), for the audit event; may be NULL */
@@ -194,7 +200,10 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
  * The plan role may release only a lock its own identity took. */
 int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                struct op_result *res);
-/* Admin force-unlock: releases the lease of q->lock_id, or any lease when it is NULL. */
+/* The admin API's force-unlock: releases the lease of q->lock_id, or any lease when it is
+ * NULL. An admin always may; another identity only as o->force_unlock lets a client's
+ * force-unlock (the holder, or any writer with "any"; nobody with "never"). q->reason, when
+ * given, is recorded in the event. */
 int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                      struct op_result *res);
 
@@ -227,12 +236,68 @@ struct lock_body {
  * -1 with ERR_INVALID otherwise. */
 int lock_body_parse(const char *body, size_t len, struct lock_body *out, struct err *err);
 
+/* ------------------------------------------------------------------ console sessions (session.c)
+ */
+
+/* A console session: what its sealed cookie holds. The cookie is the only copy (stateless:
+ * any instance with the same key opens it); the credential inside is authenticated again on
+ * every request, so a revoked or expired token ends the session at once. */
+struct session {
+    char sid[33];      /* random id, hex (audit detail; never the credential) */
+    char csrf[44];     /* random per-session token the pages echo in X-CSRF-Token */
+    char *credential;  /* the token or JWT signed in with (owned; wiped by session_cleanup) */
+    int64_t issued_us; /* sign-in: the absolute expiry counts from here */
+    int64_t seen_us;   /* last use, as of the cookie's last re-issue: idle expiry counts from it */
+};
+#define SESSION_COOKIE     "stated_session"
+#define SESSION_COOKIE_MAX 3900 /* browsers keep cookies of up to 4096 bytes, name included */
+
+/* A new session for credential at now_us (random sid and csrf). */
+void session_new(struct session *s, const char *credential, int64_t now_us);
+void session_cleanup(struct session *s);
+/* The cookie value: base64 of the session sealed with kr's first key (AES-256-GCM). *out is
+ * a new string. ERR_INVALID when it would not fit in a cookie (SESSION_COOKIE_MAX). */
+int session_seal(struct keyring *kr, const struct session *s, char **out, struct err *err);
+/* Opens a cookie value sealed by any of kr's keys and checks its age at now_us: ERR_AUTH for a
+ * value that is malformed, tampered with or sealed by another key ("not a valid session"),
+ * idle longer than idle_us or older than max_us ("session expired"). */
+int session_open(struct keyring *kr, const char *value, int64_t now_us, int64_t idle_us,
+                 int64_t max_us, struct session *s, struct err *err);
+/* True when the cookie should be re-issued with seen_us = now_us: a minute since the last
+ * one, or half the idle time when that is shorter (so use keeps a short-idle session alive). */
+bool session_needs_refresh(const struct session *s, int64_t now_us, int64_t idle_us);
+/* The X-CSRF-Token header (NULL: absent) against a session's csrf, in constant time; never
+ * true for an empty want. */
+bool session_csrf_ok(const char *want, const char *header);
+/* The value of cookie name in a Cookie header (fields separated by ';' or ','), as a new
+ * string; NULL when absent. */
+char *session_cookie_value(const char *cookie_header, const char *name);
+
+/* ------------------------------------------------------------------ console pages */
+
+/* One file of ui/, compiled in by tools/embed.c (build/gen/ui_assets.c). */
+struct ui_asset {
+    const char *name; /* relative to ui/: "index.html", "app.js" */
+    const unsigned char *data;
+    size_t len;
+    const char *etag; /* quoted, as sent */
+};
+/* Every file, then an entry whose name is NULL. */
+extern const struct ui_asset ui_assets[];
+extern const size_t ui_nassets;
+/* The file named name (exact, no decoding: nothing outside the table is reachable), or NULL;
+ * "" names index.html. */
+const struct ui_asset *ui_asset_find(const char *name);
+/* The Content-Type of a file name by its extension (application/octet-stream when unknown). */
+const char *ui_content_type(const char *name);
+
 /* ------------------------------------------------------------------ the server's objects */
 
 struct server {
     const struct config *cfg;
     struct ops ops;
     struct net_cidrs trusted_proxies; /* --trusted-proxies */
+    struct keyring *session_keys;     /* seals session cookies (never NULL while serving) */
 };
 
 /* ------------------------------------------------------------------ requests and jobs */
@@ -257,6 +322,14 @@ struct backend_req {
     char *content_md5;        /* header value or NULL */
     char *authorization;      /* header value or NULL (never logged) */
     char *forwarded_for;      /* X-Forwarded-For, or NULL (believed from trusted proxies only) */
+    char *forwarded_proto;    /* X-Forwarded-Proto, or NULL (believed from trusted proxies only) */
+    char *cookie;             /* Cookie (every field joined), or NULL (never logged) */
+    char *csrf_token;         /* X-CSRF-Token, or NULL (never logged) */
+    char *if_none_match;      /* If-None-Match, or NULL */
+    bool tls;                 /* the connection is TLS */
+    bool trusted_peer;        /* the connection comes from a --trusted-proxies address */
+    bool via_session;         /* authenticated by the session cookie, not Authorization */
+    char session_csrf[44];    /* via_session: the session's CSRF token (never logged) */
     char remote[64];          /* client address "ip" (X-Forwarded-For's behind a trusted proxy) */
     char peer[64];            /* the connection's address when remote is not it, else "" */
     int64_t start_ms;         /* mono_ms() when the request arrived */
@@ -355,6 +428,21 @@ struct state_path {
 /* Parses the raw path (no query) of a request under /v1/states/. -1 with ERR_INVALID (bad
  * name) or ERR_NOT_FOUND (not under /v1/states/). */
 int state_path_parse(const char *path, struct state_path *out, struct err *err);
+
+/* Authenticates r's credential: its Authorization header (a session's is set from the cookie
+ * by route_session_resolve). 0 with r->who filled, else -1 with err (router.c). */
+int backend_authenticate(struct backend_req *r, struct err *err);
+/* /ui and /ui/...: the console's files, on the event loop (route_ui.c). */
+bool route_ui_on_loop(struct backend_req *r);
+/* /v1/session: sign-in (POST), the session document (GET), sign-out (DELETE) (route_ui.c). */
+void route_session_handle(struct backend_req *r);
+/* Before authentication of an admin request without Authorization: a valid session cookie
+ * becomes its credential (r->via_session), re-issued when due. 0 also when there is no cookie;
+ * -1 with ERR_AUTH for an invalid or expired one (route_ui.c). */
+int route_session_resolve(struct backend_req *r, struct err *err);
+/* After authentication: a POST, PUT or DELETE made with the cookie must carry the session's
+ * CSRF token; -1 with ERR_FORBIDDEN otherwise (route_ui.c). */
+int route_session_csrf(const struct backend_req *r, struct err *err);
 
 /* The client protocol for an authenticated request under /v1/states/ (route_state.c). */
 void route_state_handle(struct backend_req *r);

@@ -94,6 +94,14 @@ static const struct opt opts[] = {
      "static tokens, one per line: NAME ROLE PATTERN SHA256HEX"},
     {"admin-token", OPT_STR, F(admin_token), "STATED_ADMIN_TOKEN", NULL, true,
      "(environment only) bootstrap admin token: name admin, role admin, pattern **"},
+    {"session-key-file", OPT_STR, F(session_key_file), "STATED_SESSION_KEY_FILE", NULL, false,
+     "keys sealing console session cookies (AES-256-GCM), one base64 32-byte key per line, first "
+     "seals; share it so sessions survive restarts and span instances (without a file, "
+     "STATED_SESSION_KEY may hold the keys; else a random key per process)"},
+    {"session-idle", OPT_DURATION, F(session_idle_ms), "STATED_SESSION_IDLE", "1h", false,
+     "a console session unused this long ends"},
+    {"session-max", OPT_DURATION, F(session_max_ms), "STATED_SESSION_MAX", "12h", false,
+     "a console session ends this long after sign-in, however used"},
     {"print-config", OPT_ACTION, F(print_config), NULL, NULL, false,
      "print the effective configuration (secrets redacted) and exit"},
     {"version", OPT_ACTION, 0, NULL, NULL, false, "print the version and exit"},
@@ -241,6 +249,10 @@ static void validate(struct config *cfg)
         strncmp(cfg->locks, "postgresql://", 13) != 0 && strchr(cfg->locks, '=') == NULL)
         bad("locks", NULL,
             "expected embedded, a postgres:// URL or a libpq conninfo (host=... dbname=...)");
+    if (cfg->session_idle_ms < 1000 || cfg->session_idle_ms > cfg->session_max_ms)
+        bad("session-idle", "", "must be at least 1s and at most --session-max");
+    if (cfg->session_max_ms > 30LL * 24 * 3600 * 1000)
+        bad("session-max", "", "must be at most 30d");
     if (cfg->data_dir[0] == '\0')
         bad("data-dir", cfg->data_dir, "must not be empty");
     struct net_cidrs proxies;

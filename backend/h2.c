@@ -161,6 +161,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->content_md5 = header_dup(req, NULL, H2O_STRLIT("content-md5"));
     r->authorization = header_dup(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
     r->forwarded_for = header_join(req, H2O_TOKEN_X_FORWARDED_FOR);
+    r->forwarded_proto = header_dup(req, NULL, H2O_STRLIT("x-forwarded-proto"));
+    r->cookie = header_join(req, H2O_TOKEN_COOKIE);
+    r->csrf_token = header_dup(req, NULL, H2O_STRLIT("x-csrf-token"));
+    r->if_none_match = header_dup(req, H2O_TOKEN_IF_NONE_MATCH, NULL, 0);
     if (!pseudo_headers_ok(req->method, req->path)) {
         snprintf(r->method, sizeof(r->method), "-");
         r->path = xstrdup("-");

@@ -229,6 +229,10 @@ static void start_request(struct http1_conn *c, const struct http1_head *h)
     r->content_md5 = field_dup(h, "content-md5");
     r->authorization = field_dup(h, "authorization");
     r->forwarded_for = field_join(h, "x-forwarded-for");
+    r->forwarded_proto = field_dup(h, "x-forwarded-proto");
+    r->cookie = field_join(h, "cookie");
+    r->csrf_token = field_dup(h, "x-csrf-token");
+    r->if_none_match = field_join(h, "if-none-match");
     c->minor = h->minor;
     c->keep_alive = h->keep_alive && !c->lt->stopping;
     c->head_method = strcmp(r->method, "HEAD") == 0;
@@ -384,7 +388,9 @@ static void answer_head(struct http1_conn *c, const struct backend_req *r, long 
     put_str(o, "\r\ndate: ");
     put_str(o, http_date());
     put_str(o, "\r\nserver: stated\r\n");
-    if (length >= 0) {
+    if (length >= 0 && r->status == 304) {
+        /* no Content-Length: a 304's would have to be the 200's */
+    } else if (length >= 0) {
         put_str(o, "content-length: ");
         put_uint(o, (unsigned long long)length);
         put_str(o, "\r\n");

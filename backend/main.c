@@ -77,6 +77,38 @@ static struct keyring *open_keys(const struct config *cfg)
     return keys;
 }
 
+/* The keys sealing console sessions: --session-key-file, else STATED_SESSION_KEY, else one
+ * random key for this process only (sessions then end with it and work on this instance
+ * only, which the log says once). */
+static struct keyring *open_session_keys(const struct config *cfg)
+{
+    struct err e = {0};
+    struct keyring *keys;
+    const char *inline_keys = getenv("STATED_SESSION_KEY");
+    if (cfg->session_key_file != NULL && cfg->session_key_file[0] != '\0') {
+        if ((keys = keyring_load(cfg->session_key_file, &e)) == NULL)
+            fatal("--session-key-file", &e);
+        return keys;
+    }
+    if (inline_keys != NULL && inline_keys[0] != '\0') {
+        if ((keys = keyring_parse(inline_keys, "STATED_SESSION_KEY", &e)) == NULL)
+            fatal("STATED_SESSION_KEY", &e);
+        return keys;
+    }
+    unsigned char raw[32];
+    random_bytes(raw, sizeof(raw));
+    char *b64 = base64_encode(raw, sizeof(raw));
+    keys = keyring_parse(b64, "random session key", &e);
+    memset(raw, 0, sizeof(raw));
+    memset(b64, 0, strlen(b64));
+    free(b64);
+    if (keys == NULL)
+        fatal("session key", &e);
+    log_info("console sessions use a random key of this process (no --session-key-file or "
+             "STATED_SESSION_KEY): they do not survive a restart nor span instances");
+    return keys;
+}
+
 /* Locks and audit live together: under the data dir (embedded), or in one PostgreSQL. */
 static bool locks_in_postgres(const struct config *cfg)
 {
@@ -157,6 +189,7 @@ int main(int argc, char **argv)
                                  .audit = al,
                                  .max_state_bytes = cfg.max_state_bytes,
                                  .force_unlock = cfg.force_unlock_policy}};
+    srv.session_keys = open_session_keys(&cfg);
     if (net_cidrs_parse(cfg.trusted_proxies, &srv.trusted_proxies, &e) != 0)
         fatal("trusted proxies", &e); /* config_parse checked it already */
 
@@ -188,6 +221,7 @@ int main(int argc, char **argv)
     ls->ops->free(ls);
     store_free(st);
     keyring_free(keys);
+    keyring_free(srv.session_keys);
     config_cleanup(&cfg);
     return 0;
 }

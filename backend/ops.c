@@ -904,29 +904,55 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
     return finish(o, &ev, res, false);
 }
 
+/* The reason a force-unlock was given, after what the event says happened. */
+static void note_reason(struct audit_event *ev, const char *reason)
+{
+    size_t n = strlen(ev->detail);
+    if (nonempty(reason) != NULL && n + 12 < sizeof(ev->detail))
+        snprintf(ev->detail + n, sizeof(ev->detail) - n, "; reason: %s", reason);
+}
+
+/* An admin releases any lease; anyone else only as a client's force-unlock may
+ * (--force-unlock: the same refusal as ops_unlock's, then release_checked's rule). */
+static int force_release(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                         struct audit_event *ev, struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    if (!auth_allows(a->who, AUTH_ADMIN, q->state)) {
+        if (o->force_unlock != FORCE_UNLOCK_NEVER)
+            return release_checked(o, a, q->state, q->lock_id, ev, res);
+        refuse_force(o, q->state, ev, res);
+        return -1;
+    }
+    if (ls->ops->release(ls, q->state, q->lock_id, &res->lock, &res->err) == 0)
+        return 0;
+    if (lease_conflict(res))
+        err_set(&res->err, ERR_LOCKED, "%s is now held by ID %.200s, not the ID given", q->state,
+                res->lock.holder.id);
+    return -1;
+}
+
 int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                      struct op_result *res)
 {
     struct audit_event ev;
     op_event(a, q, "force-unlock", &ev);
     res->forced = true;
-    if (!permitted(a, AUTH_ADMIN, q->state, "force-unlock", &ev, res))
+    if (!permitted(a, AUTH_LOCK, q->state, "force-unlock", &ev, res))
         return finish(o, &ev, res, false);
-    struct lockstore *ls = o->locks;
-    if (ls->ops->release(ls, q->state, q->lock_id, &res->lock, &res->err) != 0) {
-        if (lease_conflict(res))
-            err_set(&res->err, ERR_LOCKED, "%s is now held by ID %.200s, not the ID given",
-                    q->state, res->lock.holder.id);
+    if (force_release(o, a, q, &ev, res) != 0) {
         note_holder(&ev, res);
     } else if (res->lock.outcome == LOCK_RELEASED) {
         metric_inc(&m_force);
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
         snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
-        snprintf(ev.detail, sizeof(ev.detail), "admin released the lease of ID %.150s",
+        snprintf(ev.detail, sizeof(ev.detail), "%s released the lease of ID %.150s",
+                 auth_allows(a->who, AUTH_ADMIN, q->state) ? "admin" : "holder or writer",
                  res->lock.previous.id);
     } else {
         snprintf(ev.detail, sizeof(ev.detail), "nothing held");
     }
+    note_reason(&ev, q->reason);
     return finish(o, &ev, res, false);
 }
 

@@ -71,7 +71,10 @@ void respond_err(struct backend_req *r, const struct err *err, const char *allow
         snprintf(v, sizeof(v), "%d", retry_after);
         backend_add_header(r, "retry-after", v);
     }
-    if (status == 401)
+    /* No Basic challenge to the console's pages (a request with a cookie, or for the session
+     * itself): a browser answers one with its own password prompt, over the page's fetch. */
+    bool console = r->cookie != NULL || (r->path != NULL && strcmp(r->path, "/v1/session") == 0);
+    if (status == 401 && !console)
         backend_add_header(r, "www-authenticate", "Basic realm=\"stated\"");
     if (status == 405 && allow != NULL)
         backend_add_header(r, "allow", allow);

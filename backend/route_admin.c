@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -85,6 +86,13 @@ static json_t *lock_json(const char *state, const struct lock_holder *h)
     json_object_set_new(o, "created", time_json(h->created_us));
     json_object_set_new(o, "renewed", time_json(h->renewed_us));
     json_object_set_new(o, "expires", time_json(h->expires_us));
+    /* The rest of the client's lock info, for the console's lock panel (null when absent). */
+    static const char *const more[][2] = {
+        {"info", "Info"}, {"version", "Version"}, {"path", "Path"}};
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        const char *v = json_string_value(json_object_get(info, more[i][1]));
+        json_object_set_new(o, more[i][0], v != NULL ? str_json(v) : json_null());
+    }
     json_decref(info);
     return o;
 }
@@ -123,10 +131,16 @@ static bool run_op(struct admin_call *c, op_fn fn, const struct op_request *q,
 
 /* ------------------------------------------------------------------ states and snapshots */
 
+/* GET /v1/states: every state the caller may read, or one page of them (limit, after) and
+ * only the names containing q. */
 struct states_ctx {
     struct admin_call *c;
     json_t *arr;
     json_t *locks; /* state -> lock object */
+    const char *q, *after;
+    size_t limit, n;           /* limit 0: all */
+    bool more;                 /* a state beyond the page matched */
+    char next[STATE_NAME_MAX]; /* the page's last name */
 };
 
 static int on_lock_entry(void *ctx, const struct lock_entry *e)
@@ -135,11 +149,31 @@ static int on_lock_entry(void *ctx, const struct lock_entry *e)
     return 0;
 }
 
+/* ASCII case-insensitive substring: what a filter box means. */
+static bool name_contains(const char *name, const char *q)
+{
+    size_t n = strlen(q);
+    for (const char *p = name; *p != '\0'; p++)
+        if (strncasecmp(p, q, n) == 0)
+            return true;
+    return n == 0;
+}
+
+static bool want_state(void *ctx, const char *name)
+{
+    const struct states_ctx *sc = ctx;
+    return auth_allows(&sc->c->r->who, AUTH_READ, name) &&
+           (sc->after == NULL || strcmp(name, sc->after) > 0) &&
+           (sc->q == NULL || name_contains(name, sc->q));
+}
+
 static int on_state(void *ctx, const char *name, const struct state_meta *m)
 {
     struct states_ctx *sc = ctx;
-    if (!auth_allows(&sc->c->r->who, AUTH_READ, name))
-        return 0;
+    if (sc->limit > 0 && sc->n == sc->limit) {
+        sc->more = true; /* one more than a page: there is a next one */
+        return 1;
+    }
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
     json_t *mj = meta_json(m, false);
@@ -148,23 +182,50 @@ static int on_state(void *ctx, const char *name, const struct state_meta *m)
     json_t *l = json_object_get(sc->locks, name);
     json_object_set(o, "lock", l != NULL ? l : json_null());
     json_array_append_new(sc->arr, o);
+    snprintf(sc->next, sizeof(sc->next), "%s", name);
+    sc->n++;
+    return 0;
+}
+
+/* ?limit=N: 1..1000; absent: every state, as before paging existed. */
+static int page_limit(const char *v, size_t max, size_t *out, struct err *err)
+{
+    char *end;
+    long n = v != NULL ? strtol(v, &end, 10) : 0;
+    *out = 0;
+    if (v == NULL)
+        return 0;
+    if (v[0] == '\0' || *end != '\0' || n < 1 || (size_t)n > max)
+        return err_set(err, ERR_INVALID, "limit must be a number from 1 to %zu", max);
+    *out = (size_t)n;
     return 0;
 }
 
 static int states_list(struct admin_call *c, struct err *err)
 {
-    char *prefix = query(c, "prefix");
-    struct states_ctx sc = {.c = c, .arr = json_array(), .locks = json_object()};
-    snprintf(c->ev.detail, sizeof(c->ev.detail), "states prefix=%.200s", prefix ? prefix : "");
-    int rc = -1;
-    if (c->o->locks->ops->list(c->o->locks, on_lock_entry, sc.locks, err) == 0 &&
-        store_list_states(c->o->store, prefix ? prefix : "", on_state, &sc, err) == 0) {
+    char *prefix = query(c, "prefix"), *limit = query(c, "limit");
+    char *q = backend_query_nonempty(c->r, "q"), *after = backend_query_nonempty(c->r, "after");
+    struct states_ctx sc = {
+        .c = c, .arr = json_array(), .locks = json_object(), .q = q, .after = after};
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "states prefix=%.150s%s%.40s%s%.40s",
+             prefix ? prefix : "", q ? " q=" : "", q ? q : "", after ? " after=" : "",
+             after ? after : "");
+    int rc = page_limit(limit, 1000, &sc.limit, err);
+    if (rc == 0 && (c->o->locks->ops->list(c->o->locks, on_lock_entry, sc.locks, err) != 0 ||
+                    store_list_states_where(c->o->store, prefix ? prefix : "", want_state, on_state,
+                                            &sc, err) < 0))
+        rc = -1;
+    if (rc == 0) {
+        if (sc.more)
+            backend_add_header(c->r, "x-next-after", sc.next);
         reply(c, 200, json_incref(sc.arr));
-        rc = 0;
     }
     json_decref(sc.arr);
     json_decref(sc.locks);
     free(prefix);
+    free(limit);
+    free(q);
+    free(after);
     return rc;
 }
 
@@ -594,11 +655,12 @@ static int locks_list(struct admin_call *c, struct err *err)
     return rc;
 }
 
-/* DELETE /v1/locks/NAME[?id=ID] */
+/* DELETE /v1/locks/NAME[?id=ID][&reason=TEXT]: an admin's, or a holder's or writer's as
+ * --force-unlock allows (ops_force_unlock). */
 static int force_unlock(struct admin_call *c, struct err *err)
 {
-    char *id = query(c, "id");
-    struct op_request q = {.state = c->arg, .lock_id = id};
+    char *id = query(c, "id"), *reason = query(c, "reason");
+    struct op_request q = {.state = c->arg, .lock_id = id, .reason = reason};
     struct op_result res;
     op_result_init(&res);
     if (run_op(c, ops_force_unlock, &q, &res)) {
@@ -611,10 +673,13 @@ static int force_unlock(struct admin_call *c, struct err *err)
             json_object_update(o, l);
             json_decref(l);
         }
+        json_object_set_new(o, "reason",
+                            reason != NULL && reason[0] ? str_json(reason) : json_null());
         reply(c, 200, o);
     }
     op_result_cleanup(&res);
     free(id);
+    free(reason);
     (void)err;
     return 0;
 }
@@ -681,6 +746,149 @@ static int audit_export(struct admin_call *c, struct err *err)
     free(state);
     free(fmt);
     return rc;
+}
+
+/* GET /v1/audit/events: one page of events, newest first, for the console. The export (the
+ * drivers' one reading path, in chain order) is filtered by time and state pattern there and by
+ * actor, action and before=SEQ here, keeping only the newest `limit` matches; an export that
+ * reaches before=SEQ is stopped, so older pages read less. */
+struct events_ctx {
+    struct buf carry; /* a line cut by a chunk boundary */
+    char **ring;      /* the newest matching lines so far, ring[(head + i) % limit] oldest first */
+    size_t limit, n, head;
+    bool more; /* an older match was dropped from the ring */
+    const char *actor, *action;
+    uint64_t before; /* 0: none */
+};
+
+/* The actor and action filters need the event parsed; without them a line is only copied. */
+static bool event_matches(const struct events_ctx *ec, const char *line, size_t len)
+{
+    if (ec->actor == NULL && ec->action == NULL)
+        return true;
+    json_t *ev = json_loadb(line, len, 0, NULL);
+    const char *actor = json_string_value(json_object_get(ev, "actor"));
+    const char *action = json_string_value(json_object_get(ev, "action"));
+    bool ok = (ec->actor == NULL || (actor != NULL && strstr(actor, ec->actor) != NULL)) &&
+              (ec->action == NULL || (action != NULL && strcmp(action, ec->action) == 0));
+    json_decref(ev);
+    return ok;
+}
+
+/* One canonical line, which starts {"seq":N (audit_event_canonical): 1 once it is at or past
+ * before=SEQ (the export may stop). */
+static int event_line(struct events_ctx *ec, const char *line, size_t len)
+{
+    static const char head[] = "{\"seq\":";
+    if (len <= sizeof(head) || memcmp(line, head, sizeof(head) - 1) != 0)
+        return 0;
+    uint64_t seq = strtoull(line + sizeof(head) - 1, NULL, 10);
+    if (ec->before != 0 && seq >= ec->before)
+        return 1;
+    if (seq == 0 || !event_matches(ec, line, len))
+        return 0;
+    char *copy = xstrndup(line, len);
+    if (ec->n == ec->limit) {
+        free(ec->ring[ec->head]);
+        ec->ring[ec->head] = copy;
+        ec->head = (ec->head + 1) % ec->limit;
+        ec->more = true;
+    } else {
+        ec->ring[(ec->head + ec->n++) % ec->limit] = copy;
+    }
+    return 0;
+}
+
+static int events_sink(void *ctx, const char *data, size_t len)
+{
+    struct events_ctx *ec = ctx;
+    struct err e = {0};
+    if (buf_append(&ec->carry, data, len, &e) != 0)
+        return -1;
+    size_t start = 0;
+    int stop = 0;
+    for (size_t i = 0; i < ec->carry.len && !stop; i++) {
+        if (ec->carry.data[i] != '\n')
+            continue;
+        stop = event_line(ec, ec->carry.data + start, i - start);
+        start = i + 1;
+    }
+    memmove(ec->carry.data, ec->carry.data + start, ec->carry.len - start);
+    ec->carry.len -= start;
+    return stop;
+}
+
+/* The page, newest first (each event with "user" beside "username"), and where the next
+ * (older) one starts. */
+static json_t *events_page(struct events_ctx *ec)
+{
+    json_t *arr = json_array(), *next = json_null();
+    for (size_t i = ec->n; i-- > 0;) {
+        json_t *ev = json_loads(ec->ring[(ec->head + i) % ec->limit], 0, NULL);
+        if (ev == NULL)
+            continue;
+        json_object_set(ev, "user", json_object_get(ev, "username"));
+        json_t *seq = json_object_get(ev, "seq");
+        if (i == 0 && ec->more && seq != NULL) { /* the oldest of the page */
+            json_decref(next);
+            next = json_incref(seq);
+        }
+        json_array_append_new(arr, ev);
+    }
+    return json_pack("{s:o,s:o}", "events", arr, "next_before", next);
+}
+
+static int events_params(struct admin_call *c, struct events_ctx *ec, char **v, struct err *err)
+{
+    /* v: since, until, state, actor, action, limit, before */
+    static const char *const keys[] = {"since",  "until", "state", "actor",
+                                       "action", "limit", "before"};
+    for (size_t i = 0; i < 7; i++)
+        v[i] = backend_query_nonempty(c->r, keys[i]);
+    ec->actor = v[3];
+    ec->action = v[4];
+    if (page_limit(v[5], 500, &ec->limit, err) != 0)
+        return -1;
+    if (ec->limit == 0)
+        ec->limit = 50;
+    char *end;
+    unsigned long long b = v[6] != NULL ? strtoull(v[6], &end, 10) : 0;
+    if (v[6] != NULL && (*end != '\0' || b == 0 || v[6][0] == '-'))
+        return err_set(err, ERR_INVALID, "before must be an event's seq (a positive number)");
+    ec->before = b;
+    snprintf(c->ev.detail, sizeof(c->ev.detail),
+             "events state=%.60s actor=%.40s action=%.20s since=%.32s until=%.32s before=%.20s",
+             v[2] ? v[2] : "", v[3] ? v[3] : "", v[4] ? v[4] : "", v[0] ? v[0] : "",
+             v[1] ? v[1] : "", v[6] ? v[6] : "");
+    return 0;
+}
+
+static int audit_events(struct admin_call *c, struct err *err)
+{
+    char *v[7];
+    struct events_ctx ec = {0};
+    struct audit_filter f;
+    buf_init(&ec.carry, 0);
+    int rc = events_params(c, &ec, v, err);
+    if (rc == 0)
+        rc = export_filter(v[0], v[1], v[2], &f, err);
+    if (rc == 0) {
+        ec.ring = xcalloc(ec.limit, sizeof(*ec.ring));
+        rc = c->o->audit->ops->export(c->o->audit, &f, AUDIT_JSONL, events_sink, &ec, err);
+        if (rc > 0)
+            rc = 0; /* stopped at before=SEQ */
+        else if (rc == 0 && ec.carry.len > 0)
+            events_sink(&ec, "\n", 1); /* a last line without its newline */
+    }
+    if (rc == 0)
+        reply(c, 200, events_page(&ec));
+    for (size_t i = 0; i < ec.n; i++)
+        free(ec.ring[(ec.head + i) % ec.limit]);
+    free(ec.ring);
+    buf_cleanup(&ec.carry);
+    for (size_t i = 0; i < 7; i++)
+        free(v[i]);
+    return rc < 0 ? -1 : 0;
 }
 
 static int audit_verify(struct admin_call *c, struct err *err)
@@ -823,10 +1031,12 @@ static const struct admin_route {
     {"/v1/move/", "admin:move", "POST", "state-move", AUTH_ADMIN, true, move},
     {"/v1/import/", "admin:import", "POST", "import", AUTH_ADMIN, true, import_state},
     {"/v1/locks", "admin:locks", "GET", "lock-list", AUTH_READ, false, locks_list},
-    {"/v1/locks/", "admin:force-unlock", "DELETE", "force-unlock", AUTH_ADMIN, true, force_unlock},
+    {"/v1/locks/", "admin:force-unlock", "DELETE", "force-unlock", AUTH_LOCK, true, force_unlock},
     {"/v1/audit/export", "admin:audit-export", "GET", "export", AUTH_ADMIN, false, audit_export},
     {"/v1/audit/verify", "admin:audit-verify", "GET", "audit-verify", AUTH_ADMIN, false,
      audit_verify},
+    {"/v1/audit/events", "admin:audit-events", "GET", "audit-events", AUTH_ADMIN, false,
+     audit_events},
     {"/v1/tokens", "admin:tokens", "GET, POST", "token-list", AUTH_ADMIN, false, tokens},
     {"/v1/tokens/", "admin:tokens", "DELETE", "token-revoke", AUTH_ADMIN, false, tokens_revoke},
     {"/v1/whoami", "admin:whoami", "GET", "whoami", AUTH_READ, false, whoami},

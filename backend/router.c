@@ -4,12 +4,17 @@
  *                        a worker (503 INFRA_006 when one is down)
  *   /metrics             the Prometheus exposition, for the roles metrics and admin (not
  *                        audited: route_metrics.c); without auth on --metrics-listen
+ *   /ui, /ui/...         the console's pages, on the event loop (route_ui.c)
+ *   /v1/session          console sign-in and sign-out (route_ui.c)
  *   /v1/states/...       the client protocol (route_state.c)
  *   /v1/...              the admin API (route_admin.c)
  *   anything else        404 INFRA_004
  *
- * Every /v1/ request is authenticated here first, so no handler ever sees an unauthenticated
- * request. A failure is answered (401, 429 past the failed-login limit, 403 for a JWT no rule
+ * Every other /v1/ request is authenticated here first, so no handler ever sees an
+ * unauthenticated request (/v1/session authenticates the token it is given, or the cookie, the
+ * same way: it is where a credential becomes a session). The admin API also accepts the
+ * console's session cookie when there is no Authorization header; the state protocol never
+ * does. A failure is answered (401, 429 past the failed-login limit, 403 for a JWT no rule
  * maps, 503 while an issuer's keys are unknown); bad credentials are audited once per client
  * address and minute with their count (auth's report), the other refusals each as
  * "auth-failed" with the state they aimed at. */
@@ -21,6 +26,7 @@
 #include "common/log.h"
 
 #define STATES_PREFIX "/v1/states/"
+#define SESSION_PATH  "/v1/session"
 
 /* ------------------------------------------------------------------ /healthz */
 
@@ -76,7 +82,7 @@ static void health_deep(struct backend_req *r)
 
 /* ------------------------------------------------------------------ /v1/ */
 
-static int authenticate(struct backend_req *r, struct err *err)
+int backend_authenticate(struct backend_req *r, struct err *err)
 {
     char target[128];
     snprintf(target, sizeof(target), "%.20s %.100s", r->method, r->log_name); /* escaped */
@@ -87,16 +93,37 @@ static int authenticate(struct backend_req *r, struct err *err)
     return auth_authenticate(&q, &r->who, err);
 }
 
+/* Who asks: the Authorization header, else (admin API only, never the state protocol) the
+ * console's session cookie, whose changes need its CSRF token. *counted: a bad credential
+ * that auth reports itself, once per address and minute (backend_audit_failed_logins). */
+static int admit(struct backend_req *r, bool is_state, bool *counted, struct err *err)
+{
+    *counted = false;
+    if (!is_state && route_session_resolve(r, err) != 0)
+        return -1;
+    if (backend_authenticate(r, err) != 0) {
+        *counted = err->code == ERR_AUTH || err->code == ERR_RATE_LIMITED;
+        return -1;
+    }
+    r->authenticated = true;
+    return route_session_csrf(r, err);
+}
+
 static void v1_on_worker(struct backend_req *r)
 {
     const struct ops *o = &r->srv->ops;
     struct err e = {0};
-    bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0;
+    bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0, counted;
+    if (strcmp(r->path, SESSION_PATH) == 0) {
+        r->route = "admin:session";
+        route_session_handle(r);
+        return;
+    }
     r->route = is_state ? route_state_label(r->method, r->path) : route_admin_label(r->path);
-    if (authenticate(r, &e) != 0) {
+    if (admit(r, is_state, &counted, &e) != 0) {
         respond_err(r, &e, NULL);
-        if (e.code == ERR_AUTH || e.code == ERR_RATE_LIMITED)
-            return; /* counted: one event per address and minute (backend_audit_failed_logins) */
+        if (counted)
+            return;
         struct op_actor a = backend_actor(r);
         struct state_path sp;
         struct err pe = {0};
@@ -107,7 +134,6 @@ static void v1_on_worker(struct backend_req *r)
         ops_audit_refused(o, &a, "auth-failed", sp.name, &e, detail);
         return;
     }
-    r->authenticated = true;
     if (is_state)
         route_state_handle(r);
     else if (route_admin_handle(r) != 0)
@@ -120,7 +146,7 @@ static void metrics_on_worker(struct backend_req *r)
 {
     struct err e = {0};
     r->route = "metrics";
-    if (authenticate(r, &e) != 0) {
+    if (backend_authenticate(r, &e) != 0) {
         respond_err(r, &e, NULL); /* bad credentials reach auth's per-minute report */
         return;
     }
@@ -149,7 +175,7 @@ void backend_audit_refusal(struct backend_req *r)
     struct err ignore = {0};
     const char *action = route_state_action(r->method, r->path, name);
     /* Who sent it, when the credentials are good: a refused request is still someone's. */
-    r->authenticated = r->authorization != NULL && authenticate(r, &ignore) == 0;
+    r->authenticated = r->authorization != NULL && backend_authenticate(r, &ignore) == 0;
     struct op_actor a = backend_actor(r);
     if (name[0] != '\0') { /* the log line names the state, as for any state request */
         snprintf(r->log_name, sizeof(r->log_name), "%s", name);
@@ -180,10 +206,9 @@ static bool not_found_on_loop(struct backend_req *r)
 }
 
 const struct backend_route backend_routes[] = {
-    {"/healthz", health_on_loop, health_deep},
-    {"/v1/", NULL, v1_on_worker},
-    {"/metrics", NULL, metrics_on_worker},
-    {"", not_found_on_loop, NULL},
+    {"/healthz", health_on_loop, health_deep}, {"/ui", route_ui_on_loop, NULL},
+    {"/ui/", route_ui_on_loop, NULL},          {"/v1/", NULL, v1_on_worker},
+    {"/metrics", NULL, metrics_on_worker},     {"", not_found_on_loop, NULL},
 };
 const size_t backend_nroutes = sizeof(backend_routes) / sizeof(backend_routes[0]);
 

@@ -86,6 +86,8 @@ const char *http_reason(int status)
     } reasons[] = {
         {200, "OK"},
         {201, "Created"},
+        {301, "Moved Permanently"},
+        {304, "Not Modified"},
         {400, "Bad Request"},
         {401, "Unauthorized"},
         {403, "Forbidden"},
@@ -142,6 +144,7 @@ struct backend_job *job_new(struct loop *lt, const struct transport_ops *tp, voi
     r->start_us = mono_us();
     r->start_ms = r->start_us / 1000;
     new_request_id(r->request_id);
+    r->tls = S.ssl != NULL; /* with TLS configured, every connection is TLS */
     buf_init(&r->resp, 0);
     return job;
 }
@@ -154,10 +157,16 @@ void job_free(struct backend_job *job)
     free(r->body);
     free(r->content_md5);
     free(r->forwarded_for);
-    if (r->authorization != NULL) {
-        memset(r->authorization, 0, strlen(r->authorization));
-        free(r->authorization);
+    free(r->forwarded_proto);
+    free(r->if_none_match);
+    /* Credentials: the header, the session cookie that stands for one, the CSRF token. */
+    char *secrets[] = {r->authorization, r->cookie, r->csrf_token};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        if (secrets[i] != NULL)
+            memset(secrets[i], 0, strlen(secrets[i]));
+        free(secrets[i]);
     }
+    memset(r->session_csrf, 0, sizeof(r->session_csrf));
     for (size_t i = 0; i < r->nheaders; i++) {
         free(r->headers[i].name);
         free(r->headers[i].value);

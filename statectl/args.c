@@ -75,7 +75,8 @@ static const struct ctl_cmd cmds[] = {
     {"locks", "list", 0, 0, 0, "", "List live locks: state, lock ID, who, created, expires."},
     {"locks", "force-unlock", 1, 1, B(OPT_ID), "NAME [--id ID]",
      "Release the lock on NAME whoever holds it (with --id: only if ID still holds it).\n"
-     "Audited as force-unlock. Admin only."},
+     "Audited as force-unlock. An admin always; another token only as the server's\n"
+     "--force-unlock allows (by default: the token that took the lock)."},
     {"audit", "export", 0, 0,
      B(OPT_SINCE) | B(OPT_UNTIL) | B(OPT_STATE) | B(OPT_FORMAT) | B(OPT_OUTFILE),
      "[--since T] [--until T] [--state PATTERN] [--format jsonl|csv] [-o FILE]",

@@ -1425,6 +1425,14 @@ int store_list_states(struct store *st, const char *prefix,
                       int (*cb)(void *ctx, const char *name, const struct state_meta *meta),
                       void *ctx, struct err *err)
 {
+    return store_list_states_where(st, prefix, NULL, cb, ctx, err);
+}
+
+int store_list_states_where(struct store *st, const char *prefix,
+                            bool (*want)(void *ctx, const char *name),
+                            int (*cb)(void *ctx, const char *name, const struct state_meta *meta),
+                            void *ctx, struct err *err)
+{
     char *lp = xasprintf("states/%s", prefix ? prefix : "");
     struct state_list sl = {0};
     int rc = st->os->ops->list(st->os, lp, collect_state, &sl, err);
@@ -1434,6 +1442,8 @@ int store_list_states(struct store *st, const char *prefix,
         qsort(sl.v, sl.n, sizeof(*sl.v), cmp_state);
     struct state_meta m;
     for (size_t i = 0; rc == 0 && i < sl.n; i++) {
+        if (want != NULL && !want(ctx, sl.v[i].name))
+            continue; /* its metadata is never read: a page of many costs its page only */
         char *key = key_current(sl.v[i].name);
         struct err e2 = {0};
         int r = object_meta(st, key, sl.v[i].meta, NULL, &m, &e2);

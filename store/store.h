@@ -240,10 +240,17 @@ int store_delete_snapshot(struct store *st, const char *name, const char *id,
 int store_move(struct store *st, const char *from, const char *to, unsigned *copied,
                struct err *err);
 
-/* Calls cb for each state whose name starts with prefix ("" for all), in name order. */
+/* Calls cb for each state whose name starts with prefix ("" for all), in name order. A
+ * non-zero return from cb stops the listing and is returned. */
 int store_list_states(struct store *st, const char *prefix,
                       int (*cb)(void *ctx, const char *name, const struct state_meta *meta),
                       void *ctx, struct err *err);
+/* The same for the names want (called first, in name order) accepts: the metadata of the
+ * others is never read. */
+int store_list_states_where(struct store *st, const char *prefix,
+                            bool (*want)(void *ctx, const char *name),
+                            int (*cb)(void *ctx, const char *name, const struct state_meta *meta),
+                            void *ctx, struct err *err);
 /* Calls cb for each snapshot of name, newest first. */
 int store_list_snapshots(struct store *st, const char *name,
                          int (*cb)(void *ctx, const struct state_meta *meta), void *ctx,

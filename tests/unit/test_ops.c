@@ -522,8 +522,13 @@ static void test_admin_force_unlock(void)
     struct op_result res;
     CHECK_INT(lock_state(&v, "team/u", "id-c", NULL), ERR_OK);
     struct op_request fq = {.state = "team/u"};
-    CHECK_INT(run(ops_force_unlock, &v, &v.writer, &fq, NULL), ERR_FORBIDDEN);
-    v.o.force_unlock = FORCE_UNLOCK_NEVER; /* the admin API's is not affected */
+    /* A non-admin as --force-unlock lets a client (holder-or-admin: not another writer);
+     * reader and planner may not either. */
+    CHECK_INT(run(ops_force_unlock, &v, &v.writer2, &fq, NULL), ERR_FORBIDDEN);
+    CHECK_INT(run(ops_force_unlock, &v, &v.planner, &fq, NULL), ERR_FORBIDDEN);
+    CHECK_INT(run(ops_force_unlock, &v, &v.reader, &fq, NULL), ERR_FORBIDDEN);
+    v.o.force_unlock = FORCE_UNLOCK_NEVER; /* the holder neither; an admin still may */
+    CHECK_INT(run(ops_force_unlock, &v, &v.writer, &fq, NULL), ERR_LOCKED);
     fq.lock_id = "id-other";
     CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, &res), ERR_LOCKED);
     CHECK(strstr(res.err.msg, "not the ID given") != NULL);
@@ -535,6 +540,20 @@ static void test_admin_force_unlock(void)
     struct audit_event ev;
     CHECK(event_from_end(&v, 0, &ev));
     CHECK_STR(ev.lock_owner, "ci");
+    /* The holder itself (writer "ci") under holder-or-admin, with a reason recorded. */
+    v.o.force_unlock = FORCE_UNLOCK_HOLDER_OR_ADMIN;
+    CHECK_INT(lock_state(&v, "team/u", "id-d", NULL), ERR_OK);
+    struct op_request hq = {.state = "team/u", .reason = "stuck CI job"};
+    CHECK_INT(run(ops_force_unlock, &v, &v.writer, &hq, &res), ERR_OK);
+    CHECK_STR(res.lock.previous.id, "id-d");
+    op_result_cleanup(&res);
+    CHECK(event_from_end(&v, 0, &ev));
+    CHECK(strstr(ev.detail, "reason: stuck CI job") != NULL);
+    /* any: another writer too. */
+    v.o.force_unlock = FORCE_UNLOCK_ANY;
+    CHECK_INT(lock_state(&v, "team/u", "id-e", NULL), ERR_OK);
+    fq.lock_id = NULL;
+    CHECK_INT(run(ops_force_unlock, &v, &v.writer2, &fq, NULL), ERR_OK);
     env_close(&v);
 }
 

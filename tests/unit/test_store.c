@@ -456,6 +456,18 @@ static int on_state(void *ctx, const char *name, const struct state_meta *m)
     return 0;
 }
 
+static bool want_after_prod_db(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "prod-db") > 0;
+}
+
+static int stop_after_two(void *ctx, const char *name, const struct state_meta *m)
+{
+    struct names *n = ctx;
+    return n->n == 2 ? 1 : on_state(ctx, name, m);
+}
+
 static void test_store_list_states(void)
 {
     const char *root = t_tempdir();
@@ -482,6 +494,16 @@ static void test_store_list_states(void)
     memset(&n, 0, sizeof(n));
     CHECK_INT(store_list_states(st, "prod", on_state, &n, &e), 0);
     CHECK_INT(n.n, 4);
+    /* A name filter: the others' metadata is never read, the order is kept. */
+    memset(&n, 0, sizeof(n));
+    CHECK_INT(store_list_states_where(st, "", want_after_prod_db, on_state, &n, &e), 0);
+    CHECK_INT(n.n, 3);
+    CHECK_STR(n.v[0], "prod/app/web");
+    CHECK_STR(n.v[2], "prod/snapshots");
+    /* A callback's non-zero return stops the listing and is returned. */
+    memset(&n, 0, sizeof(n));
+    CHECK_INT(store_list_states(st, "", stop_after_two, &n, &e), 1);
+    CHECK_INT(n.n, 2);
     /* A state called prod/snapshots does not show up as snapshots of prod. */
     struct snaps s;
     CHECK_INT(count_snapshots(st, "prod", &s), 0);
