@@ -124,6 +124,11 @@ int audit_event_csv_parse(const char *row, size_t len, struct audit_event *ev, u
 int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit_verify_result *res,
                       struct err *err);
 
+/* Counts one append's outcome (stated_audit_events_total, stated_audit_append_errors_total):
+ * the caller of append counts each event once; the JSON Lines driver adds the failures only it
+ * sees (a group commit's fdatasync of events already answered). */
+void audit_count_append(bool ok);
+
 /* Embedded: DIR/audit.jsonl, O_APPEND, one write(2) per event, fdatasync before returning. */
 struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err);
 /* PostgreSQL: table audit_events; UPDATE and DELETE refused by a trigger. */

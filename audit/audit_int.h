@@ -9,6 +9,9 @@
 #include "audit/audit.h"
 #include "common/err.h"
 
+/* Registers the metrics of audit/metrics.c (each driver's constructor). */
+void audit__metrics_register(void);
+
 /* audit_event_parse with the canonical-form and hash check optional: export filters a log
  * whose lines it does not vouch for (verify does). */
 int audit__parse(const char *line, size_t len, bool check, struct audit_event *ev, uint64_t *seq,

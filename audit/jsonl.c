@@ -102,8 +102,10 @@ static void *flusher_main(void *arg)
         }
         pthread_cond_timedwait(&jl->sync_cv, &jl->sync_mu, &deadline);
         struct err e = {0};
-        if (sync_upto_locked(jl, written_size(jl), &e) != 0)
+        if (sync_upto_locked(jl, written_size(jl), &e) != 0) {
+            audit_count_append(false);
             log_error("audit: %s", e.msg);
+        }
     }
     pthread_mutex_unlock(&jl->sync_mu);
     return NULL;
@@ -467,6 +469,7 @@ static const struct auditlog_ops jsonl_ops = {
 
 struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
 {
+    audit__metrics_register();
     if (!dir || !dir[0]) {
         err_set(err, ERR_INVALID, "no audit directory");
         return NULL;

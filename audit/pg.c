@@ -476,6 +476,7 @@ static const struct auditlog_ops pg_ops = {
 
 struct auditlog *auditlog_pg_new(const char *conninfo, struct err *err)
 {
+    audit__metrics_register();
     struct pgconn_pool *pool = pgconn_pool_ref(conninfo, err);
     if (!pool)
         return NULL;

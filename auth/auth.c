@@ -14,6 +14,7 @@
 
 #include "auth/auth_int.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 #define TICK_MS       1000
@@ -48,6 +49,17 @@ static const struct {
     {ROLE_METRICS, "metrics", CAN(AUTH_METRICS)},
 };
 #define NROLES (sizeof(roles) / sizeof(roles[0]))
+
+/* Refused requests by why: a bounded set, so an alert can tell a scanner (unknown) from an
+ * expired CI token or an issuer outage. */
+static struct metric m_failures = {
+    .name = "stated_auth_failures_total",
+    .help = "Requests refused by authentication or authorization, by reason.",
+    .type = METRIC_COUNTER,
+    .labels = {"reason"}};
+static const char *const REASONS[] = {
+    "missing",      "malformed",          "unknown",      "expired",  "jwt_invalid",
+    "jwt_unmapped", "issuer_unavailable", "rate_limited", "forbidden"};
 
 int auth_role_parse(const char *s)
 {
@@ -179,6 +191,9 @@ static void *auth_thread(void *arg)
 int auth_init(const struct auth_config *cfg, struct err *err)
 {
     struct token_store *ts = NULL;
+    metrics_register(&m_failures);
+    for (size_t i = 0; i < sizeof(REASONS) / sizeof(REASONS[0]); i++)
+        metric_touch_l(&m_failures, REASONS[i]);
     if (cfg->pg_conninfo != NULL) {
         ts = tokens_pg_new(cfg->pg_conninfo, cfg->persist, err);
         if (ts == NULL)
@@ -284,16 +299,31 @@ int auth_parse_header(const char *value, char **token, char **username, struct e
     return err_set(err, ERR_AUTH, "unsupported Authorization scheme (use Basic or Bearer)");
 }
 
-/* A JWT goes to the OIDC issuers only (a token never has dots), anything else is a token. */
-static int check_credential(const char *secret, const char *remote, struct auth_identity *id,
-                            struct err *err)
+void auth_count_forbidden(void)
 {
-    if (!oidc_is_jwt(secret))
-        return tokens_authenticate(secret, remote, id, err);
+    metric_inc_l(&m_failures, "forbidden");
+}
+
+/* A JWT goes to the OIDC issuers only (a token never has dots), anything else is a token.
+ * *why names a failure for the metrics. */
+static int check_credential(const char *secret, const char *remote, struct auth_identity *id,
+                            const char **why, struct err *err)
+{
+    if (!oidc_is_jwt(secret)) {
+        int rc = tokens_authenticate(secret, remote, id, err);
+        *why = rc == -2 ? "expired" : "unknown";
+        return rc != 0 ? -1 : 0;
+    }
+    *why = "jwt_invalid";
     if (A.oidc == NULL)
         return err_set(err, ERR_AUTH,
                        "a JWT was sent, but this server trusts no OIDC issuer (--oidc-config)");
-    return oidc_authenticate(A.oidc, secret, id, err);
+    int rc = oidc_authenticate(A.oidc, secret, id, err);
+    if (rc != 0 && err->code == ERR_FORBIDDEN)
+        *why = "jwt_unmapped";
+    else if (rc != 0 && err->code == ERR_ISSUER_UNAVAILABLE)
+        *why = "issuer_unavailable";
+    return rc;
 }
 
 int auth_authenticate(const struct auth_request *q, struct auth_identity *id, struct err *err)
@@ -301,12 +331,15 @@ int auth_authenticate(const struct auth_request *q, struct auth_identity *id, st
     char *secret, *username;
     const char *remote = q->remote != NULL ? q->remote : "";
     memset(id, 0, sizeof(*id));
-    if (ratelimit_refuse(remote, q->peer, now_us()))
+    if (ratelimit_refuse(remote, q->peer, now_us())) {
+        metric_inc_l(&m_failures, "rate_limited");
         return err_set(err, ERR_RATE_LIMITED, "too many failed logins from %s: retry in a minute",
                        remote);
+    }
+    const char *why = q->authorization == NULL ? "missing" : "malformed";
     int rc = auth_parse_header(q->authorization, &secret, &username, err);
     if (rc == 0) {
-        rc = check_credential(secret, remote, id, err);
+        rc = check_credential(secret, remote, id, &why, err);
         memset(secret, 0, strlen(secret));
         free(secret);
         if (rc == 0)
@@ -315,6 +348,7 @@ int auth_authenticate(const struct auth_request *q, struct auth_identity *id, st
     }
     if (rc != 0) {
         memset(id, 0, sizeof(*id));
+        metric_inc_l(&m_failures, why);
         if (err->code == ERR_AUTH) {
             char reason[160];
             snprintf(reason, sizeof(reason), "%.100s: %.56s", q->target != NULL ? q->target : "-",

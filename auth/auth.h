@@ -151,8 +151,11 @@ struct auth_request {
  * remote this minute). Worker threads only. */
 int auth_authenticate(const struct auth_request *q, struct auth_identity *id, struct err *err);
 /* True when id's role permits what and, for a state (state non-NULL), the state name matches
- * id's pattern. Admin passes every check but /metrics'. */
+ * id's pattern. Admin passes every pattern check. */
 bool auth_allows(const struct auth_identity *id, enum auth_action what, const char *state);
+/* Counts a request refused because its identity's role or pattern does not allow it (403), in
+ * the failures auth_authenticate counts by reason (stated_auth_failures_total). */
+void auth_count_forbidden(void);
 /* "read" | "plan" | "write" | "admin" | "outputs" | "metrics" -> role; -1 when unknown. */
 int auth_role_parse(const char *s);
 const char *auth_role_name(enum auth_role role);

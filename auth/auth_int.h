@@ -210,9 +210,9 @@ int tokens_init(const char *admin_token, const char *token_file, struct token_st
 void tokens_shutdown(void);
 /* How many tokens are known (0: no token could ever be accepted). */
 size_t tokens_count(void);
-/* The identity of secret. -1 with ERR_AUTH when it is unknown or expired (the message names
- * an expired token: its holder knows the name). A success is recorded as the token's last
- * use from remote. */
+/* The identity of secret. -1 with ERR_AUTH when it is unknown, -2 with ERR_AUTH when it
+ * expired (the message names the token: its holder knows the name). A success is recorded as the
+ * token's last use from remote. */
 int tokens_authenticate(const char *secret, const char *remote, struct auth_identity *id,
                         struct err *err);
 /* auth's thread, every second: picks up other instances' changes, writes last uses when

@@ -277,7 +277,8 @@ int tokens_authenticate(const char *secret, const char *remote, struct auth_iden
     if (t.expires_us != 0 && now >= t.expires_us) {
         char when[32];
         time_format_rfc3339(t.expires_us, when);
-        return err_set(err, ERR_AUTH, "token '%s' expired at %s", t.name, when);
+        err_set(err, ERR_AUTH, "token '%s' expired at %s", t.name, when);
+        return -2;
     }
     snprintf(id->name, sizeof(id->name), "%s", t.name);
     snprintf(id->pattern, sizeof(id->pattern), "%s", t.pattern);

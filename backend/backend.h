@@ -72,8 +72,9 @@ struct config {
     char *log_level;         /* error|warn|info|debug */
     int64_t idle_timeout_ms; /* no byte for this long ends a connection */
     int64_t threads, workers;
-    char *force_unlock;                           /* holder-or-admin|any|never */
-    bool no_force_unlock;                         /* the older spelling of --force-unlock=never */
+    char *metrics_listen; /* a second address serving /metrics without auth ("": none) */
+    char *force_unlock;   /* holder-or-admin|any|never */
+    bool no_force_unlock; /* the older spelling of --force-unlock=never */
     enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
     char *oidc_config;                            /* OIDC issuers and rules (JSON file) */
     char *trusted_proxies;                        /* CIDRs whose X-Forwarded-For names the client */
@@ -332,10 +333,17 @@ struct backend_req {
     char remote[64];          /* client address "ip" (X-Forwarded-For's behind a trusted proxy) */
     char peer[64];            /* the connection's address when remote is not it, else "" */
     int64_t start_ms;         /* mono_ms() when the request arrived */
+    int64_t start_us;         /* the same in microseconds (the duration metrics) */
+    const char *route;        /* the route's name for the metrics ("state", "lock",
+                                 "admin:snapshots"…; a static string), NULL: "other" */
     struct auth_identity who; /* set for authenticated requests */
     bool authenticated;
     /* What the request log shows after the method (the state name, else the path). */
     char log_name[STATE_NAME_MAX + 8];
+    /* The JSON request log's "state" and "lock_id" ("" when they do not apply): set by the
+     * route once it knows them. */
+    char state[STATE_NAME_MAX];
+    char lock_id[LOCK_ID_MAX];
 
     /* Response, filled by the handler. */
     int status;
@@ -453,6 +461,27 @@ void backend_audit_failed_logins(void *ctx, const struct auth_failures *f);
  * caller answers 404). */
 int route_admin_handle(struct backend_req *r);
 
+/* ------------------------------------------------------------------ metrics (route_metrics.c) */
+
+/* Registers every metric of the server and the operations, and the lock gauges' collector
+ * reading srv's lock store (docs/metrics.md). Before serving. */
+void backend_metrics_init(struct server *srv);
+/* The operations' counters (ops.c), registered by backend_metrics_init. */
+void ops_metrics_register(void);
+/* Sets stated_http_requests_in_flight: n requests received and not yet answered (server.c's
+ * collector, at each scrape). */
+void backend_metrics_in_flight(int n);
+/* Counts r's answer (r->status, r->route, its duration). Once per request, with its log line. */
+void backend_metrics_request(const struct backend_req *r);
+/* The exposition as the answer to GET (405 otherwise). The caller decided r may have it. */
+void route_metrics_answer(struct backend_req *r);
+/* The metrics route names of a state request (method, path) and of an admin API path. */
+const char *route_state_label(const char *method, const char *path);
+const char *route_admin_label(const char *path);
+/* What --metrics-listen serves: /metrics without authentication, 404 otherwise (router.c). */
+extern const struct backend_route backend_metrics_routes[];
+extern const size_t backend_metrics_nroutes;
+
 /* ------------------------------------------------------------------ server (server.c) */
 
 /* Serves routes until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
@@ -460,5 +489,8 @@ int route_admin_handle(struct backend_req *r);
  * failure (port, TLS files). */
 int server_run(struct server *srv, const struct backend_route *routes, size_t nroutes,
                struct err *err);
+/* With cfg->metrics_listen set, server_run also serves this table there (plain HTTP/1.1, one
+ * loop of its own). Set before server_run. */
+void server_set_metrics_routes(const struct backend_route *routes, size_t nroutes);
 
 #endif

@@ -34,6 +34,12 @@ struct loop {
     h2o_timeout_t linger;  /* HTTP1_LINGER_MS: reading what follows an answer that closes */
     h2o_linklist_t http1s; /* open HTTP/1.1 connections (closed when stopping) */
     bool stopping;         /* no new requests on kept-alive connections */
+    /* What this loop's listener serves: the server's table, or the metrics table on the
+     * --metrics-listen loop, which never speaks TLS (plain). */
+    const struct backend_route *routes;
+    size_t nroutes;
+    bool plain;
+    const char *addr; /* the listen address, for messages */
 };
 
 struct backend_job;

@@ -27,6 +27,9 @@ struct opt {
 static const struct opt opts[] = {
     {"listen", OPT_STR, F(listen), "STATED_LISTEN", "127.0.0.1:8080", false,
      "address and port to listen on (HOST:PORT, [IPv6]:PORT or :PORT for all addresses)"},
+    {"metrics-listen", OPT_STR, F(metrics_listen), "STATED_METRICS_LISTEN", "", false,
+     "also serve GET /metrics without authentication on this HOST:PORT (plain HTTP; keep it on "
+     "loopback or a private network); on --listen /metrics needs the metrics or admin role"},
     {"data-dir", OPT_STR, F(data_dir), "STATED_DATA_DIR", "./data", false,
      "directory for embedded-mode states, locks and audit log"},
     {"storage", OPT_STR, F(storage), "STATED_STORAGE", "", false,
@@ -240,6 +243,8 @@ static void validate(struct config *cfg)
         bad("client-ca", cfg->client_ca, "needs --tls-cert and --tls-key");
     if (cfg->listen[0] == '\0' || strrchr(cfg->listen, ':') == NULL)
         bad("listen", cfg->listen, "expected HOST:PORT");
+    if (cfg->metrics_listen[0] != '\0' && strrchr(cfg->metrics_listen, ':') == NULL)
+        bad("metrics-listen", cfg->metrics_listen, "expected HOST:PORT");
     if (strcmp(cfg->locks, "embedded") != 0 && strncmp(cfg->locks, "postgres://", 11) != 0 &&
         strncmp(cfg->locks, "postgresql://", 13) != 0 && strchr(cfg->locks, '=') == NULL)
         bad("locks", NULL,

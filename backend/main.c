@@ -208,6 +208,8 @@ int main(int argc, char **argv)
              store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
              keys != NULL ? ", encrypted at rest" : "");
+    backend_metrics_init(&srv);
+    server_set_metrics_routes(backend_metrics_routes, backend_metrics_nroutes);
     int rc = server_run(&srv, backend_routes, backend_nroutes, &e);
     if (rc < 0)
         fatal("server", &e);

@@ -25,6 +25,7 @@
 
 #include "backend/backend.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/statejson.h"
 #include "common/utf8.h"
 #include "common/util.h"
@@ -68,6 +69,26 @@ void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char
     }
 }
 
+/* What the operations count (docs/metrics.md); ops_metrics_register adds them. */
+static struct metric m_conflicts = {
+    .name = "stated_lock_conflicts_total",
+    .help = "LOCK requests refused (423) because another ID holds the lease.",
+    .type = METRIC_COUNTER};
+static struct metric m_expired = {.name = "stated_lock_expired_total",
+                                  .help = "Expired leases taken over by a new LOCK (or a move).",
+                                  .type = METRIC_COUNTER};
+static struct metric m_force = {
+    .name = "stated_force_unlocks_total",
+    .help = "Leases released without their holder's ID: client force-unlocks "
+            "and the admin API's.",
+    .type = METRIC_COUNTER};
+void ops_metrics_register(void)
+{
+    metrics_register(&m_conflicts);
+    metrics_register(&m_expired);
+    metrics_register(&m_force);
+}
+
 void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
 {
     struct err e = {0};
@@ -76,8 +97,15 @@ void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
     ev->deferred_sync = deferred;
     if (o->audit == NULL)
         return;
-    if (o->audit->ops->append(o->audit, ev, &e) != 0)
-        log_error("req=%s audit append failed (%s): %s", ev->request_id, ev->action, e.msg);
+    bool ok = o->audit->ops->append(o->audit, ev, &e) == 0;
+    audit_count_append(ok);
+    if (!ok) {
+        const struct log_field f[] = {LOG_STR("req_id", ev->request_id),
+                                      LOG_STR("component", "audit"),
+                                      LOG_STR("event", "append-failed")};
+        log_fields(LOG_ERROR, f, 3, "req=%s audit append failed (%s): %s", ev->request_id,
+                   ev->action, e.msg);
+    }
 }
 
 /* Completes an operation's event from its result and appends it. */
@@ -702,6 +730,7 @@ static void audit_expired(const struct ops *o, const struct op_actor *a, const c
                           const struct lock_holder *expired, const char *new_id)
 {
     struct audit_event ev;
+    metric_inc(&m_expired);
     ops_event_init(a, &ev, "lock-expired");
     snprintf(ev.state, sizeof(ev.state), "%s", state);
     snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", expired->id);
@@ -727,6 +756,8 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
     auth_owner(a->who, owner);
     struct lockstore *ls = o->locks;
     if (ls->ops->acquire(ls, q->state, lb.id, q->body, owner, &res->lock, &res->err) != 0) {
+        if (res->err.code == ERR_LOCKED)
+            metric_inc(&m_conflicts);
         note_holder(&ev, res);
         return finish(o, &ev, res, false);
     }
@@ -861,6 +892,8 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
     if (rc != 0) {
         note_holder(&ev, res);
     } else if (res->lock.outcome == LOCK_RELEASED) {
+        if (res->forced)
+            metric_inc(&m_force);
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
         snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
         snprintf(ev.detail, sizeof(ev.detail), "released");
@@ -910,6 +943,7 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
     if (force_release(o, a, q, &ev, res) != 0) {
         note_holder(&ev, res);
     } else if (res->lock.outcome == LOCK_RELEASED) {
+        metric_inc(&m_force);
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
         snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
         snprintf(ev.detail, sizeof(ev.detail), "%s released the lease of ID %.150s",

@@ -50,9 +50,12 @@ void respond_err(struct backend_req *r, const struct err *err, const char *allow
     /* Server-side failures may carry paths, endpoints or driver text in msg: keep them in the
      * log and give clients the table text only. */
     const char *message = err->msg[0] != '\0' && status < 500 ? err->msg : err_text(code);
-    if (status >= 500)
-        log_warn("req=%s %s: %s", r->request_id, err_name(code),
-                 err->msg[0] != '\0' ? err->msg : err_text(code));
+    if (status >= 500) {
+        const struct log_field f[] = {LOG_STR("req_id", r->request_id),
+                                      LOG_STR("error", err_name(code)), LOG_INT("status", status)};
+        log_fields(LOG_WARN, f, 3, "req=%s %s: %s", r->request_id, err_name(code),
+                   err->msg[0] != '\0' ? err->msg : err_text(code));
+    }
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(err_infra_code(code)));
     json_t *m = json_string(message);

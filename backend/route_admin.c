@@ -1013,29 +1013,33 @@ static int whoami(struct admin_call *c, struct err *err)
 /* ------------------------------------------------------------------ dispatch */
 
 static const struct admin_route {
-    const char *path; /* exact, or a prefix when it ends with '/' */
+    const char *path;  /* exact, or a prefix when it ends with '/' */
+    const char *label; /* the metrics' route (docs/metrics.md) */
     const char *allow;
     const char *action;
     enum auth_action need; /* checked here; per-state checks happen in the handler */
     bool arg_is_state;     /* the path's tail is a state name (checked before the handler) */
     admin_fn fn;
 } admin_routes[] = {
-    {"/v1/states", "GET", "list", AUTH_READ, false, states_list},
-    {"/v1/state-info/", "GET", "state-info", AUTH_READ, true, state_info},
-    {"/v1/snapshots/", "GET, DELETE", "snapshot-read", AUTH_READ, true, snapshots_get},
-    {"/v1/restore/", "POST", "restore", AUTH_WRITE, true, restore},
-    {"/v1/diff/", "GET", "diff", AUTH_READ, true, diff},
-    {"/v1/outputs/", "GET", "outputs", AUTH_READ_OUTPUTS, true, outputs},
-    {"/v1/move/", "POST", "state-move", AUTH_ADMIN, true, move},
-    {"/v1/import/", "POST", "import", AUTH_ADMIN, true, import_state},
-    {"/v1/locks", "GET", "lock-list", AUTH_READ, false, locks_list},
-    {"/v1/locks/", "DELETE", "force-unlock", AUTH_LOCK, true, force_unlock},
-    {"/v1/audit/export", "GET", "export", AUTH_ADMIN, false, audit_export},
-    {"/v1/audit/verify", "GET", "audit-verify", AUTH_ADMIN, false, audit_verify},
-    {"/v1/audit/events", "GET", "audit-events", AUTH_ADMIN, false, audit_events},
-    {"/v1/tokens", "GET, POST", "token-list", AUTH_ADMIN, false, tokens},
-    {"/v1/tokens/", "DELETE", "token-revoke", AUTH_ADMIN, false, tokens_revoke},
-    {"/v1/whoami", "GET", "whoami", AUTH_READ, false, whoami},
+    {"/v1/states", "admin:states", "GET", "list", AUTH_READ, false, states_list},
+    {"/v1/state-info/", "admin:state-info", "GET", "state-info", AUTH_READ, true, state_info},
+    {"/v1/snapshots/", "admin:snapshots", "GET, DELETE", "snapshot-read", AUTH_READ, true,
+     snapshots_get},
+    {"/v1/restore/", "admin:restore", "POST", "restore", AUTH_WRITE, true, restore},
+    {"/v1/diff/", "admin:diff", "GET", "diff", AUTH_READ, true, diff},
+    {"/v1/outputs/", "admin:outputs", "GET", "outputs", AUTH_READ_OUTPUTS, true, outputs},
+    {"/v1/move/", "admin:move", "POST", "state-move", AUTH_ADMIN, true, move},
+    {"/v1/import/", "admin:import", "POST", "import", AUTH_ADMIN, true, import_state},
+    {"/v1/locks", "admin:locks", "GET", "lock-list", AUTH_READ, false, locks_list},
+    {"/v1/locks/", "admin:force-unlock", "DELETE", "force-unlock", AUTH_LOCK, true, force_unlock},
+    {"/v1/audit/export", "admin:audit-export", "GET", "export", AUTH_ADMIN, false, audit_export},
+    {"/v1/audit/verify", "admin:audit-verify", "GET", "audit-verify", AUTH_ADMIN, false,
+     audit_verify},
+    {"/v1/audit/events", "admin:audit-events", "GET", "audit-events", AUTH_ADMIN, false,
+     audit_events},
+    {"/v1/tokens", "admin:tokens", "GET, POST", "token-list", AUTH_ADMIN, false, tokens},
+    {"/v1/tokens/", "admin:tokens", "DELETE", "token-revoke", AUTH_ADMIN, false, tokens_revoke},
+    {"/v1/whoami", "admin:whoami", "GET", "whoami", AUTH_READ, false, whoami},
 };
 
 static bool method_allowed(const char *allow, const char *method)
@@ -1080,6 +1084,13 @@ static int route_check(const struct admin_call *c, const struct admin_route *rt,
     return 0;
 }
 
+const char *route_admin_label(const char *path)
+{
+    const char *arg;
+    const struct admin_route *rt = match(path, &arg);
+    return rt != NULL ? rt->label : "other";
+}
+
 int route_admin_handle(struct backend_req *r)
 {
     struct admin_call c = {.r = r, .o = &r->srv->ops, .a = backend_actor(r)};
@@ -1088,8 +1099,10 @@ int route_admin_handle(struct backend_req *r)
         return -1;
     struct err e = {0};
     ops_event_init(&c.a, &c.ev, rt->action);
-    if (rt->arg_is_state)
+    if (rt->arg_is_state) {
         snprintf(c.ev.state, sizeof(c.ev.state), "%s", c.arg);
+        utf8_sanitize(r->state, sizeof(r->state), c.arg); /* checked below, logged anyway */
+    }
     if (route_check(&c, rt, &e) != 0 || rt->fn(&c, &e) != 0) {
         respond_err(r, &e, rt->allow);
         c.ev.status = err_http_status(e.code == ERR_OK ? ERR_INTERNAL : e.code);

@@ -121,6 +121,27 @@ const char *route_state_action(const char *method, const char *path, char name[S
                                                                                    : "invalid";
 }
 
+/* The lock ID the request names, for the request log: LOCK's and UNLOCK's body, else ?ID=. */
+static void note_lock_id(struct backend_req *r, const struct action *act, const char *query_id)
+{
+    struct lock_body lb;
+    struct err ignore = {0};
+    if ((act == &A_LOCK || act == &A_UNLOCK) && r->body != NULL &&
+        lock_body_parse(r->body, r->body_len, &lb, &ignore) == 0)
+        snprintf(r->lock_id, sizeof(r->lock_id), "%s", lb.id);
+    else if (query_id != NULL)
+        snprintf(r->lock_id, sizeof(r->lock_id), "%s", query_id);
+}
+
+const char *route_state_label(const char *method, const char *path)
+{
+    struct state_path sp;
+    struct err e = {0};
+    bool lock_url = state_path_parse(path, &sp, &e) == 0 && sp.lock_url;
+    const struct action *act = action_for(method, lock_url);
+    return act == &A_LOCK ? "lock" : act == &A_UNLOCK ? "unlock" : "state";
+}
+
 void route_state_handle(struct backend_req *r)
 {
     const struct ops *o = &r->srv->ops;
@@ -134,6 +155,7 @@ void route_state_handle(struct backend_req *r)
         return;
     }
     snprintf(r->log_name, sizeof(r->log_name), "%s%s", sp.name, sp.lock_url ? "/lock" : "");
+    snprintf(r->state, sizeof(r->state), "%s", sp.name);
     const struct action *act = action_for(r->method, sp.lock_url);
     if (act == NULL) {
         char detail[64];
@@ -146,6 +168,7 @@ void route_state_handle(struct backend_req *r)
         return;
     }
     char *lock_id = backend_query_param(r->query, "ID");
+    note_lock_id(r, act, lock_id);
     struct op_request q = {.state = sp.name,
                            .body = r->body,
                            .body_len = r->body_len,

@@ -93,6 +93,7 @@ static bool not_modified(const char *inm, const char *etag)
 
 bool route_ui_on_loop(struct backend_req *r)
 {
+    r->route = "ui";
     security_headers(r);
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         struct err e = {0};

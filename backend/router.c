@@ -2,6 +2,8 @@
  *
  *   /healthz             liveness on the event loop; ?deep=1 checks storage, locks and audit on
  *                        a worker (503 INFRA_006 when one is down)
+ *   /metrics             the Prometheus exposition, for the roles metrics and admin (not
+ *                        audited: route_metrics.c); without auth on --metrics-listen
  *   /ui, /ui/...         the console's pages, on the event loop (route_ui.c)
  *   /v1/session          console sign-in and sign-out (route_ui.c)
  *   /v1/states/...       the client protocol (route_state.c)
@@ -30,6 +32,7 @@
 
 static bool health_on_loop(struct backend_req *r)
 {
+    r->route = "healthz";
     if (strcmp(r->method, "GET") != 0) {
         struct err e = {0};
         err_set(&e, ERR_METHOD, "only GET on /healthz");
@@ -112,9 +115,11 @@ static void v1_on_worker(struct backend_req *r)
     struct err e = {0};
     bool is_state = strncmp(r->path, STATES_PREFIX, strlen(STATES_PREFIX)) == 0, counted;
     if (strcmp(r->path, SESSION_PATH) == 0) {
+        r->route = "admin:session";
         route_session_handle(r);
         return;
     }
+    r->route = is_state ? route_state_label(r->method, r->path) : route_admin_label(r->path);
     if (admit(r, is_state, &counted, &e) != 0) {
         respond_err(r, &e, NULL);
         if (counted)
@@ -135,7 +140,31 @@ static void v1_on_worker(struct backend_req *r)
         respond_error(r, ERR_NOT_FOUND, "no such endpoint: %.60s", r->path);
 }
 
-/* ------------------------------------------------------------------ fixed answers */
+/* ------------------------------------------------------------------ /metrics */
+
+static void metrics_on_worker(struct backend_req *r)
+{
+    struct err e = {0};
+    r->route = "metrics";
+    if (backend_authenticate(r, &e) != 0) {
+        respond_err(r, &e, NULL); /* bad credentials reach auth's per-minute report */
+        return;
+    }
+    r->authenticated = true;
+    if (!auth_allows(&r->who, AUTH_METRICS, NULL)) {
+        respond_error(r, ERR_FORBIDDEN, "token %s (role %s) may not read /metrics", r->who.name,
+                      auth_role_name(r->who.role));
+        return;
+    }
+    route_metrics_answer(r);
+}
+
+/* --metrics-listen: whoever reaches that address may read the metrics (and nothing else). */
+static void metrics_open_on_worker(struct backend_req *r)
+{
+    r->route = "metrics";
+    route_metrics_answer(r);
+}
 
 /* ------------------------------------------------------------------ refusals */
 
@@ -148,8 +177,10 @@ void backend_audit_refusal(struct backend_req *r)
     /* Who sent it, when the credentials are good: a refused request is still someone's. */
     r->authenticated = r->authorization != NULL && backend_authenticate(r, &ignore) == 0;
     struct op_actor a = backend_actor(r);
-    if (name[0] != '\0') /* the log line names the state, as for any state request */
+    if (name[0] != '\0') { /* the log line names the state, as for any state request */
         snprintf(r->log_name, sizeof(r->log_name), "%s", name);
+        snprintf(r->state, sizeof(r->state), "%s", name);
+    }
     ops_audit_refused(o, &a, action, name, &r->refusal, NULL);
 }
 
@@ -175,10 +206,15 @@ static bool not_found_on_loop(struct backend_req *r)
 }
 
 const struct backend_route backend_routes[] = {
-    {"/healthz", health_on_loop, health_deep},
-    {"/ui", route_ui_on_loop, NULL},
-    {"/ui/", route_ui_on_loop, NULL},
-    {"/v1/", NULL, v1_on_worker},
-    {"", not_found_on_loop, NULL},
+    {"/healthz", health_on_loop, health_deep}, {"/ui", route_ui_on_loop, NULL},
+    {"/ui/", route_ui_on_loop, NULL},          {"/v1/", NULL, v1_on_worker},
+    {"/metrics", NULL, metrics_on_worker},     {"", not_found_on_loop, NULL},
 };
 const size_t backend_nroutes = sizeof(backend_routes) / sizeof(backend_routes[0]);
+
+const struct backend_route backend_metrics_routes[] = {
+    {"/metrics", NULL, metrics_open_on_worker},
+    {"", not_found_on_loop, NULL},
+};
+const size_t backend_metrics_nroutes =
+    sizeof(backend_metrics_routes) / sizeof(backend_metrics_routes[0]);

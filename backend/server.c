@@ -38,18 +38,21 @@
 
 #include "backend/backend_int.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
+#include "common/version.h"
 
 #define STREAM_CHUNK (64 * 1024)
 #define DRAIN_MAX_MS 30000
 
 static struct {
     struct server *srv;
-    const struct backend_route *routes;
-    size_t nroutes;
+    const struct backend_route *routes, *metrics_routes;
+    size_t nroutes, metrics_nroutes;
     h2o_globalconf_t conf;
     struct loop *loops;
-    int nloops;
+    int nloops; /* --threads, then one more for --metrics-listen */
+    int nmain;  /* the loops of --listen */
     SSL_CTX *ssl;
     pthread_t *workers;
     int nworkers;
@@ -138,7 +141,8 @@ struct backend_job *job_new(struct loop *lt, const struct transport_ops *tp, voi
     job->client = client;
     r->job = job;
     r->srv = S.srv;
-    r->start_ms = mono_ms();
+    r->start_us = mono_us();
+    r->start_ms = r->start_us / 1000;
     new_request_id(r->request_id);
     r->tls = S.ssl != NULL; /* with TLS configured, every connection is TLS */
     buf_init(&r->resp, 0);
@@ -178,11 +182,42 @@ void job_free(struct backend_job *job)
     atomic_fetch_sub(&S.pending, 1);
 }
 
+/* Collector of stated_http_requests_in_flight: the jobs alive, which the server counts anyway,
+ * read at a scrape rather than bumped twice per request. */
+static void collect_in_flight(void *ctx)
+{
+    (void)ctx;
+    backend_metrics_in_flight(atomic_load(&S.pending));
+}
+
 void job_log(const struct backend_req *r)
 {
-    log_info("req=%s %s %s status=%d ms=%lld", r->request_id, r->method[0] ? r->method : "-",
-             r->log_name[0] != '\0' ? r->log_name : "-", r->status,
-             (long long)(mono_ms() - r->start_ms));
+    backend_metrics_request(r);
+    if (log_min_level < LOG_INFO)
+        return;
+    long long ms = (long long)(mono_ms() - r->start_ms);
+    const char *method = r->method[0] ? r->method : "-";
+    const char *name = r->log_name[0] != '\0' ? r->log_name : "-";
+    long long out = r->job->streaming        ? -1 /* streamed: not known yet */
+                    : r->resp_shared != NULL ? (long long)r->resp_shared->len
+                                             : (long long)r->resp.len;
+    /* Never the Authorization header, a cookie or a body: who, what and how it went. */
+    const struct log_field f[] = {
+        LOG_STR("req_id", r->request_id),
+        LOG_STR("method", method),
+        LOG_STR("route", r->route != NULL ? r->route : "other"),
+        LOG_STR("state", r->state),
+        LOG_STR("path", r->state[0] == '\0' ? r->log_name : NULL),
+        LOG_STR("actor", r->authenticated ? r->who.name : NULL),
+        LOG_STR("user", r->authenticated ? r->who.username : NULL),
+        LOG_INT("status", r->status),
+        LOG_INT("ms", ms),
+        LOG_INT("bytes_in", r->body_len),
+        LOG_INT("bytes_out", out),
+        LOG_STR("lock_id", r->lock_id),
+    };
+    log_fields(LOG_INFO, f, sizeof(f) / sizeof(f[0]), "req=%s %s %s status=%d ms=%lld",
+               r->request_id, method, name, r->status, ms);
 }
 
 static void job_queue(struct backend_job *job, backend_handler_fn fn)
@@ -198,15 +233,15 @@ static void job_queue(struct backend_job *job, backend_handler_fn fn)
     pthread_mutex_unlock(&S.qmu);
 }
 
-static const struct backend_route *route_for(const char *path)
+static const struct backend_route *route_for(const struct loop *lt, const char *path)
 {
     size_t len = strlen(path);
-    for (size_t i = 0; i < S.nroutes; i++) {
-        const char *p = S.routes[i].path;
+    for (size_t i = 0; i < lt->nroutes; i++) {
+        const char *p = lt->routes[i].path;
         size_t n = strlen(p);
         bool prefix = n == 0 || p[n - 1] == '/';
         if (prefix ? len >= n && memcmp(path, p, n) == 0 : strcmp(path, p) == 0)
-            return &S.routes[i];
+            return &lt->routes[i];
     }
     return NULL;
 }
@@ -233,7 +268,7 @@ static void resolve_client(struct backend_req *r)
 void job_dispatch(struct backend_job *job)
 {
     resolve_client(&job->r);
-    const struct backend_route *rt = route_for(job->r.path);
+    const struct backend_route *rt = route_for(job->owner, job->r.path);
     bool answered = rt != NULL && rt->on_loop != NULL && rt->on_loop(&job->r);
     if (!answered && rt != NULL && rt->on_worker != NULL) {
         job_queue(job, rt->on_worker);
@@ -464,7 +499,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock;
     while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
         struct timeval at = *h2o_get_timestamp(&lt->ctx, NULL, NULL);
-        if (S.ssl == NULL) {
+        if (S.ssl == NULL || lt->plain) {
             http1_accept(lt, sock, at);
             continue;
         }
@@ -501,7 +536,7 @@ static int resolve_listen(const char *listen, struct addrinfo **res, struct err 
     return 0;
 }
 
-static int bind_one(const struct addrinfo *ai, bool reuseport, struct err *err)
+static int bind_one(const struct addrinfo *ai, const char *addr, bool reuseport, struct err *err)
 {
     int on = 1;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -516,26 +551,27 @@ static int bind_one(const struct addrinfo *ai, bool reuseport, struct err *err)
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;
         close(fd);
-        return err_set_errno(err, ERR_INVALID, e, "cannot listen on %s", S.srv->cfg->listen);
+        return err_set_errno(err, ERR_INVALID, e, "cannot listen on %s", addr);
     }
     return fd;
 }
 
-static int open_listeners(struct err *err)
+/* Binds loops [from, to) to addr, each with its own socket. */
+static int listen_on(const char *addr, int from, int to, struct err *err)
 {
     struct addrinfo *res;
-    if (resolve_listen(S.srv->cfg->listen, &res, err) != 0)
+    if (resolve_listen(addr, &res, err) != 0)
         return -1;
     /* SO_REUSEPORT would let a second server bind the same port silently and share its
      * traffic: probe once without it so a port in use is reported. */
-    int probe = bind_one(res, false, err);
+    int probe = bind_one(res, addr, false, err);
     if (probe < 0) {
         freeaddrinfo(res);
         return -1;
     }
     close(probe);
-    for (int i = 0; i < S.nloops; i++) {
-        S.loops[i].fd = bind_one(res, true, err);
+    for (int i = from; i < to; i++) {
+        S.loops[i].fd = bind_one(res, addr, true, err);
         if (S.loops[i].fd < 0) {
             freeaddrinfo(res);
             return -1;
@@ -543,6 +579,27 @@ static int open_listeners(struct err *err)
     }
     freeaddrinfo(res);
     return 0;
+}
+
+static int open_listeners(struct err *err)
+{
+    const struct config *cfg = S.srv->cfg;
+    for (int i = 0; i < S.nloops; i++) {
+        bool metrics = i >= S.nmain;
+        S.loops[i].routes = metrics ? S.metrics_routes : S.routes;
+        S.loops[i].nroutes = metrics ? S.metrics_nroutes : S.nroutes;
+        S.loops[i].plain = metrics;
+        S.loops[i].addr = metrics ? cfg->metrics_listen : cfg->listen;
+    }
+    if (listen_on(cfg->listen, 0, S.nmain, err) != 0)
+        return -1;
+    return S.nloops > S.nmain ? listen_on(cfg->metrics_listen, S.nmain, S.nloops, err) : 0;
+}
+
+void server_set_metrics_routes(const struct backend_route *routes, size_t nroutes)
+{
+    S.metrics_routes = routes;
+    S.metrics_nroutes = nroutes;
 }
 
 /* ------------------------------------------------------------------ loops */
@@ -577,7 +634,7 @@ static void *loop_main(void *arg)
     h2o_linklist_init_anchor(&lt->http1s);
     lt->accept_ctx.ctx = &lt->ctx;
     lt->accept_ctx.hosts = S.conf.hosts;
-    lt->accept_ctx.ssl_ctx = S.ssl;
+    lt->accept_ctx.ssl_ctx = lt->plain ? NULL : S.ssl;
     h2o_socket_t *ls = h2o_evloop_socket_create(lt->loop, lt->fd, H2O_SOCKET_FLAG_DONT_READ);
     ls->data = lt;
     h2o_socket_read_start(ls, on_accept);
@@ -649,9 +706,13 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
     S.srv = srv;
     S.routes = routes;
     S.nroutes = nroutes;
-    S.nloops = (int)cfg->threads;
+    S.nmain = (int)cfg->threads;
+    bool metrics =
+        cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0' && S.metrics_routes != NULL;
+    S.nloops = S.nmain + (metrics ? 1 : 0);
     S.nworkers = (int)cfg->workers;
     random_bytes(&S.boot_id, sizeof(S.boot_id));
+    metrics_on_collect(collect_in_flight, NULL);
 
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -673,19 +734,27 @@ int server_run(struct server *srv, const struct backend_route *routes, size_t nr
         pthread_create(&S.workers[i], NULL, worker_main, NULL);
     for (int i = 0; i < S.nloops; i++)
         pthread_create(&S.loops[i].tid, NULL, loop_main, &S.loops[i]);
-    log_info("stated listening on %s://%s (%d loops, %d workers, HTTP/1.1%s%s)",
-             S.ssl != NULL ? "https" : "http", cfg->listen, S.nloops, S.nworkers,
-             cfg->http2 ? " and HTTP/2" : "",
-             cfg->client_ca != NULL ? ", client certificates required" : "");
+    const struct log_field start[] = {
+        LOG_STR("event", "start"), LOG_STR("version", STATED_VERSION),
+        LOG_STR("listen", cfg->listen),
+        LOG_STR("metrics_listen", metrics ? cfg->metrics_listen : NULL)};
+    log_fields(LOG_INFO, start, 4,
+               "stated listening on %s://%s (%d loops, %d workers, HTTP/1.1%s%s)",
+               S.ssl != NULL ? "https" : "http", cfg->listen, S.nmain, S.nworkers,
+               cfg->http2 ? " and HTTP/2" : "",
+               cfg->client_ca != NULL ? ", client certificates required" : "");
+    if (metrics)
+        log_info("metrics on http://%s/metrics (no authentication)", cfg->metrics_listen);
 
     for (int i = 0; i < S.nloops; i++)
         pthread_join(S.loops[i].tid, NULL);
     int left = atomic_load(&S.pending);
+    const struct log_field stop[] = {LOG_STR("event", "stop"), LOG_INT("in_progress", left)};
     if (left > 0) {
-        log_warn("stopping with %d requests still in progress", left);
+        log_fields(LOG_WARN, stop, 2, "stopping with %d requests still in progress", left);
         return 1;
     }
     stop_workers();
-    log_info("stopped");
+    log_fields(LOG_INFO, stop, 1, "stopped");
     return 0;
 }

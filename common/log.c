@@ -1,5 +1,6 @@
 /* common/log.c: see log.h. */
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,21 +29,34 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-/* JSON-escapes src into dst (always NUL-terminated, truncated to fit). */
-static void json_escape_into(char *dst, size_t cap, const char *src)
+/* Appends src JSON-escaped to dst[*o] (cap bytes, kept NUL-terminated, cut to fit). src is
+ * well-formed UTF-8 (utf8_sanitize), so the line is JSON whatever the client sent. */
+static void json_escape_into(char *dst, size_t cap, size_t *o, const char *src)
 {
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && o + 7 < cap; p++) {
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0' && *o + 7 < cap; p++) {
         if (*p == '"' || *p == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)*p;
-        } else if (*p < 0x20) {
-            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", *p);
+            dst[(*o)++] = '\\';
+            dst[(*o)++] = (char)*p;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            *o += (size_t)snprintf(dst + *o, cap - *o, "\\u%04x", *p);
         } else {
-            dst[o++] = (char)*p;
+            dst[(*o)++] = (char)*p;
         }
     }
-    dst[o] = '\0';
+    dst[*o] = '\0';
+}
+
+/* Appends "s" (sanitized, escaped, quoted) to dst[*o]. */
+static void json_string_into(char *dst, size_t cap, size_t *o, const char *s)
+{
+    char clean[2048];
+    utf8_sanitize(clean, sizeof(clean), s);
+    if (*o + 2 < cap)
+        dst[(*o)++] = '"';
+    json_escape_into(dst, cap, o, clean);
+    if (*o + 2 < cap)
+        dst[(*o)++] = '"';
+    dst[*o] = '\0';
 }
 
 /* Rewrites control characters (newlines above all) in s as \xHH, in place, cutting what no
@@ -68,9 +82,31 @@ static void escape_controls(char *s, size_t cap)
     snprintf(s, cap, "%s", tmp);
 }
 
-static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+/* The JSON record: {"ts","level","msg"} then the fields that apply, into line. */
+static int json_record(char *line, size_t cap, const char *ts, enum log_level level,
+                       const char *msg, const struct log_field *f, size_t n)
 {
-    char msg[2048], line[4200], ts[40];
+    size_t o = (size_t)snprintf(line, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
+                                level_names[level]);
+    json_string_into(line, cap, &o, msg);
+    for (size_t i = 0; i < n && o + 40 < cap; i++) {
+        if (f[i].is_int ? f[i].n < 0 : f[i].s == NULL || f[i].s[0] == '\0')
+            continue;
+        o += (size_t)snprintf(line + o, cap - o, ",\"%s\":", f[i].key);
+        if (f[i].is_int)
+            o += (size_t)snprintf(line + o, cap - o, "%lld", f[i].n);
+        else
+            json_string_into(line, cap, &o, f[i].s);
+    }
+    if (o + 2 >= cap) /* cut: end the object on its last complete field */
+        return -1;
+    return (int)(o + (size_t)snprintf(line + o, cap - o, "}\n"));
+}
+
+static void log_vwrite(enum log_level level, const struct log_field *f, size_t nf, const char *fmt,
+                       va_list ap)
+{
+    char msg[2048], line[8192], ts[40];
     struct timeval tv;
     struct tm tm;
 
@@ -84,10 +120,9 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     /* Values in a message may come from clients: no line of the log may be forged by one. */
     escape_controls(msg, sizeof(msg));
     if (log_fmt == LOG_JSON) {
-        char esc[sizeof(line) - 100];
-        json_escape_into(esc, sizeof(esc), msg);
-        len = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
-                       level_names[level], esc);
+        len = json_record(line, sizeof(line), ts, level, msg, f, nf);
+        if (len < 0) /* fields too long for a line: the message alone */
+            len = json_record(line, sizeof(line), ts, level, msg, NULL, 0);
     } else {
         len = snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level], msg);
     }
@@ -100,13 +135,24 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     (void)w;
 }
 
+void log_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt,
+                ...)
+{
+    if (level > log_min_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, fields, n, fmt, ap);
+    va_end(ap);
+}
+
 void log_write(enum log_level level, const char *fmt, ...)
 {
     if (level > log_min_level)
         return;
     va_list ap;
     va_start(ap, fmt);
-    log_vwrite(level, fmt, ap);
+    log_vwrite(level, NULL, 0, fmt, ap);
     va_end(ap);
 }
 

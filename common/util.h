@@ -43,9 +43,11 @@ void random_bytes(void *out, size_t len);
 /* A random token: 32 random bytes as 43 base64url characters, NUL-terminated in out[44]. */
 void random_token(char out[44]);
 
-/* Microseconds since the epoch (CLOCK_REALTIME) and a monotonic clock in milliseconds. */
+/* Microseconds since the epoch (CLOCK_REALTIME) and a monotonic clock in milliseconds and in
+ * microseconds (durations). */
 int64_t now_us(void);
 int64_t mono_ms(void);
+int64_t mono_us(void);
 /* RFC 3339 UTC with microseconds: "2026-11-22T02:20:13.123456Z"; out needs 32 bytes. */
 void time_format_rfc3339(int64_t us, char out[32]);
 /* Parses RFC 3339 (fractional seconds and a numeric offset or Z allowed, or a plain date

@@ -422,6 +422,25 @@ static int emb_list(struct lockstore *ls, int (*cb)(void *ctx, const struct lock
     return rc;
 }
 
+static int emb_stats(struct lockstore *ls, struct lock_stats *out, struct err *err)
+{
+    struct embedded *em = (struct embedded *)ls;
+    (void)err;
+    pthread_mutex_lock(&em->mu);
+    int64_t now = now_us(), oldest = now;
+    out->held = 0;
+    for (size_t i = 0; i < em->n; i++) {
+        if (!is_live(&em->v[i], now))
+            continue;
+        out->held++;
+        if (em->v[i].h.created_us < oldest)
+            oldest = em->v[i].h.created_us;
+    }
+    pthread_mutex_unlock(&em->mu);
+    out->oldest_age_us = now - oldest;
+    return 0;
+}
+
 static int emb_ping(struct lockstore *ls, struct err *err)
 {
     struct embedded *em = (struct embedded *)ls;
@@ -452,6 +471,7 @@ static const struct lockstore_ops embedded_ops = {
     .check_write = emb_check_write,
     .get = emb_get,
     .list = emb_list,
+    .stats = emb_stats,
     .ping = emb_ping,
     .free = emb_free,
     .kind = "embedded",

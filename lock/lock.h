@@ -66,6 +66,12 @@ struct lock_entry {
     const struct lock_holder *holder;
 };
 
+/* What the metrics show of the leases, across every instance sharing the lock store. */
+struct lock_stats {
+    uint64_t held;         /* live leases */
+    int64_t oldest_age_us; /* age of the oldest live lease (since it was taken); 0 when none */
+};
+
 struct lockstore;
 struct lockstore_ops {
     /* LOCK. 0 with outcome ACQUIRED, REENTERED or TAKEN_OVER; -1 with ERR_LOCKED and
@@ -88,6 +94,9 @@ struct lockstore_ops {
     /* Calls cb for every live lease, in state-name order. */
     int (*list)(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_entry *e), void *ctx,
                 struct err *err);
+    /* The live leases counted and the oldest one's age, by the driver's clock: one aggregate
+     * query in PostgreSQL, a walk of the table in memory for the embedded driver. */
+    int (*stats)(struct lockstore *ls, struct lock_stats *out, struct err *err);
     int (*ping)(struct lockstore *ls, struct err *err);
     void (*free)(struct lockstore *ls);
     const char *kind; /* "embedded" or "postgres" */

@@ -96,6 +96,10 @@ static const char SQL_LIST[] = "SELECT l.state, " HOLDER_COLS(
     "l") " FROM locks l"
          " WHERE l.expires_at > now() ORDER BY l.state COLLATE \"C\"";
 
+static const char SQL_STATS[] =
+    "SELECT count(*), COALESCE(" PGCONN_US("now()") " - min(" PGCONN_US("l.created_at") "), 0)"
+    " FROM locks l WHERE l.expires_at > now()";
+
 /* clang-format on */
 
 static struct pg_lockstore *pls(struct lockstore *ls)
@@ -285,6 +289,17 @@ static int pg_list(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_
     return rc;
 }
 
+static int pg_stats(struct lockstore *ls, struct lock_stats *out, struct err *err)
+{
+    PGresult *r = pgconn_exec(pls(ls)->pool, "lock stats", SQL_STATS, 0, NULL, true, err);
+    if (!r)
+        return -1;
+    out->held = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    out->oldest_age_us = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
 static int pg_ping(struct lockstore *ls, struct err *err)
 {
     PGresult *r = pgconn_exec(pls(ls)->pool, "ping", "SELECT 1", 0, NULL, true, err);
@@ -308,6 +323,7 @@ static const struct lockstore_ops pg_ops = {
     .check_write = pg_check_write,
     .get = pg_get,
     .list = pg_list,
+    .stats = pg_stats,
     .ping = pg_ping,
     .free = pg_free,
     .kind = "postgres",

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 struct slot {
@@ -164,12 +165,27 @@ static PGconn *connect_once(struct pgconn_pool *p, struct err *err)
     return c;
 }
 
+/* Every failed statement and every request that found PostgreSQL unreachable. */
+static struct metric m_errors = {.name = "stated_postgres_errors_total",
+                                 .help =
+                                     "PostgreSQL failures: statements that failed and connections "
+                                     "that could not be made.",
+                                 .type = METRIC_COUNTER};
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
 }
+
+/* The JSON log's fields of the two transitions, for a log query or an alert on them. */
+#define EV_UP                                                                                      \
+    ((const struct log_field[]){LOG_STR("component", "postgres"), LOG_STR("event", "reconnecte"    \
+                                                                                   "d")})
+#define EV_DOWN                                                                                    \
+    ((const struct log_field[]){LOG_STR("component", "postgres"), LOG_STR("event", "unreachabl"    \
+                                                                                   "e")})
 
 PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
 {
@@ -195,14 +211,15 @@ PGconn *pgconn_get(struct pgconn_pool *p, struct err *err)
         PGconn *c = connect_once(p, &e1);
         if (c) {
             if (atomic_exchange(&p->down, false))
-                log_info("PostgreSQL reachable again");
+                log_fields(LOG_INFO, EV_UP, 2, "PostgreSQL reachable again");
             s->conn = c;
             return c;
         }
         if (!atomic_exchange(&p->down, true))
-            log_warn("PostgreSQL unreachable: %s", e1.msg);
+            log_fields(LOG_WARN, EV_DOWN, 2, "PostgreSQL unreachable: %s", e1.msg);
         int64_t spent = mono_ms() - start;
         if (was_down || spent + delay > PGCONN_BUDGET_MS) {
+            metric_inc(&m_errors);
             err_set(err, e1.code, "%s", e1.msg);
             return NULL;
         }
@@ -256,6 +273,7 @@ int pgconn_fail(struct pgconn_pool *p, PGconn *c, const PGresult *r, const char 
              state ? ")" : "");
     set_pq_err(err, code, label, msg);
     drop_if_broken(p, c);
+    metric_inc(&m_errors);
     return -1;
 }
 
@@ -323,6 +341,13 @@ static void pool_free(struct pgconn_pool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->conninfo);
     free(p);
+}
+
+/* Registered when the program starts, not when a pool opens: the name is exported (at 0) in
+ * embedded mode too, so one dashboard and one alert fit every stated. */
+__attribute__((constructor)) static void register_metrics(void)
+{
+    metrics_register(&m_errors);
 }
 
 struct pgconn_pool *pgconn_pool_ref(const char *conninfo, struct err *err)

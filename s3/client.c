@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct s3_client {
     pthread_key_t key;
     pthread_mutex_t mu;
     struct slot *slots; /* every thread's handle, so free can close them all */
+    atomic_bool down;   /* the last request found S3 unreachable (logged once per outage) */
 };
 
 /* ------------------------------------------------------------------ pure helpers */
@@ -904,6 +906,19 @@ static long retry_delay(const struct s3_client *c, const struct req *rq, CURLcod
     return delay;
 }
 
+/* Logs the outage's start and end once each: S3 unreachable (no answer, or 5xx after the
+ * retries), then answering again. */
+static void note_reachable(struct s3_client *c, bool reachable, const char *why)
+{
+    if (reachable && atomic_exchange(&c->down, false)) {
+        const struct log_field f[] = {LOG_STR("component", "s3"), LOG_STR("event", "reconnected")};
+        log_fields(LOG_INFO, f, 2, "S3 reachable again at %s", c->base);
+    } else if (!reachable && !atomic_exchange(&c->down, true)) {
+        const struct log_field f[] = {LOG_STR("component", "s3"), LOG_STR("event", "unreachable")};
+        log_fields(LOG_WARN, f, 2, "S3 unreachable at %s: %s", c->base, why);
+    }
+}
+
 /* One request with its retries: 0 on a 2xx, else -1 with err mapped from the last answer. */
 static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, struct err *err)
 {
@@ -953,6 +968,7 @@ static int perform(struct s3_client *c, const struct req *rq, struct resp *rs, s
         ret = 0;
     else
         map_failure(c, rq, rs, err);
+    note_reachable(c, rc == CURLE_OK && rs->status < 500, err != NULL ? err->msg : "");
 out:
     buf_cleanup(&raw);
     buf_cleanup(&url);

@@ -40,6 +40,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/statejson.h"
 #include "common/utf8.h"
 #include "common/util.h"
@@ -87,12 +88,34 @@ static int64_t next_seq(int64_t floor)
 
 static void sweep_newer_snapshots(struct store *st);
 
+static struct metric m_writes = {.name = "stated_state_writes_total",
+                                 .help =
+                                     "State versions written (identical re-writes not counted).",
+                                 .type = METRIC_COUNTER};
+static struct metric m_write_bytes = {.name = "stated_state_write_bytes_total",
+                                      .help = "Bytes of the state versions written.",
+                                      .type = METRIC_COUNTER};
+static struct metric m_pruned = {
+    .name = "stated_snapshots_pruned_total",
+    .help = "Snapshots deleted by retention (--retain-snapshots, --retain-days).",
+    .type = METRIC_COUNTER};
+
+static void register_metrics(void)
+{
+    metrics_register(&m_writes);
+    metrics_register(&m_write_bytes);
+    metrics_register(&m_pruned);
+    store__metrics_register();
+}
+
 struct store *store_new(struct objstore *os, const struct store_config *cfg, struct err *err)
 {
     if (!os) {
         err_set(err, ERR_INTERNAL, "store_new: no object store");
         return NULL;
     }
+    register_metrics();
+    os = store__timed_new(os);
     if (store__layout_open(os, cfg != NULL && cfg->read_only, err) != 0) {
         os->ops->free(os);
         return NULL;
@@ -646,8 +669,10 @@ static void apply_retention(struct store *st, const char *name)
         struct err de = {0};
         if (st->os->ops->del(st->os, sl.v[i].key, &de) != 0)
             log_warn("retention: cannot delete snapshot %s of %s: %s", sl.v[i].id, name, de.msg);
-        else
+        else {
             log_debug("retention: deleted snapshot %s of %s", sl.v[i].id, name);
+            metric_inc(&m_pruned);
+        }
     }
 out:
     snap_list_free(&sl);
@@ -1036,8 +1061,11 @@ int store_put(struct store *st, const char *name, const void *data, size_t len,
         *unchanged = same;
     if (out)
         *out = m;
-    if (!same)
+    if (!same) {
+        metric_inc(&m_writes);
+        metric_add(&m_write_bytes, len);
         apply_retention(st, name);
+    }
     return 0;
 }
 

@@ -55,4 +55,9 @@ bool store__is_lower_hex(const char *s, size_t n);
  * when the marker names a newer layout or is not a marker; storage errors as they come. */
 int store__layout_open(struct objstore *os, bool read_only, struct err *err);
 
+/* The objstore that times every call of in (store/timed.c), and owns it; and the registration
+ * of its metrics. */
+struct objstore *store__timed_new(struct objstore *in);
+void store__metrics_register(void);
+
 #endif

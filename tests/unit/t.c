@@ -1,6 +1,9 @@
 /* tests/unit/t.c: see t.h. */
 #include "tests/unit/t.h"
 
+#include "common/buf.h"
+#include "common/metrics.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +100,19 @@ int t_report(void)
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
+}
+
+double t_metric(const char *series)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    metrics_write(&b);
+    buf_append(&b, "", 1, NULL);
+    double v = 0;
+    size_t n = strlen(series);
+    for (const char *p = b.data; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            v = strtod(p + n + 1, NULL);
+    buf_cleanup(&b);
+    return v;
 }

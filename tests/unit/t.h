@@ -19,6 +19,9 @@ int t_check_str(const char *a, const char *b, const char *ea, const char *eb, co
 int t_check_mem(const void *a, size_t alen, const void *b, size_t blen, const char *ea,
                 const char *eb, const char *file, int line);
 int t_report(void);
+/* The value of one series of the metrics exposition ("name{labels}" exactly as written), 0
+ * when absent: tests compare it before and after. */
+double t_metric(const char *series);
 /* A fresh empty directory under $TMPDIR for this test; removed by t_report(). */
 const char *t_tempdir(void);
 

@@ -344,9 +344,11 @@ static void test_expiry_and_last_use(void)
     CHECK_STR(s.from, "192.0.2.10");
     struct timespec ts = {2, 100 * 1000000};
     nanosleep(&ts, NULL);
+    double expired = t_metric("stated_auth_failures_total{reason=\"expired\"}");
     CHECK_INT(authn(h, "192.0.2.10", &id, &e), -1);
     CHECK_INT(e.code, ERR_AUTH);
     CHECK(strstr(e.msg, "token 'short' expired at 20") != NULL);
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"expired\"}"), expired + 1);
     free(h);
     auth_shutdown();
     /* Durations and times. */
@@ -378,6 +380,8 @@ static void test_failed_login_limit(void)
                               .on_failures = on_failures};
     memset(&reports, 0, sizeof(reports));
     CHECK_INT(auth_init(&cfg, &e), 0);
+    double unknown = t_metric("stated_auth_failures_total{reason=\"unknown\"}");
+    double limited = t_metric("stated_auth_failures_total{reason=\"rate_limited\"}");
     struct auth_identity id;
     for (int i = 0; i < 3; i++) {
         CHECK_INT(authn("Bearer nope", "198.51.100.7", &id, &e), -1);
@@ -388,6 +392,9 @@ static void test_failed_login_limit(void)
     CHECK_INT(authn("Bearer admin-secret-0123456789", "198.51.100.7", &id, &e), -1);
     CHECK_INT(e.code, ERR_RATE_LIMITED);
     CHECK_INT(authn("Bearer admin-secret-0123456789", "198.51.100.8", &id, &e), 0);
+    /* Counted by reason: the three unknown tokens, then the two refusals. */
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"unknown\"}"), unknown + 3);
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"rate_limited\"}"), limited + 2);
     CHECK_INT(reports.n, 0); /* the minute is not over */
     auth_shutdown();         /* reports what is open */
     CHECK_INT(reports.n, 1);
@@ -395,6 +402,32 @@ static void test_failed_login_limit(void)
     CHECK_INT(reports.last.count, 5);
     CHECK_INT(reports.last.refused, 2);
     CHECK_STR(reports.last.reason, "-: unknown token");
+    free(dir);
+}
+
+/* No credentials and credentials that are not Basic or Bearer are told apart; a 403 of the
+ * server's is counted with them. */
+static void test_failure_reasons(void)
+{
+    struct err e = {0};
+    char *dir = xstrdup(t_tempdir());
+    struct auth_persist st = persist_in(dir);
+    struct auth_config cfg = {.persist = &st, .admin_token = "admin-secret-0123456789"};
+    CHECK_INT(auth_init(&cfg, &e), 0);
+    struct auth_identity id;
+    double missing = t_metric("stated_auth_failures_total{reason=\"missing\"}");
+    double malformed = t_metric("stated_auth_failures_total{reason=\"malformed\"}");
+    double forbidden = t_metric("stated_auth_failures_total{reason=\"forbidden\"}");
+    double jwt = t_metric("stated_auth_failures_total{reason=\"jwt_invalid\"}");
+    CHECK_INT(authn(NULL, "198.51.100.9", &id, &e), -1);
+    CHECK_INT(authn("Digest x", "198.51.100.9", &id, &e), -1);
+    CHECK_INT(authn("Bearer a.b.c", "198.51.100.9", &id, &e), -1); /* a JWT, no issuer */
+    auth_count_forbidden();
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"missing\"}"), missing + 1);
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"malformed\"}"), malformed + 1);
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"jwt_invalid\"}"), jwt + 1);
+    CHECK_INT(t_metric("stated_auth_failures_total{reason=\"forbidden\"}"), forbidden + 1);
+    auth_shutdown();
     free(dir);
 }
 
@@ -406,5 +439,6 @@ int main(void)
     RUN(test_token_store);
     RUN(test_expiry_and_last_use);
     RUN(test_failed_login_limit);
+    RUN(test_failure_reasons);
     return t_report();
 }

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/net.h"
 #include "common/utf8.h"
 #include "common/util.h"
@@ -470,6 +471,71 @@ static void test_blobcache_claims(void)
     blobcache_free(cr.bc);
 }
 
+/* What one log call writes to stderr, captured through a temporary file. */
+static char *capture_log(enum log_format fmt, const struct log_field *f, size_t n, const char *msg)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/log", t_tempdir());
+    int saved = dup(STDERR_FILENO);
+    FILE *fp = fopen(path, "w+");
+    dup2(fileno(fp), STDERR_FILENO);
+    log_setup(LOG_INFO, fmt);
+    log_fields(LOG_INFO, f, n, "%s", msg);
+    log_setup(LOG_INFO, LOG_TEXT);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *out = xcalloc(1, 16384);
+    rewind(fp);
+    size_t got = fread(out, 1, 16383, fp);
+    out[got] = '\0';
+    fclose(fp);
+    return out;
+}
+
+/* A JSON record is one line, one object, with the fields that apply, whatever bytes a client
+ * put in them; the text format shows only the message, as before. */
+static void test_log_json_line(void)
+{
+    const struct log_field f[] = {
+        LOG_STR("req_id", "00ab"),      LOG_STR("method", "GET"),
+        LOG_STR("state", "a\"b\\c\nd"), LOG_STR("user", "\xff\xfe bad utf-8"),
+        LOG_STR("actor", ""),           LOG_STR("lock_id", NULL),
+        LOG_INT("status", 423),         LOG_INT("ms", 0),
+        LOG_INT("bytes_out", -1),
+    };
+    char *line = capture_log(LOG_JSON, f, sizeof(f) / sizeof(f[0]), "req=00ab GET a\nforged");
+    size_t len = strlen(line);
+    CHECK(len > 0 && line[len - 1] == '\n');
+    CHECK(strchr(line, '\n') == line + len - 1); /* one line */
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    CHECK(o != NULL && json_is_object(o));
+    if (o != NULL) {
+        CHECK_STR(json_string_value(json_object_get(o, "level")), "info");
+        CHECK(json_string_value(json_object_get(o, "ts")) != NULL);
+        CHECK_STR(json_string_value(json_object_get(o, "msg")), "req=00ab GET a\\x0aforged");
+        CHECK_STR(json_string_value(json_object_get(o, "req_id")), "00ab");
+        CHECK_STR(json_string_value(json_object_get(o, "method")), "GET");
+        CHECK_STR(json_string_value(json_object_get(o, "state")), "a\"b\\c\nd"); /* escaped */
+        CHECK_STR(json_string_value(json_object_get(o, "user")), "?? bad utf-8");
+        CHECK(json_object_get(o, "actor") == NULL);   /* "" does not apply */
+        CHECK(json_object_get(o, "lock_id") == NULL); /* NULL neither */
+        CHECK(json_object_get(o, "bytes_out") == NULL);
+        CHECK_INT(json_integer_value(json_object_get(o, "status")), 423);
+        CHECK_INT(json_integer_value(json_object_get(o, "ms")), 0);
+        CHECK(json_is_integer(json_object_get(o, "ms")));
+        /* ts, level and msg come first */
+        CHECK(strncmp(line, "{\"ts\":", 6) == 0);
+        CHECK(strstr(line, "\"level\":\"info\",\"msg\":") != NULL);
+    }
+    json_decref(o);
+    free(line);
+    line = capture_log(LOG_TEXT, f, sizeof(f) / sizeof(f[0]), "req=00ab GET x status=423 ms=0");
+    CHECK(strstr(line, " info  req=00ab GET x status=423 ms=0\n") != NULL);
+    CHECK(strstr(line, "423 ms=0\n") == line + strlen(line) - 9); /* nothing after */
+    free(line);
+}
+
 int main(void)
 {
     RUN(test_err_first_wins);
@@ -490,5 +556,6 @@ int main(void)
     RUN(test_blobcache_large_only_while_held);
     RUN(test_blobcache_claims);
     RUN(test_u64_json);
+    RUN(test_log_json_line);
     return t_report();
 }

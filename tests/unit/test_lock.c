@@ -384,6 +384,34 @@ static void test_info_json(void)
     free(s);
 }
 
+/* What the metrics read: the live leases and the oldest one's age; an expired lease is not
+ * held. */
+static void test_stats(void)
+{
+    struct lockstore *ls = open_ls(t_tempdir());
+    struct err e = {0};
+    struct lock_stats st = {0};
+    CHECK_INT(ls->ops->stats(ls, &st, &e), 0);
+    CHECK_INT(st.held, 0);
+    CHECK_INT(st.oldest_age_us, 0);
+    CHECK_INT(do_acquire(ls, "old", "1", NULL, NULL, NULL, &e), 0);
+    sleep_ms(50);
+    CHECK_INT(do_acquire(ls, "young", "2", NULL, NULL, NULL, &e), 0);
+    CHECK_INT(ls->ops->stats(ls, &st, &e), 0);
+    CHECK_INT(st.held, 2);
+    CHECK(st.oldest_age_us >= 50000 && st.oldest_age_us < TTL_US);
+    /* Renewing keeps its age: the age is since the lease was taken. */
+    CHECK_INT(do_check(ls, "old", "1", NULL, &e), 0);
+    struct lock_stats again = {0};
+    CHECK_INT(ls->ops->stats(ls, &again, &e), 0);
+    CHECK(again.oldest_age_us >= st.oldest_age_us);
+    sleep_ms(TTL_US / 1000 + 50); /* both expire */
+    CHECK_INT(ls->ops->stats(ls, &st, &e), 0);
+    CHECK_INT(st.held, 0);
+    CHECK_INT(st.oldest_age_us, 0);
+    ls->ops->free(ls);
+}
+
 int main(void)
 {
     RUN(test_acquire_conflict_reenter_release);
@@ -393,5 +421,6 @@ int main(void)
     RUN(test_concurrent_acquire);
     RUN(test_owner);
     RUN(test_info_json);
+    RUN(test_stats);
     return t_report();
 }

@@ -1195,14 +1195,23 @@ struct fx {
     char *b[6];
 };
 
-static void fx_open(struct fx *x, bool copy)
+/* The store over a faulty driver; setup (may be NULL) changes the driver's calls before the
+ * store wraps it (store_new takes the optional calls the driver has then). */
+static void fx_open_with(struct fx *x, bool copy, void (*setup)(struct objstore_ops *ops))
 {
     static const char *const words[] = {"", "one", "two", "three", "four", "five"};
     x->f = faulty_new(t_tempdir(), copy);
+    if (setup != NULL)
+        setup(&x->f->ops);
     x->st = faulty_store(x->f, 0);
     x->b[0] = NULL;
     for (int i = 1; i < 6; i++)
         x->b[i] = state_body((uint64_t)i, "l", words[i]);
+}
+
+static void fx_open(struct fx *x, bool copy)
+{
+    fx_open_with(x, copy, NULL);
 }
 
 static void fx_close(struct fx *x)
@@ -2079,6 +2088,13 @@ static int fv_get_version(struct objstore *os, const char *key, const char *vers
     return err_set(err, ERR_NOT_FOUND, "none");
 }
 
+static void with_versions(struct objstore_ops *ops)
+{
+    ops->list_versions = fv_list_versions;
+    ops->get_version = fv_get_version;
+    ops->del_version = fv_del_version;
+}
+
 /* In a storage that keeps object versions, deleting a version removes every stored version
  * and delete marker of its key, and nothing of another key. */
 static void test_store_delete_snapshot_purges_versions(void)
@@ -2087,10 +2103,7 @@ static void test_store_delete_snapshot_purges_versions(void)
     struct state_meta m1, m2;
     struct err e = {0};
     unsigned nv = 0;
-    fx_open(&x, true);
-    x.f->ops.list_versions = fv_list_versions;
-    x.f->ops.get_version = fv_get_version;
-    x.f->ops.del_version = fv_del_version;
+    fx_open_with(&x, true, with_versions);
     fv_ndeleted = 0;
     CHECK_INT(fx_put(&x, 1, &m1, NULL), 0);
     CHECK_INT(fx_put(&x, 2, &m2, NULL), 0);
@@ -2219,9 +2232,47 @@ static void test_store_read_only(void)
     free(b2);
 }
 
+/* Every storage call is counted once, by op and result, whatever the driver; writes, their
+ * bytes and pruned snapshots by the store. */
+static void test_store_metrics(void)
+{
+    struct store *st = open_store(t_tempdir(), 1, NULL);
+    const char *ok_get = "stated_storage_requests_total{op=\"get\",result=\"ok\"}";
+    const char *nf_get = "stated_storage_requests_total{op=\"get\",result=\"not_found\"}";
+    const char *puts = "stated_storage_requests_total{op=\"put\",result=\"ok\"}";
+    double g0 = t_metric(ok_get), n0 = t_metric(nf_get), p0 = t_metric(puts);
+    double w0 = t_metric("stated_state_writes_total"),
+           b0 = t_metric("stated_state_write_bytes_total");
+    double pr0 = t_metric("stated_snapshots_pruned_total");
+    double h0 = t_metric("stated_storage_request_duration_seconds_count{op=\"get\"}");
+    struct buf out;
+    buf_init(&out, 0);
+    struct err e = {0};
+    CHECK_INT(store_get(st, "none", &out, NULL, &e), -1); /* absent: not_found */
+    char *b1 = state_body(1, "lin-1", "one"), *b2 = state_body(2, "lin-1", "two");
+    CHECK_INT(put_state(st, "m", b1, 1, NULL, NULL), 0);
+    CHECK_INT(put_state(st, "m", b1, 1, NULL, NULL), 0); /* identical: not a write */
+    CHECK_INT(put_state(st, "m", b2, 2, NULL, NULL), 0); /* retain 1: the first is pruned */
+    CHECK(t_metric(nf_get) >= n0 + 1);
+    CHECK(t_metric(puts) >= p0 + 2);
+    CHECK_INT(t_metric("stated_state_writes_total"), w0 + 2);
+    CHECK_INT(t_metric("stated_state_write_bytes_total"), b0 + (double)(strlen(b1) + strlen(b2)));
+    CHECK_INT(t_metric("stated_snapshots_pruned_total"), pr0 + 1);
+    double g1 = t_metric(ok_get);
+    buf_reset(&out);
+    CHECK_INT(store_get(st, "m", &out, NULL, &e), 0);
+    CHECK(t_metric(ok_get) >= g1 + 1 && g1 >= g0);
+    CHECK(t_metric("stated_storage_request_duration_seconds_count{op=\"get\"}") > h0);
+    buf_cleanup(&out);
+    free(b1);
+    free(b2);
+    store_free(st);
+}
+
 int main(void)
 {
     log_setup(LOG_WARN, LOG_TEXT);
+    RUN(test_store_metrics);
     RUN(test_dir_put_get_meta);
     RUN(test_dir_list_order);
     RUN(test_dir_stale_sidecar_ignored);
