@@ -18,7 +18,9 @@ start_issuer() {
   local dir=$1 port=$2
   mkdir -p "$dir"
   rm -f "$dir/url"
-  issuer serve "$dir" --port "$port" >/dev/null 2>"$dir/serve.err" &
+  # Python itself in the background, not the issuer function: $! is then the server, and
+  # killing it at cleanup leaves no orphan behind.
+  "$PY" "$TOP/tests/oidc/issuer.py" serve "$dir" --port "$port" >/dev/null 2>"$dir/serve.err" &
   ISSUER_PID=$!
   for _ in $(seq 1 100); do
     [ -s "$dir/url" ] && { ISSUER_URL=$(cat "$dir/url"); return 0; }
