@@ -3,8 +3,8 @@
 verifies its signature with Python's own hmac, and answers the status written in STATUS_FILE
 (200 when the file is absent).
 
-usage: receiver.py PORT_FILE LOG_FILE SECRET [STATUS_FILE]
-The port it listens on (loopback, chosen by the system) is written to PORT_FILE."""
+usage: receiver.py PORT LOG_FILE SECRET [STATUS_FILE]
+Listens on 127.0.0.1:PORT (the same port after a restart, so stated's URL stays valid)."""
 import hashlib
 import hmac
 import http.server
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-port_file, log_file, secret = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+port, log_file, secret = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 status_file = sys.argv[4] if len(sys.argv) > 4 else None
 
 
@@ -41,8 +41,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
+http.server.HTTPServer.allow_reuse_address = True
+srv = http.server.HTTPServer(("127.0.0.1", int(port)), Handler)
 srv.serve_forever()
