@@ -27,6 +27,7 @@
 #define BACKLOG_WARN    1000 /* events behind before the log warns (once a minute) */
 #define STALE_EVERY_US  (10 * 1000000LL)
 #define STALE_MAX       1024 /* lock ids remembered as reported */
+#define LEASE_US        (30 * 1000000LL) /* a crashed deliverer's webhooks move on after this */
 
 struct record {
     char id[WEBHOOK_ID_MAX];
@@ -51,6 +52,7 @@ struct hook {
     long last_status;
     struct record rec[RECORDS_MAX]; /* ring, newest at (nrec-1) % RECORDS_MAX */
     size_t nrec;
+    bool mine; /* shared lock store: this instance holds the webhook's lease */
     uint64_t redeliver[REDELIVER_MAX];
     size_t nredeliver;
     int64_t warned_us;
@@ -62,6 +64,7 @@ struct webhooks {
     struct auditlog *al;
     struct lockstore *ls;
     char *path;
+    char owner[128]; /* this instance, in shared leases */
     int64_t stale_after_us, stale_checked_us;
     char *stale[STALE_MAX]; /* "STATE\nLOCKID" reported as stale */
     size_t nstale;
@@ -295,6 +298,8 @@ static void remember(struct hook *h, uint64_t seq, const struct audit_event *ev,
     snprintf(r->error, sizeof(r->error), "%s", error);
 }
 
+static void share(struct webhooks *wh, struct hook *h, uint64_t cursor);
+
 /* One try of the event at seq. Called without wh->mu (the POST takes up to 10 s). */
 static void try_event(struct webhooks *wh, struct hook *h, uint64_t seq,
                       const struct audit_event *ev, bool redelivery)
@@ -334,9 +339,12 @@ static void try_event(struct webhooks *wh, struct hook *h, uint64_t seq,
     }
     metric_inc_l(&m_deliveries, ok ? "delivered" : redelivery || h->try_seq == 0 ? "failed"
                                                                                  : "retried");
+    bool moved = !redelivery && h->try_seq == 0;
     if (ok || redelivery || h->try_seq == 0)
         save(wh);
     pthread_mutex_unlock(&wh->mu);
+    if (moved)
+        share(wh, h, seq);
 }
 
 static void note_backlog(struct hook *h, uint64_t head)
@@ -352,6 +360,50 @@ static void note_backlog(struct hook *h, uint64_t head)
     }
 }
 
+/* With a shared lock store only the lease holder delivers a webhook; the cursor is the shared
+ * one, which the previous holder may have moved. Without one this instance is the only one. */
+static bool claim(struct webhooks *wh, struct hook *h)
+{
+    if (wh->ls->ops->cursor_claim == NULL)
+        return true;
+    uint64_t cursor = 0;
+    bool mine = false;
+    struct err e = {0};
+    pthread_mutex_lock(&wh->mu);
+    uint64_t initial = h->cursor;
+    pthread_mutex_unlock(&wh->mu);
+    if (wh->ls->ops->cursor_claim(wh->ls, h->w->name, wh->owner, LEASE_US, initial, &cursor,
+                                  &mine, &e) != 0) {
+        log_warn("webhook %s: cannot claim its lease: %s", h->w->name, e.msg);
+        mine = false;
+    }
+    pthread_mutex_lock(&wh->mu);
+    if (mine != h->mine)
+        log_info("webhook %s: %s", h->w->name,
+                 mine ? "this instance delivers it" : "another instance delivers it");
+    if (mine && cursor != h->cursor) {
+        h->cursor = cursor;
+        h->try_seq = 0; /* whatever this instance was retrying, the cursor says where to go */
+    }
+    h->mine = mine;
+    pthread_mutex_unlock(&wh->mu);
+    return mine;
+}
+
+/* The shared cursor follows the local one (called without wh->mu: a PostgreSQL round trip). */
+static void share(struct webhooks *wh, struct hook *h, uint64_t cursor)
+{
+    bool kept = true;
+    struct err e = {0};
+    if (wh->ls->ops->cursor_save == NULL)
+        return;
+    if (wh->ls->ops->cursor_save(wh->ls, h->w->name, wh->owner, cursor, &kept, &e) != 0)
+        log_warn("webhook %s: cannot save its cursor: %s", h->w->name, e.msg);
+    else if (!kept)
+        log_warn("webhook %s: lease lost before cursor %llu was saved (redelivered later)",
+                 h->w->name, (unsigned long long)cursor);
+}
+
 /* Advances one webhook by at most one delivery; true when it did something. */
 static bool step(struct webhooks *wh, struct hook *h)
 {
@@ -359,6 +411,8 @@ static bool step(struct webhooks *wh, struct hook *h)
     struct err e = {0};
     uint64_t head = 0, redo = 0;
     bool did = false;
+    if (!claim(wh, h))
+        goto out;
     pthread_mutex_lock(&wh->mu);
     if (h->nredeliver > 0) {
         redo = h->redeliver[0];
@@ -382,14 +436,17 @@ static bool step(struct webhooks *wh, struct hook *h)
         goto out;
     }
     pthread_mutex_lock(&wh->mu);
+    uint64_t moved = 0;
     if (p->skip_to > h->cursor && (p->seq == 0 || p->skip_to < p->seq)) {
-        h->cursor = p->skip_to;
+        h->cursor = moved = p->skip_to;
         did = true;
         if (p->seq == 0)
             save(wh);
     }
     note_backlog(h, head);
     pthread_mutex_unlock(&wh->mu);
+    if (moved != 0 && p->seq == 0)
+        share(wh, h, moved);
     if (p->seq != 0) {
         try_event(wh, h, p->seq, &p->ev, false);
         did = true;
@@ -448,7 +505,15 @@ static int stale_cb(void *ctx, const struct lock_entry *le)
     if (now_us() - le->holder->created_us < wh->stale_after_us || s->nseen >= STALE_MAX)
         return 0;
     char *key = xasprintf("%s\n%s", le->state, le->holder->id);
-    if (!stale_known(wh, key)) {
+    bool first = true;
+    struct err e = {0};
+    if (!stale_known(wh, key) && wh->ls->ops->report_once != NULL &&
+        wh->ls->ops->report_once(wh->ls, le->state, le->holder->id, &first, &e) != 0) {
+        log_warn("webhooks: stale-lock check: %s", e.msg);
+        free(key);
+        return 0; /* tried again at the next check */
+    }
+    if (!stale_known(wh, key) && first) {
         stale_event(wh, le->state, le->holder);
         s->changed = true;
     }
@@ -532,6 +597,11 @@ struct webhooks *webhooks_start(struct webhook_list *l, struct auditlog *al, str
     wh->ls = ls;
     wh->path = xasprintf("%s/webhooks.state.json", data_dir);
     wh->stale_after_us = stale_after_ms * 1000;
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    uint32_t rnd;
+    random_bytes(&rnd, sizeof(rnd));
+    snprintf(wh->owner, sizeof(wh->owner), "%s/%d/%08x", host, (int)getpid(), rnd);
     wh->stale_checked_us = now_us(); /* the first check one period after start */
     pthread_mutex_init(&wh->mu, NULL);
     pthread_cond_init(&wh->cv, NULL);
@@ -539,7 +609,7 @@ struct webhooks *webhooks_start(struct webhook_list *l, struct auditlog *al, str
     struct page *p = xcalloc(1, sizeof(*p));
     p->w = NULL;
     /* head only: a callback that stops at once */
-    int rc = al->ops->read_after(al, UINT64_MAX - 1, 1, page_cb, p, &head, err);
+    int rc = al->ops->read_after(al, (uint64_t)INT64_MAX, 1, page_cb, p, &head, err);
     free(p);
     if (rc < 0 || load(wh, head, err) != 0 || (wh->curl = curl_easy_init()) == NULL) {
         if (err->code == ERR_OK)

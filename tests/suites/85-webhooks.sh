@@ -192,7 +192,8 @@ crash() {
   stated_kill
   rx_start
   stated_launch || { fail "$t restart after kill -9"; return; }
-  wait_for "b.get('state') == '$t-crash' and b['serial'] == 3 and r['answered'] == 200" 1 30
+  # (with PostgreSQL the killed instance's lease must lapse first: up to 30 s)
+  wait_for "b.get('state') == '$t-crash' and b['serial'] == 3 and r['answered'] == 200" 1 60
   check "$t undelivered events delivered after kill -9" in_order "$t-crash" 1 2 3
 }
 
@@ -219,7 +220,12 @@ ctl_checks() {
   ctl audit export --output json
   grep -q '"action":"webhook-redeliver"' "$W/out" && pass "$t redeliver audited" ||
     fail "$t redeliver audited" "$(grep -c . "$W/out") events"
-  curl -s -u "ci:$ADMIN_TOKEN" "$STATED_URL/metrics" >"$W/metrics"
+  local i
+  for i in $(seq 1 25); do # the requests just made are audit events too: handled within a second
+    curl -s -u "ci:$ADMIN_TOKEN" "$STATED_URL/metrics" >"$W/metrics"
+    grep -q '^stated_webhook_backlog{webhook="rx"} 0' "$W/metrics" && break
+    sleep 0.2
+  done
   grep -q '^stated_webhook_backlog{webhook="rx"} 0' "$W/metrics" && pass "$t backlog metric" ||
     fail "$t backlog metric" "$(grep webhook "$W/metrics" | head -3)"
   grep -Eq '^stated_webhook_deliveries_total\{result="delivered"\} [1-9]' "$W/metrics" &&
