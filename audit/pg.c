@@ -465,8 +465,8 @@ static int pg_read_after(struct auditlog *al, uint64_t after, unsigned limit,
         return -1;
     PGresult *h = NULL;
     if (PQntuples(res) == 0) {
-        h = pgconn_exec(pool_of(al), "audit head",
-                        "SELECT coalesce(max(seq), 0) FROM audit_events", 0, NULL, true, err);
+        h = pgconn_exec(pool_of(al), "audit head", "SELECT coalesce(max(seq), 0) FROM audit_events",
+                        0, NULL, true, err);
         if (h == NULL) {
             PQclear(res);
             return -1;

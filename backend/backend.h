@@ -86,8 +86,8 @@ struct config {
     char *session_key_file;  /* keys sealing console session cookies (a keyring file) */
     int64_t session_idle_ms; /* a session unused this long ends */
     int64_t session_max_ms;  /* a session ends this long after sign-in, used or not */
-    char *webhooks;               /* JSON list of webhooks (docs/webhooks.md) */
-    int64_t stale_lock_after_ms;  /* a lock held longer gets one lock-stale event */
+    char *webhooks;          /* JSON list of webhooks (docs/webhooks.md) */
+    int64_t stale_lock_after_ms; /* a lock held longer gets one lock-stale event */
     bool print_config;
 };
 
@@ -324,8 +324,8 @@ struct webhook {
     char *secret;   /* never logged nor shown */
     char *events[WEBHOOK_EVENTS_MAX];
     size_t nevents;
-    char *states; /* pattern_match() pattern */
-    bool slack;   /* {"text": …} for Slack/Mattermost incoming webhooks */
+    char *states;       /* pattern_match() pattern */
+    bool slack;         /* {"text": …} for Slack/Mattermost incoming webhooks */
     bool allow_private; /* link-local and metadata addresses allowed */
 };
 struct webhook_list {

@@ -106,7 +106,8 @@ static const struct opt opts[] = {
      "JSON file listing webhooks told of state writes, deletes, restores, moves and lock events, "
      "signed with HMAC-SHA256 (docs/webhooks.md)"},
     {"stale-lock-after", OPT_DURATION, F(stale_lock_after_ms), "STATED_STALE_LOCK_AFTER", "30m",
-     false, "a lock held longer than this is reported once, as a lock-stale audit event (and "
+     false,
+     "a lock held longer than this is reported once, as a lock-stale audit event (and "
      "lock.stale webhook)"},
     {"print-config", OPT_ACTION, F(print_config), NULL, NULL, false,
      "print the effective configuration (secrets redacted) and exit"},

@@ -21,11 +21,16 @@
 static const struct {
     const char *action, *type;
 } event_types[] = {
-    {"write", "state.written"},         {"delete", "state.deleted"},
-    {"restore", "state.restored"},      {"state-move", "state.moved"},
-    {"snapshot-delete", "snapshot.deleted"}, {"lock", "lock.acquired"},
-    {"unlock", "lock.released"},        {"lock-expired", "lock.expired"},
-    {"force-unlock", "lock.force_unlocked"}, {"lock-stale", "lock.stale"},
+    {"write", "state.written"},
+    {"delete", "state.deleted"},
+    {"restore", "state.restored"},
+    {"state-move", "state.moved"},
+    {"snapshot-delete", "snapshot.deleted"},
+    {"lock", "lock.acquired"},
+    {"unlock", "lock.released"},
+    {"lock-expired", "lock.expired"},
+    {"force-unlock", "lock.force_unlocked"},
+    {"lock-stale", "lock.stale"},
 };
 #define NTYPES (sizeof(event_types) / sizeof(event_types[0]))
 
@@ -120,8 +125,8 @@ static int check_url(struct webhook *w, bool resolve, struct err *err)
     } else if (strcmp(scheme, "https") != 0 &&
                !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
         rc = err_set(err, ERR_INVALID,
-                     "webhook %s: url must be https (http only to a loopback address): %s",
-                     w->name, w->url);
+                     "webhook %s: url must be https (http only to a loopback address): %s", w->name,
+                     w->url);
     } else {
         snprintf(w->host, sizeof(w->host), "%s", host);
         if (!w->allow_private && webhook_address_forbidden(host[0] == '[' ? "" : host))
@@ -140,8 +145,8 @@ static int check_url(struct webhook *w, bool resolve, struct err *err)
 
 /* ------------------------------------------------------------------ the file */
 
-static const char *const KEYS[] = {"name",   "url",    "secret_env",    "secret_file",
-                                   "events", "states", "format",        "allow_private", NULL};
+static const char *const KEYS[] = {"name",   "url",    "secret_env",    "secret_file", "events",
+                                   "states", "format", "allow_private", NULL};
 
 static int unknown_key(const char *name, const char *key, struct err *err)
 {
@@ -176,7 +181,8 @@ static int parse_events(struct webhook *w, json_t *ev, struct err *err)
         if (!any) {
             const char *near = word_nearest(p, names);
             return err_set(err, ERR_INVALID, "webhook %s: unknown event type \"%s\"%s%s%s", w->name,
-                           p, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+                           p, near ? " (did you mean \"" : "", near ? near : "",
+                           near ? "\"?)" : "");
         }
         w->events[w->nevents++] = xstrdup(p);
     }
@@ -247,7 +253,8 @@ static int parse_one(struct webhook *w, json_t *o, size_t idx, bool resolve, str
     w->url = xstrdup(url);
     json_t *ap = json_object_get(o, "allow_private");
     if (ap != NULL && !json_is_boolean(ap))
-        return err_set(err, ERR_INVALID, "webhook %s: allow_private must be true or false", w->name);
+        return err_set(err, ERR_INVALID, "webhook %s: allow_private must be true or false",
+                       w->name);
     w->allow_private = json_is_true(ap);
     const char *states = json_string_value(json_object_get(o, "states"));
     w->states = xstrdup(states ? states : "**");

@@ -21,13 +21,13 @@
 #include "common/log.h"
 #include "common/metrics.h"
 
-#define PAGE            200  /* events read per call: memory is bounded, the trail is durable */
-#define RECORDS_MAX     200  /* deliveries remembered per webhook */
-#define REDELIVER_MAX   32   /* queued redeliveries per webhook */
-#define BACKLOG_WARN    1000 /* events behind before the log warns (once a minute) */
-#define STALE_EVERY_US  (10 * 1000000LL)
-#define STALE_MAX       1024 /* lock ids remembered as reported */
-#define LEASE_US        (30 * 1000000LL) /* a crashed deliverer's webhooks move on after this */
+#define PAGE           200  /* events read per call: memory is bounded, the trail is durable */
+#define RECORDS_MAX    200  /* deliveries remembered per webhook */
+#define REDELIVER_MAX  32   /* queued redeliveries per webhook */
+#define BACKLOG_WARN   1000 /* events behind before the log warns (once a minute) */
+#define STALE_EVERY_US (10 * 1000000LL)
+#define STALE_MAX      1024             /* lock ids remembered as reported */
+#define LEASE_US       (30 * 1000000LL) /* a crashed deliverer's webhooks move on after this */
 
 struct record {
     char id[WEBHOOK_ID_MAX];
@@ -92,8 +92,8 @@ static json_t *record_json(const struct record *r)
     char t[32];
     time_format_rfc3339(r->time_us, t);
     return json_pack("{s:s,s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "id", r->id, "seq",
-                     (json_int_t)r->seq, "type", r->type, "state", r->state, "time", t,
-                     "attempts", (int)r->attempts, "status", (int)r->status, "result",
+                     (json_int_t)r->seq, "type", r->type, "state", r->state, "time", t, "attempts",
+                     (int)r->attempts, "status", (int)r->status, "result",
                      r->ok ? "delivered" : "failed", "error", r->error);
 }
 
@@ -108,9 +108,9 @@ static void save(struct webhooks *wh)
         size_t first = h->nrec > RECORDS_MAX ? h->nrec - RECORDS_MAX : 0;
         for (size_t k = first; k < h->nrec; k++)
             json_array_append_new(recs, record_json(&h->rec[k % RECORDS_MAX]));
-        json_object_set_new(hooks, h->w->name,
-                            json_pack("{s:I,s:o}", "cursor", (json_int_t)h->cursor,
-                                      "deliveries", recs));
+        json_object_set_new(
+            hooks, h->w->name,
+            json_pack("{s:I,s:o}", "cursor", (json_int_t)h->cursor, "deliveries", recs));
     }
     for (size_t k = 0; k < wh->nstale; k++)
         json_array_append_new(stale, json_string(wh->stale[k]));
@@ -141,17 +141,14 @@ static void load_records(struct hook *h, json_t *recs)
         memset(x, 0, sizeof(*x));
         snprintf(x->id, sizeof(x->id), "%s", jget(r, "id"));
         x->seq = (uint64_t)json_integer_value(json_object_get(r, "seq"));
-        snprintf(x->type, sizeof(x->type), "%s",
-                 jget(r, "type"));
-        snprintf(x->state, sizeof(x->state), "%s",
-                 jget(r, "state"));
+        snprintf(x->type, sizeof(x->type), "%s", jget(r, "type"));
+        snprintf(x->state, sizeof(x->state), "%s", jget(r, "state"));
         time_parse_rfc3339(jget(r, "time"), &x->time_us);
         x->attempts = (unsigned)json_integer_value(json_object_get(r, "attempts"));
         x->status = (long)json_integer_value(json_object_get(r, "status"));
         const char *res = json_string_value(json_object_get(r, "result"));
         x->ok = res != NULL && strcmp(res, "delivered") == 0;
-        snprintf(x->error, sizeof(x->error), "%s",
-                 jget(r, "error"));
+        snprintf(x->error, sizeof(x->error), "%s", jget(r, "error"));
     }
 }
 
@@ -327,8 +324,8 @@ static void try_event(struct webhooks *wh, struct hook *h, uint64_t seq,
             h->try_seq = 0;
             h->next_try_us = 0;
             if (give_up)
-                log_error("webhook %s: gave up on delivery %llu-%s after %u tries: %s",
-                          h->w->name, (unsigned long long)seq, h->w->name, h->attempts, error);
+                log_error("webhook %s: gave up on delivery %llu-%s after %u tries: %s", h->w->name,
+                          (unsigned long long)seq, h->w->name, h->attempts, error);
         } else {
             uint64_t rnd;
             random_bytes(&rnd, sizeof(rnd));
@@ -337,8 +334,9 @@ static void try_event(struct webhooks *wh, struct hook *h, uint64_t seq,
                      (unsigned long long)seq, h->w->name, error, h->attempts);
         }
     }
-    metric_inc_l(&m_deliveries, ok ? "delivered" : redelivery || h->try_seq == 0 ? "failed"
-                                                                                 : "retried");
+    metric_inc_l(&m_deliveries, ok                              ? "delivered"
+                                : redelivery || h->try_seq == 0 ? "failed"
+                                                                : "retried");
     bool moved = !redelivery && h->try_seq == 0;
     if (ok || redelivery || h->try_seq == 0)
         save(wh);
@@ -372,8 +370,8 @@ static bool claim(struct webhooks *wh, struct hook *h)
     pthread_mutex_lock(&wh->mu);
     uint64_t initial = h->cursor;
     pthread_mutex_unlock(&wh->mu);
-    if (wh->ls->ops->cursor_claim(wh->ls, h->w->name, wh->owner, LEASE_US, initial, &cursor,
-                                  &mine, &e) != 0) {
+    if (wh->ls->ops->cursor_claim(wh->ls, h->w->name, wh->owner, LEASE_US, initial, &cursor, &mine,
+                                  &e) != 0) {
         log_warn("webhook %s: cannot claim its lease: %s", h->w->name, e.msg);
         mine = false;
     }
@@ -482,7 +480,8 @@ static void stale_event(struct webhooks *wh, const char *state, const struct loc
     snprintf(ev.lock_who, sizeof(ev.lock_who), "%s", who ? who : "");
     snprintf(ev.lock_operation, sizeof(ev.lock_operation), "%s", op ? op : "");
     json_decref(info);
-    snprintf(ev.detail, sizeof(ev.detail), "held for %llds", (long long)((ev.time_us - h->created_us) / 1000000));
+    snprintf(ev.detail, sizeof(ev.detail), "held for %llds",
+             (long long)((ev.time_us - h->created_us) / 1000000));
     ev.status = 200;
     struct err e = {0};
     bool ok = wh->al->ops->append(wh->al, &ev, &e) == 0;
@@ -684,12 +683,11 @@ json_t *webhooks_list_json(struct webhooks *wh)
         json_object_set_new(o, "last_delivery",
                             h->nrec > 0 ? record_json(&h->rec[(h->nrec - 1) % RECORDS_MAX])
                                         : json_null());
-        json_object_set_new(o, "retrying",
-                            h->try_seq != 0
-                                ? json_pack("{s:I,s:i,s:i}", "seq", (json_int_t)h->try_seq,
-                                            "attempts", (int)h->attempts, "status",
-                                            (int)h->last_status)
-                                : json_null());
+        json_object_set_new(
+            o, "retrying",
+            h->try_seq != 0 ? json_pack("{s:I,s:i,s:i}", "seq", (json_int_t)h->try_seq, "attempts",
+                                        (int)h->attempts, "status", (int)h->last_status)
+                            : json_null());
         json_array_append_new(a, o);
     }
     pthread_mutex_unlock(&wh->mu);

@@ -104,9 +104,8 @@ struct lockstore_ops {
      * tells which, and when mine *cursor is the stored position (initial for a new name).
      * cursor_save moves it forward, only while owner holds the lease (*kept false when not).
      * report_once records (state, lock_id): *first true only for the first caller ever. */
-    int (*cursor_claim)(struct lockstore *ls, const char *name, const char *owner,
-                        int64_t lease_us, uint64_t initial, uint64_t *cursor, bool *mine,
-                        struct err *err);
+    int (*cursor_claim)(struct lockstore *ls, const char *name, const char *owner, int64_t lease_us,
+                        uint64_t initial, uint64_t *cursor, bool *mine, struct err *err);
     int (*cursor_save)(struct lockstore *ls, const char *name, const char *owner, uint64_t cursor,
                        bool *kept, struct err *err);
     int (*report_once)(struct lockstore *ls, const char *state, const char *lock_id, bool *first,

@@ -351,8 +351,8 @@ static int pg_cursor_save(struct lockstore *ls, const char *name, const char *ow
     return 0;
 }
 
-static int pg_report_once(struct lockstore *ls, const char *state, const char *lock_id,
-                          bool *first, struct err *err)
+static int pg_report_once(struct lockstore *ls, const char *state, const char *lock_id, bool *first,
+                          struct err *err)
 {
     const char *params[] = {state, lock_id};
     PGresult *r = pgconn_exec(pls(ls)->pool, "report stale lock",

@@ -27,8 +27,9 @@ static void jint(json_t *o, const char *key, char out[24])
 
 static void last_text(json_t *last, json_t *retrying, char *out, size_t n)
 {
-    char when[32], status[24];
+    char when[32];
     if (json_is_object(retrying)) {
+        char status[24];
         jint(retrying, "status", status);
         snprintf(out, n, "retrying %lld (try %lld, HTTP %s)",
                  (long long)json_integer_value(json_object_get(retrying, "seq")),
@@ -61,25 +62,30 @@ int ctl_cmd_webhooks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl
     ctl_table_init(&t, 7, head);
     CTL_ARRAY_EACH(json_object_get(res, "webhooks"), i, w)
     {
-        char cursor[24], backlog[24], last[200], *events = NULL;
+        char cursor[24], backlog[24], last[200];
         jint(w, "cursor", cursor);
         jint(w, "backlog", backlog);
         last_text(json_object_get(w, "last_delivery"), json_object_get(w, "retrying"), last,
                   sizeof(last));
+        struct buf events;
+        buf_init(&events, 0);
         size_t k;
         json_t *e;
         json_array_foreach(json_object_get(w, "events"), k, e)
         {
-            char *more = xasprintf("%s%s%s", events ? events : "", events ? "," : "",
-                                   json_string_value(e) ? json_string_value(e) : "");
-            free(events);
-            events = more;
+            const char *v = json_string_value(e);
+            buf_printf(&events, NULL, "%s%s", k > 0 ? "," : "", v != NULL ? v : "");
         }
-        const char *row[] = {ctl_jstr(w, "name"),   ctl_jstr(w, "host"), events ? events : "-",
-                             ctl_jstr(w, "states"), cursor,              backlog,
+        buf_append(&events, "", 1, NULL);
+        const char *row[] = {ctl_jstr(w, "name"),
+                             ctl_jstr(w, "host"),
+                             events.data,
+                             ctl_jstr(w, "states"),
+                             cursor,
+                             backlog,
                              last};
         ctl_table_add(&t, row);
-        free(events);
+        buf_cleanup(&events);
     }
     ctl_print_table(&t);
     json_decref(res);
@@ -88,8 +94,7 @@ int ctl_cmd_webhooks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl
 
 int ctl_cmd_webhooks_deliveries(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
-    static const char *const head[] = {"ID",    "EVENT",  "STATE", "TIME",
-                                       "TRIES", "STATUS", "RESULT"};
+    static const char *const head[] = {"ID", "EVENT", "STATE", "TIME", "TRIES", "STATUS", "RESULT"};
     const char *name = cl->pos[0];
     json_t *res, *d;
     size_t i;
@@ -118,8 +123,13 @@ int ctl_cmd_webhooks_deliveries(const struct ctl_conn *c, const struct ctl_cmdli
         const char *error = ctl_jstr(d, "error");
         snprintf(result, sizeof(result), "%s%s%s", ctl_jstr(d, "result"),
                  error[0] != '\0' ? ": " : "", error);
-        const char *row[] = {ctl_jstr(d, "id"), ctl_jstr(d, "type"), ctl_jstr(d, "state"), when,
-                             tries,             status,              result};
+        const char *row[] = {ctl_jstr(d, "id"),
+                             ctl_jstr(d, "type"),
+                             ctl_jstr(d, "state"),
+                             when,
+                             tries,
+                             status,
+                             result};
         ctl_table_add(&t, row);
     }
     ctl_print_table(&t);

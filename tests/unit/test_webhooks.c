@@ -65,8 +65,9 @@ static void test_config_errors(void)
     setenv("T_HOOK_SECRET", "s3cret", 1);
     unsetenv("T_HOOK_UNSET");
     expect_error("{}", "JSON list");
-    expect_error("[{\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\",\"evnets\":[]}]",
-                 "did you mean \"events\"");
+    expect_error(
+        "[{\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\",\"evnets\":[]}]",
+        "did you mean \"events\"");
     expect_error("[{\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\","
                  "\"events\":[\"state.writen\"]}]",
                  "did you mean \"state.written\"");
@@ -85,9 +86,10 @@ static void test_config_errors(void)
     expect_error("[{\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\","
                  "\"format\":\"xml\"}]",
                  "json or slack");
-    expect_error("[{\"name\":\"a\",\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\"},"
-                 "{\"name\":\"a\",\"url\":\"https://b.example/x\",\"secret_env\":\"T_HOOK_SECRET\"}]",
-                 "two webhooks are named a");
+    expect_error(
+        "[{\"name\":\"a\",\"url\":\"https://a.example/x\",\"secret_env\":\"T_HOOK_SECRET\"},"
+        "{\"name\":\"a\",\"url\":\"https://b.example/x\",\"secret_env\":\"T_HOOK_SECRET\"}]",
+        "two webhooks are named a");
     char msg[256];
     struct webhook_list *l = parse("[{\"url\":\"https://169.254.169.254/x\",\"secret_env\":"
                                    "\"T_HOOK_SECRET\",\"allow_private\":true}]",
@@ -114,12 +116,16 @@ static void test_mapping_and_payload(void)
 {
     struct audit_event ev;
     audit_event_init(&ev);
-    static const char *const pairs[][2] = {
-        {"write", "state.written"},          {"delete", "state.deleted"},
-        {"restore", "state.restored"},       {"state-move", "state.moved"},
-        {"snapshot-delete", "snapshot.deleted"}, {"lock", "lock.acquired"},
-        {"unlock", "lock.released"},         {"lock-expired", "lock.expired"},
-        {"force-unlock", "lock.force_unlocked"}, {"lock-stale", "lock.stale"}};
+    static const char *const pairs[][2] = {{"write", "state.written"},
+                                           {"delete", "state.deleted"},
+                                           {"restore", "state.restored"},
+                                           {"state-move", "state.moved"},
+                                           {"snapshot-delete", "snapshot.deleted"},
+                                           {"lock", "lock.acquired"},
+                                           {"unlock", "lock.released"},
+                                           {"lock-expired", "lock.expired"},
+                                           {"force-unlock", "lock.force_unlocked"},
+                                           {"lock-stale", "lock.stale"}};
     ev.status = 200;
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         snprintf(ev.action, sizeof(ev.action), "%s", pairs[i][0]);
