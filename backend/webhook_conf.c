@@ -129,7 +129,11 @@ static int check_url(struct webhook *w, bool resolve, struct err *err)
                      w->url);
     } else {
         snprintf(w->host, sizeof(w->host), "%s", host);
-        if (!w->allow_private && webhook_address_forbidden(host[0] == '[' ? "" : host))
+        char literal[256];
+        size_t n = strlen(host);
+        snprintf(literal, sizeof(literal), "%.*s", host[0] == '[' && n >= 2 ? (int)n - 2 : (int)n,
+                 host[0] == '[' ? host + 1 : host);
+        if (!w->allow_private && webhook_address_forbidden(literal))
             rc = err_set(err, ERR_INVALID,
                          "webhook %s: %s is a link-local or metadata address "
                          "(set \"allow_private\": true to allow it)",

@@ -409,8 +409,8 @@ static bool step(struct webhooks *wh, struct hook *h)
     struct err e = {0};
     uint64_t head = 0, redo = 0;
     bool did = false;
-    if (!claim(wh, h))
-        goto out;
+    /* A redelivery asked of this instance is sent by it, lease or not: it moves no cursor. */
+    bool mine = claim(wh, h);
     pthread_mutex_lock(&wh->mu);
     if (h->nredeliver > 0) {
         redo = h->redeliver[0];
@@ -419,7 +419,7 @@ static bool step(struct webhooks *wh, struct hook *h)
     bool waiting = h->try_seq != 0 && now_us() < h->next_try_us;
     uint64_t after = redo != 0 ? redo - 1 : h->cursor;
     pthread_mutex_unlock(&wh->mu);
-    if (redo == 0 && waiting)
+    if (redo == 0 && (waiting || !mine))
         goto out;
     p->w = h->w;
     int rc = wh->al->ops->read_after(wh->al, after, redo != 0 ? 1 : PAGE, page_cb, p, &head, &e);

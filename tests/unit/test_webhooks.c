@@ -96,6 +96,11 @@ static void test_config_errors(void)
                                    msg);
     CHECK(l != NULL);
     webhooks_list_free(l);
+    struct err e = {0};
+    const char *lit = "[{\"url\":\"https://[fd00:ec2::254]/x\",\"secret_env\":\"T_HOOK_SECRET\"}]";
+    l = webhooks_parse(lit, strlen(lit), false, &e); /* refused even without resolving */
+    CHECK(l == NULL && strstr(e.msg, "metadata") != NULL);
+    webhooks_list_free(l);
     CHECK(webhook_address_forbidden("169.254.169.254"));
     CHECK(webhook_address_forbidden("fd00:ec2::254"));
     CHECK(webhook_address_forbidden("::ffff:169.254.1.2"));
