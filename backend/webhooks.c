@@ -575,6 +575,15 @@ static void *run(void *arg)
     }
 }
 
+/* What the start reads: only the trail's head (no event is after seq 2^63-1). */
+static int head_only(void *ctx, uint64_t seq, const struct audit_event *ev)
+{
+    (void)ctx;
+    (void)seq;
+    (void)ev;
+    return 1;
+}
+
 struct webhooks *webhooks_start(struct webhook_list *l, struct auditlog *al, struct lockstore *ls,
                                 const char *data_dir, int64_t stale_after_ms, struct err *err)
 {
@@ -605,11 +614,7 @@ struct webhooks *webhooks_start(struct webhook_list *l, struct auditlog *al, str
     pthread_mutex_init(&wh->mu, NULL);
     pthread_cond_init(&wh->cv, NULL);
     uint64_t head = 0;
-    struct page *p = xcalloc(1, sizeof(*p));
-    p->w = NULL;
-    /* head only: a callback that stops at once */
-    int rc = al->ops->read_after(al, (uint64_t)INT64_MAX, 1, page_cb, p, &head, err);
-    free(p);
+    int rc = al->ops->read_after(al, (uint64_t)INT64_MAX, 1, head_only, NULL, &head, err);
     if (rc < 0 || load(wh, head, err) != 0 || (wh->curl = curl_easy_init()) == NULL) {
         if (err->code == ERR_OK)
             err_set(err, ERR_INTERNAL, "webhooks: curl_easy_init failed");
