@@ -97,6 +97,12 @@ struct auditlog_ops {
     int (*export)(struct auditlog *al, const struct audit_filter *f, enum audit_format fmt,
                   int (*sink)(void *ctx, const char *data, size_t len), void *ctx, struct err *err);
     int (*verify)(struct auditlog *al, struct audit_verify_result *res, struct err *err);
+    /* Read only: up to limit events with seq > after, in seq order, each handed to cb (a
+     * non-zero return stops and is returned). *head is set to the newest seq in the trail.
+     * What webhook delivery reads: the trail is its outbox. */
+    int (*read_after)(struct auditlog *al, uint64_t after, unsigned limit,
+                      int (*cb)(void *ctx, uint64_t seq, const struct audit_event *ev), void *ctx,
+                      uint64_t *head, struct err *err);
     int (*ping)(struct auditlog *al, struct err *err);
     void (*free)(struct auditlog *al);
     const char *kind; /* "jsonl" or "postgres" */

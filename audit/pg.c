@@ -448,6 +448,49 @@ done:
     return rc;
 }
 
+static int pg_read_after(struct auditlog *al, uint64_t after, unsigned limit,
+                         int (*cb)(void *ctx, uint64_t seq, const struct audit_event *ev),
+                         void *ctx, uint64_t *head, struct err *err)
+{
+    char a[24], l[16];
+    snprintf(a, sizeof(a), "%llu", (unsigned long long)after);
+    snprintf(l, sizeof(l), "%u", limit);
+    const char *params[] = {a, l};
+    PGresult *res = pgconn_exec(pool_of(al), "audit read",
+                                "SELECT seq, line, (SELECT coalesce(max(seq), 0) FROM audit_events)"
+                                " FROM audit_events WHERE seq > $1::bigint ORDER BY seq"
+                                " LIMIT $2::integer",
+                                2, params, true, err);
+    if (res == NULL)
+        return -1;
+    PGresult *h = NULL;
+    if (PQntuples(res) == 0) {
+        h = pgconn_exec(pool_of(al), "audit head", "SELECT coalesce(max(seq), 0) FROM audit_events",
+                        0, NULL, true, err);
+        if (h == NULL) {
+            PQclear(res);
+            return -1;
+        }
+        *head = strtoull(PQgetvalue(h, 0, 0), NULL, 10);
+        PQclear(h);
+    } else {
+        *head = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+    }
+    struct audit_event *ev = xmalloc(sizeof(*ev));
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        uint64_t seq;
+        char prev[65], hash[65];
+        struct err pe = {0};
+        const char *line = PQgetvalue(res, i, 1);
+        if (audit__parse(line, strlen(line), false, ev, &seq, prev, hash, &pe) == 0)
+            rc = cb(ctx, seq, ev);
+    }
+    free(ev);
+    PQclear(res);
+    return rc;
+}
+
 static int pg_ping(struct auditlog *al, struct err *err)
 {
     PGresult *r = pgconn_exec(pool_of(al), "ping", "SELECT 1", 0, NULL, true, err);
@@ -469,6 +512,7 @@ static const struct auditlog_ops pg_ops = {
     .append = pg_append,
     .export = pg_export,
     .verify = pg_verify,
+    .read_after = pg_read_after,
     .ping = pg_ping,
     .free = pg_free,
     .kind = "postgres",

@@ -86,6 +86,8 @@ struct config {
     char *session_key_file;  /* keys sealing console session cookies (a keyring file) */
     int64_t session_idle_ms; /* a session unused this long ends */
     int64_t session_max_ms;  /* a session ends this long after sign-in, used or not */
+    char *webhooks;          /* JSON list of webhooks (docs/webhooks.md) */
+    int64_t stale_lock_after_ms; /* a lock held longer gets one lock-stale event */
     bool print_config;
 };
 
@@ -298,7 +300,70 @@ struct server {
     struct ops ops;
     struct net_cidrs trusted_proxies; /* --trusted-proxies */
     struct keyring *session_keys;     /* seals session cookies (never NULL while serving) */
+    struct webhooks *webhooks;        /* the delivery thread; NULL without --webhooks */
 };
+
+/* ------------------------------------------------------------------ webhooks (webhook*.c) */
+
+/* The audit trail is the outbox: each webhook is a durable cursor over it. One thread (off the
+ * loops) reads the events after each cursor in seq order, POSTs those the webhook wants, signed,
+ * and moves the cursor on a 2xx, or after WEBHOOK_GIVE_UP_MS of retries (the delivery is then
+ * recorded failed and can be redelivered). The same thread appends one lock-stale event per
+ * lease held longer than --stale-lock-after. docs/webhooks.md. */
+#define WEBHOOK_NAME_MAX       64
+#define WEBHOOK_EVENTS_MAX     16
+#define WEBHOOK_ID_MAX         96
+#define WEBHOOK_SIG_MAX        72 /* "sha256=" and 64 hex digits */
+#define WEBHOOK_BACKOFF_CAP_MS (3600 * 1000LL)
+#define WEBHOOK_GIVE_UP_MS     (24 * 3600 * 1000LL)
+
+struct webhook {
+    char name[WEBHOOK_NAME_MAX];
+    char *url;
+    char host[256]; /* the url's host, what listings show */
+    char *secret;   /* never logged nor shown */
+    char *events[WEBHOOK_EVENTS_MAX];
+    size_t nevents;
+    char *states;       /* pattern_match() pattern */
+    bool slack;         /* {"text": …} for Slack/Mattermost incoming webhooks */
+    bool allow_private; /* link-local and metadata addresses allowed */
+};
+struct webhook_list {
+    struct webhook *v;
+    size_t n;
+};
+/* Parses and checks the file's text (resolve: also refuse hosts resolving to forbidden
+ * addresses). NULL with ERR_INVALID naming the webhook and the key. */
+struct webhook_list *webhooks_parse(const char *text, size_t len, bool resolve, struct err *err);
+void webhooks_list_free(struct webhook_list *l);
+/* The event type of an audit event ("state.written"), NULL when webhooks never carry it. */
+const char *webhook_event_type(const struct audit_event *ev);
+bool webhook_wants(const struct webhook *w, const char *type, const char *state);
+bool webhook_address_forbidden(const char *ip);
+void webhook_delivery_id(const struct webhook *w, uint64_t seq, char out[WEBHOOK_ID_MAX]);
+/* The POST body (malloc'd), NULL when the event is not one webhooks carry. */
+char *webhook_body(const struct webhook *w, uint64_t seq, const struct audit_event *ev);
+void webhook_slack_escape(const char *in, struct buf *out);
+/* "sha256=" HEX of HMAC-SHA256(secret, TS "." BODY). */
+void webhook_sign(const char *secret, int64_t ts, const char *body, size_t len,
+                  char out[WEBHOOK_SIG_MAX]);
+/* The wait before try attempt+1 (attempt >= 1): 1 s doubling, capped at 1 h, jittered down to
+ * half by rnd. */
+int64_t webhook_backoff_ms(unsigned attempt, uint64_t rnd);
+
+struct webhooks;
+/* Starts the thread (takes l, which may be NULL: then only the stale-lock check runs). Its
+ * cursors and deliveries live in DATA_DIR/webhooks.state.json. */
+struct webhooks *webhooks_start(struct webhook_list *l, struct auditlog *al, struct lockstore *ls,
+                                const char *data_dir, int64_t stale_after_ms, struct err *err);
+void webhooks_stop(struct webhooks *w);
+struct json_t;
+/* The admin API's views and action (caller json_decrefs). ERR_NOT_FOUND for an unknown name
+ * or delivery id. */
+struct json_t *webhooks_list_json(struct webhooks *w);
+struct json_t *webhooks_deliveries_json(struct webhooks *w, const char *name, bool failed_only,
+                                        struct err *err);
+int webhooks_redeliver(struct webhooks *w, const char *name, const char *id, struct err *err);
 
 /* ------------------------------------------------------------------ requests and jobs */
 

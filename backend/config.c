@@ -102,6 +102,13 @@ static const struct opt opts[] = {
      "a console session unused this long ends"},
     {"session-max", OPT_DURATION, F(session_max_ms), "STATED_SESSION_MAX", "12h", false,
      "a console session ends this long after sign-in, however used"},
+    {"webhooks", OPT_STR, F(webhooks), "STATED_WEBHOOKS", NULL, false,
+     "JSON file listing webhooks told of state writes, deletes, restores, moves and lock events, "
+     "signed with HMAC-SHA256 (docs/webhooks.md)"},
+    {"stale-lock-after", OPT_DURATION, F(stale_lock_after_ms), "STATED_STALE_LOCK_AFTER", "30m",
+     false,
+     "a lock held longer than this is reported once, as a lock-stale audit event (and "
+     "lock.stale webhook)"},
     {"print-config", OPT_ACTION, F(print_config), NULL, NULL, false,
      "print the effective configuration (secrets redacted) and exit"},
     {"version", OPT_ACTION, 0, NULL, NULL, false, "print the version and exit"},

@@ -151,6 +151,28 @@ static int auth_doc_save(void *ctx, const char *doc, const void *data, size_t le
     return store_put_blob(ctx, key, data, len, err);
 }
 
+/* The webhooks are checked before anything is served: a bad file stops the start. */
+static struct webhooks *start_webhooks(const struct config *cfg, struct auditlog *al,
+                                       struct lockstore *ls)
+{
+    struct err e = {0};
+    struct webhook_list *l = NULL;
+    if (cfg->webhooks != NULL && cfg->webhooks[0] != '\0') {
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        if (file_read(cfg->webhooks, &b, &e) != 0)
+            fatal("--webhooks", &e);
+        l = webhooks_parse(b.data, b.len, true, &e);
+        buf_cleanup(&b);
+        if (l == NULL)
+            fatal("--webhooks", &e);
+    }
+    struct webhooks *wh = webhooks_start(l, al, ls, cfg->data_dir, cfg->stale_lock_after_ms, &e);
+    if (wh == NULL)
+        fatal("webhooks", &e);
+    return wh;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -208,6 +230,7 @@ int main(int argc, char **argv)
              store_objstore(st)->ops->kind, ls->ops->kind, al->ops->kind,
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
              keys != NULL ? ", encrypted at rest" : "");
+    srv.webhooks = start_webhooks(&cfg, al, ls);
     backend_metrics_init(&srv);
     server_set_metrics_routes(backend_metrics_routes, backend_metrics_nroutes);
     int rc = server_run(&srv, backend_routes, backend_nroutes, &e);
@@ -215,6 +238,7 @@ int main(int argc, char **argv)
         fatal("server", &e);
     if (rc > 0)
         return 0; /* requests still running after the drain timeout: exit without freeing */
+    webhooks_stop(srv.webhooks);
     auth_shutdown();
     net_cidrs_cleanup(&srv.trusted_proxies);
     al->ops->free(al);

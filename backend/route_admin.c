@@ -1010,6 +1010,50 @@ static int whoami(struct admin_call *c, struct err *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------ webhooks */
+
+static int webhooks_get(struct admin_call *c, struct err *err)
+{
+    (void)err;
+    reply(c, 200, json_pack("{s:o}", "webhooks", webhooks_list_json(c->r->srv->webhooks)));
+    return 0;
+}
+
+/* /v1/webhooks/NAME/deliveries (GET, ?failed=1) and /v1/webhooks/NAME/redeliver?id=ID (POST). */
+static int webhook_one(struct admin_call *c, struct err *err)
+{
+    char name[WEBHOOK_NAME_MAX];
+    const char *slash = strchr(c->arg, '/');
+    size_t n = slash != NULL ? (size_t)(slash - c->arg) : 0;
+    if (slash == NULL || n == 0 || n >= sizeof(name))
+        return err_set(err, ERR_NOT_FOUND, "expected /v1/webhooks/NAME/deliveries or /redeliver");
+    memcpy(name, c->arg, n);
+    name[n] = '\0';
+    bool post = strcmp(c->r->method, "POST") == 0;
+    if (strcmp(slash, "/deliveries") == 0 && !post) {
+        char *failed = query(c, "failed");
+        json_t *d = webhooks_deliveries_json(c->r->srv->webhooks, name,
+                                             failed != NULL && strcmp(failed, "0") != 0, err);
+        free(failed);
+        if (d == NULL)
+            return -1;
+        reply(c, 200, json_pack("{s:s,s:o}", "webhook", name, "deliveries", d));
+        return 0;
+    }
+    if (strcmp(slash, "/redeliver") != 0 || !post)
+        return err_set(err, ERR_METHOD, "%s is not allowed on %.60s", c->r->method, c->r->path);
+    snprintf(c->ev.action, sizeof(c->ev.action), "webhook-redeliver");
+    char *id = query(c, "id");
+    snprintf(c->ev.detail, sizeof(c->ev.detail), "webhook %.60s delivery %.100s", name,
+             id != NULL ? id : "");
+    int rc = id == NULL ? err_set(err, ERR_INVALID, "redeliver needs ?id=DELIVERY")
+                        : webhooks_redeliver(c->r->srv->webhooks, name, id, err);
+    if (rc == 0)
+        reply(c, 202, json_pack("{s:s,s:s,s:b}", "webhook", name, "id", id, "queued", 1));
+    free(id);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static const struct admin_route {
@@ -1039,6 +1083,9 @@ static const struct admin_route {
      audit_events},
     {"/v1/tokens", "admin:tokens", "GET, POST", "token-list", AUTH_ADMIN, false, tokens},
     {"/v1/tokens/", "admin:tokens", "DELETE", "token-revoke", AUTH_ADMIN, false, tokens_revoke},
+    {"/v1/webhooks", "admin:webhooks", "GET", "webhook-list", AUTH_ADMIN, false, webhooks_get},
+    {"/v1/webhooks/", "admin:webhooks", "GET, POST", "webhook-deliveries", AUTH_ADMIN, false,
+     webhook_one},
     {"/v1/whoami", "admin:whoami", "GET", "whoami", AUTH_READ, false, whoami},
 };
 

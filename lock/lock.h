@@ -98,6 +98,18 @@ struct lockstore_ops {
      * query in PostgreSQL, a walk of the table in memory for the embedded driver. */
     int (*stats)(struct lockstore *ls, struct lock_stats *out, struct err *err);
     int (*ping)(struct lockstore *ls, struct err *err);
+    /* Shared progress of background work, for drivers several instances share (NULL in the
+     * embedded driver, whose single instance keeps its own file). cursor_claim takes or renews
+     * the lease on name for owner (lease_us long) unless another owner holds a live one: *mine
+     * tells which, and when mine *cursor is the stored position (initial for a new name).
+     * cursor_save moves it forward, only while owner holds the lease (*kept false when not).
+     * report_once records (state, lock_id): *first true only for the first caller ever. */
+    int (*cursor_claim)(struct lockstore *ls, const char *name, const char *owner, int64_t lease_us,
+                        uint64_t initial, uint64_t *cursor, bool *mine, struct err *err);
+    int (*cursor_save)(struct lockstore *ls, const char *name, const char *owner, uint64_t cursor,
+                       bool *kept, struct err *err);
+    int (*report_once)(struct lockstore *ls, const char *state, const char *lock_id, bool *first,
+                       struct err *err);
     void (*free)(struct lockstore *ls);
     const char *kind; /* "embedded" or "postgres" */
 };

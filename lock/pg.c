@@ -309,6 +309,63 @@ static int pg_ping(struct lockstore *ls, struct err *err)
     return 0;
 }
 
+/* The lease moves only when its owner renews it or it has lapsed; the stored seq is kept. */
+static const char SQL_CLAIM[] =
+    "INSERT INTO webhook_cursors AS w (name, seq, owner, lease_until) VALUES ($1, $2::bigint, $3,"
+    " now() + $4::bigint * interval '1 microsecond') ON CONFLICT (name) DO UPDATE SET"
+    " owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until"
+    " WHERE w.owner = EXCLUDED.owner OR w.lease_until < now() RETURNING w.seq";
+
+static int pg_cursor_claim(struct lockstore *ls, const char *name, const char *owner,
+                           int64_t lease_us, uint64_t initial, uint64_t *cursor, bool *mine,
+                           struct err *err)
+{
+    char init[24], lease[24];
+    snprintf(init, sizeof(init), "%llu", (unsigned long long)initial);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_us);
+    const char *params[] = {name, init, owner, lease};
+    PGresult *r = pgconn_exec(pls(ls)->pool, "claim cursor", SQL_CLAIM, 4, params, true, err);
+    if (!r)
+        return -1;
+    *mine = PQntuples(r) == 1;
+    if (*mine)
+        *cursor = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_cursor_save(struct lockstore *ls, const char *name, const char *owner,
+                          uint64_t cursor, bool *kept, struct err *err)
+{
+    char seq[24];
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)cursor);
+    const char *params[] = {name, owner, seq};
+    PGresult *r = pgconn_exec(pls(ls)->pool, "save cursor",
+                              "UPDATE webhook_cursors SET seq = greatest(seq, $3::bigint)"
+                              " WHERE name = $1 AND owner = $2 AND lease_until >= now()",
+                              3, params, true, err);
+    if (!r)
+        return -1;
+    *kept = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return 0;
+}
+
+static int pg_report_once(struct lockstore *ls, const char *state, const char *lock_id, bool *first,
+                          struct err *err)
+{
+    const char *params[] = {state, lock_id};
+    PGresult *r = pgconn_exec(pls(ls)->pool, "report stale lock",
+                              "INSERT INTO stale_locks_reported (state, lock_id) VALUES ($1, $2)"
+                              " ON CONFLICT DO NOTHING RETURNING 1",
+                              2, params, true, err);
+    if (!r)
+        return -1;
+    *first = PQntuples(r) == 1;
+    PQclear(r);
+    return 0;
+}
+
 static void pg_free(struct lockstore *ls)
 {
     if (!ls)
@@ -325,6 +382,9 @@ static const struct lockstore_ops pg_ops = {
     .list = pg_list,
     .stats = pg_stats,
     .ping = pg_ping,
+    .cursor_claim = pg_cursor_claim,
+    .cursor_save = pg_cursor_save,
+    .report_once = pg_report_once,
     .free = pg_free,
     .kind = "postgres",
 };

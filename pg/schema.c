@@ -92,6 +92,22 @@ static const char *const migrations[] = {
     "  imported boolean NOT NULL DEFAULT false"
     ");"
     "INSERT INTO token_changes (id) VALUES (1) ON CONFLICT (id) DO NOTHING;",
+
+    /* 6: shared progress of background work (lock/pg.c): each webhook's cursor over the audit
+     * trail with the lease of the one instance delivering it, and the leases already reported
+     * stale, so several instances report each once. */
+    "CREATE TABLE IF NOT EXISTS webhook_cursors ("
+    "  name text PRIMARY KEY,"
+    "  seq bigint NOT NULL,"
+    "  owner text NOT NULL,"
+    "  lease_until timestamptz NOT NULL"
+    ");"
+    "CREATE TABLE IF NOT EXISTS stale_locks_reported ("
+    "  state text NOT NULL,"
+    "  lock_id text NOT NULL,"
+    "  reported_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (state, lock_id)"
+    ");",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -97,6 +97,14 @@ static const struct ctl_cmd cmds[] = {
      "List tokens: name, role, state pattern, source, expiry, last use (time and client\n"
      "address); never secrets."},
     {"tokens", "revoke", 1, 1, 0, "NAME", "Revoke a token at once."},
+    {"webhooks", "list", 0, 0, 0, "",
+     "List webhooks: name, receiver host, events, states, cursor (the audit seq handled up to),\n"
+     "backlog (audit events after it) and the last delivery with its result. Admin only."},
+    {"webhooks", "deliveries", 1, 1, B(OPT_FAILED), "NAME [--failed]",
+     "The recent deliveries of webhook NAME, newest first: delivery ID, event, state, tries,\n"
+     "HTTP status, result; --failed shows only those given up on. Admin only."},
+    {"webhooks", "redeliver", 2, 2, 0, "NAME ID",
+     "Send delivery ID of webhook NAME again (the same ID and body; one try). Admin only."},
     {"backend-config", NULL, 1, 1,
      B(OPT_FORMAT) | B(OPT_LAYOUT) | B(OPT_WITH_TOKEN) | B(OPT_USERNAME),
      "NAME [--format hcl|flags|terragrunt|env] [--layout default|gitlab] [--with-token]\n"
@@ -183,6 +191,7 @@ static const struct {
     [OPT_FROM_DIR] = {"from-dir", 0, true},
     [OPT_KEY_PATTERN] = {"key-pattern", 0, true},
     [OPT_VERSIONS] = {"versions", 0, false},
+    [OPT_FAILED] = {"failed", 0, false},
 };
 
 int ctl_usage_error(const char *fmt, ...)
@@ -459,6 +468,9 @@ int ctl_run(const struct ctl_cmd *cmd, const struct ctl_conn *c, const struct ct
         {"locks", "force-unlock", ctl_cmd_locks_force_unlock},
         {"audit", "export", ctl_cmd_audit_export},
         {"audit", "verify", ctl_cmd_audit_verify},
+        {"webhooks", "list", ctl_cmd_webhooks_list},
+        {"webhooks", "deliveries", ctl_cmd_webhooks_deliveries},
+        {"webhooks", "redeliver", ctl_cmd_webhooks_redeliver},
         {"tokens", "create", ctl_cmd_tokens_create},
         {"tokens", "list", ctl_cmd_tokens_list},
         {"tokens", "revoke", ctl_cmd_tokens_revoke},

@@ -84,6 +84,7 @@ enum ctl_opt {
     OPT_FROM_DIR, /* import: a tree of state files */
     OPT_KEY_PATTERN,
     OPT_VERSIONS,
+    OPT_FAILED, /* webhooks deliveries --failed */
     OPT__COUNT
 };
 
@@ -202,6 +203,9 @@ int ctl_cmd_locks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_locks_force_unlock(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_audit_export(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_audit_verify(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_webhooks_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_webhooks_deliveries(const struct ctl_conn *c, const struct ctl_cmdline *cl);
+int ctl_cmd_webhooks_redeliver(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_create(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_list(const struct ctl_conn *c, const struct ctl_cmdline *cl);
 int ctl_cmd_tokens_revoke(const struct ctl_conn *c, const struct ctl_cmdline *cl);
