@@ -76,6 +76,8 @@ struct config {
     char *force_unlock;   /* holder-or-admin|any|never */
     bool no_force_unlock; /* the older spelling of --force-unlock=never */
     enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
+    char *audit_failure; /* closed|open */
+    bool audit_closed;   /* audit_failure resolved */
     char *oidc_config;                            /* OIDC issuers and rules (JSON file) */
     char *trusted_proxies;                        /* CIDRs whose X-Forwarded-For names the client */
     int64_t failed_logins_per_minute;             /* per client address, then 429 (0: no limit) */
@@ -108,6 +110,10 @@ struct ops {
     struct auditlog *audit; /* NULL: events are not recorded */
     uint64_t max_state_bytes;
     enum force_unlock_policy force_unlock; /* clients' force-unlock (not the admin API's) */
+    /* --audit-failure=closed: an operation whose event cannot be made durable is refused (503)
+     * and changes nothing; state changes append their event before the change (ops.c). false
+     * (open, and the zero value): the change stands, the failure is logged and counted. */
+    bool audit_closed;
 };
 
 /* Who asks: the identity checked against roles and patterns, and what its events carry. */
@@ -150,6 +156,7 @@ struct op_result {
     unsigned count;          /* delete-version: stored object versions purged besides the
                                 object; move: objects copied */
     char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
+    bool audited;            /* closed mode: the event was appended ahead of the change */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -212,7 +219,9 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
 void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char *action);
 /* Appends ev (status already set); deferred: it changed nothing (audit.h deferred_sync). A
  * failed append is logged. */
-void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
+/* Returns -1 when the append failed and o->audit_closed (the caller refuses the request); in
+ * open mode a failure is logged as a warning, counted and 0 is returned. */
+int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
 /* Records a request refused before any operation ran (a bad URL or method, failed
  * authentication): its status and detail come from why, unless detail is given. */
 void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,

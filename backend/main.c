@@ -188,6 +188,7 @@ int main(int argc, char **argv)
                                  .locks = ls,
                                  .audit = al,
                                  .max_state_bytes = cfg.max_state_bytes,
+                                 .audit_closed = cfg.audit_closed,
                                  .force_unlock = cfg.force_unlock_policy}};
     srv.session_keys = open_session_keys(&cfg);
     if (net_cidrs_parse(cfg.trusted_proxies, &srv.trusted_proxies, &e) != 0)

@@ -1,0 +1,161 @@
+#!/bin/bash
+# 86-audit-trust: the audit trail refuses what it cannot record (--audit-failure).
+#
+# closed (the default): a request whose event cannot be made durable gets 503 INFRA_005 with
+# Retry-After and changes nothing; open: it is answered and the lost event is logged (warn)
+# and counted (stated_audit_append_errors_total). Checked in
+#   - embedded mode, the audit file made immutable (chattr +i, needs root and a file system
+#     that supports it: else SKIPPED),
+#   - s3pg mode, inserts into audit_events refused by a trigger (locks still work, so only the
+#     audit fails), on the shared cluster in the suite's own database,
+#   - s3pg mode on the suite's own throwaway cluster (tests/env/pg-up.sh), stopped with
+#     tests/env/pg-ctl.sh: the write gets 503 and, once PostgreSQL is back, the state still
+#     has its old serial and no new snapshot.
+#
+# Run alone: tests/suites/86-audit-trust.sh
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${BIN:-$TOP/build/bin}
+. "$TOP/tests/lib/testlib.sh"
+. "$TOP/tests/lib/stated.sh"
+W=$(mktemp -d /tmp/stated-trust.XXXXXX)
+OWN_PG=
+cleanup() {
+  [ -n "${IMMUTABLE:-}" ] && chattr -i "$IMMUTABLE" 2>/dev/null
+  stated_cleanup
+  [ -n "$OWN_PG" ] && bash "$TOP/tests/env/pg-down.sh" "$OWN_PG" >/dev/null 2>&1
+  rm -rf "$W" "$OWN_PG"
+}
+trap cleanup EXIT
+
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { skip audit-trust "$tool not found"; t_done; exit; }
+done
+
+# state SERIAL: a minimal state body with that serial in $W/s.json.
+state() {
+  printf '{"version":4,"serial":%s,"lineage":"trust-lineage","outputs":{},"resources":[]}\n' "$1" >"$W/s.json"
+}
+# put NAME SERIAL: writes the state; prints the status; headers in $W/h.
+put() {
+  state "$2"
+  curl -s -D "$W/h" -o "$W/body" -w '%{http_code}' --max-time 20 -u "ci:$ADMIN_TOKEN" \
+    --data-binary "@$W/s.json" "$STATED_URL/v1/states/$1"
+}
+get() {
+  curl -s -o "$W/got" -w '%{http_code}' --max-time 20 -u "ci:$ADMIN_TOKEN" "$STATED_URL/v1/states/$1"
+}
+got_serial() { jq -r .serial "$W/got" 2>/dev/null; }
+snap_count() {
+  curl -s --max-time 20 -u "ci:$ADMIN_TOKEN" "$STATED_URL/v1/snapshots/$1" |
+    jq length 2>/dev/null
+}
+errors_metric() {
+  curl -s --max-time 10 -u "ci:$ADMIN_TOKEN" "$STATED_URL/metrics" |
+    awk '$1 == "stated_audit_append_errors_total" {print $2}'
+}
+# refused T: the last answer was 503 INFRA_005 with Retry-After.
+refused() {
+  local t=$1 code=$2
+  expect_eq "$t 503" "$code" 503
+  grep -qi '^Retry-After:' "$W/h" && pass "$t Retry-After" || fail "$t Retry-After" "$(tr -d '\r' <"$W/h" | head -c 300)"
+  grep -q INFRA_005 "$W/body" && pass "$t INFRA_005" || fail "$t INFRA_005" "$(head -c 200 "$W/body")"
+}
+
+# --- embedded: the audit file made immutable
+embedded_checks() {
+  local mode=$1 t="trust/embedded/$1" code
+  stated_start embedded --audit-failure "$mode" || { fail "$t start" "see log"; return; }
+  code=$(put app 1); expect_eq "$t first write" "$code" 200
+  local f=$STATED_DATA/data/audit.jsonl
+  if ! chattr +i "$f" 2>/dev/null; then
+    skip "$t immutable audit file" "chattr +i failed (not root, or the file system has no immutable flag)"
+    stated_cleanup; return
+  fi
+  IMMUTABLE=$f
+  code=$(put app 2)
+  if [ "$mode" = closed ]; then
+    refused "$t write while the trail is unwritable" "$code"
+    code=$(get app); expect_eq "$t read refused too" "$code" 503
+  else
+    expect_eq "$t write answered anyway" "$code" 200
+    grep -q 'audit append failed (write), answered anyway' "$STATED_LOG" && pass "$t warning logged" || fail "$t warning logged" "$(tail -n 3 "$STATED_LOG")"
+    local n; n=$(errors_metric)
+    [ "${n:-0}" != 0 ] && pass "$t counted ($n)" || fail "$t counted" "stated_audit_append_errors_total=${n:-none}"
+  fi
+  chattr -i "$f"; IMMUTABLE=
+  code=$(get app); expect_eq "$t read after repair" "$code" 200
+  if [ "$mode" = closed ]; then
+    expect_eq "$t state unchanged" "$(got_serial)" 1
+    expect_eq "$t no snapshot added" "$(snap_count app)" 1
+  else
+    expect_eq "$t state written" "$(got_serial)" 2
+  fi
+  "$BIN/statectl" audit verify --file "$f" >"$W/v" 2>&1 && pass "$t trail still verifies" || fail "$t trail still verifies" "$(tail -n 2 "$W/v")"
+  stated_cleanup
+}
+
+locks_conninfo() {
+  local i
+  for ((i = 0; i < ${#STATED_ARGS[@]}; i++)); do
+    [ "${STATED_ARGS[$i]}" = --locks ] && { echo "${STATED_ARGS[$((i + 1))]}"; return; }
+  done
+}
+
+# --- s3pg: inserts into audit_events refused (locks keep working)
+pg_trigger_checks() {
+  local mode=$1 t="trust/s3pg/$1" code ci
+  stated_start s3pg --audit-failure "$mode" || { fail "$t start" "see log"; return; }
+  ci=$(locks_conninfo)
+  code=$(put app 1); expect_eq "$t first write" "$code" 200
+  psql "$ci" -qAt -c "CREATE FUNCTION t_refuse() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RAISE EXCEPTION 'test: audit refused'; END \$f\$;
+    CREATE TRIGGER t_refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION t_refuse();" >/dev/null
+  code=$(put app 2)
+  if [ "$mode" = closed ]; then
+    refused "$t write whose event is refused" "$code"
+  else
+    expect_eq "$t write answered anyway" "$code" 200
+    grep -q 'answered anyway' "$STATED_LOG" && pass "$t warning logged" || fail "$t warning logged" "$(tail -n 3 "$STATED_LOG")"
+  fi
+  psql "$ci" -qAt -c "DROP TRIGGER t_refuse ON audit_events" >/dev/null
+  code=$(get app); expect_eq "$t read after repair" "$code" 200
+  expect_eq "$t serial" "$(got_serial)" "$([ "$mode" = closed ] && echo 1 || echo 2)"
+  expect_eq "$t snapshots" "$(snap_count app)" "$([ "$mode" = closed ] && echo 1 || echo 2)"
+  STATECTL_URL=$STATED_URL STATECTL_TOKEN=$ADMIN_TOKEN timeout 30 "$BIN/statectl" audit verify >"$W/v" 2>&1 &&
+    pass "$t trail verifies" || fail "$t trail verifies" "$(tail -n 2 "$W/v")"
+  stated_cleanup
+}
+
+# --- s3pg on the suite's own cluster, stopped
+pg_stopped_checks() {
+  local t=trust/s3pg/pg-stopped code ci
+  OWN_PG=$(mktemp -d /tmp/stated-trust-pg.XXXXXX)
+  chmod 755 "$OWN_PG"
+  if ! ci=$(bash "$TOP/tests/env/pg-up.sh" "$OWN_PG" 2>"$W/pgup"); then
+    skip "$t" "own PostgreSQL did not start: $(tail -n 1 "$W/pgup")"; return
+  fi
+  PG_CONNINFO=$ci stated_start s3pg || { fail "$t start" "see log"; return; }
+  code=$(put app 1); expect_eq "$t first write" "$code" 200
+  bash "$TOP/tests/env/pg-ctl.sh" "$OWN_PG" stop
+  code=$(put app 2)
+  expect_eq "$t write with PostgreSQL stopped: 503" "$code" 503
+  grep -qi '^Retry-After:' "$W/h" && pass "$t Retry-After" || fail "$t Retry-After" "no header"
+  bash "$TOP/tests/env/pg-ctl.sh" "$OWN_PG" start
+  local i
+  for i in $(seq 1 50); do code=$(get app); [ "$code" = 200 ] && break; sleep 0.2; done
+  expect_eq "$t read once PostgreSQL is back" "$code" 200
+  expect_eq "$t old serial" "$(got_serial)" 1
+  expect_eq "$t no snapshot added" "$(snap_count app)" 1
+  stated_cleanup
+}
+
+embedded_checks closed
+embedded_checks open
+if mode_available s3pg; then
+  pg_trigger_checks closed
+  pg_trigger_checks open
+  pg_stopped_checks
+else
+  skip trust/s3pg "S3 or PostgreSQL not configured (. /tmp/svc/env)"
+fi
+t_done
