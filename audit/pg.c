@@ -395,7 +395,7 @@ static const char *column_mismatch(const PGresult *b, int row, const struct audi
 
 static int pg_verify(struct auditlog *al, struct audit_verify_result *res, struct err *err)
 {
-    memset(res, 0, sizeof(*res));
+    audit__verify_reset(res);
     struct cursor cur;
     if (cursor_open(&cur, pool_of(al), SQL_VERIFY, err) != 0)
         return -1;
@@ -457,6 +457,23 @@ static int pg_ping(struct auditlog *al, struct err *err)
     return 0;
 }
 
+static int pg_head(struct auditlog *al, uint64_t *seq, char hash[65], struct err *err)
+{
+    PGresult *r = pgconn_exec(pool_of(al), "head",
+                              "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", 0,
+                              NULL, true, err);
+    if (!r)
+        return -1;
+    *seq = 0;
+    memcpy(hash, AUDIT_ZERO_HASH, 65);
+    if (PQntuples(r) == 1) {
+        *seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(hash, 65, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
 static void pg_free(struct auditlog *al)
 {
     if (!al)
@@ -470,6 +487,7 @@ static const struct auditlog_ops pg_ops = {
     .export = pg_export,
     .verify = pg_verify,
     .ping = pg_ping,
+    .head = pg_head,
     .free = pg_free,
     .kind = "postgres",
 };

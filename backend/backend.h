@@ -77,6 +77,9 @@ struct config {
     bool no_force_unlock; /* the older spelling of --force-unlock=never */
     enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
     char *audit_failure; /* closed|open */
+    int64_t audit_anchor_every;
+    int64_t audit_anchor_interval_ms;
+    char *audit_signing_key_file;
     bool audit_closed;   /* audit_failure resolved */
     char *oidc_config;                            /* OIDC issuers and rules (JSON file) */
     char *trusted_proxies;                        /* CIDRs whose X-Forwarded-For names the client */
@@ -114,7 +117,27 @@ struct ops {
      * and changes nothing; state changes append their event before the change (ops.c). false
      * (open, and the zero value): the change stands, the failure is logged and counted. */
     bool audit_closed;
+    void *audit_key; /* --audit-signing-key-file, for verify to check anchors; or NULL */
 };
+
+/* ------------------------------------------------------------------ audit anchors (anchor.c) */
+
+struct anchorer_config {
+    struct objstore *os;    /* where anchors go (AUDIT_ANCHOR_PREFIX) */
+    struct auditlog *audit; /* whose head they record */
+    uint64_t every;         /* events between anchors at most */
+    int64_t interval_ms;    /* time between anchors at most (when events came) */
+    const char *instance;   /* this instance's id, in the anchor and its key */
+    void *signing_key;      /* audit_key_load'ed Ed25519 private key, or NULL: unsigned */
+};
+/* Starts the writer thread; NULL when the driver has no head (then no anchors). */
+struct anchorer *anchorer_start(const struct anchorer_config *cfg, struct err *err);
+/* Writes a last anchor of the head and stops. */
+void anchorer_stop(struct anchorer *an);
+/* The newest max anchors of os into out; with a key, anchors whose signature does not verify
+ * with it are left out (and logged). */
+int anchors_load_store(struct objstore *os, size_t max, void *key_or_null,
+                       struct audit_anchors *out, struct err *err);
 
 /* Who asks: the identity checked against roles and patterns, and what its events carry. */
 struct op_actor {

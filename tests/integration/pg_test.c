@@ -445,7 +445,7 @@ static void test_audit_chain_concurrent(void)
         return;
     }
     CHECK_STR(al->ops->kind, "postgres");
-    struct audit_verify_result vr;
+    struct audit_verify_result vr = {0};
     CHECK_INT(al->ops->verify(al, &vr, &err), 0);
     CHECK_INT(vr.events, 4 * 50 + 2 * 60);
     CHECK_INT(vr.first_broken, 0);
@@ -500,7 +500,7 @@ static void test_audit_tamper(void)
         free(ci);
         return;
     }
-    struct audit_verify_result vr;
+    struct audit_verify_result vr = {0};
 
     /* The triggers refuse changes, even by the table owner. */
     CHECK(sql_exec(ci, "UPDATE audit_events SET status = 500 WHERE seq = 3") == PGRES_FATAL_ERROR);
@@ -600,7 +600,7 @@ static void test_audit_serial_u64(void)
         ev.serial = serials[i];
         CHECK_INT(al->ops->append(al, &ev, &err), 0);
     }
-    struct audit_verify_result vr;
+    struct audit_verify_result vr = {0};
     CHECK_INT(al->ops->verify(al, &vr, &err), 0);
     CHECK_INT(vr.events, 6);
     CHECK_INT(vr.first_broken, 0);
@@ -721,7 +721,7 @@ static void test_outage(void)
     lock_result_cleanup(&res);
     err_clear(&err);
     CHECK_INT(al->ops->append(al, &ev, &err), 0);
-    struct audit_verify_result vr;
+    struct audit_verify_result vr = {0};
     CHECK_INT(al->ops->verify(al, &vr, &err), 0);
     CHECK_INT(vr.first_broken, 0);
     if (err.code)
@@ -736,7 +736,7 @@ int main(int argc, char **argv)
         /* Prints "EVENTS BROKEN" for the suite; exit 1 when the chain is broken. */
         struct err err = {0};
         struct auditlog *al = auditlog_pg_new(argv[2], &err);
-        struct audit_verify_result vr;
+        struct audit_verify_result vr = {0};
         if (!al || al->ops->verify(al, &vr, &err) != 0) {
             fprintf(stderr, "verify: %s\n", err.msg);
             return 2;

@@ -12,6 +12,13 @@
 #     tests/env/pg-ctl.sh: the write gets 503 and, once PostgreSQL is back, the state still
 #     has its old serial and no new snapshot.
 #
+# Anchors (--audit-anchor-every, --audit-anchor-interval) under audit/anchors/, signed with
+# --audit-signing-key-file: written by count and by time; the newest events removed (the
+# embedded file cut; PostgreSQL rows deleted with the append-only trigger disabled) and a chain
+# rewritten from one event on (every hash after it recomputed) are named by `audit verify`,
+# on the server and offline (--file --anchors --public-key); one changed byte of the export or
+# of an anchor fails the offline verify; another key's public key fails it.
+#
 # Run alone: tests/suites/86-audit-trust.sh
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -149,12 +156,117 @@ pg_stopped_checks() {
   stated_cleanup
 }
 
+
+# rechain IN OUT SEQ: rewrites event SEQ (its remote) and recomputes every hash from it on, so
+# the result is a valid chain that differs from the original from SEQ.
+rechain() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, re, sys
+src, dst, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out, prev = [], None
+for line in open(src, encoding="utf-8"):
+    line = line.rstrip("\n")
+    seq = int(re.match(r'\{"seq":(\d+),', line).group(1))
+    body = line[: line.rindex(',"hash":"')]
+    if seq == at:
+        body = body.replace('"remote":"127.0.0.1"', '"remote":"10.6.6.6"', 1)
+    if prev is not None:
+        body = re.sub(r',"prev":"[0-9a-f]{64}"$', ',"prev":"%s"' % prev, body)
+    h = hashlib.sha256((body + "}").encode()).hexdigest()
+    prev = h
+    out.append('%s,"hash":"%s"}' % (body, h))
+open(dst, "w", encoding="utf-8").write("\n".join(out) + "\n")
+PY
+}
+ctl_verify() {
+  STATECTL_URL=$STATED_URL STATECTL_TOKEN=$ADMIN_TOKEN timeout 60 "$BIN/statectl" "$@" >"$W/v" 2>&1
+}
+writes() { local i; for i in $(seq "$1" "$2"); do put app "$i" >/dev/null; done; }
+
+anchor_embedded_checks() {
+  local t=trust/embedded/anchors code n
+  openssl genpkey -algorithm ed25519 -out "$W/sign.pem" 2>/dev/null &&
+    openssl pkey -in "$W/sign.pem" -pubout -out "$W/sign.pub" 2>/dev/null &&
+    openssl genpkey -algorithm ed25519 -out "$W/other.pem" 2>/dev/null &&
+    openssl pkey -in "$W/other.pem" -pubout -out "$W/other.pub" 2>/dev/null ||
+    { skip "$t" "openssl cannot make Ed25519 keys"; return; }
+  stated_start embedded --audit-anchor-every 10 --audit-anchor-interval 2s \
+    --audit-signing-key-file "$W/sign.pem" || { fail "$t start" "see log"; return; }
+  local A=$STATED_DATA/data/audit/anchors f=$STATED_DATA/data/audit.jsonl
+  writes 1 10; sleep 1.2
+  n=$(ls "$A" 2>/dev/null | wc -l)
+  [ "$n" -ge 1 ] && pass "$t written after 10 events ($n)" || fail "$t written after 10 events" "none in $A"
+  put app 11 >/dev/null; sleep 2.8
+  local n2; n2=$(ls "$A" | wc -l)
+  [ "$n2" -gt "$n" ] && pass "$t written by interval (one event, 2s)" || fail "$t written by interval" "$n2 anchors"
+  writes 12 20; sleep 2.6
+  ctl_verify audit verify && pass "$t server verify intact" || fail "$t server verify intact" "$(tail -n 2 "$W/v")"
+  stated_stop
+  cp -r "$A" "$W/anchors"
+  cp "$f" "$W/export.jsonl"
+  local last; last=$(ls "$A" | tail -n 1 | cut -c1-20 | sed 's/^0*//')
+  ctl_verify audit verify --file "$W/export.jsonl" --anchors "$W/anchors" --public-key "$W/sign.pub" &&
+    pass "$t offline verify with signed anchors" || fail "$t offline verify with signed anchors" "$(tail -n 2 "$W/v")"
+  ctl_verify audit verify --file "$W/export.jsonl" --anchors "$W/anchors" --public-key "$W/other.pub"
+  [ $? != 0 ] && grep -q 'signature does not match' "$W/v" && pass "$t another key refused" || fail "$t another key refused" "$(tail -n 2 "$W/v")"
+  # one byte of the export
+  cp "$W/export.jsonl" "$W/bad.jsonl"
+  printf 'X' | dd of="$W/bad.jsonl" bs=1 seek=60 conv=notrunc 2>/dev/null
+  ctl_verify audit verify --file "$W/bad.jsonl" --anchors "$W/anchors" --public-key "$W/sign.pub"
+  expect_eq "$t one byte of the export changed: exit 7" "$?" 7
+  # one byte of the newest anchor (a digit of its hash)
+  cp -r "$W/anchors" "$W/anchors-bad"
+  local an; an=$W/anchors-bad/$(ls "$W/anchors-bad" | tail -n 1)
+  sed -i 's/"hash":"\(.\)/"hash":"X\1/; s/"hash":"X[0-9a-f]/"hash":"0/' "$an"
+  sed -i 's/"hash":"0\([0-9a-f]\{63\}\)"/"hash":"f\1"/' "$an"
+  ctl_verify audit verify --file "$W/export.jsonl" --anchors "$W/anchors-bad" --public-key "$W/sign.pub"
+  [ $? != 0 ] && pass "$t one byte of an anchor changed: fails ($(head -c 120 "$W/v"))" || fail "$t one byte of an anchor changed" "verified"
+  # truncation of the file
+  head -n $((last - 3)) "$f" >"$W/cut.jsonl"
+  ctl_verify audit verify --file "$W/cut.jsonl" --anchors "$W/anchors" --public-key "$W/sign.pub"
+  [ $? = 7 ] && grep -q "the trail ends at seq $((last - 3)) but anchor .* records seq $last" "$W/v" &&
+    pass "$t offline: removed tail named" || fail "$t offline: removed tail named" "$(tail -n 2 "$W/v")"
+  cp "$W/cut.jsonl" "$f"
+  stated_launch || { fail "$t restart" "see log"; return; }
+  ctl_verify audit verify
+  [ $? = 7 ] && grep -q "the trail ends at seq $((last - 3)) but anchor" "$W/v" &&
+    pass "$t server: removed tail named" || fail "$t server: removed tail named" "$(tail -n 2 "$W/v")"
+  stated_stop
+  # a rewritten chain from event 5: valid by itself, not by the anchors
+  rechain "$W/export.jsonl" "$W/rewritten.jsonl" 5
+  ctl_verify audit verify --file "$W/rewritten.jsonl"
+  expect_eq "$t rewritten chain is valid alone" "$?" 0
+  ctl_verify audit verify --file "$W/rewritten.jsonl" --anchors "$W/anchors" --public-key "$W/sign.pub"
+  [ $? = 7 ] && grep -q "hash differs from anchor" "$W/v" &&
+    pass "$t rewritten chain named ($(grep -o 'event [0-9]*.s hash differs' "$W/v"))" || fail "$t rewritten chain named" "$(tail -n 2 "$W/v")"
+  stated_cleanup
+}
+
+anchor_pg_checks() {
+  local t=trust/s3pg/anchors ci
+  stated_start s3pg --audit-anchor-every 5 --audit-anchor-interval 60s || { fail "$t start" "see log"; return; }
+  ci=$(locks_conninfo)
+  writes 1 12; sleep 1.5
+  ctl_verify audit verify && pass "$t server verify intact" || fail "$t server verify intact" "$(tail -n 2 "$W/v")"
+  local top; top=$(jq -r .anchored_seq < <(curl -s -u "ci:$ADMIN_TOKEN" "$STATED_URL/v1/audit/verify"))
+  [ "${top:-0}" -ge 5 ] && pass "$t anchor in the bucket (seq $top)" || fail "$t anchor in the bucket" "anchored_seq=$top"
+  psql "$ci" -qAt -c "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change;
+    DELETE FROM audit_events WHERE seq > $((top - 2));
+    ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change;" >/dev/null
+  ctl_verify audit verify
+  [ $? = 7 ] && grep -q "the trail ends at seq $((top - 2)) but anchor" "$W/v" &&
+    pass "$t rows deleted: removed tail named" || fail "$t rows deleted: removed tail named" "$(tail -n 2 "$W/v")"
+  stated_cleanup
+}
+
 embedded_checks closed
 embedded_checks open
+anchor_embedded_checks
 if mode_available s3pg; then
   pg_trigger_checks closed
   pg_trigger_checks open
   pg_stopped_checks
+  anchor_pg_checks
 else
   skip trust/s3pg "S3 or PostgreSQL not configured (. /tmp/svc/env)"
 fi
