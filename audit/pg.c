@@ -47,11 +47,9 @@ static struct pgconn_pool *pool_of(struct auditlog *al)
     return ((struct pg_auditlog *)al)->pool;
 }
 
-static const char SQL_INSERT[] =
+static const char SQL_INSERT_HEAD[] =
     "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"
-    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES"
-    " ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6,"
-    " $7, $8, $9, $10::numeric, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
+    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES ";
 
 /* One queued append (group commit, below). */
 struct pending {
@@ -65,11 +63,11 @@ struct pending {
 
 #define BATCH_MAX 256
 
-/* The INSERTs of a batch and COMMIT in one round trip (libpq pipeline mode): the audit lock is
+/* The INSERT of a batch and COMMIT in one round trip (libpq pipeline mode): the audit lock is
  * held for one round trip less, and that lock is what bounds the append rate of all instances
  * together. 0 committed, 1 outcome unknown (the connection broke after COMMIT may have been
  * sent), -1 failed before committing. */
-static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *(*params)[18], int n,
+static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **params, int n,
                          struct err *err)
 {
     if (!PQenterPipelineMode(c)) {
@@ -77,9 +75,22 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *(*para
         pgconn_rollback(pool, c);
         return -1;
     }
-    bool sent = true;
-    for (int i = 0; i < n && sent; i++)
-        sent = PQsendQueryParams(c, SQL_INSERT, 18, NULL, params[i], NULL, NULL, 0) != 0;
+    /* One multi-row INSERT: the server parses and plans once per batch, not once per row. */
+    struct buf sql;
+    buf_init(&sql, 0);
+    buf_append_str(&sql, SQL_INSERT_HEAD, err);
+    for (int i = 0; i < n; i++) {
+        int b = i * 18;
+        buf_printf(&sql, err,
+                   "%s($%d::bigint, timestamptz 'epoch' + $%d::bigint * interval '1 microsecond',"
+                   " $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d::numeric, $%d, $%d, $%d::bigint,"
+                   " $%d::integer, $%d, $%d, $%d, $%d)",
+                   i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9,
+                   b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16, b + 17, b + 18);
+    }
+    bool sent = PQsendQueryParams(c, sql.data, 18 * n, NULL, (const char *const *)params, NULL,
+                                  NULL, 0) != 0;
+    buf_cleanup(&sql);
     if (!sent || !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(c)) {
         if (PQstatus(c) != CONNECTION_OK) {
@@ -90,13 +101,14 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *(*para
         pgconn_drop(pool, c);
         return -1;
     }
-    /* Results come as: each INSERT's then NULL, COMMIT's, NULL, then PIPELINE_SYNC. After an
-     * error the rest of the pipeline is PIPELINE_ABORTED; after a lost connection, NULLs. */
-    int stage = 0; /* 0..n-1 the INSERTs, n COMMIT, n+1 sync */
+    /* Results come as: INSERT's, NULL, COMMIT's, NULL, then PIPELINE_SYNC. After an error
+     * the rest of the pipeline is PIPELINE_ABORTED; after a lost connection, NULLs. */
+    n = 1;         /* one INSERT statement */
+    int stage = 0; /* 0 INSERT, 1 COMMIT, 2 sync */
     bool synced = false, inserts_ok = true;
     ExecStatusType st_commit = PGRES_EMPTY_QUERY;
     PGresult *failed = NULL;
-    for (int guard = 0; guard < 4 * n + 32 && !synced; guard++) {
+    for (int guard = 0; guard < 32 && !synced; guard++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
             if (PQstatus(c) != CONNECTION_OK || stage >= n + 1)
@@ -170,7 +182,7 @@ static int append_once(struct pgconn_pool *pool, struct pending **batch, int n, 
     if (!c)
         return -1;
     struct row_text *t = xcalloc((size_t)n, sizeof(*t));
-    const char *(*params)[18] = xcalloc((size_t)n, sizeof(*params));
+    const char **params = xcalloc((size_t)n * 18, sizeof(*params));
     int rc = -1;
     char lock_sql[160];
     snprintf(lock_sql, sizeof(lock_sql),
@@ -196,7 +208,7 @@ static int append_once(struct pgconn_pool *pool, struct pending **batch, int n, 
         if (audit_event_canonical(batch[i]->ev, seq, prev, &t[i].line, batch[i]->hash, err) != 0)
             goto out;
         memcpy(prev, batch[i]->hash, 65);
-        row_params(batch[i]->ev, &t[i], batch[i]->hash, params[i]);
+        row_params(batch[i]->ev, &t[i], batch[i]->hash, params + 18 * i);
     }
     /* insert_commit ends the transaction and may close c: c is not used after it. */
     rc = insert_commit(pool, c, params, n, err);
