@@ -180,6 +180,7 @@ struct op_result {
                                 object; move: objects copied */
     char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
     bool audited;            /* closed mode: the event was appended ahead of the change */
+    bool audit_refused;      /* closed mode: refused because its event could not be recorded */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);

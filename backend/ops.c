@@ -119,6 +119,7 @@ int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
 /* The refusal of closed mode: the operation's event could not be made durable. */
 static void refuse_unaudited(struct op_result *res)
 {
+    res->audit_refused = true;
     err_set(&res->err, ERR_UNAVAILABLE,
             "the audit trail is unavailable: request refused, nothing changed "
             "(--audit-failure=closed)");
@@ -783,6 +784,24 @@ static void audit_expired(const struct ops *o, const struct op_actor *a, const c
     ops_audit(o, &ev, false);
 }
 
+/* Closed mode, a LOCK whose event could not be recorded: the lease it just took is released
+ * again, so the refused LOCK leaves the state as free as it found it (a lease taken over was
+ * expired, that is free, already). A lease that was only renewed (the holder's retry) is
+ * kept: releasing it would be the change. Lock changes are undone rather than preceded by
+ * their event because the event records the outcome (taken, taken over, conflict) that only
+ * the lock store knows. */
+static void undo_lock(const struct ops *o, const char *state, const char *id)
+{
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    if (o->locks->ops->release(o->locks, state, id, &lr, &e) != 0)
+        log_error("lock %s of %s was taken but its audit event failed, and releasing it failed "
+                  "too (%s): it expires with its lease",
+                  id, state, e.msg);
+    lock_result_cleanup(&lr);
+}
+
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res)
 {
@@ -808,7 +827,11 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
         audit_expired(o, a, q->state, &res->lock.previous, lb.id);
     else if (res->lock.outcome == LOCK_REENTERED)
         snprintf(ev.detail, sizeof(ev.detail), "already held by this ID: lease renewed");
-    return finish(o, &ev, res, false);
+    enum lock_outcome took = res->lock.outcome;
+    int rc = finish(o, &ev, res, false);
+    if (rc != 0 && res->audit_refused && took != LOCK_REENTERED)
+        undo_lock(o, q->state, lb.id);
+    return rc;
 }
 
 /* The ID an UNLOCK names, and whether it is a force-unlock: Terraform's force-unlock sends no

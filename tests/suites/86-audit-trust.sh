@@ -84,6 +84,9 @@ embedded_checks() {
   if [ "$mode" = closed ]; then
     refused "$t write while the trail is unwritable" "$code"
     code=$(get app); expect_eq "$t read refused too" "$code" 503
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -u "ci:$ADMIN_TOKEN" -X LOCK \
+      --data '{"ID":"trust-1","Operation":"OperationTypeApply","Who":"t@ci"}' "$STATED_URL/v1/states/app")
+    expect_eq "$t LOCK refused" "$code" 503
   else
     expect_eq "$t write answered anyway" "$code" 200
     grep -q 'audit append failed (write), answered anyway' "$STATED_LOG" && pass "$t warning logged" || fail "$t warning logged" "$(tail -n 3 "$STATED_LOG")"
@@ -93,6 +96,9 @@ embedded_checks() {
   chattr -i "$f"; IMMUTABLE=
   code=$(get app); expect_eq "$t read after repair" "$code" 200
   if [ "$mode" = closed ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -u "ci:$ADMIN_TOKEN" -X LOCK \
+      --data '{"ID":"trust-2","Operation":"OperationTypeApply","Who":"t@ci"}' "$STATED_URL/v1/states/app")
+    expect_eq "$t the refused LOCK left the state free (another ID locks it)" "$code" 200
     expect_eq "$t state unchanged" "$(got_serial)" 1
     expect_eq "$t no snapshot added" "$(snap_count app)" 1
   else

@@ -910,9 +910,18 @@ static void test_audit_fail_closed(void)
     struct op_request q = {.state = "team/app"};
     CHECK_INT(run(ops_read, &v, &v.reader, &q, NULL), ERR_UNAVAILABLE);
     CHECK_INT(run(ops_delete, &v, &v.writer, &q, NULL), ERR_UNAVAILABLE);
+    CHECK_INT(lock_state(&v, "team/app", "L1", NULL), ERR_UNAVAILABLE);
     fa.fail = false;
     CHECK_INT(current_serial(&v, "team/app"), 1);
     CHECK_INT(snapshots(&v, "team/app"), 1);
+    /* the refused LOCK left the state free: another ID takes it, then releases it */
+    CHECK_INT(lock_state(&v, "team/app", "L2", NULL), ERR_OK);
+    struct op_request uq = {.state = "team/app", .lock_id = "L2"};
+    char *li = lock_info("L2");
+    uq.body = li;
+    uq.body_len = strlen(li);
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_OK);
+    free(li);
     /* open: the change stands */
     v.o.audit_closed = false;
     fa.fail = true;
