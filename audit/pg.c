@@ -103,7 +103,6 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **param
     }
     /* Results come as: INSERT's, NULL, COMMIT's, NULL, then PIPELINE_SYNC. After an error
      * the rest of the pipeline is PIPELINE_ABORTED; after a lost connection, NULLs. */
-    n = 1;         /* one INSERT statement */
     int stage = 0; /* 0 INSERT, 1 COMMIT, 2 sync */
     bool synced = false, inserts_ok = true;
     ExecStatusType st_commit = PGRES_EMPTY_QUERY;
@@ -111,7 +110,7 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **param
     for (int guard = 0; guard < 32 && !synced; guard++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
-            if (PQstatus(c) != CONNECTION_OK || stage >= n + 1)
+            if (PQstatus(c) != CONNECTION_OK || stage >= 2)
                 break;
             stage++;
             continue;
@@ -119,9 +118,9 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **param
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC)
             synced = true;
-        else if (stage < n && st != PGRES_COMMAND_OK)
+        else if (stage == 0 && st != PGRES_COMMAND_OK)
             inserts_ok = false;
-        else if (stage == n)
+        else if (stage == 1)
             st_commit = st;
         if (st == PGRES_FATAL_ERROR && !failed)
             failed = r;

@@ -144,8 +144,12 @@ static int verify_file(const char *path, const char *format, const struct audit_
     }
     if (vr.first_broken == 0)
         return CTL_EXIT_OK;
-    fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n", path,
-            (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
+    if (vr.line > 0)
+        fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n",
+                path, (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
+    else /* past the file's end: an anchor it does not reach */
+        fprintf(stderr, "statectl: audit verify: %s: chain broken at event %llu: %s\n", path,
+                (unsigned long long)vr.first_broken, vr.reason);
     return CTL_EXIT_BROKEN;
 }
 
