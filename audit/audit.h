@@ -81,12 +81,16 @@ struct audit_filter {
     const char *state_pattern;  /* NULL: all; pattern_match() syntax */
 };
 
+struct audit_anchors;
 struct audit_verify_result {
+    /* Input, kept by every verifier: anchors the chain must agree with and reach (NULL: none).
+     * Each event whose seq an anchor records must have the anchor's hash. */
+    const struct audit_anchors *anchors;
     uint64_t events;       /* events checked */
     uint64_t first_broken; /* seq of the first broken event, 0 when the chain is intact */
     uint64_t line;         /* its line in the file (offline verify, JSON Lines driver), or 0 */
-    uint64_t last_seq;     /* offline verify: seq of the last event of an intact file */
-    char reason[200];
+    uint64_t last_seq;     /* seq of the last event that continued the chain */
+    char reason[300];
 };
 
 struct auditlog;
@@ -104,6 +108,8 @@ struct auditlog_ops {
                       int (*cb)(void *ctx, uint64_t seq, const struct audit_event *ev), void *ctx,
                       uint64_t *head, struct err *err);
     int (*ping)(struct auditlog *al, struct err *err);
+    /* The chain head: seq and hash of the last event (0 and 64 zeros when empty). */
+    int (*head)(struct auditlog *al, uint64_t *seq, char hash[65], struct err *err);
     void (*free)(struct auditlog *al);
     const char *kind; /* "jsonl" or "postgres" */
 };
@@ -129,6 +135,51 @@ int audit_event_csv_parse(const char *row, size_t len, struct audit_event *ev, u
  * events 1..last_seq only: a removed tail leaves a valid shorter chain. */
 int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit_verify_result *res,
                       struct err *err);
+
+/* ------------------------------------------------------------------ anchors (anchor.c)
+ *
+ * An anchor is the chain head (seq, hash) at a moment, written outside the trail (the object
+ * store, under audit/anchors/), so removing the newest events or rewriting the chain from
+ * some point is seen: the trail must reach the newest anchor and agree with every anchor's
+ * hash. With a signing key each anchor carries an Ed25519 signature over its canonical text:
+ *
+ *   stated-audit-anchor 1\nseq N\nhash HEX\ntime RFC3339\ninstance ID\n
+ *
+ * The object is JSON: {"seq":N,"hash":"…","time":"…","instance":"…","signature":"BASE64"|""}. */
+struct audit_anchor {
+    uint64_t seq;
+    char hash[65];
+    int64_t time_us;
+    char instance[64];
+    char signature[96]; /* base64 of the 64-byte signature; "" unsigned */
+};
+struct audit_anchors {
+    struct audit_anchor *v; /* ascending seq */
+    size_t n, cap;
+};
+#define AUDIT_ANCHOR_PREFIX "audit/anchors/"
+/* The canonical text signed (without the signature). */
+int audit_anchor_text(const struct audit_anchor *a, struct buf *out, struct err *err);
+int audit_anchor_encode(const struct audit_anchor *a, struct buf *out, struct err *err);
+/* ERR_INVALID when data is no anchor object. */
+int audit_anchor_decode(const char *data, size_t len, struct audit_anchor *a, struct err *err);
+/* The object key: AUDIT_ANCHOR_PREFIX, seq in 20 digits (keys sort by seq), the instance. */
+void audit_anchor_key(const struct audit_anchor *a, char *out, size_t cap);
+/* Ed25519 keys from PEM files (openssl genpkey -algorithm ed25519; openssl pkey -pubout). */
+void *audit_key_load(const char *path, bool private_key, struct err *err);
+void audit_key_free(void *key);
+int audit_anchor_sign(struct audit_anchor *a, void *private_key, struct err *err);
+/* 0 when the signature is valid for pub; ERR_INVALID (unsigned, or altered) otherwise. */
+int audit_anchor_check_signature(const struct audit_anchor *a, void *public_key, struct err *err);
+/* Adds a copy, keeping seq order. */
+void audit_anchors_add(struct audit_anchors *s, const struct audit_anchor *a);
+void audit_anchors_cleanup(struct audit_anchors *s);
+/* Reads every *.json anchor in dir (statectl audit verify --anchors DIR). With pub, each
+ * signature must verify: ERR_INVALID naming the file otherwise. */
+int audit_anchors_load_dir(struct audit_anchors *s, const char *dir, void *pub, struct err *err);
+/* After a verifier ran with res->anchors: an intact chain that stops before the newest anchor
+ * is broken (truncated), named with the anchor. */
+void audit_anchors_final(struct audit_verify_result *res);
 
 /* Counts one append's outcome (stated_audit_events_total, stated_audit_append_errors_total):
  * the caller of append counts each event once; the JSON Lines driver adds the failures only it

@@ -29,6 +29,12 @@ void audit__chain_init(struct audit__chain *c);
 int audit__chain_step(struct audit__chain *c, uint64_t seq, const char prev[65],
                       const char hash[65], struct audit_verify_result *res);
 
+/* Clears a result for a new verify, keeping its input (res->anchors). */
+void audit__verify_reset(struct audit_verify_result *res);
+/* -1 with res set when an anchor records seq with another hash (anchor.c). */
+int audit__anchor_step(const struct audit_anchors *s, uint64_t seq, const char hash[65],
+                       struct audit_verify_result *res);
+
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 #endif

@@ -564,7 +564,17 @@ int audit__chain_step(struct audit__chain *c, uint64_t seq, const char prev[65],
                  (unsigned long long)seq, (unsigned long long)seq - 1);
         return -1;
     }
+    if (audit__anchor_step(res->anchors, seq, hash, res) != 0)
+        return -1;
     memcpy(c->prev, hash, 65);
     c->want = seq + 1;
+    res->last_seq = seq;
     return 0;
+}
+
+void audit__verify_reset(struct audit_verify_result *res)
+{
+    const struct audit_anchors *keep = res->anchors;
+    memset(res, 0, sizeof(*res));
+    res->anchors = keep;
 }

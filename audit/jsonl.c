@@ -430,7 +430,7 @@ static int jl_read_after(struct auditlog *al, uint64_t after, unsigned limit,
 static int jl_verify(struct auditlog *al, struct audit_verify_result *res, struct err *err)
 {
     struct jsonl *jl = (struct jsonl *)al;
-    memset(res, 0, sizeof(*res));
+    audit__verify_reset(res);
     off_t end;
     int fd = open_for_reading(jl, &end, err);
     if (fd < 0)
@@ -484,6 +484,17 @@ static int jl_ping(struct auditlog *al, struct err *err)
     return 0;
 }
 
+static int jl_head(struct auditlog *al, uint64_t *seq, char hash[65], struct err *err)
+{
+    struct jsonl *jl = (struct jsonl *)al;
+    (void)err;
+    pthread_mutex_lock(&jl->mu);
+    *seq = jl->seq;
+    memcpy(hash, jl->prev, 65);
+    pthread_mutex_unlock(&jl->mu);
+    return 0;
+}
+
 static void jl_free(struct auditlog *al)
 {
     struct jsonl *jl = (struct jsonl *)al;
@@ -515,6 +526,7 @@ static const struct auditlog_ops jsonl_ops = {
     .verify = jl_verify,
     .read_after = jl_read_after,
     .ping = jl_ping,
+    .head = jl_head,
     .free = jl_free,
     .kind = "jsonl",
 };

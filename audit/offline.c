@@ -108,7 +108,7 @@ int audit_verify_file(FILE *f, enum audit_format *fmt, bool detect, struct audit
     struct audit_event *ev = xmalloc(sizeof(*ev));
     uint64_t lines = 0, line;
     int more, rc = 0;
-    memset(res, 0, sizeof(*res));
+    audit__verify_reset(res);
     audit__chain_init(&chain);
     buf_init(&rec, 0);
     /* The first line is read as a plain line: a JSON line's escaped quotes are no CSV quotes,

@@ -3,18 +3,20 @@
  * Connections, reconnection and the schema come from pg/pg.h, shared with the lock driver, so
  * both drivers built from one conninfo share a connection per worker.
  *
- * Append order is commit order across instances: each append is one transaction that first
- * takes a transaction-level advisory lock (released by COMMIT or ROLLBACK, so a crashed
- * instance never leaves it held), then reads the last (seq, hash), builds the canonical line
- * for seq+1 chained to that hash (audit_event_canonical, the same text the JSON Lines driver
- * writes), inserts it and commits. The lock makes appends strictly sequential, which is what a
- * chain needs; the primary key on seq is the second line of defence.
+ * Append order is commit order across instances: each batch of appends (group commit, see
+ * pg_append) is one transaction that first takes a transaction-level advisory lock (released
+ * by COMMIT or ROLLBACK, so a crashed instance never leaves it held), then reads the last
+ * (seq, hash), builds the canonical lines for seq+1, seq+2, … each chained to the one before
+ * (audit_event_canonical, the same text the JSON Lines driver writes), inserts them and
+ * commits. The lock makes batches strictly sequential, which is what a chain needs; the
+ * primary key on seq is the second line of defence.
  *
  * The row stores the line verbatim (the evidence) plus copies of its fields for queries.
  * UPDATE, DELETE and TRUNCATE are refused by triggers; verify still assumes an attacker with
  * superuser rights may disable them, so it recomputes every hash, follows the prev links, checks
  * seq continuity and that the columns agree with the line. Deleting the newest events leaves a
- * valid shorter chain: detecting that needs an anchor kept elsewhere (an exported copy). */
+ * valid shorter chain: the anchors (audit.h) catch that. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,12 @@
 struct pg_auditlog {
     struct auditlog base;
     struct pgconn_pool *pool;
+    /* Group commit (pg_append): the queue of appends not yet taken into a batch, and whether
+     * a batch is being written. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct pending *queue, **tail;
+    bool leading;
 };
 
 static const char ZERO_HASH[65] =
@@ -39,17 +47,27 @@ static struct pgconn_pool *pool_of(struct auditlog *al)
     return ((struct pg_auditlog *)al)->pool;
 }
 
-static const char SQL_INSERT[] =
+static const char SQL_INSERT_HEAD[] =
     "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"
-    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES"
-    " ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6,"
-    " $7, $8, $9, $10::numeric, $11, $12, $13::bigint, $14::integer, $15, $16, $17, $18)";
+    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES ";
 
-/* INSERT and COMMIT in one round trip (libpq pipeline mode): the audit lock is held for one
- * round trip less, and that lock is what bounds the append rate of all instances together.
- * 0 committed, 1 outcome unknown (the connection broke after COMMIT may have been sent), -1
- * failed before committing. */
-static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const *params,
+/* One queued append (group commit, below). */
+struct pending {
+    const struct audit_event *ev;
+    char hash[65];
+    bool done;
+    int rc;
+    struct err err;
+    struct pending *next;
+};
+
+#define BATCH_MAX 256
+
+/* The INSERT of a batch and COMMIT in one round trip (libpq pipeline mode): the audit lock is
+ * held for one round trip less, and that lock is what bounds the append rate of all instances
+ * together. 0 committed, 1 outcome unknown (the connection broke after COMMIT may have been
+ * sent), -1 failed before committing. */
+static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **params, int n,
                          struct err *err)
 {
     if (!PQenterPipelineMode(c)) {
@@ -57,8 +75,24 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const 
         pgconn_rollback(pool, c);
         return -1;
     }
-    if (!PQsendQueryParams(c, SQL_INSERT, 18, NULL, params, NULL, NULL, 0) ||
-        !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
+    /* One multi-row INSERT: the server parses and plans once per batch, not once per row. */
+    struct buf sql;
+    buf_init(&sql, 0);
+    buf_append_str(&sql, SQL_INSERT_HEAD, err);
+    for (int i = 0; i < n; i++) {
+        int b = i * 18;
+        buf_printf(&sql, err,
+                   "%s($%d::bigint, timestamptz 'epoch' + $%d::bigint * interval '1 microsecond',"
+                   " $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d::numeric, $%d, $%d, $%d::bigint,"
+                   " $%d::integer, $%d, $%d, $%d, $%d)",
+                   i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9,
+                   b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16, b + 17, b + 18);
+    }
+    bool sent = PQsendQueryParams(c, sql.data, 18 * n, NULL, (const char *const *)params, NULL,
+                                  NULL, 0) != 0;
+    buf_cleanup(&sql);
+    if (!sent || !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c)) {
         if (PQstatus(c) != CONNECTION_OK) {
             pgconn_drop(pool, c);
             return 1;
@@ -70,8 +104,8 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const 
     /* Results come as: INSERT's, NULL, COMMIT's, NULL, then PIPELINE_SYNC. After an error
      * the rest of the pipeline is PIPELINE_ABORTED; after a lost connection, NULLs. */
     int stage = 0; /* 0 INSERT, 1 COMMIT, 2 sync */
-    bool synced = false;
-    ExecStatusType st_insert = PGRES_EMPTY_QUERY, st_commit = PGRES_EMPTY_QUERY;
+    bool synced = false, inserts_ok = true;
+    ExecStatusType st_commit = PGRES_EMPTY_QUERY;
     PGresult *failed = NULL;
     for (int guard = 0; guard < 32 && !synced; guard++) {
         PGresult *r = PQgetResult(c);
@@ -82,13 +116,12 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const 
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_PIPELINE_SYNC) {
+        if (st == PGRES_PIPELINE_SYNC)
             synced = true;
-        } else if (stage == 0) {
-            st_insert = st;
-        } else if (stage == 1) {
+        else if (stage == 0 && st != PGRES_COMMAND_OK)
+            inserts_ok = false;
+        else if (stage == 1)
             st_commit = st;
-        }
         if (st == PGRES_FATAL_ERROR && !failed)
             failed = r;
         else
@@ -101,9 +134,8 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const 
         rc = 0;
     else if (broken && !(failed && PQresultErrorField(failed, PG_DIAG_SQLSTATE)))
         rc = 1; /* COMMIT may have reached the server before the connection broke */
-    if (rc < 0) /* the server refused the INSERT or the COMMIT (may close a broken c) */
-        pgconn_fail(pool, c, failed,
-                    st_insert == PGRES_COMMAND_OK ? "audit commit" : "audit insert", err);
+    if (rc < 0) /* the server refused an INSERT or the COMMIT (may close a broken c) */
+        pgconn_fail(pool, c, failed, inserts_ok ? "audit commit" : "audit insert", err);
     PQclear(failed);
     if (broken || !exited) {
         pgconn_drop(pool, c); /* results left unread: the connection cannot be reused */
@@ -114,17 +146,42 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const 
     return rc;
 }
 
-/* One attempt: 0 committed, 1 outcome unknown (COMMIT lost with the connection), -1 failed
- * before COMMIT (nothing written). *retryable tells a lost connection from other errors. */
-static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, char hash[65],
-                       bool *retryable, struct err *err)
+/* The text fields of one row's parameters (what params point into). */
+struct row_text {
+    struct buf line;
+    char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16], prev[65];
+};
+
+static void row_params(const struct audit_event *ev, struct row_text *t, const char *hash,
+                       const char *params[18])
+{
+    snprintf(t->time_s, sizeof(t->time_s), "%lld", (long long)ev->time_us);
+    snprintf(t->serial_s, sizeof(t->serial_s), "%llu", (unsigned long long)ev->serial);
+    snprintf(t->size_s, sizeof(t->size_s), "%lld", (long long)ev->size);
+    snprintf(t->status_s, sizeof(t->status_s), "%d", ev->status);
+    const char *v[18] = {t->seq_s,     t->time_s,   ev->request_id,
+                         ev->actor,    ev->username, ev->remote,
+                         ev->action,   ev->state,   ev->lock_id,
+                         ev->has_serial ? t->serial_s : NULL,
+                         ev->lineage,  ev->sha256,  ev->size < 0 ? NULL : t->size_s,
+                         t->status_s,  ev->detail,  t->line.data,
+                         hash,         t->prev};
+    memcpy(params, v, sizeof(v));
+}
+
+/* One attempt for a batch: one transaction takes the chain lock once, reads the head and
+ * inserts the batch with consecutive seqs, each chained to the one before. 0 committed, 1
+ * outcome unknown (COMMIT lost with the connection), -1 failed before COMMIT (nothing
+ * written). *retryable tells a lost connection from other errors. */
+static int append_once(struct pgconn_pool *pool, struct pending **batch, int n, bool *retryable,
+                       struct err *err)
 {
     *retryable = false;
     PGconn *c = pgconn_get(pool, err);
     if (!c)
         return -1;
-    struct buf line;
-    buf_init(&line, 0);
+    struct row_text *t = xcalloc((size_t)n, sizeof(*t));
+    const char **params = xcalloc((size_t)n * 18, sizeof(*params));
     int rc = -1;
     char lock_sql[160];
     snprintf(lock_sql, sizeof(lock_sql),
@@ -143,60 +200,44 @@ static int append_once(struct pgconn_pool *pool, const struct audit_event *ev, c
         snprintf(prev, sizeof(prev), "%s", PQgetvalue(r, 0, 1));
     }
     PQclear(r);
-    if (audit_event_canonical(ev, seq, prev, &line, hash, err) != 0)
-        goto out;
-
-    char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16];
-    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)seq);
-    snprintf(time_s, sizeof(time_s), "%lld", (long long)ev->time_us);
-    snprintf(serial_s, sizeof(serial_s), "%llu", (unsigned long long)ev->serial);
-    snprintf(size_s, sizeof(size_s), "%lld", (long long)ev->size);
-    snprintf(status_s, sizeof(status_s), "%d", ev->status);
-    const char *params[] = {seq_s,
-                            time_s,
-                            ev->request_id,
-                            ev->actor,
-                            ev->username,
-                            ev->remote,
-                            ev->action,
-                            ev->state,
-                            ev->lock_id,
-                            ev->has_serial ? serial_s : NULL,
-                            ev->lineage,
-                            ev->sha256,
-                            ev->size < 0 ? NULL : size_s,
-                            status_s,
-                            ev->detail,
-                            line.data,
-                            hash,
-                            prev};
+    for (int i = 0; i < n; i++, seq++) {
+        buf_init(&t[i].line, 0);
+        snprintf(t[i].seq_s, sizeof(t[i].seq_s), "%llu", (unsigned long long)seq);
+        memcpy(t[i].prev, prev, 65);
+        if (audit_event_canonical(batch[i]->ev, seq, prev, &t[i].line, batch[i]->hash, err) != 0)
+            goto out;
+        memcpy(prev, batch[i]->hash, 65);
+        row_params(batch[i]->ev, &t[i], batch[i]->hash, params + 18 * i);
+    }
     /* insert_commit ends the transaction and may close c: c is not used after it. */
-    rc = insert_commit(pool, c, params, err);
-    buf_cleanup(&line);
-    return rc;
+    rc = insert_commit(pool, c, params, n, err);
+    goto done;
 out:
     /* Failed before COMMIT was sent: nothing was written. */
     *retryable = PQstatus(c) != CONNECTION_OK;
     pgconn_rollback(pool, c);
-    buf_cleanup(&line);
+done:
+    for (int i = 0; i < n; i++)
+        buf_cleanup(&t[i].line);
+    free(t);
+    free(params);
     return rc;
 }
 
-static int pg_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
+/* A batch, with the retry rules of a single append: a connection lost before COMMIT wrote
+ * nothing, so appending again is safe; a lost COMMIT is resolved by looking for the last
+ * event's hash (unique: it covers seq, time and request id; the batch is one transaction, so
+ * all or none are stored), so an event is never written twice nor silently dropped. */
+static int append_batch(struct pgconn_pool *pool, struct pending **batch, int n, struct err *err)
 {
-    struct pgconn_pool *pool = pool_of(al);
-    /* A connection lost before COMMIT wrote nothing: appending again is safe. A lost COMMIT
-     * is resolved by looking for the event's hash (unique: it covers seq, time and request id)
-     * so an event is never written twice nor silently dropped. */
     for (int attempt = 0; attempt < 2; attempt++) {
         struct err e1 = {0};
-        char hash[65] = "";
         bool retryable;
-        int rc = append_once(pool, ev, hash, &retryable, &e1);
+        int rc = append_once(pool, batch, n, &retryable, &e1);
         if (rc == 0)
             return 0;
         if (rc > 0) {
-            const char *params[] = {hash};
+            const char *params[] = {batch[n - 1]->hash};
             PGresult *r =
                 pgconn_exec(pool, "audit commit check",
                             "SELECT 1 FROM audit_events WHERE hash = $1", 1, params, true, err);
@@ -215,6 +256,51 @@ static int pg_append(struct auditlog *al, const struct audit_event *ev, struct e
         }
     }
     return -1;
+}
+
+/* Group commit. Concurrent appends of this instance queue up; one of them (the leader) takes
+ * every queued event, up to BATCH_MAX, and writes them in one transaction (append_batch)
+ * while new ones queue behind it; when it is done it wakes the others, and one whose event is
+ * still queued leads the next batch. So an instance takes the chain lock once per batch, not
+ * once per event, and the events that arrive while one batch commits make the next: no timer,
+ * no added latency when appends are rare. Every event is durable (committed) when its append
+ * returns, as before; the chain is the same as with single appends (consecutive seqs, each
+ * prev the previous hash), so verify and offline verify are unchanged. */
+static int pg_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
+{
+    struct pg_auditlog *p = (struct pg_auditlog *)al;
+    struct pending me = {.ev = ev};
+    pthread_mutex_lock(&p->mu);
+    *p->tail = &me;
+    p->tail = &me.next;
+    while (!me.done && p->leading)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (!me.done) {
+        p->leading = true;
+        struct pending *batch[BATCH_MAX];
+        int n = 0;
+        while (p->queue != NULL && n < BATCH_MAX) {
+            batch[n++] = p->queue;
+            p->queue = p->queue->next;
+        }
+        if (p->queue == NULL)
+            p->tail = &p->queue;
+        pthread_mutex_unlock(&p->mu);
+        struct err be = {0};
+        int rc = append_batch(p->pool, batch, n, &be);
+        pthread_mutex_lock(&p->mu);
+        for (int i = 0; i < n; i++) {
+            batch[i]->rc = rc;
+            batch[i]->err = be;
+            batch[i]->done = true;
+        }
+        p->leading = false;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (me.rc != 0)
+        err_set(err, me.err.code, "%s", me.err.msg);
+    return me.rc;
 }
 
 /* A read-only cursor over audit_events in seq order; rows come FETCH_ROWS at a time so an
@@ -395,7 +481,7 @@ static const char *column_mismatch(const PGresult *b, int row, const struct audi
 
 static int pg_verify(struct auditlog *al, struct audit_verify_result *res, struct err *err)
 {
-    memset(res, 0, sizeof(*res));
+    audit__verify_reset(res);
     struct cursor cur;
     if (cursor_open(&cur, pool_of(al), SQL_VERIFY, err) != 0)
         return -1;
@@ -500,11 +586,31 @@ static int pg_ping(struct auditlog *al, struct err *err)
     return 0;
 }
 
+static int pg_head(struct auditlog *al, uint64_t *seq, char hash[65], struct err *err)
+{
+    PGresult *r = pgconn_exec(pool_of(al), "head",
+                              "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", 0,
+                              NULL, true, err);
+    if (!r)
+        return -1;
+    *seq = 0;
+    memcpy(hash, AUDIT_ZERO_HASH, 65);
+    if (PQntuples(r) == 1) {
+        *seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(hash, 65, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
 static void pg_free(struct auditlog *al)
 {
     if (!al)
         return;
-    pgconn_pool_unref(pool_of(al));
+    struct pg_auditlog *p = (struct pg_auditlog *)al;
+    pgconn_pool_unref(p->pool);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     free(al);
 }
 
@@ -514,6 +620,7 @@ static const struct auditlog_ops pg_ops = {
     .verify = pg_verify,
     .read_after = pg_read_after,
     .ping = pg_ping,
+    .head = pg_head,
     .free = pg_free,
     .kind = "postgres",
 };
@@ -527,5 +634,8 @@ struct auditlog *auditlog_pg_new(const char *conninfo, struct err *err)
     struct pg_auditlog *p = xcalloc(1, sizeof(*p));
     p->base.ops = &pg_ops;
     p->pool = pool;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->tail = &p->queue;
     return &p->base;
 }

@@ -76,9 +76,14 @@ struct config {
     char *force_unlock;   /* holder-or-admin|any|never */
     bool no_force_unlock; /* the older spelling of --force-unlock=never */
     enum force_unlock_policy force_unlock_policy; /* the two above, resolved */
-    char *oidc_config;                            /* OIDC issuers and rules (JSON file) */
-    char *trusted_proxies;                        /* CIDRs whose X-Forwarded-For names the client */
-    int64_t failed_logins_per_minute;             /* per client address, then 429 (0: no limit) */
+    char *audit_failure;                          /* closed|open */
+    int64_t audit_anchor_every;
+    int64_t audit_anchor_interval_ms;
+    char *audit_signing_key_file;
+    bool audit_closed;                /* audit_failure resolved */
+    char *oidc_config;                /* OIDC issuers and rules (JSON file) */
+    char *trusted_proxies;            /* CIDRs whose X-Forwarded-For names the client */
+    int64_t failed_logins_per_minute; /* per client address, then 429 (0: no limit) */
     char *encryption_key_file;
     int64_t retain_snapshots, retain_days;
     char *token_file;
@@ -103,6 +108,10 @@ void config_usage(FILE *out);
 
 /* ------------------------------------------------------------------ state operations (ops.c) */
 
+/* The detail of the second event of a change whose event went ahead of it (closed audit) and
+ * which then failed: readers of the trail (webhooks) skip the first. */
+#define OPS_NOT_APPLIED "not applied after the event before"
+
 /* The services every operation uses (borrowed; they outlive the operations). */
 struct ops {
     struct store *store;
@@ -110,7 +119,31 @@ struct ops {
     struct auditlog *audit; /* NULL: events are not recorded */
     uint64_t max_state_bytes;
     enum force_unlock_policy force_unlock; /* clients' force-unlock (not the admin API's) */
+    /* --audit-failure=closed: an operation whose event cannot be made durable is refused (503)
+     * and changes nothing; state changes append their event before the change (ops.c). false
+     * (open, and the zero value): the change stands, the failure is logged and counted. */
+    bool audit_closed;
+    void *audit_key; /* --audit-signing-key-file, for verify to check anchors; or NULL */
 };
+
+/* ------------------------------------------------------------------ audit anchors (anchor.c) */
+
+struct anchorer_config {
+    struct objstore *os;    /* where anchors go (AUDIT_ANCHOR_PREFIX) */
+    struct auditlog *audit; /* whose head they record */
+    uint64_t every;         /* events between anchors at most */
+    int64_t interval_ms;    /* time between anchors at most (when events came) */
+    const char *instance;   /* this instance's id, in the anchor and its key */
+    void *signing_key;      /* audit_key_load'ed Ed25519 private key, or NULL: unsigned */
+};
+/* Starts the writer thread; NULL when the driver has no head (then no anchors). */
+struct anchorer *anchorer_start(const struct anchorer_config *cfg, struct err *err);
+/* Writes a last anchor of the head and stops. */
+void anchorer_stop(struct anchorer *an);
+/* The newest max anchors of os into out; with a key, anchors whose signature does not verify
+ * with it are left out (and logged). */
+int anchors_load_store(struct objstore *os, size_t max, void *key_or_null,
+                       struct audit_anchors *out, struct err *err);
 
 /* Who asks: the identity checked against roles and patterns, and what its events carry. */
 struct op_actor {
@@ -152,6 +185,8 @@ struct op_result {
     unsigned count;          /* delete-version: stored object versions purged besides the
                                 object; move: objects copied */
     char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
+    bool audited;            /* closed mode: the event was appended ahead of the change */
+    bool audit_refused;      /* closed mode: refused because its event could not be recorded */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -214,7 +249,9 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
 void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char *action);
 /* Appends ev (status already set); deferred: it changed nothing (audit.h deferred_sync). A
  * failed append is logged. */
-void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
+/* Returns -1 when the append failed and o->audit_closed (the caller refuses the request); in
+ * open mode a failure is logged as a warning, counted and 0 is returned. */
+int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
 /* Records a request refused before any operation ran (a bad URL or method, failed
  * authentication): its status and detail come from why, unless detail is given. */
 void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,

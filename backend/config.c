@@ -74,6 +74,17 @@ static const struct opt opts[] = {
      "(423)"},
     {"no-force-unlock", OPT_BOOL, F(no_force_unlock), "STATED_NO_FORCE_UNLOCK", "false", false,
      "the same as --force-unlock=never"},
+    {"audit-failure", OPT_STR, F(audit_failure), "STATED_AUDIT_FAILURE", "closed", false,
+     "when an audit event cannot be made durable: closed (refuse with 503, change nothing) or "
+     "open (answer anyway, log and count the lost event)"},
+    {"audit-anchor-every", OPT_INT, F(audit_anchor_every), "STATED_AUDIT_ANCHOR_EVERY", "1000",
+     false, "write an audit anchor (the chain head) to the object store after this many events"},
+    {"audit-anchor-interval", OPT_DURATION, F(audit_anchor_interval_ms),
+     "STATED_AUDIT_ANCHOR_INTERVAL", "60s", false,
+     "write an audit anchor at least this often while events come (whichever comes first)"},
+    {"audit-signing-key-file", OPT_STR, F(audit_signing_key_file), "STATED_AUDIT_SIGNING_KEY_FILE",
+     NULL, false,
+     "Ed25519 private key (PEM, openssl genpkey -algorithm ed25519): sign every audit anchor"},
     {"oidc-config", OPT_STR, F(oidc_config), "STATED_OIDC_CONFIG", NULL, false,
      "JSON file of trusted OIDC issuers and the rules that map their JWTs' claims to a role and "
      "states (docs/oidc.md)"},
@@ -229,6 +240,13 @@ static void resolve_force_unlock(struct config *cfg)
 static void validate(struct config *cfg)
 {
     resolve_force_unlock(cfg);
+    if (strcmp(cfg->audit_failure, "closed") != 0 && strcmp(cfg->audit_failure, "open") != 0)
+        bad("audit-failure", cfg->audit_failure, "expected closed or open");
+    cfg->audit_closed = strcmp(cfg->audit_failure, "closed") == 0;
+    if (cfg->audit_anchor_every < 1)
+        bad("audit-anchor-every", "", "must be at least 1");
+    if (cfg->audit_anchor_interval_ms < 1000)
+        bad("audit-anchor-interval", "", "must be at least 1s");
     if (cfg->lock_ttl_ms <= 0 || cfg->lock_ttl_ms > LOCK_TTL_MAX_US / 1000)
         bad("lock-ttl", "", "must be above 0 and at most 1h");
     if (cfg->max_state_bytes < 1024)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "s3/s3.h"
@@ -109,6 +110,34 @@ static struct keyring *open_session_keys(const struct config *cfg)
     return keys;
 }
 
+/* The anchor writer; the signing key is kept in ops for verify to check anchors with. */
+static struct anchorer *start_anchors(const struct config *cfg, struct objstore *os,
+                                      struct auditlog *al, struct ops *o)
+{
+    static char instance[64];
+    char host[48] = "";
+    struct err e = {0};
+    gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.'))
+            *p = '-';
+    snprintf(instance, sizeof(instance), "%s-%ld", host[0] ? host : "stated", (long)getpid());
+    if (cfg->audit_signing_key_file != NULL &&
+        (o->audit_key = audit_key_load(cfg->audit_signing_key_file, true, &e)) == NULL)
+        fatal("--audit-signing-key-file", &e);
+    struct anchorer_config ac = {.os = os,
+                                 .audit = al,
+                                 .every = (uint64_t)cfg->audit_anchor_every,
+                                 .interval_ms = cfg->audit_anchor_interval_ms,
+                                 .instance = instance,
+                                 .signing_key = o->audit_key};
+    struct anchorer *an = anchorer_start(&ac, &e);
+    if (an == NULL && e.code != ERR_OK)
+        fatal("audit anchors", &e);
+    return an;
+}
+
 /* Locks and audit live together: under the data dir (embedded), or in one PostgreSQL. */
 static bool locks_in_postgres(const struct config *cfg)
 {
@@ -210,6 +239,7 @@ int main(int argc, char **argv)
                                  .locks = ls,
                                  .audit = al,
                                  .max_state_bytes = cfg.max_state_bytes,
+                                 .audit_closed = cfg.audit_closed,
                                  .force_unlock = cfg.force_unlock_policy}};
     srv.session_keys = open_session_keys(&cfg);
     if (net_cidrs_parse(cfg.trusted_proxies, &srv.trusted_proxies, &e) != 0)
@@ -231,6 +261,7 @@ int main(int argc, char **argv)
              (long long)(cfg.lock_ttl_ms / 1000), (unsigned long long)cfg.max_state_bytes,
              keys != NULL ? ", encrypted at rest" : "");
     srv.webhooks = start_webhooks(&cfg, al, ls);
+    struct anchorer *anchors = start_anchors(&cfg, os, al, &srv.ops);
     backend_metrics_init(&srv);
     server_set_metrics_routes(backend_metrics_routes, backend_metrics_nroutes);
     int rc = server_run(&srv, backend_routes, backend_nroutes, &e);
@@ -239,6 +270,8 @@ int main(int argc, char **argv)
     if (rc > 0)
         return 0; /* requests still running after the drain timeout: exit without freeing */
     webhooks_stop(srv.webhooks);
+    anchorer_stop(anchors);
+    audit_key_free(srv.ops.audit_key);
     auth_shutdown();
     net_cidrs_cleanup(&srv.trusted_proxies);
     al->ops->free(al);

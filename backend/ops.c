@@ -89,34 +89,73 @@ void ops_metrics_register(void)
     metrics_register(&m_force);
 }
 
-void ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
+int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
 {
     struct err e = {0};
     /* Reads and refused requests changed nothing: their events need not wait for the disk
      * flush (audit.h), which keeps GET throughput off the fdatasync path. */
     ev->deferred_sync = deferred;
     if (o->audit == NULL)
-        return;
+        return 0;
     bool ok = o->audit->ops->append(o->audit, ev, &e) == 0;
     audit_count_append(ok);
-    if (!ok) {
-        const struct log_field f[] = {LOG_STR("req_id", ev->request_id),
-                                      LOG_STR("component", "audit"),
-                                      LOG_STR("event", "append-failed")};
-        log_fields(LOG_ERROR, f, 3, "req=%s audit append failed (%s): %s", ev->request_id,
-                   ev->action, e.msg);
+    if (ok)
+        return 0;
+    const struct log_field f[] = {LOG_STR("req_id", ev->request_id), LOG_STR("component", "audit"),
+                                  LOG_STR("event", "append-failed")};
+    if (o->audit_closed) {
+        log_fields(LOG_ERROR, f, 3, "req=%s audit append failed (%s), request refused: %s",
+                   ev->request_id, ev->action, e.msg);
+        return -1;
     }
+    log_fields(LOG_WARN, f, 3,
+               "req=%s audit append failed (%s), answered anyway (--audit-failure=open): "
+               "this event is lost: %s",
+               ev->request_id, ev->action, e.msg);
+    return 0;
+}
+
+/* The refusal of closed mode: the operation's event could not be made durable. */
+static void refuse_unaudited(struct op_result *res)
+{
+    res->audit_refused = true;
+    err_set(&res->err, ERR_UNAVAILABLE,
+            "the audit trail is unavailable: request refused, nothing changed "
+            "(--audit-failure=closed)");
+}
+
+/* Closed mode, right before a state change: the event is appended as the change will be when
+ * it succeeds, so no change is ever visible without its durable event. A failure stops the
+ * operation before anything changed. When the change then fails, finish appends a second
+ * event with the real outcome. Open mode appends after the change, as the event then carries
+ * the change's own result. */
+static int audit_ahead(const struct ops *o, struct audit_event *ev, struct op_result *res)
+{
+    if (!o->audit_closed || o->audit == NULL)
+        return 0;
+    ev->status = 200;
+    if (ops_audit(o, ev, false) != 0) {
+        refuse_unaudited(res);
+        return -1;
+    }
+    res->audited = true;
+    return 0;
 }
 
 /* Completes an operation's event from its result and appends it. */
-static int finish(const struct ops *o, struct audit_event *ev, const struct op_result *res,
-                  bool is_read)
+static int finish(const struct ops *o, struct audit_event *ev, struct op_result *res, bool is_read)
 {
+    if (res->audited && res->err.code == ERR_OK)
+        return 0; /* the event went ahead of the change */
+    if (res->audited)
+        snprintf(ev->detail, sizeof(ev->detail), OPS_NOT_APPLIED ": %.200s",
+                 res->err.msg[0] != '\0' ? res->err.msg : err_text(res->err.code));
     ev->status = op_status(res);
     if (res->err.code != ERR_OK && ev->detail[0] == '\0')
         snprintf(ev->detail, sizeof(ev->detail), "%s",
                  res->err.msg[0] != '\0' ? res->err.msg : err_text(res->err.code));
-    ops_audit(o, ev, is_read || res->err.code != ERR_OK);
+    if (ops_audit(o, ev, is_read || res->err.code != ERR_OK) != 0 && res->err.code == ERR_OK)
+        refuse_unaudited(res);
     return res->err.code == ERR_OK ? 0 : -1;
 }
 
@@ -377,7 +416,7 @@ enum lease_rule {
  * takes longer than the lease. */
 static int commit_state(const struct ops *o, const char *name, const void *data, size_t len,
                         const struct store_write *w, enum lease_rule rule, const char *lock_id,
-                        struct op_result *res)
+                        struct audit_event *ev, struct op_result *res)
 {
     struct lockstore *ls = o->locks;
     struct err e = {0};
@@ -390,6 +429,8 @@ static int commit_state(const struct ops *o, const char *name, const void *data,
         res->err = e;
         return -1;
     }
+    if (audit_ahead(o, ev, res) != 0)
+        return -1;
     memset(&res->meta, 0, sizeof(res->meta));
     return store_put(o->store, name, data, len, w, &res->meta, &res->unchanged, &res->err);
 }
@@ -451,7 +492,7 @@ int ops_write(const struct ops *o, const struct op_actor *a, const struct op_req
                             .writer = writer,
                             .sha256 = ev.sha256,
                             .md5 = md5[0] != '\0' ? md5 : NULL};
-    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, nonempty(q->lock_id),
+    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, nonempty(q->lock_id), &ev,
                      res) != 0) {
         note_holder(&ev, res);
         return finish(o, &ev, res, false);
@@ -473,7 +514,7 @@ int ops_delete(const struct ops *o, const struct op_actor *a, const struct op_re
     struct lockstore *ls = o->locks;
     if (ls->ops->check_write(ls, q->state, nonempty(q->lock_id), &res->lock, &res->err) != 0)
         note_holder(&ev, res);
-    else
+    else if (audit_ahead(o, &ev, res) == 0)
         store_delete(o->store, q->state, &res->err);
     return finish(o, &ev, res, false);
 }
@@ -560,7 +601,7 @@ int ops_import(const struct ops *o, const struct op_actor *a, const struct op_re
                             .writer = writer,
                             .sha256 = ev.sha256,
                             .md5 = md5[0] != '\0' ? md5 : NULL};
-    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, NULL, res) != 0)
+    if (commit_state(o, q->state, q->body, q->body_len, &w, LEASE_CHECK, NULL, &ev, res) != 0)
         note_holder(&ev, res);
     return finish(o, &ev, res, false);
 }
@@ -666,19 +707,19 @@ int ops_restore(const struct ops *o, const struct op_actor *a, const struct op_r
                             .writer = writer,
                             .restored_from = id,
                             .reason = why};
+    ev.serial = sum.serial;
+    ev.has_serial = true;
+    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
+    sha256_hex(out.data, out.len, ev.sha256);
+    ev.size = (int64_t)out.len;
     if (commit_state(o, q->state, out.data, out.len, &w, q->force ? LEASE_REPORT : LEASE_CHECK,
-                     NULL, res) != 0) {
+                     NULL, &ev, res) != 0) {
         if (lease_conflict(res))
             err_set(&res->err, ERR_LOCKED,
                     "%s is locked by ID %.200s: restore refused (--force writes anyway)", q->state,
                     res->lock.holder.id);
         goto out;
     }
-    ev.serial = sum.serial;
-    ev.has_serial = true;
-    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
-    snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
-    ev.size = (int64_t)out.len;
     if (res->lock_left) {
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.holder.id);
         snprintf(ev.detail, sizeof(ev.detail), "from snapshot %s (force: lock %.60s left)%s%.150s",
@@ -702,7 +743,8 @@ int ops_delete_version(const struct ops *o, const struct op_actor *a, const stru
     if (!version_target(o, a, q, AUTH_ADMIN, true, id, &ev, res))
         return finish(o, &ev, res, false);
     snprintf(ev.detail, sizeof(ev.detail), "version %s: %s", id, q->reason);
-    if (store_delete_snapshot(o->store, q->state, id, &res->meta, &res->count, &res->err) != 0)
+    if (audit_ahead(o, &ev, res) != 0 ||
+        store_delete_snapshot(o->store, q->state, id, &res->meta, &res->count, &res->err) != 0)
         return finish(o, &ev, res, false);
     /* The event names what is gone by its hash: the trail still proves which bytes existed. */
     ev.serial = res->meta.serial;
@@ -740,6 +782,24 @@ static void audit_expired(const struct ops *o, const struct op_actor *a, const c
     ops_audit(o, &ev, false);
 }
 
+/* Closed mode, a LOCK whose event could not be recorded: the lease it just took is released
+ * again, so the refused LOCK leaves the state as free as it found it (a lease taken over was
+ * expired, that is free, already). A lease that was only renewed (the holder's retry) is
+ * kept: releasing it would be the change. Lock changes are undone rather than preceded by
+ * their event because the event records the outcome (taken, taken over, conflict) that only
+ * the lock store knows. */
+static void undo_lock(const struct ops *o, const char *state, const char *id)
+{
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    if (o->locks->ops->release(o->locks, state, id, &lr, &e) != 0)
+        log_error("lock %s of %s was taken but its audit event failed, and releasing it failed "
+                  "too (%s): it expires with its lease",
+                  id, state, e.msg);
+    lock_result_cleanup(&lr);
+}
+
 int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res)
 {
@@ -765,7 +825,11 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
         audit_expired(o, a, q->state, &res->lock.previous, lb.id);
     else if (res->lock.outcome == LOCK_REENTERED)
         snprintf(ev.detail, sizeof(ev.detail), "already held by this ID: lease renewed");
-    return finish(o, &ev, res, false);
+    enum lock_outcome took = res->lock.outcome;
+    int rc = finish(o, &ev, res, false);
+    if (rc != 0 && res->audit_refused && took != LOCK_REENTERED)
+        undo_lock(o, q->state, lb.id);
+    return rc;
 }
 
 /* The ID an UNLOCK names, and whether it is a force-unlock: Terraform's force-unlock sends no

@@ -894,7 +894,22 @@ static int audit_events(struct admin_call *c, struct err *err)
 static int audit_verify(struct admin_call *c, struct err *err)
 {
     struct audit_verify_result vr = {0};
-    if (c->o->audit->ops->verify(c->o->audit, &vr, err) != 0)
+    struct audit_anchors anchors = {0};
+    /* The newest anchors are enough: a removed tail or a rewritten chain disagrees with the
+     * newest one already; older ones name where a rewrite began, within their range. */
+    if (anchors_load_store(store_objstore(c->o->store), 256, c->o->audit_key, &anchors, err) != 0) {
+        audit_anchors_cleanup(&anchors);
+        return -1;
+    }
+    vr.anchors = &anchors;
+    int rc = c->o->audit->ops->verify(c->o->audit, &vr, err);
+    if (rc == 0)
+        audit_anchors_final(&vr);
+    size_t n_anchors = anchors.n;
+    uint64_t anchored = anchors.n ? anchors.v[anchors.n - 1].seq : 0;
+    audit_anchors_cleanup(&anchors);
+    vr.anchors = NULL;
+    if (rc != 0)
         return -1;
     snprintf(c->ev.detail, sizeof(c->ev.detail), "%llu events, first broken %llu",
              (unsigned long long)vr.events, (unsigned long long)vr.first_broken);
@@ -903,6 +918,9 @@ static int audit_verify(struct admin_call *c, struct err *err)
     json_object_set_new(o, "events", json_integer((json_int_t)vr.events));
     json_object_set_new(o, "first_broken", json_integer((json_int_t)vr.first_broken));
     json_object_set_new(o, "reason", str_json(vr.reason));
+    json_object_set_new(o, "last_seq", json_integer((json_int_t)vr.last_seq));
+    json_object_set_new(o, "anchors", json_integer((json_int_t)n_anchors));
+    json_object_set_new(o, "anchored_seq", json_integer((json_int_t)anchored));
     reply(c, 200, o);
     return 0;
 }

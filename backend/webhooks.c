@@ -403,6 +403,38 @@ static void share(struct webhooks *wh, struct hook *h, uint64_t cursor)
 }
 
 /* Advances one webhook by at most one delivery; true when it did something. */
+/* With --audit-failure=closed a change's event is appended ahead of the change, and a change
+ * that then fails gets a second event of the same request saying it was not applied
+ * (backend/ops.c finish). Such an event announces nothing: it is skipped when its follow-up is
+ * among the events after it. */
+struct followup {
+    const char *request_id;
+    bool found;
+};
+
+static int followup_cb(void *ctx, uint64_t seq, const struct audit_event *ev)
+{
+    struct followup *f = ctx;
+    (void)seq;
+    if (strcmp(ev->request_id, f->request_id) == 0 &&
+        strncmp(ev->detail, OPS_NOT_APPLIED, strlen(OPS_NOT_APPLIED)) == 0) {
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+static bool was_not_applied(struct webhooks *wh, uint64_t seq, const struct audit_event *ev)
+{
+    struct followup f = {.request_id = ev->request_id, .found = false};
+    struct err e = {0};
+    uint64_t head = 0;
+    if (ev->request_id[0] == '\0')
+        return false;
+    wh->al->ops->read_after(wh->al, seq, PAGE, followup_cb, &f, &head, &e);
+    return f.found;
+}
+
 static bool step(struct webhooks *wh, struct hook *h)
 {
     struct page *p = xcalloc(1, sizeof(*p));
@@ -445,7 +477,14 @@ static bool step(struct webhooks *wh, struct hook *h)
     pthread_mutex_unlock(&wh->mu);
     if (moved != 0 && p->seq == 0)
         share(wh, h, moved);
-    if (p->seq != 0) {
+    if (p->seq != 0 && was_not_applied(wh, p->seq, &p->ev)) {
+        pthread_mutex_lock(&wh->mu);
+        h->cursor = p->seq;
+        save(wh);
+        pthread_mutex_unlock(&wh->mu);
+        share(wh, h, p->seq);
+        did = true;
+    } else if (p->seq != 0) {
         try_event(wh, h, p->seq, &p->ev, false);
         did = true;
     }

@@ -82,11 +82,14 @@ static const struct ctl_cmd cmds[] = {
      "[--since T] [--until T] [--state PATTERN] [--format jsonl|csv] [-o FILE]",
      "Stream audit events (T: RFC 3339 or YYYY-MM-DD) to stdout or FILE; progress on stderr\n"
      "when it is a terminal. PATTERN: '*' within a segment, '**' across segments."},
-    {"audit", "verify", 0, 0, B(OPT_FILE) | B(OPT_FORMAT), "[--file EXPORT [--format jsonl|csv]]",
-     "Check the audit hash chain; exits 7 naming the first broken event. With --file, checks\n"
-     "an exported file (JSON Lines or CSV, found from its first line unless --format) with no\n"
-     "server: each event's hash and the chain from event 1. An intact file proves its events\n"
-     "only: events removed from its end leave a shorter valid chain."},
+    {"audit", "verify", 0, 0, B(OPT_FILE) | B(OPT_FORMAT) | B(OPT_ANCHORS) | B(OPT_PUBLIC_KEY),
+     "[--file EXPORT [--format jsonl|csv] [--anchors DIR [--public-key KEY]]]",
+     "Check the audit hash chain; exits 7 naming the first broken event. The server checks\n"
+     "it against the newest anchors in the object store too (truncation, rewrite). With\n"
+     "--file, checks an exported file (JSON Lines or CSV, found from its first line unless\n"
+     "--format) with no server: each event's hash and the chain from event 1; with --anchors,\n"
+     "that it reaches the newest anchor in DIR and agrees with each; with --public-key, only\n"
+     "anchors signed by that Ed25519 key (PEM) are accepted."},
     {"tokens", "create", 1, 1, B(OPT_ROLE) | B(OPT_STATES) | B(OPT_EXPIRES),
      "NAME --role ROLE --states PATTERN [--expires DURATION|TIME]",
      "Create a token; its secret is printed once and never again. ROLE: read, plan (read,\n"
@@ -178,6 +181,8 @@ static const struct {
     [OPT_AT] = {"at", 0, true},
     [OPT_REASON] = {"reason", 0, true},
     [OPT_FILE] = {"file", 0, true},
+    [OPT_ANCHORS] = {"anchors", 0, true},
+    [OPT_PUBLIC_KEY] = {"public-key", 0, true},
     [OPT_STORAGE] = {"storage", 0, true},
     [OPT_DATA_DIR] = {"data-dir", 0, true},
     [OPT_S3_ENDPOINT] = {"s3-endpoint", 0, true},

@@ -80,11 +80,31 @@ int ctl_cmd_audit_export(const struct ctl_conn *c, const struct ctl_cmdline *cl)
     return ex;
 }
 
+/* --anchors DIR [--public-key KEY]: the anchors the export must agree with. */
+static int load_anchors(const char *dir, const char *keyfile, struct audit_anchors *out)
+{
+    struct err e = {0};
+    void *pub = NULL;
+    if (keyfile != NULL && (pub = audit_key_load(keyfile, false, &e)) == NULL) {
+        fprintf(stderr, "statectl: audit verify: %s\n", e.msg);
+        return CTL_EXIT_ERROR;
+    }
+    int rc = audit_anchors_load_dir(out, dir, pub, &e);
+    audit_key_free(pub);
+    if (rc != 0) {
+        fprintf(stderr, "statectl: audit verify: %s\n", e.msg);
+        return e.code == ERR_INVALID && strstr(e.msg, "signature") != NULL ? CTL_EXIT_BROKEN
+                                                                             : CTL_EXIT_ERROR;
+    }
+    return 0;
+}
+
 /* audit verify --file: the chain code of audit/ over the export, no server. */
-static int verify_file(const char *path, const char *format, bool json)
+static int verify_file(const char *path, const char *format, const struct audit_anchors *anchors,
+                       bool json)
 {
     enum audit_format fmt = format != NULL && strcmp(format, "csv") == 0 ? AUDIT_CSV : AUDIT_JSONL;
-    struct audit_verify_result vr;
+    struct audit_verify_result vr = {.anchors = anchors};
     struct err e = {0};
     FILE *f;
     if (format != NULL && strcmp(format, "jsonl") != 0 && strcmp(format, "csv") != 0)
@@ -94,6 +114,8 @@ static int verify_file(const char *path, const char *format, bool json)
         return CTL_EXIT_ERROR;
     }
     int rc = audit_verify_file(f, &fmt, format == NULL, &vr, &e);
+    if (rc == 0)
+        audit_anchors_final(&vr);
     if (f != stdin)
         fclose(f);
     if (rc != 0) {
@@ -109,14 +131,25 @@ static int verify_file(const char *path, const char *format, bool json)
         ctl_print_json(o);
         json_decref(o);
     } else if (vr.first_broken == 0) {
-        printf("audit chain intact: events 1 to %llu verified in %s (%s); events after the "
-               "last one in the file are not proven\n",
-               (unsigned long long)vr.last_seq, path, fname);
+        if (anchors != NULL)
+            printf("audit chain intact: events 1 to %llu verified in %s (%s), agreeing with %zu "
+                   "anchors up to seq %llu%s\n",
+                   (unsigned long long)vr.last_seq, path, fname, anchors->n,
+                   (unsigned long long)anchors->v[anchors->n - 1].seq,
+                   anchors->v[0].signature[0] ? " (signed)" : "");
+        else
+            printf("audit chain intact: events 1 to %llu verified in %s (%s); events after the "
+                   "last one in the file are not proven\n",
+                   (unsigned long long)vr.last_seq, path, fname);
     }
     if (vr.first_broken == 0)
         return CTL_EXIT_OK;
-    fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n", path,
-            (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
+    if (vr.line > 0)
+        fprintf(stderr, "statectl: audit verify: %s line %llu: chain broken at event %llu: %s\n",
+                path, (unsigned long long)vr.line, (unsigned long long)vr.first_broken, vr.reason);
+    else /* past the file's end: an anchor it does not reach */
+        fprintf(stderr, "statectl: audit verify: %s: chain broken at event %llu: %s\n", path,
+                (unsigned long long)vr.first_broken, vr.reason);
     return CTL_EXIT_BROKEN;
 }
 
@@ -124,10 +157,21 @@ int ctl_cmd_audit_verify(const struct ctl_conn *c, const struct ctl_cmdline *cl)
 {
     json_t *res;
     char events[32], broken[32];
-    if (cl->opt[OPT_FILE] != NULL)
-        return verify_file(cl->opt[OPT_FILE], cl->opt[OPT_FORMAT], cl->json);
-    if (cl->opt[OPT_FORMAT] != NULL)
-        return ctl_usage_error("--format goes with --file");
+    if (cl->opt[OPT_FILE] != NULL) {
+        struct audit_anchors anchors = {0};
+        int ex = 0;
+        if (cl->opt[OPT_PUBLIC_KEY] != NULL && cl->opt[OPT_ANCHORS] == NULL)
+            return ctl_usage_error("--public-key goes with --anchors");
+        if (cl->opt[OPT_ANCHORS] != NULL &&
+            (ex = load_anchors(cl->opt[OPT_ANCHORS], cl->opt[OPT_PUBLIC_KEY], &anchors)) != 0)
+            return ex;
+        ex = verify_file(cl->opt[OPT_FILE], cl->opt[OPT_FORMAT],
+                         cl->opt[OPT_ANCHORS] != NULL ? &anchors : NULL, cl->json);
+        audit_anchors_cleanup(&anchors);
+        return ex;
+    }
+    if (cl->opt[OPT_FORMAT] != NULL || cl->opt[OPT_ANCHORS] != NULL)
+        return ctl_usage_error("--format and --anchors go with --file");
     int ex = ctl_call_json(c, "GET", "/v1/audit/verify", NULL, "audit verify", &res);
     if (ex != 0)
         return ex;

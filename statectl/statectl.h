@@ -84,7 +84,9 @@ enum ctl_opt {
     OPT_FROM_DIR, /* import: a tree of state files */
     OPT_KEY_PATTERN,
     OPT_VERSIONS,
-    OPT_FAILED, /* webhooks deliveries --failed */
+    OPT_FAILED,     /* webhooks deliveries --failed */
+    OPT_ANCHORS,    /* audit verify --file: a directory of anchors the export must agree with */
+    OPT_PUBLIC_KEY, /* audit verify --anchors: the Ed25519 public key that signed them */
     OPT__COUNT
 };
 

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "audit/audit.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -324,7 +326,7 @@ static struct auditlog *fill(const char *dir, int n)
 static struct audit_verify_result verify(const char *dir)
 {
     struct err e = {0};
-    struct audit_verify_result res;
+    struct audit_verify_result res = {0};
     memset(&res, 0, sizeof(res));
     struct auditlog *al = auditlog_jsonl_new(dir, &e);
     if (!al) {
@@ -345,7 +347,7 @@ static void test_jsonl_append_verify_restart(void)
     CHECK_STR(al->ops->kind, "jsonl");
     struct err e = {0};
     CHECK_INT(al->ops->ping(al, &e), 0);
-    struct audit_verify_result res;
+    struct audit_verify_result res = {0};
     CHECK_INT(al->ops->verify(al, &res, &e), 0);
     CHECK_INT(res.events, 10);
     CHECK_INT(res.first_broken, 0);
@@ -399,7 +401,7 @@ static void test_jsonl_tamper_detection(void)
     char *orig = slurp(path, &len);
     size_t st[70];
     CHECK_INT(line_starts(orig, len, st), 8);
-    struct audit_verify_result res;
+    struct audit_verify_result res = {0};
 
     /* One byte changed in event 4 (its status 200 -> 201). */
     char *d = xstrdup(orig);
@@ -550,7 +552,7 @@ static void test_jsonl_concurrent_append(void)
         pthread_join(th[i], NULL);
         CHECK_INT(a[i].failures, 0);
     }
-    struct audit_verify_result res;
+    struct audit_verify_result res = {0};
     CHECK_INT(al->ops->verify(al, &res, &e), 0);
     CHECK_INT(res.events, 160);
     CHECK_INT(res.first_broken, 0);
@@ -705,7 +707,7 @@ static char *export_of(struct auditlog *al, enum audit_format fmt, size_t *len)
 static struct audit_verify_result verify_mem(const char *d, size_t len, enum audit_format *fmt,
                                              bool detect, int want_rc)
 {
-    struct audit_verify_result res;
+    struct audit_verify_result res = {0};
     struct err e = {0};
     memset(&res, 0, sizeof(res));
     char *copy = xmalloc(len + 1);
@@ -860,6 +862,100 @@ static void test_offline_verify(void)
     free(c);
 }
 
+
+/* ------------------------------------------------------------------ anchors */
+
+static void *gen_key(void)
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+    CHECK(c != NULL && EVP_PKEY_keygen_init(c) == 1 && EVP_PKEY_keygen(c, &k) == 1);
+    EVP_PKEY_CTX_free(c);
+    return k;
+}
+
+/* Encoding round trip; the signature verifies, and fails after any change or with another key. */
+static void test_anchor_sign_verify(void)
+{
+    struct err e = {0};
+    void *key = gen_key(), *other = gen_key();
+    struct audit_anchor a = {.seq = 57, .time_us = 1764600000123456LL}, b;
+    memset(a.hash, 'a', 64);
+    a.hash[64] = '\0';
+    snprintf(a.instance, sizeof(a.instance), "host-1");
+    CHECK_INT(audit_anchor_check_signature(&a, key, &e), -1); /* unsigned */
+    CHECK_INT(audit_anchor_sign(&a, key, &e), 0);
+    struct buf enc;
+    buf_init(&enc, 0);
+    CHECK_INT(audit_anchor_encode(&a, &enc, &e), 0);
+    CHECK_INT(audit_anchor_decode(enc.data, enc.len, &b, &e), 0);
+    CHECK_INT(b.seq, 57);
+    CHECK_STR(b.hash, a.hash);
+    CHECK(b.time_us == a.time_us);
+    CHECK_STR(b.signature, a.signature);
+    CHECK_INT(audit_anchor_check_signature(&b, key, &e), 0);
+    CHECK_INT(audit_anchor_check_signature(&b, other, &e), -1);
+    b.seq = 58;
+    CHECK_INT(audit_anchor_check_signature(&b, key, &e), -1);
+    b.seq = 57;
+    b.hash[10] = 'b';
+    CHECK_INT(audit_anchor_check_signature(&b, key, &e), -1);
+    b.hash[10] = 'a';
+    b.signature[5] = b.signature[5] == 'A' ? 'B' : 'A';
+    CHECK_INT(audit_anchor_check_signature(&b, key, &e), -1);
+    CHECK_INT(audit_anchor_decode("{\"seq\":1}", 9, &b, &e), -1);
+    char k[200];
+    audit_anchor_key(&a, k, sizeof(k));
+    CHECK_STR(k, "audit/anchors/00000000000000000057-host-1.json");
+    buf_cleanup(&enc);
+    audit_key_free(key);
+    audit_key_free(other);
+}
+
+/* A verified chain must reach the newest anchor and agree with each anchor's hash. */
+static void test_anchor_truncation_and_rewrite(void)
+{
+    const char *dir = t_tempdir();
+    struct err e = {0};
+    struct auditlog *al = fill(dir, 10);
+    uint64_t seq;
+    char hash[65];
+    CHECK_INT(al->ops->head(al, &seq, hash, &e), 0);
+    CHECK_INT(seq, 10);
+    struct audit_anchors s = {0};
+    struct audit_anchor a = {.seq = seq};
+    memcpy(a.hash, hash, 65);
+    audit_anchors_add(&s, &a);
+    struct audit_verify_result res = {.anchors = &s};
+    CHECK_INT(al->ops->verify(al, &res, &e), 0);
+    audit_anchors_final(&res);
+    CHECK_INT(res.first_broken, 0);
+    CHECK_INT(res.last_seq, 10);
+    /* an anchor beyond the trail's end: the tail was removed */
+    a.seq = 14;
+    audit_anchors_add(&s, &a);
+    CHECK(s.v[0].seq == 10 && s.v[1].seq == 14);
+    memset(&res, 0, sizeof(res));
+    res.anchors = &s;
+    CHECK_INT(al->ops->verify(al, &res, &e), 0);
+    audit_anchors_final(&res);
+    CHECK_INT(res.first_broken, 11);
+    CHECK(strstr(res.reason, "the trail ends at seq 10 but anchor") != NULL);
+    /* an anchor whose hash the trail does not have: rewritten */
+    audit_anchors_cleanup(&s);
+    a.seq = 4;
+    memset(a.hash, 'c', 64);
+    audit_anchors_add(&s, &a);
+    memset(&res, 0, sizeof(res));
+    res.anchors = &s;
+    CHECK_INT(al->ops->verify(al, &res, &e), 0);
+    audit_anchors_final(&res);
+    CHECK_INT(res.first_broken, 4);
+    CHECK(strstr(res.reason, "event 4's hash differs from anchor") != NULL);
+    audit_anchors_cleanup(&s);
+    al->ops->free(al);
+}
+
 int main(void)
 {
     RUN(test_canonical_text_and_hash);
@@ -875,5 +971,7 @@ int main(void)
     RUN(test_old_chain_verifies);
     RUN(test_csv_parse_roundtrip);
     RUN(test_offline_verify);
+    RUN(test_anchor_sign_verify);
+    RUN(test_anchor_truncation_and_rewrite);
     return t_report();
 }

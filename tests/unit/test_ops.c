@@ -876,6 +876,64 @@ static void test_move(void)
     env_close(&v);
 }
 
+
+/* --audit-failure=closed: an append that fails refuses the operation before anything changed
+ * (the event goes ahead of the change), reads included; open answers and the change stands. */
+struct failing_audit {
+    struct auditlog base;
+    struct auditlog *real;
+    bool fail;
+    int appended;
+};
+static int fa_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
+{
+    struct failing_audit *fa = (struct failing_audit *)al;
+    if (fa->fail)
+        return err_set(err, ERR_UNAVAILABLE, "test: audit down");
+    fa->appended++;
+    return fa->real->ops->append(fa->real, ev, err);
+}
+static const struct auditlog_ops failing_ops = {.append = fa_append, .kind = "test"};
+
+static void test_audit_fail_closed(void)
+{
+    struct env v;
+    env_open(&v, 60 * 1000000LL);
+    struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
+    v.o.audit = &fa.base;
+    v.o.audit_closed = true;
+    char *s1 = state_json(1, "l-1", "a"), *s2 = state_json(2, "l-1", "b");
+    CHECK_INT(write_state(&v, "team/app", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(fa.appended, 1); /* one event per write, ahead of it */
+    fa.fail = true;
+    CHECK_INT(write_state(&v, "team/app", s2, NULL, NULL), ERR_UNAVAILABLE);
+    struct op_request q = {.state = "team/app"};
+    CHECK_INT(run(ops_read, &v, &v.reader, &q, NULL), ERR_UNAVAILABLE);
+    CHECK_INT(run(ops_delete, &v, &v.writer, &q, NULL), ERR_UNAVAILABLE);
+    CHECK_INT(lock_state(&v, "team/app", "L1", NULL), ERR_UNAVAILABLE);
+    fa.fail = false;
+    CHECK_INT(current_serial(&v, "team/app"), 1);
+    CHECK_INT(snapshots(&v, "team/app"), 1);
+    /* the refused LOCK left the state free: another ID takes it, then releases it */
+    CHECK_INT(lock_state(&v, "team/app", "L2", NULL), ERR_OK);
+    struct op_request uq = {.state = "team/app", .lock_id = "L2"};
+    char *li = lock_info("L2");
+    uq.body = li;
+    uq.body_len = strlen(li);
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_OK);
+    free(li);
+    /* open: the change stands */
+    v.o.audit_closed = false;
+    fa.fail = true;
+    CHECK_INT(write_state(&v, "team/app", s2, NULL, NULL), ERR_OK);
+    fa.fail = false;
+    CHECK_INT(current_serial(&v, "team/app"), 2);
+    free(s1);
+    free(s2);
+    v.o.audit = fa.real;
+    env_close(&v);
+}
+
 int main(void)
 {
     RUN(test_write_read_and_identical_rewrite);
@@ -896,5 +954,6 @@ int main(void)
     RUN(test_delete_version);
     RUN(test_move);
     RUN(test_import_never_rolls_back);
+    RUN(test_audit_fail_closed);
     return t_report();
 }
