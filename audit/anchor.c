@@ -68,7 +68,8 @@ int audit_anchor_decode(const char *data, size_t len, struct audit_anchor *a, st
     if (!json_is_integer(seq) || json_integer_value(seq) <= 0 || hash == NULL || !is_hex64(hash) ||
         t == NULL || time_parse_rfc3339(t, &a->time_us) != 0 || inst == NULL ||
         strlen(inst) >= sizeof(a->instance) || sig == NULL || strlen(sig) >= sizeof(a->signature))
-        rc = err_set(err, ERR_INVALID, "not an audit anchor (seq, hash, time, instance, signature)");
+        rc =
+            err_set(err, ERR_INVALID, "not an audit anchor (seq, hash, time, instance, signature)");
     else {
         a->seq = (uint64_t)json_integer_value(seq);
         snprintf(a->hash, sizeof(a->hash), "%s", hash);
@@ -115,9 +116,9 @@ int audit_anchor_sign(struct audit_anchor *a, void *private_key, struct err *err
     buf_init(&text, 0);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = audit_anchor_text(a, &text, err);
-    if (rc == 0 && (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, private_key) != 1 ||
-                    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text.data,
-                                   text.len) != 1))
+    if (rc == 0 &&
+        (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, private_key) != 1 ||
+         EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text.data, text.len) != 1))
         rc = err_set(err, ERR_INTERNAL, "cannot sign the anchor");
     if (rc == 0) {
         char *b = base64_encode(sig, siglen);
@@ -143,9 +144,9 @@ int audit_anchor_check_signature(const struct audit_anchor *a, void *public_key,
     buf_init(&text, 0);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = audit_anchor_text(a, &text, err);
-    if (rc == 0 && (md == NULL || EVP_DigestVerifyInit(md, NULL, NULL, NULL, public_key) != 1 ||
-                    EVP_DigestVerify(md, sig, siglen, (const unsigned char *)text.data,
-                                     text.len) != 1))
+    if (rc == 0 &&
+        (md == NULL || EVP_DigestVerifyInit(md, NULL, NULL, NULL, public_key) != 1 ||
+         EVP_DigestVerify(md, sig, siglen, (const unsigned char *)text.data, text.len) != 1))
         rc = err_set(err, ERR_INVALID,
                      "anchor at seq %llu: the signature does not match (altered, or another key)",
                      (unsigned long long)a->seq);

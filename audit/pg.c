@@ -159,13 +159,24 @@ static void row_params(const struct audit_event *ev, struct row_text *t, const c
     snprintf(t->serial_s, sizeof(t->serial_s), "%llu", (unsigned long long)ev->serial);
     snprintf(t->size_s, sizeof(t->size_s), "%lld", (long long)ev->size);
     snprintf(t->status_s, sizeof(t->status_s), "%d", ev->status);
-    const char *v[18] = {t->seq_s,     t->time_s,   ev->request_id,
-                         ev->actor,    ev->username, ev->remote,
-                         ev->action,   ev->state,   ev->lock_id,
+    const char *v[18] = {t->seq_s,
+                         t->time_s,
+                         ev->request_id,
+                         ev->actor,
+                         ev->username,
+                         ev->remote,
+                         ev->action,
+                         ev->state,
+                         ev->lock_id,
                          ev->has_serial ? t->serial_s : NULL,
-                         ev->lineage,  ev->sha256,  ev->size < 0 ? NULL : t->size_s,
-                         t->status_s,  ev->detail,  t->line.data,
-                         hash,         t->prev};
+                         ev->lineage,
+                         ev->sha256,
+                         ev->size < 0 ? NULL : t->size_s,
+                         t->status_s,
+                         ev->detail,
+                         t->line.data,
+                         hash,
+                         t->prev};
     memcpy(params, v, sizeof(v));
 }
 

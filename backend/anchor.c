@@ -60,8 +60,8 @@ static void tick(struct anchorer *an, bool final)
         return;
     }
     int64_t now = mono_ms();
-    bool due = seq - an->last_seq >= an->cfg.every || now - an->last_ms >= an->cfg.interval_ms ||
-               final;
+    bool due =
+        seq - an->last_seq >= an->cfg.every || now - an->last_ms >= an->cfg.interval_ms || final;
     if (seq == 0 || seq <= an->last_seq || !due)
         return;
     if (write_anchor(an, seq, hash, &e) != 0) {

@@ -469,6 +469,22 @@ static int check_state_body(const struct ops *o, const struct op_request *q,
     return statejson_scan(q->body, q->body_len, sum, err);
 }
 
+/* check_state_body, and the event records what the body is: size, serial, lineage, SHA-256. */
+static int take_state_body(const struct ops *o, const struct op_request *q,
+                           struct state_summary *sum, char md5[25], struct audit_event *ev,
+                           struct err *err)
+{
+    if (q->body != NULL && q->body_len > 0)
+        ev->size = (int64_t)q->body_len;
+    if (check_state_body(o, q, sum, md5, err) != 0)
+        return -1;
+    ev->serial = sum->serial;
+    ev->has_serial = true;
+    snprintf(ev->lineage, sizeof(ev->lineage), "%s", sum->lineage);
+    sha256_hex(q->body, q->body_len, ev->sha256);
+    return 0;
+}
+
 int ops_write(const struct ops *o, const struct op_actor *a, const struct op_request *q,
               struct op_result *res)
 {
@@ -478,14 +494,8 @@ int ops_write(const struct ops *o, const struct op_actor *a, const struct op_req
     op_event(a, q, "write", &ev);
     if (!permitted(a, AUTH_WRITE, q->state, "change", &ev, res))
         return finish(o, &ev, res, false);
-    if (q->body != NULL && q->body_len > 0)
-        ev.size = (int64_t)q->body_len;
-    if (check_state_body(o, q, &sum, md5, &res->err) != 0)
+    if (take_state_body(o, q, &sum, md5, &ev, &res->err) != 0)
         return finish(o, &ev, res, false);
-    ev.serial = sum.serial;
-    ev.has_serial = true;
-    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
-    sha256_hex(q->body, q->body_len, ev.sha256);
     writer_name(a, writer, sizeof(writer));
     struct store_write w = {.serial = sum.serial,
                             .lineage = sum.lineage,
@@ -577,14 +587,8 @@ int ops_import(const struct ops *o, const struct op_actor *a, const struct op_re
     snprintf(ev.detail, sizeof(ev.detail), "from %.200s", q->source ? q->source : "(unnamed)");
     if (!permitted(a, AUTH_ADMIN, q->state, "import into", &ev, res))
         return finish(o, &ev, res, false);
-    if (q->body != NULL && q->body_len > 0)
-        ev.size = (int64_t)q->body_len;
-    if (check_state_body(o, q, &sum, md5, &res->err) != 0)
+    if (take_state_body(o, q, &sum, md5, &ev, &res->err) != 0)
         return finish(o, &ev, res, false);
-    ev.serial = sum.serial;
-    ev.has_serial = true;
-    snprintf(ev.lineage, sizeof(ev.lineage), "%s", sum.lineage);
-    sha256_hex(q->body, q->body_len, ev.sha256);
     if (find_same_version(o, q->state, ev.sha256, res->duplicate_of, &res->err) != 0)
         return finish(o, &ev, res, false);
     if (res->duplicate_of[0] != '\0') {

@@ -94,7 +94,7 @@ static int load_anchors(const char *dir, const char *keyfile, struct audit_ancho
     if (rc != 0) {
         fprintf(stderr, "statectl: audit verify: %s\n", e.msg);
         return e.code == ERR_INVALID && strstr(e.msg, "signature") != NULL ? CTL_EXIT_BROKEN
-                                                                             : CTL_EXIT_ERROR;
+                                                                           : CTL_EXIT_ERROR;
     }
     return 0;
 }

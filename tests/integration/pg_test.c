@@ -489,7 +489,6 @@ static void test_audit_chain_concurrent(void)
     free(ci);
 }
 
-
 /* Group commit: threads sharing one driver append concurrently; the chain stays one valid
  * chain, and rows committed in one transaction (same xmin) show that batches formed. */
 struct shared_appender {

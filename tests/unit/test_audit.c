@@ -862,7 +862,6 @@ static void test_offline_verify(void)
     free(c);
 }
 
-
 /* ------------------------------------------------------------------ anchors */
 
 static void *gen_key(void)

@@ -876,7 +876,6 @@ static void test_move(void)
     env_close(&v);
 }
 
-
 /* --audit-failure=closed: an append that fails refuses the operation before anything changed
  * (the event goes ahead of the change), reads included; open answers and the change stands. */
 struct failing_audit {
