@@ -747,15 +747,22 @@ int ops_delete_version(const struct ops *o, const struct op_actor *a, const stru
     if (!version_target(o, a, q, AUTH_ADMIN, true, id, &ev, res))
         return finish(o, &ev, res, false);
     snprintf(ev.detail, sizeof(ev.detail), "version %s: %s", id, q->reason);
-    if (audit_ahead(o, &ev, res) != 0 ||
-        store_delete_snapshot(o->store, q->state, id, &res->meta, &res->count, &res->err) != 0)
+    /* The event names what goes by its hash, so the trail still proves which bytes existed;
+     * read before the event, which may go ahead of the delete (closed audit). */
+    struct buf gone;
+    buf_init(&gone, 0);
+    int rc = store_get_snapshot(o->store, q->state, id, &gone, &res->meta, &res->err);
+    buf_cleanup(&gone);
+    if (rc != 0)
         return finish(o, &ev, res, false);
-    /* The event names what is gone by its hash: the trail still proves which bytes existed. */
     ev.serial = res->meta.serial;
     ev.has_serial = true;
     snprintf(ev.lineage, sizeof(ev.lineage), "%s", res->meta.lineage);
     snprintf(ev.sha256, sizeof(ev.sha256), "%s", res->meta.sha256);
     ev.size = (int64_t)res->meta.size;
+    if (audit_ahead(o, &ev, res) != 0 ||
+        store_delete_snapshot(o->store, q->state, id, &res->meta, &res->count, &res->err) != 0)
+        return finish(o, &ev, res, false);
     log_info("req=%s deleted version %s of %s by %s (%u more stored object versions removed)",
              a->request_id, id, q->state, a->who != NULL ? a->who->name : "", res->count);
     return finish(o, &ev, res, false);
