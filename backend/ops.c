@@ -749,11 +749,7 @@ int ops_delete_version(const struct ops *o, const struct op_actor *a, const stru
     snprintf(ev.detail, sizeof(ev.detail), "version %s: %s", id, q->reason);
     /* The event names what goes by its hash, so the trail still proves which bytes existed;
      * read before the event, which may go ahead of the delete (closed audit). */
-    struct buf gone;
-    buf_init(&gone, 0);
-    int rc = store_get_snapshot(o->store, q->state, id, &gone, &res->meta, &res->err);
-    buf_cleanup(&gone);
-    if (rc != 0)
+    if (store_head_snapshot(o->store, q->state, id, &res->meta, &res->err) != 0)
         return finish(o, &ev, res, false);
     ev.serial = res->meta.serial;
     ev.has_serial = true;

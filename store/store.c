@@ -843,6 +843,19 @@ int store_get_snapshot(struct store *st, const char *name, const char *snapshot,
     return rc;
 }
 
+int store_head_snapshot(struct store *st, const char *name, const char *id, struct state_meta *meta,
+                        struct err *err)
+{
+    if (name_check(name, err) != 0)
+        return -1;
+    if (!id || !store__snapshot_id_parse(id, strlen(id), NULL, NULL, NULL))
+        return err_set(err, ERR_INVALID, "snapshot id must be SEQ-SERIAL-SHA12");
+    char *key = store__key_snapshot(name, id, STORE_LAYOUT);
+    int rc = object_meta(st, key, NULL, id, meta, err);
+    free(key);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ writes */
 
 /* Remembers the snapshot of a failed write that could not be deleted (the caller logged its

@@ -260,6 +260,11 @@ int store_list_snapshots(struct store *st, const char *name,
 int store_get_snapshot(struct store *st, const char *name, const char *snapshot, struct buf *out,
                        struct state_meta *meta, struct err *err);
 
+/* Metadata of one snapshot (id exactly "SEQ-SERIAL-SHA12"), without reading its bytes when the
+ * storage has the metadata. ERR_NOT_FOUND when absent. */
+int store_head_snapshot(struct store *st, const char *name, const char *id, struct state_meta *meta,
+                        struct err *err);
+
 /* Resolves a version reference of name to its snapshot id (docs/admin-api.md "Version
  * references"): the full ID (".tfstate" may follow), "latest", "latest~N" (N versions before
  * the newest), "serial:N" (the newest version with that serial) or a unique prefix of at least
