@@ -11,6 +11,8 @@
 
 /* Registers the metrics of audit/metrics.c (each driver's constructor). */
 void audit__metrics_register(void);
+/* Counts a batch refused because the chain head moved (audit/pg.c). */
+void audit__count_conflict(void);
 
 /* audit_event_parse with the canonical-form and hash check optional: export filters a log
  * whose lines it does not vouch for (verify does). */

@@ -10,10 +10,22 @@ static struct metric m_errors = {
             "events already written that failed.",
     .type = METRIC_COUNTER};
 
+static struct metric m_conflicts = {
+    .name = "stated_audit_append_conflicts_total",
+    .help = "Batches of audit events refused because another instance appended first (each then "
+            "written on the locked path).",
+    .type = METRIC_COUNTER};
+
 void audit__metrics_register(void)
 {
     metrics_register(&m_events);
     metrics_register(&m_errors);
+    metrics_register(&m_conflicts);
+}
+
+void audit__count_conflict(void)
+{
+    metric_inc(&m_conflicts);
 }
 
 void audit_count_append(bool ok)

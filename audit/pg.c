@@ -37,19 +37,20 @@ struct pg_auditlog {
     pthread_cond_t cv;
     struct pending *queue, **tail;
     bool leading;
+    /* The chain head this instance last wrote or read, for the fast path (append_at_head);
+     * only the leader touches them. After a conflict (another instance appended) the locked
+     * path is taken until locked_until_ms, so instances that append in turn do not pay a
+     * refused statement per batch. */
+    bool head_known;
+    uint64_t head_seq;
+    char head_hash[65];
+    int64_t locked_until_ms;
 };
-
-static const char ZERO_HASH[65] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 static struct pgconn_pool *pool_of(struct auditlog *al)
 {
     return ((struct pg_auditlog *)al)->pool;
 }
-
-static const char SQL_INSERT_HEAD[] =
-    "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"
-    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev) VALUES ";
 
 /* One queued append (group commit, below). */
 struct pending {
@@ -62,37 +63,140 @@ struct pending {
 };
 
 #define BATCH_MAX 256
+#define NCOLS     18 /* the columns of a row, in the order of ROWS below */
 
-/* The INSERT of a batch and COMMIT in one round trip (libpq pipeline mode): the audit lock is
- * held for one round trip less, and that lock is what bounds the append rate of all instances
- * together. 0 committed, 1 outcome unknown (the connection broke after COMMIT may have been
- * sent), -1 failed before committing. */
-static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **params, int n,
+/* A batch's rows as one array per column ($1..$18), so one prepared statement inserts any
+ * number of rows. */
+#define ROWS(from)                                                                                 \
+    "INSERT INTO audit_events (seq, time, request_id, actor, username, remote, action, state,"     \
+    " lock_id, serial, lineage, sha256, size, status, detail, line, hash, prev)"                   \
+    " SELECT u.seq, timestamptz 'epoch' + u.t * interval '1 microsecond', u.request_id, u.actor,"  \
+    " u.username, u.remote, u.action, u.state, u.lock_id, u.serial, u.lineage, u.sha256, u.size,"  \
+    " u.status, u.detail, u.line, u.hash, u.prev FROM " from                                       \
+    " unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],"          \
+    " $7::text[], $8::text[], $9::text[], $10::numeric[], $11::text[], $12::text[],"               \
+    " $13::bigint[], $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[])"          \
+    " AS u(seq, t, request_id, actor, username, remote, action, state, lock_id, serial, lineage,"  \
+    " sha256, size, status, detail, line, hash, prev)"
+
+/* Inside the transaction that holds the chain lock and read the head (the locked path). */
+static struct pgconn_stmt stmt_insert = PGCONN_STMT("audit insert", ROWS(""), NCOLS);
+/* On its own (autocommit): takes the chain lock ($19) for the statement's transaction, then
+ * inserts after the head this instance knows ($20 seq, $21 hash). The primary key refuses it
+ * (23505) when another instance appended since; it inserts nothing when that head row is not
+ * there (the table was restored from an older backup while we ran), so a chain is never
+ * continued from a head it does not have. The lock keeps the locked path of another instance,
+ * which read the head under it, from ever being refused. */
+static struct pgconn_stmt stmt_append =
+    PGCONN_STMT("audit append",
+                "WITH chain AS (SELECT pg_advisory_xact_lock($19::bigint)) " ROWS(
+                    "chain, ") " WHERE EXISTS (SELECT 1 FROM audit_events h"
+                               " WHERE h.seq = $20::bigint AND h.hash = $21)",
+                NCOLS + 3);
+/* After a lost connection: did the batch whose last event is ($1, $2) commit? */
+static struct pgconn_stmt stmt_stored = PGCONN_STMT(
+    "audit commit check", "SELECT 1 FROM audit_events WHERE seq = $1::bigint AND hash = $2", 2);
+
+/* The text fields of one row's parameters (what the column values point into). */
+struct row_text {
+    struct buf line;
+    char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16], prev[65];
+};
+
+static void row_values(const struct audit_event *ev, struct row_text *t, const char *hash,
+                       const char *v[NCOLS])
+{
+    snprintf(t->time_s, sizeof(t->time_s), "%lld", (long long)ev->time_us);
+    snprintf(t->serial_s, sizeof(t->serial_s), "%llu", (unsigned long long)ev->serial);
+    snprintf(t->size_s, sizeof(t->size_s), "%lld", (long long)ev->size);
+    snprintf(t->status_s, sizeof(t->status_s), "%d", ev->status);
+    const char *row[NCOLS] = {t->seq_s,
+                              t->time_s,
+                              ev->request_id,
+                              ev->actor,
+                              ev->username,
+                              ev->remote,
+                              ev->action,
+                              ev->state,
+                              ev->lock_id,
+                              ev->has_serial ? t->serial_s : NULL,
+                              ev->lineage,
+                              ev->sha256,
+                              ev->size < 0 ? NULL : t->size_s,
+                              t->status_s,
+                              ev->detail,
+                              t->line.data,
+                              hash,
+                              t->prev};
+    memcpy(v, row, sizeof(row));
+}
+
+/* A batch made ready to insert: its canonical lines chained from (seq, prev) and one array
+ * literal per column. */
+struct rows {
+    int n;
+    uint64_t last_seq;
+    char last_hash[65];
+    struct buf col[NCOLS];
+};
+
+static int rows_build(struct rows *r, struct pending **batch, int n, uint64_t seq,
+                      const char head[65], struct err *err)
+{
+    r->n = n;
+    for (int c = 0; c < NCOLS; c++) {
+        buf_init(&r->col[c], 0);
+        buf_append_str(&r->col[c], "{", err);
+    }
+    struct row_text t;
+    char prev[65];
+    memcpy(prev, head, 65);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++, seq++) {
+        buf_init(&t.line, 0);
+        snprintf(t.seq_s, sizeof(t.seq_s), "%llu", (unsigned long long)seq);
+        memcpy(t.prev, prev, 65);
+        rc = audit_event_canonical(batch[i]->ev, seq, prev, &t.line, batch[i]->hash, err);
+        if (rc == 0) {
+            const char *v[NCOLS];
+            row_values(batch[i]->ev, &t, batch[i]->hash, v);
+            for (int c = 0; c < NCOLS && rc == 0; c++)
+                rc = pgconn_array_add(&r->col[c], i == 0, v[c], err);
+            memcpy(prev, batch[i]->hash, 65);
+            r->last_seq = seq;
+        }
+        buf_cleanup(&t.line);
+    }
+    memcpy(r->last_hash, prev, 65);
+    for (int c = 0; c < NCOLS && rc == 0; c++)
+        rc = buf_append(&r->col[c], "}", 1, err);
+    return rc;
+}
+
+static void rows_free(struct rows *r)
+{
+    for (int c = 0; c < NCOLS; c++)
+        buf_cleanup(&r->col[c]);
+}
+
+/* INSERT and COMMIT of the locked path in one round trip (libpq pipeline mode): the chain lock
+ * is held for one round trip less. 0 committed, 1 outcome unknown (the connection broke after
+ * COMMIT may have been sent), -1 failed before committing. */
+static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char *const *params,
                          struct err *err)
 {
+    char name[16];
+    if (pgconn_prepare(pool, c, &stmt_insert, name, err) != 0) {
+        pgconn_rollback(pool, c);
+        return -1;
+    }
     if (!PQenterPipelineMode(c)) {
         pgconn_fail(pool, c, NULL, "audit insert: pipeline mode", err);
         pgconn_rollback(pool, c);
         return -1;
     }
-    /* One multi-row INSERT: the server parses and plans once per batch, not once per row. */
-    struct buf sql;
-    buf_init(&sql, 0);
-    buf_append_str(&sql, SQL_INSERT_HEAD, err);
-    for (int i = 0; i < n; i++) {
-        int b = i * 18;
-        buf_printf(&sql, err,
-                   "%s($%d::bigint, timestamptz 'epoch' + $%d::bigint * interval '1 microsecond',"
-                   " $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d::numeric, $%d, $%d, $%d::bigint,"
-                   " $%d::integer, $%d, $%d, $%d, $%d)",
-                   i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9,
-                   b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16, b + 17, b + 18);
-    }
-    bool sent = PQsendQueryParams(c, sql.data, 18 * n, NULL, (const char *const *)params, NULL,
-                                  NULL, 0) != 0;
-    buf_cleanup(&sql);
-    if (!sent || !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQpipelineSync(c)) {
+    if (!PQsendQueryPrepared(c, name, NCOLS, params, NULL, NULL, 0) ||
+        !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
         if (PQstatus(c) != CONNECTION_OK) {
             pgconn_drop(pool, c);
             return 1;
@@ -134,7 +238,7 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **param
         rc = 0;
     else if (broken && !(failed && PQresultErrorField(failed, PG_DIAG_SQLSTATE)))
         rc = 1; /* COMMIT may have reached the server before the connection broke */
-    if (rc < 0) /* the server refused an INSERT or the COMMIT (may close a broken c) */
+    if (rc < 0) /* the server refused the INSERT or the COMMIT (may close a broken c) */
         pgconn_fail(pool, c, failed, inserts_ok ? "audit commit" : "audit insert", err);
     PQclear(failed);
     if (broken || !exited) {
@@ -146,127 +250,163 @@ static int insert_commit(struct pgconn_pool *pool, PGconn *c, const char **param
     return rc;
 }
 
-/* The text fields of one row's parameters (what params point into). */
-struct row_text {
-    struct buf line;
-    char seq_s[24], time_s[24], serial_s[24], size_s[24], status_s[16], prev[65];
+/* Outcomes of one attempt at a batch. */
+enum attempt {
+    ATTEMPT_STORED,   /* committed */
+    ATTEMPT_UNKNOWN,  /* the connection broke when COMMIT may have been sent */
+    ATTEMPT_FAILED,   /* nothing written; *retryable says whether the connection was lost */
+    ATTEMPT_CONFLICT, /* the expected head was stale: another instance appended (nothing written) */
 };
 
-static void row_params(const struct audit_event *ev, struct row_text *t, const char *hash,
-                       const char *params[18])
+/* The locked path: one transaction takes the chain lock, reads the head and inserts the batch
+ * chained from it. Two round trips, and never a conflict. */
+static enum attempt append_locked(struct pgconn_pool *pool, struct pending **batch, int n,
+                                  struct rows *rows, bool *retryable, struct err *err)
 {
-    snprintf(t->time_s, sizeof(t->time_s), "%lld", (long long)ev->time_us);
-    snprintf(t->serial_s, sizeof(t->serial_s), "%llu", (unsigned long long)ev->serial);
-    snprintf(t->size_s, sizeof(t->size_s), "%lld", (long long)ev->size);
-    snprintf(t->status_s, sizeof(t->status_s), "%d", ev->status);
-    const char *v[18] = {t->seq_s,
-                         t->time_s,
-                         ev->request_id,
-                         ev->actor,
-                         ev->username,
-                         ev->remote,
-                         ev->action,
-                         ev->state,
-                         ev->lock_id,
-                         ev->has_serial ? t->serial_s : NULL,
-                         ev->lineage,
-                         ev->sha256,
-                         ev->size < 0 ? NULL : t->size_s,
-                         t->status_s,
-                         ev->detail,
-                         t->line.data,
-                         hash,
-                         t->prev};
-    memcpy(params, v, sizeof(v));
-}
-
-/* One attempt for a batch: one transaction takes the chain lock once, reads the head and
- * inserts the batch with consecutive seqs, each chained to the one before. 0 committed, 1
- * outcome unknown (COMMIT lost with the connection), -1 failed before COMMIT (nothing
- * written). *retryable tells a lost connection from other errors. */
-static int append_once(struct pgconn_pool *pool, struct pending **batch, int n, bool *retryable,
-                       struct err *err)
-{
-    *retryable = false;
     PGconn *c = pgconn_get(pool, err);
     if (!c)
-        return -1;
-    struct row_text *t = xcalloc((size_t)n, sizeof(*t));
-    const char **params = xcalloc((size_t)n * 18, sizeof(*params));
-    int rc = -1;
-    char lock_sql[160];
-    snprintf(lock_sql, sizeof(lock_sql),
+        return ATTEMPT_FAILED;
+    char sql[160];
+    snprintf(sql, sizeof(sql),
              "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
              " SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
              (long long)PGCONN_LOCK_AUDIT);
     /* Three statements, one round trip: the result is the last SELECT's. */
-    PGresult *r = pgconn_exec_on(pool, c, "audit head", lock_sql, 0, NULL, err);
-    if (!r)
-        goto out;
+    PGresult *r = pgconn_exec_on(pool, c, "audit head", sql, 0, NULL, err);
+    if (!r) {
+        /* Nothing written yet, so once more is safe; only for a lost connection or a busy
+         * server, not for a refusal that would repeat. (c may be closed now.) */
+        *retryable = err->code == ERR_UNAVAILABLE;
+        pgconn_rollback(pool, c);
+        return ATTEMPT_FAILED;
+    }
     uint64_t seq = 1;
-    char prev[65];
-    memcpy(prev, ZERO_HASH, sizeof(prev));
+    char head[65] = AUDIT_ZERO_HASH;
     if (PQntuples(r) > 0) {
         seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10) + 1;
-        snprintf(prev, sizeof(prev), "%s", PQgetvalue(r, 0, 1));
+        snprintf(head, sizeof(head), "%s", PQgetvalue(r, 0, 1));
     }
     PQclear(r);
-    for (int i = 0; i < n; i++, seq++) {
-        buf_init(&t[i].line, 0);
-        snprintf(t[i].seq_s, sizeof(t[i].seq_s), "%llu", (unsigned long long)seq);
-        memcpy(t[i].prev, prev, 65);
-        if (audit_event_canonical(batch[i]->ev, seq, prev, &t[i].line, batch[i]->hash, err) != 0)
-            goto out;
-        memcpy(prev, batch[i]->hash, 65);
-        row_params(batch[i]->ev, &t[i], batch[i]->hash, params + 18 * i);
+    if (rows_build(rows, batch, n, seq, head, err) != 0) {
+        pgconn_rollback(pool, c);
+        return ATTEMPT_FAILED;
     }
+    const char *params[NCOLS];
+    for (int i = 0; i < NCOLS; i++)
+        params[i] = rows->col[i].data;
     /* insert_commit ends the transaction and may close c: c is not used after it. */
-    rc = insert_commit(pool, c, params, n, err);
-    goto done;
-out:
-    /* Failed before COMMIT was sent: nothing was written. */
-    *retryable = PQstatus(c) != CONNECTION_OK;
-    pgconn_rollback(pool, c);
-done:
-    for (int i = 0; i < n; i++)
-        buf_cleanup(&t[i].line);
-    free(t);
-    free(params);
-    return rc;
+    int rc = insert_commit(pool, c, params, err);
+    return rc == 0 ? ATTEMPT_STORED : rc > 0 ? ATTEMPT_UNKNOWN : ATTEMPT_FAILED;
+}
+
+/* The fast path: one statement chained from the head this instance knows (see stmt_append).
+ * One round trip, no transaction of our own. */
+static enum attempt append_at_head(struct pgconn_pool *pool, struct pending **batch, int n,
+                                   uint64_t head_seq, const char head[65], struct rows *rows,
+                                   bool *retryable, struct err *err)
+{
+    PGconn *c = pgconn_get(pool, err);
+    if (!c)
+        return ATTEMPT_FAILED;
+    if (rows_build(rows, batch, n, head_seq + 1, head, err) != 0)
+        return ATTEMPT_FAILED;
+    char key[24], seq_s[24];
+    snprintf(key, sizeof(key), "%lld", (long long)PGCONN_LOCK_AUDIT);
+    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)head_seq);
+    const char *params[NCOLS + 3];
+    for (int i = 0; i < NCOLS; i++)
+        params[i] = rows->col[i].data;
+    params[NCOLS] = key;
+    params[NCOLS + 1] = seq_s;
+    params[NCOLS + 2] = head;
+    struct err e1 = {0};
+    char sqlstate[6];
+    PGresult *r = pgconn_exec_stmt_on(pool, c, &stmt_append, params, sqlstate, &e1);
+    if (r) {
+        bool all = atoi(PQcmdTuples(r)) == n; /* else none: the head row is not there */
+        PQclear(r);
+        return all ? ATTEMPT_STORED : ATTEMPT_CONFLICT;
+    }
+    if (!strcmp(sqlstate, "23505"))
+        return ATTEMPT_CONFLICT; /* the only unique key is seq */
+    if (!sqlstate[0]) { /* no answer from the server: the connection broke (c may be closed) */
+        *retryable = true;
+        return ATTEMPT_UNKNOWN; /* the implicit COMMIT may have happened */
+    }
+    err_set(err, e1.code, "%s", e1.msg);
+    return ATTEMPT_FAILED;
+}
+
+/* Whether the batch whose last event is in rows was stored (after ATTEMPT_UNKNOWN): 1 yes,
+ * 0 no, -1 cannot tell. The batch is one transaction, so all or none of it is stored. */
+static int batch_stored(struct pgconn_pool *pool, const struct rows *rows, struct err *err)
+{
+    char seq_s[24];
+    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)rows->last_seq);
+    const char *params[] = {seq_s, rows->last_hash};
+    PGresult *r = pgconn_exec_stmt(pool, &stmt_stored, params, true, err);
+    if (!r)
+        return -1;
+    int stored = PQntuples(r) > 0;
+    PQclear(r);
+    return stored;
+}
+
+/* How long a conflict sends this instance's batches down the locked path. */
+#define LOCKED_AFTER_CONFLICT_MS 1000
+
+/* One attempt at a batch, by the fast path when this instance knows the head, else locked;
+ * ATTEMPT_UNKNOWN resolved by looking the batch up. rows holds what was sent. */
+static enum attempt append_attempt(struct pg_auditlog *p, struct pending **batch, int n,
+                                   struct rows *rows, bool *retryable, struct err *err)
+{
+    *retryable = false;
+    enum attempt a =
+        p->head_known && mono_ms() >= p->locked_until_ms
+            ? append_at_head(p->pool, batch, n, p->head_seq, p->head_hash, rows, retryable, err)
+            : append_locked(p->pool, batch, n, rows, retryable, err);
+    if (a != ATTEMPT_UNKNOWN)
+        return a;
+    int stored = batch_stored(p->pool, rows, err);
+    if (stored == 0) {
+        *retryable = true;
+        err_set(err, ERR_UNAVAILABLE, "audit commit lost with the connection");
+    }
+    return stored > 0 ? ATTEMPT_STORED : ATTEMPT_FAILED;
 }
 
 /* A batch, with the retry rules of a single append: a connection lost before COMMIT wrote
- * nothing, so appending again is safe; a lost COMMIT is resolved by looking for the last
- * event's hash (unique: it covers seq, time and request id; the batch is one transaction, so
- * all or none are stored), so an event is never written twice nor silently dropped. */
-static int append_batch(struct pgconn_pool *pool, struct pending **batch, int n, struct err *err)
+ * nothing, so appending again is safe; a lost COMMIT is resolved by looking up the last event
+ * (its seq and hash), so an event is never written twice nor silently dropped; a conflict
+ * (the head moved) is retried on the locked path, which cannot conflict. */
+static int append_batch(struct pg_auditlog *p, struct pending **batch, int n, struct err *err)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct rows rows = {0};
         struct err e1 = {0};
         bool retryable;
-        int rc = append_once(pool, batch, n, &retryable, &e1);
-        if (rc == 0)
-            return 0;
-        if (rc > 0) {
-            const char *params[] = {batch[n - 1]->hash};
-            PGresult *r =
-                pgconn_exec(pool, "audit commit check",
-                            "SELECT 1 FROM audit_events WHERE hash = $1", 1, params, true, err);
-            if (!r)
-                return -1;
-            bool stored = PQntuples(r) > 0;
-            PQclear(r);
-            if (stored)
-                return 0;
-            retryable = true;
-            err_set(&e1, ERR_UNAVAILABLE, "audit commit lost with the connection");
+        enum attempt a = append_attempt(p, batch, n, &rows, &retryable, &e1);
+        if (a == ATTEMPT_STORED) {
+            p->head_known = true;
+            p->head_seq = rows.last_seq;
+            memcpy(p->head_hash, rows.last_hash, 65);
+        } else {
+            p->head_known = false;
         }
-        if (!retryable || attempt == 1) {
+        rows_free(&rows);
+        if (a == ATTEMPT_STORED)
+            return 0;
+        if (a == ATTEMPT_CONFLICT) {
+            audit__count_conflict();
+            p->locked_until_ms = mono_ms() + LOCKED_AFTER_CONFLICT_MS;
+            continue;
+        }
+        if (!retryable || attempt == 2) {
             err_set(err, e1.code, "%s", e1.msg);
             return -1;
         }
     }
-    return -1;
+    return err_set(err, ERR_UNAVAILABLE, "audit append: contended, retry");
 }
 
 /* Group commit. Concurrent appends of this instance queue up; one of them (the leader) takes
@@ -298,7 +438,7 @@ static int pg_append(struct auditlog *al, const struct audit_event *ev, struct e
             p->tail = &p->queue;
         pthread_mutex_unlock(&p->mu);
         struct err be = {0};
-        int rc = append_batch(p->pool, batch, n, &be);
+        int rc = append_batch(p, batch, n, &be);
         pthread_mutex_lock(&p->mu);
         for (int i = 0; i < n; i++) {
             batch[i]->rc = rc;

@@ -102,6 +102,12 @@ static const char SQL_STATS[] =
 
 /* clang-format on */
 
+/* The statements of every lock request, prepared per connection (pg.h). */
+static struct pgconn_stmt stmt_acquire = PGCONN_STMT("acquire lock", SQL_ACQUIRE, 5);
+static struct pgconn_stmt stmt_live = PGCONN_STMT("read lock", SQL_LIVE, 1);
+static struct pgconn_stmt stmt_release = PGCONN_STMT("release lock", SQL_RELEASE, 2);
+static struct pgconn_stmt stmt_renew = PGCONN_STMT("renew lock", SQL_RENEW, 3);
+
 static struct pg_lockstore *pls(struct lockstore *ls)
 {
     return (struct pg_lockstore *)ls;
@@ -134,7 +140,7 @@ static int read_live(struct pg_lockstore *p, const char *state, struct lock_resu
                      struct err *err)
 {
     const char *params[] = {state};
-    PGresult *r = pgconn_exec(p->pool, "read lock", SQL_LIVE, 1, params, true, err);
+    PGresult *r = pgconn_exec_stmt(p->pool, &stmt_live, params, true, err);
     if (!r)
         return -1;
     int found = PQntuples(r) > 0 && read_holder(r, 0, 0, &res->holder);
@@ -161,7 +167,7 @@ static int pg_acquire(struct lockstore *ls, const char *state, const char *id,
     /* Refused with no holder visible means the holder released or expired between the
      * statement's snapshot and our report; the lock is free now, so try again (bounded). */
     for (int attempt = 0; attempt < 3; attempt++) {
-        PGresult *r = pgconn_exec(p->pool, "acquire lock", SQL_ACQUIRE, 5, params, true, err);
+        PGresult *r = pgconn_exec_stmt(p->pool, &stmt_acquire, params, true, err);
         if (!r)
             return -1;
         int rows = PQntuples(r);
@@ -199,7 +205,7 @@ static int pg_release(struct lockstore *ls, const char *state, const char *id,
     if (check_id(id, err) != 0)
         return -1;
     const char *params[] = {state, id};
-    PGresult *r = pgconn_exec(p->pool, "release lock", SQL_RELEASE, 2, params, true, err);
+    PGresult *r = pgconn_exec_stmt(p->pool, &stmt_release, params, true, err);
     if (!r)
         return -1;
     if (PQntuples(r) > 0) {
@@ -236,7 +242,7 @@ static int pg_check_write(struct lockstore *ls, const char *state, const char *i
         return -1;
     if (id) {
         const char *params[] = {state, id, p->ttl};
-        PGresult *r = pgconn_exec(p->pool, "renew lock", SQL_RENEW, 3, params, true, err);
+        PGresult *r = pgconn_exec_stmt(p->pool, &stmt_renew, params, true, err);
         if (!r)
             return -1;
         bool renewed = PQntuples(r) > 0 && read_holder(r, 0, 0, &res->holder);

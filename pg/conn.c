@@ -18,6 +18,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,7 @@
 struct slot {
     struct pgconn_pool *pool;
     PGconn *conn;
+    uint64_t prepared; /* bit id-1 set: statement id is prepared on conn */
     struct slot *prev, *next;
 };
 
@@ -64,6 +67,7 @@ static void slot_close(struct slot *s)
         PQfinish(s->conn);
         s->conn = NULL;
     }
+    s->prepared = 0;
 }
 
 static void on_thread_exit(void *arg)
@@ -319,9 +323,139 @@ PGresult *pgconn_exec(struct pgconn_pool *p, const char *what, const char *sql, 
     }
 }
 
+/* Statement ids are given in order of first use, program-wide: the same statement has the
+ * same name on every connection. */
+static atomic_int stmt_ids;
+
+static int stmt_id(struct pgconn_stmt *st)
+{
+    int id = atomic_load(&st->id);
+    if (id)
+        return id;
+    int mine = atomic_fetch_add(&stmt_ids, 1) + 1, none = 0;
+    if (mine > PGCONN_STMT_MAX)
+        die_bug("more than %d prepared statements", PGCONN_STMT_MAX);
+    return atomic_compare_exchange_strong(&st->id, &none, mine) ? mine : none;
+}
+
+/* The slot of c when it is the calling thread's connection (it always is: connections are
+ * per thread), else NULL. */
+static struct slot *slot_of(struct pgconn_pool *p, const PGconn *c)
+{
+    struct slot *s = pthread_getspecific(p->key);
+    return s && s->conn == c ? s : NULL;
+}
+
+/* Prepares st on c unless it already is there. NULL when it is, else the failed result
+ * (PQclear it) or, after a lost connection, possibly NULL too with PQstatus(c) not OK. */
+static bool prepare_on(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st, char name[16],
+                       PGresult **failed)
+{
+    int id = stmt_id(st);
+    snprintf(name, 16, "stated_%d", id);
+    struct slot *s = slot_of(p, c);
+    uint64_t bit = UINT64_C(1) << (id - 1);
+    *failed = NULL;
+    if (s && (s->prepared & bit))
+        return true;
+    PGresult *r = PQprepare(c, name, st->sql, st->nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *failed = r;
+        return false;
+    }
+    PQclear(r);
+    if (s)
+        s->prepared |= bit;
+    return true;
+}
+
+int pgconn_prepare(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st, char name[16],
+                   struct err *err)
+{
+    PGresult *failed;
+    if (prepare_on(p, c, st, name, &failed))
+        return 0;
+    pgconn_fail(p, c, failed, st->what, err);
+    PQclear(failed);
+    return -1;
+}
+
+/* True for the errors after which a prepared statement must be prepared again: it does not
+ * exist on the server (26000) or its cached plan no longer fits the tables (0A000). */
+static bool stmt_lost(const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return state && (!strcmp(state, "26000") || !strcmp(state, "0A000"));
+}
+
+/* One run of st on c (prepared first if needed). The result when it succeeded, else NULL
+ * with *failed the failed result (or NULL) and *again whether preparing it anew and running
+ * it once more is safe (it did not run). */
+static PGresult *run_stmt(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st,
+                          const char *const *params, PGresult **failed, bool *again)
+{
+    char name[16];
+    *again = false;
+    if (!prepare_on(p, c, st, name, failed))
+        return NULL;
+    PGresult *r = PQexecPrepared(c, name, st->nparams, params, NULL, NULL, 0);
+    if (result_ok(r))
+        return r;
+    *failed = r;
+    if (stmt_lost(r)) {
+        struct slot *s = slot_of(p, c);
+        if (s)
+            s->prepared &= ~(UINT64_C(1) << (stmt_id(st) - 1));
+        *again = true;
+    }
+    return NULL;
+}
+
+PGresult *pgconn_exec_stmt_on(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st,
+                              const char *const *params, char sqlstate[6], struct err *err)
+{
+    PGresult *failed;
+    bool again;
+    PGresult *r = run_stmt(p, c, st, params, &failed, &again);
+    if (r)
+        return r;
+    const char *state = failed ? PQresultErrorField(failed, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(sqlstate, 6, "%s", state ? state : "");
+    pgconn_fail(p, c, failed, st->what, err);
+    PQclear(failed);
+    return NULL;
+}
+
+PGresult *pgconn_exec_stmt(struct pgconn_pool *p, struct pgconn_stmt *st, const char *const *params,
+                           bool retry, struct err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = pgconn_get(p, err);
+        if (!c)
+            return NULL;
+        PGresult *failed;
+        bool again;
+        PGresult *r = run_stmt(p, c, st, params, &failed, &again);
+        if (r)
+            return r;
+        /* Once more for a statement to prepare anew (it did not run) or, with retry, one
+         * whose connection died under it (see pgconn_exec). */
+        if (attempt == 0 && (again || (retry && PQstatus(c) != CONNECTION_OK))) {
+            PQclear(failed);
+            drop_if_broken(p, c);
+            continue;
+        }
+        pgconn_fail(p, c, failed, st->what, err);
+        PQclear(failed);
+        return NULL;
+    }
+}
+
 void pgconn_rollback(struct pgconn_pool *p, PGconn *c)
 {
-    if (!c)
+    /* c may have been closed by the failure being handled (pgconn_fail drops a broken
+     * connection): then it is no longer the thread's, and there is nothing to end. */
+    if (!c || !slot_of(p, c))
         return;
     if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));

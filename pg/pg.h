@@ -21,6 +21,7 @@
 #ifndef STATED_PG_H
 #define STATED_PG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <libpq-fe.h>
@@ -55,6 +56,42 @@ PGresult *pgconn_exec(struct pgconn_pool *p, const char *what, const char *sql, 
  * With nparams 0 and params NULL the text may hold several statements (simple protocol). */
 PGresult *pgconn_exec_on(struct pgconn_pool *p, PGconn *c, const char *what, const char *sql,
                          int nparams, const char *const *params, struct err *err);
+/* A statement prepared on each connection at its first use there, so that PostgreSQL parses
+ * and plans it once per connection instead of once per call: parsing and planning the lock and
+ * audit statements were most of PostgreSQL's CPU time per lock cycle (docs/BENCHMARKS.md).
+ * Declare one per SQL text, static, with PGCONN_STMT; a program has at most PGCONN_STMT_MAX. */
+struct pgconn_stmt {
+    const char *what; /* names it in errors */
+    const char *sql;
+    int nparams;
+    atomic_int id; /* 1.., given at its first use */
+};
+#define PGCONN_STMT(what_, sql_, nparams_)                                                         \
+    {                                                                                              \
+        .what = (what_), .sql = (sql_), .nparams = (nparams_)                                      \
+    }
+#define PGCONN_STMT_MAX 64
+
+/* pgconn_exec and pgconn_exec_on for a prepared statement: same results, errors and retry.
+ * A statement the server no longer knows (a connection pooler in between, DISCARD ALL) or
+ * whose cached plan went stale (another instance migrated the schema) is prepared again on
+ * its next use; pgconn_exec_stmt with `retry` also runs it once more at once. */
+PGresult *pgconn_exec_stmt(struct pgconn_pool *p, struct pgconn_stmt *st, const char *const *params,
+                           bool retry, struct err *err);
+/* pgconn_exec_stmt_on also gives a failure's SQLSTATE in sqlstate ("" when the server sent
+ * none), for a caller that handles one specially (e.g. 23505, a unique key refused). */
+PGresult *pgconn_exec_stmt_on(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st,
+                              const char *const *params, char sqlstate[6], struct err *err);
+/* Prepares st on c unless it already is there, and writes its name, for PQsendQueryPrepared
+ * in pipeline mode. 0, or -1 with err set. */
+int pgconn_prepare(struct pgconn_pool *p, PGconn *c, struct pgconn_stmt *st, char name[16],
+                   struct err *err);
+
+/* Appends value (NULL: SQL NULL) as the next element of an array literal being built in arr
+ * (the caller writes the braces; `first` leaves out the comma). 0 or -1 (arr's ceiling). */
+struct buf;
+int pgconn_array_add(struct buf *arr, bool first, const char *value, struct err *err);
+
 /* Closes the calling thread's connection if it is c (state unknown, e.g. a pipeline left
  * with unread results); the next pgconn_get reconnects. */
 void pgconn_drop(struct pgconn_pool *p, const PGconn *c);
