@@ -43,10 +43,8 @@ put() { # NAME SERIAL: prints the status
 }
 # The bucket prefix of the running stated (stated_start picks a fresh one).
 storage_prefix() {
-  local i
-  for ((i = 0; i < ${#STATED_ARGS[@]}; i++)); do
-    [ "${STATED_ARGS[i]}" = --storage ] && { echo "${STATED_ARGS[i + 1]#s3://*/}"; return; }
-  done
+  local u
+  u=$(stated_arg --storage) && echo "${u#s3://*/}"
 }
 # first_anchor BUCKET: the first anchor's key, waiting up to 10 s for one.
 first_anchor() {
