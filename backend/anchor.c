@@ -2,7 +2,8 @@
  *
  * Every --audit-anchor-every events or --audit-anchor-interval, whichever comes first, it
  * reads the chain head and writes it, signed when a key is configured, to the object store
- * under audit/anchors/. Off the event loop and off the request path: a slow or failing object
+ * under audit/anchors/, with S3 Object Lock retention when the bucket has it
+ * (--audit-anchor-retention). Off the event loop and off the request path: a slow or failing object
  * store delays anchors, never requests (a failure is logged and retried at the next tick).
  * The anchors are stored in plaintext even with encryption at rest: they hold no state data,
  * and an auditor must be able to read them with plain S3 tools. */
@@ -29,6 +30,15 @@ struct anchorer {
     int64_t last_ms;
 };
 
+/* With retain_until_us, under Object Lock retention (main.c checked the storage has it). */
+static int put_anchor(struct objstore *os, const char *key, const struct buf *b,
+                      int64_t retain_until_us, struct err *err)
+{
+    if (retain_until_us > 0)
+        return os->ops->put_retained(os, key, b->data, b->len, retain_until_us, err);
+    return os->ops->put(os, key, b->data, b->len, NULL, err);
+}
+
 static int write_anchor(struct anchorer *an, uint64_t seq, const char hash[65], struct err *err)
 {
     struct audit_anchor a = {.seq = seq, .time_us = now_us()};
@@ -42,7 +52,9 @@ static int write_anchor(struct anchorer *an, uint64_t seq, const char hash[65], 
     audit_anchor_key(&a, key, sizeof(key));
     int rc = audit_anchor_encode(&a, &b, err);
     if (rc == 0)
-        rc = an->cfg.os->ops->put(an->cfg.os, key, b.data, b.len, NULL, err);
+        rc =
+            put_anchor(an->cfg.os, key, &b,
+                       an->cfg.retention_ms > 0 ? a.time_us + an->cfg.retention_ms * 1000 : 0, err);
     buf_cleanup(&b);
     if (rc == 0)
         log_debug("audit anchor %s written", key);

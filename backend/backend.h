@@ -79,6 +79,8 @@ struct config {
     char *audit_failure;                          /* closed|open */
     int64_t audit_anchor_every;
     int64_t audit_anchor_interval_ms;
+    int64_t audit_anchor_retention_ms; /* Object Lock retention of anchors (0: none) */
+    bool audit_anchor_retention_set;   /* given (flag or env), not the default */
     char *audit_signing_key_file;
     bool audit_closed;                /* audit_failure resolved */
     char *oidc_config;                /* OIDC issuers and rules (JSON file) */
@@ -135,6 +137,7 @@ struct anchorer_config {
     int64_t interval_ms;    /* time between anchors at most (when events came) */
     const char *instance;   /* this instance's id, in the anchor and its key */
     void *signing_key;      /* audit_key_load'ed Ed25519 private key, or NULL: unsigned */
+    int64_t retention_ms;   /* > 0: each anchor is put_retained until its time + this */
 };
 /* Starts the writer thread; NULL when the driver has no head (then no anchors). */
 struct anchorer *anchorer_start(const struct anchorer_config *cfg, struct err *err);

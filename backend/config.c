@@ -24,6 +24,8 @@ struct opt {
 
 #define F(field) offsetof(struct config, field)
 
+#define ANCHOR_RETENTION_MAX_MS (36500LL * 24 * 3600 * 1000)
+
 static const struct opt opts[] = {
     {"listen", OPT_STR, F(listen), "STATED_LISTEN", "127.0.0.1:8080", false,
      "address and port to listen on (HOST:PORT, [IPv6]:PORT or :PORT for all addresses)"},
@@ -82,6 +84,11 @@ static const struct opt opts[] = {
     {"audit-anchor-interval", OPT_DURATION, F(audit_anchor_interval_ms),
      "STATED_AUDIT_ANCHOR_INTERVAL", "60s", false,
      "write an audit anchor at least this often while events come (whichever comes first)"},
+    {"audit-anchor-retention", OPT_DURATION, F(audit_anchor_retention_ms),
+     "STATED_AUDIT_ANCHOR_RETENTION", "400d", false,
+     "on a bucket with S3 Object Lock, write each anchor in COMPLIANCE mode, undeletable for this "
+     "long (0: ordinary objects); given explicitly, a storage without Object Lock refuses to "
+     "start"},
     {"audit-signing-key-file", OPT_STR, F(audit_signing_key_file), "STATED_AUDIT_SIGNING_KEY_FILE",
      NULL, false,
      "Ed25519 private key (PEM, openssl genpkey -algorithm ed25519): sign every audit anchor"},
@@ -247,6 +254,10 @@ static void validate(struct config *cfg)
         bad("audit-anchor-every", "", "must be at least 1");
     if (cfg->audit_anchor_interval_ms < 1000)
         bad("audit-anchor-interval", "", "must be at least 1s");
+    if (cfg->audit_anchor_retention_ms != 0 &&
+        (cfg->audit_anchor_retention_ms < 1000 ||
+         cfg->audit_anchor_retention_ms > ANCHOR_RETENTION_MAX_MS))
+        bad("audit-anchor-retention", "", "must be 0 (off), or between 1s and 36500d");
     if (cfg->lock_ttl_ms <= 0 || cfg->lock_ttl_ms > LOCK_TTL_MAX_US / 1000)
         bad("lock-ttl", "", "must be above 0 and at most 1h");
     if (cfg->max_state_bytes < 1024)
@@ -285,6 +296,12 @@ static void validate(struct config *cfg)
     if (net_cidrs_parse(cfg->trusted_proxies, &proxies, &e) != 0)
         bad("trusted-proxies", cfg->trusted_proxies, e.msg);
     net_cidrs_cleanup(&proxies);
+}
+
+static size_t retention_opt(void)
+{
+    const char *name = "audit-anchor-retention";
+    return (size_t)(find_opt(name, strlen(name)) - opts);
 }
 
 void config_parse(struct config *cfg, int argc, char **argv)
@@ -349,6 +366,7 @@ void config_parse(struct config *cfg, int argc, char **argv)
         set_value(cfg, o, v);
         origin[idx] = "flag";
     }
+    cfg->audit_anchor_retention_set = strcmp(origin[retention_opt()], "default") != 0;
     validate(cfg);
 }
 

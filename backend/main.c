@@ -110,6 +110,42 @@ static struct keyring *open_session_keys(const struct config *cfg)
     return keys;
 }
 
+/* The Object Lock retention of anchors (0: none), from the storage's Object Lock, looked at
+ * once here, before anything is served. The default applies only where the bucket has Object
+ * Lock; an explicit --audit-anchor-retention on a storage without it stops the start. */
+static int64_t anchor_retention(const struct config *cfg, struct objstore *os)
+{
+    bool locked = false;
+    struct err e = {0};
+    if (cfg->audit_anchor_retention_ms == 0)
+        return 0;
+    if (os->ops->object_lock != NULL && os->ops->object_lock(os, &locked, &e) != 0) {
+        if (cfg->audit_anchor_retention_set)
+            fatal("--audit-anchor-retention", &e);
+        log_warn("audit anchors are ordinary objects: cannot read the bucket's Object Lock "
+                 "configuration (%s)",
+                 e.msg);
+        return 0;
+    }
+    if (locked) {
+        int64_t s = cfg->audit_anchor_retention_ms / 1000;
+        log_info("audit anchors are written under S3 Object Lock (COMPLIANCE) for %lld%s",
+                 (long long)(s % 86400 == 0 ? s / 86400 : s), s % 86400 == 0 ? "d" : "s");
+        return cfg->audit_anchor_retention_ms;
+    }
+    if (cfg->audit_anchor_retention_set) {
+        err_set(&e, ERR_INVALID,
+                "the %s has no S3 Object Lock: create the bucket with it (aws s3api "
+                "create-bucket --object-lock-enabled-for-bucket, or the Scaleway console) or "
+                "drop the option",
+                os->ops->object_lock != NULL ? "bucket" : "embedded storage");
+        fatal("--audit-anchor-retention", &e);
+    }
+    log_info("audit anchors are ordinary objects (the storage has no S3 Object Lock): protect "
+             "audit/anchors/ with a bucket policy");
+    return 0;
+}
+
 /* The anchor writer; the signing key is kept in ops for verify to check anchors with. */
 static struct anchorer *start_anchors(const struct config *cfg, struct objstore *os,
                                       struct auditlog *al, struct ops *o)
@@ -131,7 +167,8 @@ static struct anchorer *start_anchors(const struct config *cfg, struct objstore 
                                  .every = (uint64_t)cfg->audit_anchor_every,
                                  .interval_ms = cfg->audit_anchor_interval_ms,
                                  .instance = instance,
-                                 .signing_key = o->audit_key};
+                                 .signing_key = o->audit_key,
+                                 .retention_ms = anchor_retention(cfg, store_objstore(o->store))};
     struct anchorer *an = anchorer_start(&ac, &e);
     if (an == NULL && e.code != ERR_OK)
         fatal("audit anchors", &e);

@@ -136,6 +136,22 @@ int s3__parse_time(const char *s, int64_t *us)
     return 0;
 }
 
+bool s3__parse_object_lock(const char *xml, size_t len)
+{
+    char v[16];
+    return s3__xml_text(xml, len, "ObjectLockEnabled", v, sizeof(v)) == 0 &&
+           strcmp(v, "Enabled") == 0;
+}
+
+void s3__retain_until(int64_t us, char out[32])
+{
+    int64_t up = (us + 999999) / 1000000 * 1000000;
+    time_format_rfc3339(up, out);
+    char *frac = strchr(out, '.');
+    if (frac != NULL)
+        strcpy(frac, "Z");
+}
+
 char *s3__meta_encode(const char *meta)
 {
     char *b = base64_encode(meta, strlen(meta));
@@ -522,6 +538,7 @@ struct req {
     const char *payload_sha256; /* hex SHA-256 of body known to the caller, or NULL */
     const char *copy_source;    /* CopyObject: x-amz-copy-source value (encoded), or NULL */
     const char *if_none_match;  /* GET: the ETag a 304 would confirm, or NULL */
+    const char *retain_until;   /* PUT with Object Lock COMPLIANCE retention until then, or NULL */
 };
 
 struct resp {
@@ -779,7 +796,7 @@ static struct curl_slist *signed_headers(const struct s3_client *c, const struct
 {
     char amz_date[17];
     sigv4_amz_date(now_us() / 1000000, amz_date);
-    struct sigv4_header hs[10];
+    struct sigv4_header hs[12];
     size_t nh = 0;
     hs[nh++] = (struct sigv4_header){"Host", c->host};
     hs[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
@@ -795,6 +812,10 @@ static struct curl_slist *signed_headers(const struct s3_client *c, const struct
         hs[nh++] = (struct sigv4_header){"x-amz-meta-stated", rq->meta_enc};
     if (rq->if_none_match != NULL)
         hs[nh++] = (struct sigv4_header){"If-None-Match", rq->if_none_match};
+    if (rq->retain_until != NULL) {
+        hs[nh++] = (struct sigv4_header){"x-amz-object-lock-mode", "COMPLIANCE"};
+        hs[nh++] = (struct sigv4_header){"x-amz-object-lock-retain-until-date", rq->retain_until};
+    }
     if (rq->copy_source != NULL) {
         hs[nh++] = (struct sigv4_header){"x-amz-copy-source", rq->copy_source};
         /* New metadata replaces the source's; without any, the copy keeps the source's. */
@@ -993,7 +1014,8 @@ static void fill_head(const struct resp *rs, uint64_t got, struct s3__objhead *h
 }
 
 static int put_object(struct s3_client *c, const char *key, const void *data, size_t len,
-                      const char *meta, const char *sha256, struct err *err)
+                      const char *meta, const char *sha256, const char *retain_until,
+                      struct err *err)
 {
     char *enc = NULL;
     if (meta != NULL && meta[0] != '\0') {
@@ -1007,7 +1029,8 @@ static int put_object(struct s3_client *c, const char *key, const void *data, si
                      .body = data,
                      .body_len = len,
                      .meta_enc = enc,
-                     .payload_sha256 = sha256};
+                     .payload_sha256 = sha256,
+                     .retain_until = retain_until};
     struct resp *rs = xmalloc(sizeof(*rs));
     int rc = perform(c, &rq, rs, err);
     free(rs);
@@ -1018,7 +1041,16 @@ static int put_object(struct s3_client *c, const char *key, const void *data, si
 int s3__put_object(struct s3_client *c, const char *key, const void *data, size_t len,
                    const char *meta, struct err *err)
 {
-    return put_object(c, key, data, len, meta, NULL, err);
+    return put_object(c, key, data, len, meta, NULL, NULL, err);
+}
+
+int s3__put_object_retained(struct s3_client *c, const char *key, const void *data, size_t len,
+                            int64_t retain_until_us, struct err *err)
+{
+    char until[32];
+    s3__retain_until(retain_until_us, until);
+    /* No caller SHA-256: the body is hashed here, so Content-MD5 goes with it (payload_hashes). */
+    return put_object(c, key, data, len, NULL, NULL, until, err);
 }
 
 int s3__put_object_sha256(struct s3_client *c, const char *key, const void *data, size_t len,
@@ -1026,7 +1058,7 @@ int s3__put_object_sha256(struct s3_client *c, const char *key, const void *data
 {
     if (strlen(sha256) != 64)
         return err_set(err, ERR_INTERNAL, "S3 PUT %s: payload hash is not 64 hex digits", key);
-    return put_object(c, key, data, len, meta, sha256, err);
+    return put_object(c, key, data, len, meta, sha256, NULL, err);
 }
 
 int s3__copy_object(struct s3_client *c, const char *src, const char *dst, const char *meta,
@@ -1268,5 +1300,25 @@ int s3__put_versioning(struct s3_client *c, bool enabled, struct err *err)
     struct resp rs;
     int rc = perform(c, &rq, &rs, err);
     free(xml);
+    return rc;
+}
+
+int s3__get_object_lock(struct s3_client *c, bool *enabled, struct err *err)
+{
+    struct sigv4_param q[1] = {{"object-lock", NULL}};
+    struct buf body;
+    buf_init(&body, ERR_BODY_MAX);
+    struct req rq = {.method = "GET", .query = q, .nquery = 1, .sink = &body};
+    struct resp rs;
+    struct err e = {0};
+    *enabled = false;
+    int rc = perform(c, &rq, &rs, &e);
+    if (rc == 0)
+        *enabled = body.data != NULL && s3__parse_object_lock(body.data, body.len);
+    else if (strcmp(rs.code, "ObjectLockConfigurationNotFoundError") == 0)
+        rc = 0; /* a bucket created without Object Lock */
+    else
+        err_set(err, e.code, "%s", e.msg);
+    buf_cleanup(&body);
     return rc;
 }

@@ -95,6 +95,11 @@ int s3__put_object(struct s3_client *c, const char *key, const void *data, size_
  * x-amz-content-sha256, which S3 verifies, so no Content-MD5 is computed or sent. */
 int s3__put_object_sha256(struct s3_client *c, const char *key, const void *data, size_t len,
                           const char *meta, const char sha256[65], struct err *err);
+/* PutObject with S3 Object Lock retention: x-amz-object-lock-mode COMPLIANCE and
+ * x-amz-object-lock-retain-until-date (s3__retain_until of retain_until_us), with Content-MD5,
+ * which S3 requires for such a PUT. The bucket must have Object Lock (s3__get_object_lock). */
+int s3__put_object_retained(struct s3_client *c, const char *key, const void *data, size_t len,
+                            int64_t retain_until_us, struct err *err);
 /* CopyObject src -> dst (full keys in the bucket) with x-amz-metadata-directive REPLACE and
  * meta as the new object's x-amz-meta-stated, or, when meta is NULL or "", COPY: the copy
  * keeps src's metadata. A 200 whose body is an <Error> (S3 may fail a copy after
@@ -139,6 +144,10 @@ int s3__list_versions(struct s3_client *c, const char *prefix,
 /* GetBucketVersioning: *status gets "Enabled", "Suspended" or "" (never enabled). */
 int s3__get_versioning(struct s3_client *c, char status[16], struct err *err);
 int s3__put_versioning(struct s3_client *c, bool enabled, struct err *err);
+/* GetObjectLockConfiguration: *enabled when the bucket has Object Lock enabled (it can only be
+ * turned on when the bucket is created); false also when S3 answers that there is no such
+ * configuration. */
+int s3__get_object_lock(struct s3_client *c, bool *enabled, struct err *err);
 
 /* ---- pure parts (unit-tested) */
 
@@ -161,6 +170,12 @@ int s3__xml_text(const char *xml, size_t len, const char *tag, char *out, size_t
 /* Decodes the five XML entities and numeric character references in place; returns the new
  * length. Unknown entities are kept as they are. */
 size_t s3__xml_unescape(char *s, size_t len);
+
+/* true when an ObjectLockConfiguration document says <ObjectLockEnabled>Enabled. */
+bool s3__parse_object_lock(const char *xml, size_t len);
+/* The retain-until date S3 takes: ISO 8601 UTC in whole seconds, rounded up so the retention
+ * is never shorter than asked ("2028-01-06T07:09:19Z"); out needs 32 bytes. */
+void s3__retain_until(int64_t us, char out[32]);
 
 /* x-amz-meta-* values must be ASCII without control characters: the meta string (JSON,
  * possibly UTF-8) is stored base64url without padding. decode returns -1 on anything else. */

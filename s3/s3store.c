@@ -73,29 +73,56 @@ static void to_info(const char *key, const struct s3__objhead *h, struct obj_inf
     snprintf(info->meta, sizeof(info->meta), "%s", h->meta);
 }
 
+/* The full key (caller frees) of a write of key, whose cached copy is dropped; NULL with err
+ * set when key cannot be written. */
+static char *write_key(struct s3store *s, const char *key, struct err *err)
+{
+    int ck = check_key(s, key, err);
+    if (ck != 0) {
+        if (ck > 0)
+            too_long(s, key, err);
+        return NULL;
+    }
+    blobcache_drop(s->cache, key);
+    return full_key(s, key);
+}
+
 static int s3s_put(struct objstore *os, const char *key, const void *data, size_t len,
                    const char *meta, struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    int ck = check_key(s, key, err);
-    if (ck != 0)
-        return ck < 0 ? -1 : too_long(s, key, err);
-    char *k = full_key(s, key);
-    blobcache_drop(s->cache, key);
+    char *k = write_key(s, key, err);
+    if (k == NULL)
+        return -1;
     int rc = s3__put_object(s->c, k, data, len, meta, err);
     free(k);
     return rc;
+}
+
+static int s3s_put_retained(struct objstore *os, const char *key, const void *data, size_t len,
+                            int64_t retain_until_us, struct err *err)
+{
+    struct s3store *s = (struct s3store *)os;
+    char *k = write_key(s, key, err);
+    if (k == NULL)
+        return -1;
+    int rc = s3__put_object_retained(s->c, k, data, len, retain_until_us, err);
+    free(k);
+    return rc;
+}
+
+static int s3s_object_lock(struct objstore *os, bool *enabled, struct err *err)
+{
+    return s3__get_object_lock(((struct s3store *)os)->c, enabled, err);
 }
 
 static int s3s_put_sha256(struct objstore *os, const char *key, const void *data, size_t len,
                           const char *meta, const char sha256[65], struct err *err)
 {
     struct s3store *s = (struct s3store *)os;
-    int ck = check_key(s, key, err);
-    if (ck != 0)
-        return ck < 0 ? -1 : too_long(s, key, err);
-    char *k = full_key(s, key);
-    blobcache_drop(s->cache, key);
+    char *k = write_key(s, key, err);
+    if (k == NULL)
+        return -1;
     int rc = s3__put_object_sha256(s->c, k, data, len, meta, sha256, err);
     free(k);
     return rc;
@@ -370,6 +397,8 @@ static const struct objstore_ops s3_ops = {
     .list_versions = s3s_list_versions,
     .get_version = s3s_get_version,
     .del_version = s3s_del_version,
+    .object_lock = s3s_object_lock,
+    .put_retained = s3s_put_retained,
 };
 
 /* Versioning keeps every overwritten or deleted object recoverable in the bucket. Turning it

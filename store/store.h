@@ -104,6 +104,14 @@ struct objstore_ops {
                        struct buf *out, struct err *err);
     int (*del_version)(struct objstore *os, const char *key, const char *version_id,
                        struct err *err);
+    /* Optional, both or none (NULL: the storage has no object lock, as the directory driver).
+     * object_lock sets *enabled when the storage can keep objects under retention (an S3
+     * bucket created with Object Lock); put_retained is put (no meta) of a version that nobody,
+     * not even the bucket's owner, can delete or overwrite before retain_until_us (S3 Object
+     * Lock, COMPLIANCE mode). */
+    int (*object_lock)(struct objstore *os, bool *enabled, struct err *err);
+    int (*put_retained)(struct objstore *os, const char *key, const void *data, size_t len,
+                        int64_t retain_until_us, struct err *err);
 };
 struct objstore {
     const struct objstore_ops *ops;

@@ -23,8 +23,9 @@ static struct metric m_duration = {.name = "stated_storage_request_duration_seco
                                    .buckets = metrics_latency_buckets,
                                    .nbuckets = METRICS_LATENCY_NBUCKETS};
 
-static const char *const OPS[] = {"put",  "get",  "head",          "delete",      "list",
-                                  "ping", "copy", "list_versions", "get_version", "delete_version"};
+static const char *const OPS[] = {
+    "put",  "get",           "head",        "delete",         "list",       "ping",
+    "copy", "list_versions", "get_version", "delete_version", "object_lock"};
 
 struct timed {
     struct objstore base;
@@ -138,6 +139,20 @@ static int t_del_version(struct objstore *os, const char *key, const char *versi
     return done("delete_version", t0, rc, err);
 }
 
+static int t_object_lock(struct objstore *os, bool *enabled, struct err *err)
+{
+    int64_t t0 = mono_us();
+    return done("object_lock", t0, inner(os)->ops->object_lock(inner(os), enabled, err), err);
+}
+
+static int t_put_retained(struct objstore *os, const char *key, const void *data, size_t len,
+                          int64_t retain_until_us, struct err *err)
+{
+    int64_t t0 = mono_us();
+    int rc = inner(os)->ops->put_retained(inner(os), key, data, len, retain_until_us, err);
+    return done("put", t0, rc, err);
+}
+
 void store__metrics_register(void)
 {
     metrics_register(&m_requests);
@@ -165,7 +180,9 @@ struct objstore *store__timed_new(struct objstore *in)
                                    .copy = o->copy ? t_copy : NULL,
                                    .list_versions = o->list_versions ? t_list_versions : NULL,
                                    .get_version = o->get_version ? t_get_version : NULL,
-                                   .del_version = o->del_version ? t_del_version : NULL};
+                                   .del_version = o->del_version ? t_del_version : NULL,
+                                   .object_lock = o->object_lock ? t_object_lock : NULL,
+                                   .put_retained = o->put_retained ? t_put_retained : NULL};
     t->base.ops = &t->ops;
     return &t->base;
 }

@@ -10,6 +10,7 @@
 #   stated_kill            SIGKILL (crash tests)
 #   stated_restart         start again with the same port, data, storage and locks
 #   mode_available MODE    0 when the services MODE needs are up
+#   stated_arg FLAG        prints the value stated was started with for FLAG (--storage, --locks)
 #
 # STATED_CURL (array, default empty): extra curl arguments for the start-up health probe, e.g.
 # (--cert client.pem --key client.key) when stated requires client certificates.
@@ -109,6 +110,14 @@ stated_restart() {
 }
 
 # stated_cleanup: stop and remove the data dir (call from a trap).
+stated_arg() {
+  local i
+  for ((i = 0; i < ${#STATED_ARGS[@]} - 1; i++)); do
+    [ "${STATED_ARGS[i]}" = "$1" ] && { echo "${STATED_ARGS[i + 1]}"; return 0; }
+  done
+  return 1
+}
+
 stated_cleanup() {
   stated_stop
   [ -n "${STATED_DATA:-}" ] && rm -rf "$STATED_DATA"

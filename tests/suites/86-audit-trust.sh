@@ -108,18 +108,12 @@ embedded_checks() {
   stated_cleanup
 }
 
-locks_conninfo() {
-  local i
-  for ((i = 0; i < ${#STATED_ARGS[@]}; i++)); do
-    [ "${STATED_ARGS[$i]}" = --locks ] && { echo "${STATED_ARGS[$((i + 1))]}"; return; }
-  done
-}
 
 # --- s3pg: inserts into audit_events refused (locks keep working)
 pg_trigger_checks() {
   local mode=$1 t="trust/s3pg/$1" code ci
   stated_start s3pg --audit-failure "$mode" || { fail "$t start" "see log"; return; }
-  ci=$(locks_conninfo)
+  ci=$(stated_arg --locks)
   code=$(put app 1); expect_eq "$t first write" "$code" 200
   psql "$ci" -qAt -c "CREATE FUNCTION t_refuse() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RAISE EXCEPTION 'test: audit refused'; END \$f\$;
     CREATE TRIGGER t_refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION t_refuse();" >/dev/null
@@ -251,7 +245,7 @@ anchor_embedded_checks() {
 anchor_pg_checks() {
   local t=trust/s3pg/anchors ci
   stated_start s3pg --audit-anchor-every 5 --audit-anchor-interval 60s || { fail "$t start" "see log"; return; }
-  ci=$(locks_conninfo)
+  ci=$(stated_arg --locks)
   writes 1 12; sleep 1.5
   ctl_verify audit verify && pass "$t server verify intact" || fail "$t server verify intact" "$(tail -n 2 "$W/v")"
   local top; top=$(jq -r .anchored_seq < <(curl -s -u "ci:$ADMIN_TOKEN" "$STATED_URL/v1/audit/verify"))

@@ -194,6 +194,38 @@ static void test_parse_time(void)
     CHECK_INT(s3__parse_time("", &us), -1);
 }
 
+static void test_object_lock_config(void)
+{
+    const char on[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<ObjectLockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                      "<ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+                      "<Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days>"
+                      "</DefaultRetention></Rule></ObjectLockConfiguration>";
+    const char off[] = "<ObjectLockConfiguration><ObjectLockEnabled>Disabled"
+                       "</ObjectLockEnabled></ObjectLockConfiguration>";
+    const char other[] = "<ObjectLockConfiguration><ObjectLockEnabledX>Enabled"
+                         "</ObjectLockEnabledX></ObjectLockConfiguration>";
+    CHECK(s3__parse_object_lock(on, strlen(on)));
+    CHECK(!s3__parse_object_lock(off, strlen(off)));
+    CHECK(!s3__parse_object_lock(other, strlen(other)));
+    CHECK(!s3__parse_object_lock("", 0));
+    CHECK(!s3__parse_object_lock(on, 40)); /* truncated answer */
+}
+
+static void test_retain_until(void)
+{
+    char out[32];
+    s3__retain_until(1795314013LL * 1000000, out); /* whole second: kept */
+    CHECK_STR(out, "2026-11-22T02:20:13Z");
+    s3__retain_until(1795314013LL * 1000000 + 1, out); /* any fraction: the next second */
+    CHECK_STR(out, "2026-11-22T02:20:14Z");
+    s3__retain_until(1829874013LL * 1000000 + 999999, out); /* 400 days later */
+    CHECK_STR(out, "2027-12-27T02:20:14Z");
+    int64_t back;
+    CHECK_INT(s3__parse_time(out, &back), 0);
+    CHECK_INT(back, 1829874014LL * 1000000);
+}
+
 static void test_retry_decisions(void)
 {
     CHECK(s3__should_retry(CURLE_COULDNT_CONNECT, 0, ""));
@@ -275,6 +307,8 @@ int main(void)
     RUN(test_xml_text_and_unescape);
     RUN(test_meta_roundtrip);
     RUN(test_parse_time);
+    RUN(test_object_lock_config);
+    RUN(test_retain_until);
     RUN(test_retry_decisions);
     RUN(test_backoff);
     RUN(test_endpoint_validation);
