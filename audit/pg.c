@@ -4,12 +4,13 @@
  * both drivers built from one conninfo share a connection per worker.
  *
  * Append order is commit order across instances: each batch of appends (group commit, see
- * pg_append) is one transaction that first takes a transaction-level advisory lock (released
- * by COMMIT or ROLLBACK, so a crashed instance never leaves it held), then reads the last
- * (seq, hash), builds the canonical lines for seq+1, seq+2, … each chained to the one before
- * (audit_event_canonical, the same text the JSON Lines driver writes), inserts them and
- * commits. The lock makes batches strictly sequential, which is what a chain needs; the
- * primary key on seq is the second line of defence.
+ * pg_append) is written while holding a transaction-level advisory lock (released by COMMIT
+ * or ROLLBACK, so a crashed instance never leaves it held), chained from the head: the head
+ * this instance wrote last (the fast path, one statement, refused by the primary key on seq
+ * when another instance has appended since) or the head read under the lock (the locked
+ * path). Each event's canonical line (audit_event_canonical, the same text the JSON Lines
+ * driver writes) is built for seq+1, seq+2, … each chained to the one before. Batches are
+ * strictly sequential, which is what a chain needs. docs/storage.md "PostgreSQL appends".
  *
  * The row stores the line verbatim (the evidence) plus copies of its fields for queries.
  * UPDATE, DELETE and TRUNCATE are refused by triggers; verify still assumes an attacker with
