@@ -382,6 +382,23 @@ static int emb_get(struct lockstore *ls, const char *state, struct lock_result *
     return rc;
 }
 
+static int emb_expired(struct lockstore *ls, const char *state, struct lock_result *res,
+                       struct err *err)
+{
+    struct embedded *em = (struct embedded *)ls;
+    if (state_check(state, err) != 0)
+        return -1;
+    int rc = 0;
+    pthread_mutex_lock(&em->mu);
+    struct entry *e = find(em, state);
+    if (e != NULL && !is_live(e, now_us()))
+        lock_holder_copy(&res->previous, &e->h);
+    else
+        rc = err_set(err, ERR_NOT_FOUND, "%s has no expired lease", state);
+    pthread_mutex_unlock(&em->mu);
+    return rc;
+}
+
 static int cmp_state(const void *a, const void *b)
 {
     return strcmp(((const struct entry *)a)->state, ((const struct entry *)b)->state);
@@ -470,6 +487,7 @@ static const struct lockstore_ops embedded_ops = {
     .release = emb_release,
     .check_write = emb_check_write,
     .get = emb_get,
+    .expired = emb_expired,
     .list = emb_list,
     .stats = emb_stats,
     .ping = emb_ping,
