@@ -1025,6 +1025,22 @@ static int release_lease(const struct ops *o, const struct op_request *q, const 
     return rc;
 }
 
+/* The live lease of state into res->lock.holder before a release: 1 when one is held, 0 when
+ * none (LOCK_NOT_HELD: nothing to release, nothing to record ahead), -1 on a lock store error. */
+static int read_lease(const struct ops *o, const char *state, struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    struct err e = {0};
+    if (ls->ops->get(ls, state, &res->lock, &e) == 0)
+        return 1;
+    if (e.code != ERR_NOT_FOUND) {
+        res->err = e;
+        return -1;
+    }
+    res->lock.outcome = LOCK_NOT_HELD;
+    return 0;
+}
+
 /* A release that depends on who holds the lease (a force-unlock, or a caller that may release
  * only its own): reads the live lease, checks the actor may release it and releases exactly
  * that lease, by the ID given or the one just read, so a lease taken in between is never
@@ -1033,16 +1049,9 @@ static int release_checked(const struct ops *o, const struct op_actor *a,
                            const struct op_request *q, const char *id, const char *by,
                            struct audit_event *ev, struct op_result *res)
 {
-    struct lockstore *ls = o->locks;
-    struct err e = {0};
-    if (ls->ops->get(ls, q->state, &res->lock, &e) != 0) {
-        if (e.code != ERR_NOT_FOUND) {
-            res->err = e;
-            return -1;
-        }
-        res->lock.outcome = LOCK_NOT_HELD;
-        return 0;
-    }
+    int held = read_lease(o, q->state, res);
+    if (held <= 0)
+        return held;
     snprintf(ev->lock_owner, sizeof(ev->lock_owner), "%s", res->lock.holder.owner);
     if (!may_release(o, a, q->state, &res->lock.holder, res->forced)) {
         refuse_release(a, q->state, res->forced, ev, res);
@@ -1059,18 +1068,11 @@ static int release_checked(const struct ops *o, const struct op_actor *a,
 static int release_own(const struct ops *o, const struct op_request *q, const char *id,
                        struct audit_event *ev, struct op_result *res)
 {
-    struct lockstore *ls = o->locks;
-    struct err e = {0};
     if (!o->audit_closed)
         return release_lease(o, q, id, NULL, ev, res);
-    if (ls->ops->get(ls, q->state, &res->lock, &e) != 0) {
-        if (e.code != ERR_NOT_FOUND) {
-            res->err = e;
-            return -1;
-        }
-        res->lock.outcome = LOCK_NOT_HELD;
-        return 0;
-    }
+    int held = read_lease(o, q->state, res);
+    if (held <= 0)
+        return held;
     if (strcmp(res->lock.holder.id, id) != 0)
         return err_set(&res->err, ERR_LOCKED, "%s is locked by ID %s", q->state,
                        res->lock.holder.id);

@@ -942,12 +942,26 @@ static bool fa_event(struct env *v, struct failing_audit *fa, int n, struct audi
     return found;
 }
 
+/* The ID of state's live lease (or of its expired one), "" when there is none. */
+static const char *lease_id(struct env *v, const char *state, bool expired, char id[LOCK_ID_MAX])
+{
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    struct lockstore *ls = v->o.locks;
+    int rc = expired ? ls->ops->expired(ls, state, &lr, &e) : ls->ops->get(ls, state, &lr, &e);
+    snprintf(id, LOCK_ID_MAX, "%s", rc != 0 ? "" : expired ? lr.previous.id : lr.holder.id);
+    lock_result_cleanup(&lr);
+    return id;
+}
+
 /* Closed mode covers every change, not only writes: an UNLOCK, a force-unlock and a move whose
  * event cannot be recorded change nothing; once the trail is back each leaves one event. */
 static void test_audit_fail_closed_locks_and_moves(void)
 {
     struct env v;
     struct err e = {0};
+    char id[LOCK_ID_MAX];
     env_open(&v, 60 * 1000000LL);
     struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
     v.o.audit = &fa.base;
@@ -962,11 +976,7 @@ static void test_audit_fail_closed_locks_and_moves(void)
     CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_UNAVAILABLE);
     CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, NULL), ERR_UNAVAILABLE);
     fa.fail = false;
-    struct lock_result lr;
-    lock_result_init(&lr);
-    CHECK_INT(v.o.locks->ops->get(v.o.locks, "team/app", &lr, &e), 0);
-    CHECK_STR(lr.holder.id, "L1");
-    lock_result_cleanup(&lr);
+    CHECK_STR(lease_id(&v, "team/app", false, id), "L1");
     /* healthy again: one event per UNLOCK, ahead of the release */
     int before = fa.appended;
     CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_OK);
@@ -1002,7 +1012,7 @@ static void test_audit_fail_closed_locks_and_moves(void)
 static void test_audit_fail_closed_expiry(void)
 {
     struct env v;
-    struct err e = {0};
+    char id[LOCK_ID_MAX];
     env_open(&v, SHORT_TTL_US);
     struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
     v.o.audit = &fa.base;
@@ -1012,11 +1022,7 @@ static void test_audit_fail_closed_expiry(void)
     fa.fail = true;
     CHECK_INT(lock_state(&v, "team/app", "NEW", NULL), ERR_UNAVAILABLE);
     fa.fail = false;
-    struct lock_result lr;
-    lock_result_init(&lr);
-    CHECK_INT(v.o.locks->ops->expired(v.o.locks, "team/app", &lr, &e), 0);
-    CHECK_STR(lr.previous.id, "OLD");
-    lock_result_cleanup(&lr);
+    CHECK_STR(lease_id(&v, "team/app", true, id), "OLD");
     CHECK_INT(lock_state(&v, "team/app", "NEW", NULL), ERR_OK);
     struct audit_event ev;
     CHECK(fa_event(&v, &fa, 1, &ev));
