@@ -190,6 +190,8 @@ struct op_result {
     char duplicate_of[64];   /* import: the version with the same SHA-256 already there */
     bool audited;            /* closed mode: the event was appended ahead of the change */
     bool audit_refused;      /* closed mode: refused because its event could not be recorded */
+    bool not_applied;        /* succeeded without the change its event announced (an UNLOCK
+                                finding nothing held): a "not applied" event follows one ahead */
 };
 void op_result_init(struct op_result *res);
 void op_result_cleanup(struct op_result *res);
@@ -255,6 +257,20 @@ void ops_event_init(const struct op_actor *a, struct audit_event *ev, const char
 /* Returns -1 when the append failed and o->audit_closed (the caller refuses the request); in
  * open mode a failure is logged as a warning, counted and 0 is returned. */
 int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred);
+/* The closed-mode rule for every change (docs/storage.md "When an event cannot be recorded"),
+ * used by the operations here and by the admin API's own changes (tokens, webhooks):
+ * ops_audit_ahead, right before the change: in closed mode appends ev with status, as the
+ * change will be when it succeeds, and sets *ahead; -1 with ERR_UNAVAILABLE (503, nothing may
+ * change) when it cannot be made durable. In open mode (or without an audit log) it does
+ * nothing and returns 0. ops_audit_after, once the change is done or failed: nothing when the
+ * event went ahead and the change was applied; after an ahead event that was not applied, a
+ * second event with the real status and OPS_NOT_APPLIED and the reason (outcome's message,
+ * else ev->detail); otherwise ev with status (and outcome's message as the detail when it has
+ * none). Returns ops_audit's result. */
+int ops_audit_ahead(const struct ops *o, struct audit_event *ev, int status, bool *ahead,
+                    struct err *err);
+int ops_audit_after(const struct ops *o, struct audit_event *ev, bool ahead, bool applied,
+                    int status, const struct err *outcome, bool deferred);
 /* Records a request refused before any operation ran (a bad URL or method, failed
  * authentication): its status and detail come from why, unless detail is given. */
 void ops_audit_refused(const struct ops *o, const struct op_actor *a, const char *action,

@@ -115,46 +115,77 @@ int ops_audit(const struct ops *o, struct audit_event *ev, bool deferred)
     return 0;
 }
 
-/* The refusal of closed mode: the operation's event could not be made durable. */
+/* The refusal of closed mode: the change's event could not be made durable. */
+static int refuse_err(struct err *err)
+{
+    return err_set(err, ERR_UNAVAILABLE,
+                   "the audit trail is unavailable: request refused, nothing changed "
+                   "(--audit-failure=closed)");
+}
+
 static void refuse_unaudited(struct op_result *res)
 {
     res->audit_refused = true;
-    err_set(&res->err, ERR_UNAVAILABLE,
-            "the audit trail is unavailable: request refused, nothing changed "
-            "(--audit-failure=closed)");
+    refuse_err(&res->err);
 }
 
-/* Closed mode, right before a state change: the event is appended as the change will be when
- * it succeeds, so no change is ever visible without its durable event. A failure stops the
- * operation before anything changed. When the change then fails, finish appends a second
- * event with the real outcome. Open mode appends after the change, as the event then carries
- * the change's own result. */
-static int audit_ahead(const struct ops *o, struct audit_event *ev, struct op_result *res)
+/* The closed-mode rule, written once for every change (state writes, lock releases, lease
+ * takeovers, moves, the admin API's token and webhook changes): right before the change, its
+ * event is appended as the change will be when it succeeds (status) and made durable, so no
+ * change is ever visible without its event. A failure stops the change before anything
+ * changed. ops_audit_after then appends a second event when the change did not happen. Open
+ * mode appends only after the change, as the event then carries the change's own result. */
+int ops_audit_ahead(const struct ops *o, struct audit_event *ev, int status, bool *ahead,
+                    struct err *err)
 {
+    *ahead = false;
     if (!o->audit_closed || o->audit == NULL)
         return 0;
-    ev->status = 200;
-    if (ops_audit(o, ev, false) != 0) {
-        refuse_unaudited(res);
-        return -1;
-    }
-    res->audited = true;
+    ev->status = status;
+    if (ops_audit(o, ev, false) != 0)
+        return refuse_err(err);
+    *ahead = true;
     return 0;
 }
 
-/* Completes an operation's event from its result and appends it. */
+int ops_audit_after(const struct ops *o, struct audit_event *ev, bool ahead, bool applied,
+                    int status, const struct err *outcome, bool deferred)
+{
+    if (ahead && applied)
+        return 0; /* the event went ahead of the change */
+    const char *why = outcome->code == ERR_OK   ? NULL
+                      : outcome->msg[0] != '\0' ? outcome->msg
+                                                : err_text(outcome->code);
+    char was[sizeof(ev->detail)];
+    snprintf(was, sizeof(was), "%s", why != NULL ? why : ev->detail);
+    /* The second event of a change that went ahead and did not happen: readers skip both. */
+    if (ahead)
+        snprintf(ev->detail, sizeof(ev->detail), OPS_NOT_APPLIED ": %.200s", was);
+    else if (why != NULL && ev->detail[0] == '\0')
+        snprintf(ev->detail, sizeof(ev->detail), "%s", was);
+    ev->status = status;
+    return ops_audit(o, ev, deferred);
+}
+
+/* ops_audit_ahead for a state operation: its result says whether it went ahead or was
+ * refused. */
+static int audit_ahead(const struct ops *o, struct audit_event *ev, struct op_result *res)
+{
+    if (ops_audit_ahead(o, ev, 200, &res->audited, &res->err) == 0)
+        return 0;
+    res->audit_refused = true;
+    return -1;
+}
+
+/* Completes an operation's event from its result and appends it (or, when it went ahead, the
+ * "not applied" event of a change that did not happen). A successful operation whose event
+ * cannot be recorded is refused (closed mode). */
 static int finish(const struct ops *o, struct audit_event *ev, struct op_result *res, bool is_read)
 {
-    if (res->audited && res->err.code == ERR_OK)
-        return 0; /* the event went ahead of the change */
-    if (res->audited)
-        snprintf(ev->detail, sizeof(ev->detail), OPS_NOT_APPLIED ": %.200s",
-                 res->err.msg[0] != '\0' ? res->err.msg : err_text(res->err.code));
-    ev->status = op_status(res);
-    if (res->err.code != ERR_OK && ev->detail[0] == '\0')
-        snprintf(ev->detail, sizeof(ev->detail), "%s",
-                 res->err.msg[0] != '\0' ? res->err.msg : err_text(res->err.code));
-    if (ops_audit(o, ev, is_read || res->err.code != ERR_OK) != 0 && res->err.code == ERR_OK)
+    bool ok = res->err.code == ERR_OK;
+    if (ops_audit_after(o, ev, res->audited, ok && !res->not_applied, op_status(res), &res->err,
+                        is_read || !ok) != 0 &&
+        ok)
         refuse_unaudited(res);
     return res->err.code == ERR_OK ? 0 : -1;
 }
@@ -774,19 +805,75 @@ static void note_claims(struct audit_event *ev, const struct lock_body *lb)
     snprintf(ev->lock_info, sizeof(ev->lock_info), "%s", lb->info);
 }
 
-/* An expired lease taken over gets its own event, so the trail shows whose lock lapsed. */
-static void audit_expired(const struct ops *o, const struct op_actor *a, const char *state,
-                          const struct lock_holder *expired, const char *new_id)
+/* The lock-expired event of the expired lease h, taken over by new_id: the trail shows whose
+ * lock lapsed. Its status is the takeover's, which succeeded. */
+static void expired_event(const struct op_actor *a, const char *state, const struct lock_holder *h,
+                          const char *new_id, struct audit_event *ev)
 {
-    struct audit_event ev;
-    metric_inc(&m_expired);
-    ops_event_init(a, &ev, "lock-expired");
-    snprintf(ev.state, sizeof(ev.state), "%s", state);
-    snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", expired->id);
-    snprintf(ev.detail, sizeof(ev.detail), "lease of ID %.100s expired; taken over by %.100s",
-             expired->id, new_id);
-    ev.status = 200; /* the request that took the lease over succeeded */
-    ops_audit(o, &ev, false);
+    ops_event_init(a, ev, "lock-expired");
+    snprintf(ev->state, sizeof(ev->state), "%s", state);
+    snprintf(ev->lock_id, sizeof(ev->lock_id), "%s", h->id);
+    snprintf(ev->detail, sizeof(ev->detail), "lease of ID %.100s expired; taken over by %.100s",
+             h->id, new_id);
+    ev->status = 200;
+}
+
+/* Closed mode, before an acquire: the expired lease it may take over gets its lock-expired
+ * event first, because the takeover removes the lease's only other record. When that event
+ * cannot be made durable nothing is acquired: the expired lease stays (it is free anyway) and
+ * the next acquire records it. *ahead tells whether the event went ahead. */
+static int expired_ahead(const struct ops *o, const struct op_actor *a, const char *state,
+                         const char *new_id, struct audit_event *ev, bool *ahead,
+                         struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    struct lock_result lr;
+    struct err e = {0};
+    *ahead = false;
+    if (!o->audit_closed || o->audit == NULL || ls->ops->expired == NULL)
+        return 0;
+    lock_result_init(&lr);
+    int rc = ls->ops->expired(ls, state, &lr, &e);
+    if (rc == 0) {
+        expired_event(a, state, &lr.previous, new_id, ev);
+        rc = ops_audit_ahead(o, ev, 200, ahead, &res->err);
+        res->audit_refused = rc != 0;
+    } else if (e.code == ERR_NOT_FOUND) {
+        rc = 0;
+    } else {
+        res->err = e;
+    }
+    lock_result_cleanup(&lr);
+    return rc;
+}
+
+/* The one acquire of every lease stated takes (LOCK, a move's two leases), so no takeover of
+ * an expired lease goes unrecorded: its lock-expired event goes ahead in closed mode and after
+ * the takeover in open mode. XXX: a lease that expires between expired_ahead's look and the
+ * acquire is recorded after, as in open mode. */
+static int acquire_lease(const struct ops *o, const struct op_actor *a, const char *state,
+                         const char *id, const char *info, struct op_result *res)
+{
+    struct audit_event xev;
+    bool xahead;
+    char owner[AUTH_OWNER_MAX];
+    if (expired_ahead(o, a, state, id, &xev, &xahead, res) != 0)
+        return -1;
+    auth_owner(a->who, owner);
+    struct lockstore *ls = o->locks;
+    int rc = ls->ops->acquire(ls, state, id, info, owner, &res->lock, &res->err);
+    bool took = rc == 0 && res->lock.outcome == LOCK_TAKEN_OVER;
+    bool recorded = took && xahead && strcmp(res->lock.previous.id, xev.lock_id) == 0;
+    if (took)
+        metric_inc(&m_expired);
+    if (took && !recorded) {
+        struct audit_event ev;
+        expired_event(a, state, &res->lock.previous, id, &ev);
+        ops_audit(o, &ev, false);
+    }
+    if (xahead && !recorded) /* another request took that lease over, or the acquire failed */
+        ops_audit_after(o, &xev, true, false, op_status(res), &res->err, true);
+    return rc;
 }
 
 /* Closed mode, a LOCK whose event could not be recorded: the lease it just took is released
@@ -819,18 +906,13 @@ int ops_lock(const struct ops *o, const struct op_actor *a, const struct op_requ
         return finish(o, &ev, res, false);
     snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", lb.id);
     note_claims(&ev, &lb);
-    char owner[AUTH_OWNER_MAX];
-    auth_owner(a->who, owner);
-    struct lockstore *ls = o->locks;
-    if (ls->ops->acquire(ls, q->state, lb.id, q->body, owner, &res->lock, &res->err) != 0) {
+    if (acquire_lease(o, a, q->state, lb.id, q->body, res) != 0) {
         if (res->err.code == ERR_LOCKED)
             metric_inc(&m_conflicts);
         note_holder(&ev, res);
         return finish(o, &ev, res, false);
     }
-    if (res->lock.outcome == LOCK_TAKEN_OVER)
-        audit_expired(o, a, q->state, &res->lock.previous, lb.id);
-    else if (res->lock.outcome == LOCK_REENTERED)
+    if (res->lock.outcome == LOCK_REENTERED)
         snprintf(ev.detail, sizeof(ev.detail), "already held by this ID: lease renewed");
     enum lock_outcome took = res->lock.outcome;
     int rc = finish(o, &ev, res, false);
@@ -908,33 +990,94 @@ static void refuse_release(const struct op_actor *a, const char *state, bool for
                 forced ? "force-unlock" : "unlock");
 }
 
-/* A release that depends on who holds the lease (a force-unlock, or a caller that may release
- * only its own): reads the live lease, checks the actor may release it and releases exactly
- * that lease, by the ID given or the one just read, so a lease taken in between is never
- * released unchecked. */
-static int release_checked(const struct ops *o, const struct op_actor *a, const char *state,
-                           const char *id, struct audit_event *ev, struct op_result *res)
+/* The reason a force-unlock was given, after what the event says happened. */
+static void note_reason(struct audit_event *ev, const char *reason)
+{
+    size_t n = strlen(ev->detail);
+    if (nonempty(reason) != NULL && n + 12 < sizeof(ev->detail))
+        snprintf(ev->detail + n, sizeof(ev->detail) - n, "; reason: %s", reason);
+}
+
+/* The one release of every UNLOCK and force-unlock, of the lease target, under the
+ * closed-mode rule: the event, naming the lease and saying it is released ("released", or "BY
+ * released the lease of ID …" and the reason for a force-unlock's), goes ahead of the release.
+ * A release that then does not happen (nothing held any more, another ID's lease, the lock
+ * store failing) leaves the detail to the caller and is followed by the "not applied" event
+ * (finish). */
+static int release_lease(const struct ops *o, const struct op_request *q, const char *target,
+                         const char *by, struct audit_event *ev, struct op_result *res)
+{
+    struct lockstore *ls = o->locks;
+    snprintf(ev->lock_id, sizeof(ev->lock_id), "%s", target);
+    if (by == NULL)
+        snprintf(ev->detail, sizeof(ev->detail), "released");
+    else
+        snprintf(ev->detail, sizeof(ev->detail), "%s released the lease of ID %.150s", by, target);
+    note_reason(ev, q->reason);
+    if (audit_ahead(o, ev, res) != 0)
+        return -1;
+    lock_result_cleanup(&res->lock);
+    lock_result_init(&res->lock);
+    int rc = ls->ops->release(ls, q->state, target, &res->lock, &res->err);
+    res->not_applied = rc == 0 && res->lock.outcome != LOCK_RELEASED;
+    if (rc != 0 || res->not_applied)
+        ev->detail[0] = '\0';
+    return rc;
+}
+
+/* The live lease of state into res->lock.holder before a release: 1 when one is held, 0 when
+ * none (LOCK_NOT_HELD: nothing to release, nothing to record ahead), -1 on a lock store error. */
+static int read_lease(const struct ops *o, const char *state, struct op_result *res)
 {
     struct lockstore *ls = o->locks;
     struct err e = {0};
-    if (ls->ops->get(ls, state, &res->lock, &e) != 0) {
-        if (e.code != ERR_NOT_FOUND) {
-            res->err = e;
-            return -1;
-        }
-        res->lock.outcome = LOCK_NOT_HELD;
-        return 0;
+    if (ls->ops->get(ls, state, &res->lock, &e) == 0)
+        return 1;
+    if (e.code != ERR_NOT_FOUND) {
+        res->err = e;
+        return -1;
     }
+    res->lock.outcome = LOCK_NOT_HELD;
+    return 0;
+}
+
+/* A release that depends on who holds the lease (a force-unlock, or a caller that may release
+ * only its own): reads the live lease, checks the actor may release it and releases exactly
+ * that lease, by the ID given or the one just read, so a lease taken in between is never
+ * released unchecked (and the event going ahead names the lease that goes). */
+static int release_checked(const struct ops *o, const struct op_actor *a,
+                           const struct op_request *q, const char *id, const char *by,
+                           struct audit_event *ev, struct op_result *res)
+{
+    int held = read_lease(o, q->state, res);
+    if (held <= 0)
+        return held;
     snprintf(ev->lock_owner, sizeof(ev->lock_owner), "%s", res->lock.holder.owner);
-    if (!may_release(o, a, state, &res->lock.holder, res->forced)) {
-        refuse_release(a, state, res->forced, ev, res);
+    if (!may_release(o, a, q->state, &res->lock.holder, res->forced)) {
+        refuse_release(a, q->state, res->forced, ev, res);
         return -1;
     }
     char target[LOCK_ID_MAX];
     snprintf(target, sizeof(target), "%s", id != NULL ? id : res->lock.holder.id);
-    lock_result_cleanup(&res->lock);
-    lock_result_init(&res->lock);
-    return ls->ops->release(ls, state, target, &res->lock, &res->err);
+    return release_lease(o, q, target, by, ev, res);
+}
+
+/* A writer's UNLOCK by its lease's ID. Closed mode reads the lease first, so the event going
+ * ahead names its owner, and an UNLOCK that finds nothing held (a retry whose first answer was
+ * lost: the client converges) changes nothing and is recorded once, as "nothing held". */
+static int release_own(const struct ops *o, const struct op_request *q, const char *id,
+                       struct audit_event *ev, struct op_result *res)
+{
+    if (!o->audit_closed)
+        return release_lease(o, q, id, NULL, ev, res);
+    int held = read_lease(o, q->state, res);
+    if (held <= 0)
+        return held;
+    if (strcmp(res->lock.holder.id, id) != 0)
+        return err_set(&res->err, ERR_LOCKED, "%s is locked by ID %s", q->state,
+                       res->lock.holder.id);
+    snprintf(ev->lock_owner, sizeof(ev->lock_owner), "%s", res->lock.holder.owner);
+    return release_lease(o, q, id, NULL, ev, res);
 }
 
 int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_request *q,
@@ -950,15 +1093,14 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
     if (res->forced)
         snprintf(ev.action, sizeof(ev.action), "force-unlock");
     snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", id != NULL ? id : "");
-    struct lockstore *ls = o->locks;
     int rc;
     if (res->forced && o->force_unlock == FORCE_UNLOCK_NEVER) {
         refuse_force(o, q->state, &ev, res);
         rc = -1;
     } else if (res->forced || !auth_allows(a->who, AUTH_WRITE, q->state)) {
-        rc = release_checked(o, a, q->state, id, &ev, res);
+        rc = release_checked(o, a, q, id, NULL, &ev, res);
     } else {
-        rc = ls->ops->release(ls, q->state, id, &res->lock, &res->err);
+        rc = release_own(o, q, id, &ev, res);
     }
     if (rc != 0) {
         note_holder(&ev, res);
@@ -967,7 +1109,6 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
             metric_inc(&m_force);
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
         snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
-        snprintf(ev.detail, sizeof(ev.detail), "released");
     } else {
         snprintf(ev.detail, sizeof(ev.detail), "nothing held");
     }
@@ -975,29 +1116,19 @@ int ops_unlock(const struct ops *o, const struct op_actor *a, const struct op_re
     return finish(o, &ev, res, false);
 }
 
-/* The reason a force-unlock was given, after what the event says happened. */
-static void note_reason(struct audit_event *ev, const char *reason)
-{
-    size_t n = strlen(ev->detail);
-    if (nonempty(reason) != NULL && n + 12 < sizeof(ev->detail))
-        snprintf(ev->detail + n, sizeof(ev->detail) - n, "; reason: %s", reason);
-}
-
 /* An admin releases any lease; anyone else only as a client's force-unlock may
  * (--force-unlock: the same refusal as ops_unlock's, then release_checked's rule). */
 static int force_release(const struct ops *o, const struct op_actor *a, const struct op_request *q,
                          struct audit_event *ev, struct op_result *res)
 {
-    struct lockstore *ls = o->locks;
-    if (!auth_allows(a->who, AUTH_ADMIN, q->state)) {
-        if (o->force_unlock != FORCE_UNLOCK_NEVER)
-            return release_checked(o, a, q->state, q->lock_id, ev, res);
+    bool admin = auth_allows(a->who, AUTH_ADMIN, q->state);
+    if (!admin && o->force_unlock == FORCE_UNLOCK_NEVER) {
         refuse_force(o, q->state, ev, res);
         return -1;
     }
-    if (ls->ops->release(ls, q->state, q->lock_id, &res->lock, &res->err) == 0)
+    if (release_checked(o, a, q, q->lock_id, admin ? "admin" : "holder or writer", ev, res) == 0)
         return 0;
-    if (lease_conflict(res))
+    if (admin && lease_conflict(res))
         err_set(&res->err, ERR_LOCKED, "%s is now held by ID %.200s, not the ID given", q->state,
                 res->lock.holder.id);
     return -1;
@@ -1011,18 +1142,16 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
     res->forced = true;
     if (!permitted(a, AUTH_LOCK, q->state, "force-unlock", &ev, res))
         return finish(o, &ev, res, false);
-    if (force_release(o, a, q, &ev, res) != 0) {
-        note_holder(&ev, res);
-    } else if (res->lock.outcome == LOCK_RELEASED) {
+    if (force_release(o, a, q, &ev, res) == 0 && res->lock.outcome == LOCK_RELEASED) {
         metric_inc(&m_force);
         snprintf(ev.lock_id, sizeof(ev.lock_id), "%s", res->lock.previous.id);
         snprintf(ev.lock_owner, sizeof(ev.lock_owner), "%s", res->lock.previous.owner);
-        snprintf(ev.detail, sizeof(ev.detail), "%s released the lease of ID %.150s",
-                 auth_allows(a->who, AUTH_ADMIN, q->state) ? "admin" : "holder or writer",
-                 res->lock.previous.id);
-    } else {
-        snprintf(ev.detail, sizeof(ev.detail), "nothing held");
+        return finish(o, &ev, res, false); /* detail and reason: release_lease */
     }
+    if (res->err.code != ERR_OK)
+        note_holder(&ev, res);
+    else
+        snprintf(ev.detail, sizeof(ev.detail), "nothing held");
     note_reason(&ev, q->reason);
     return finish(o, &ev, res, false);
 }
@@ -1036,18 +1165,14 @@ int ops_force_unlock(const struct ops *o, const struct op_actor *a, const struct
 static int move_lease(const struct ops *o, const struct op_actor *a, const char *name,
                       const char *id, struct op_result *res)
 {
-    char owner[AUTH_OWNER_MAX], when[32];
-    auth_owner(a->who, owner);
+    char when[32];
     time_format_rfc3339(now_us(), when);
     json_t *info = json_pack("{s:s,s:s,s:s,s:s}", "ID", id, "Operation", "stated-move", "Who",
                              "stated (states move)", "Created", when);
     char *text = json_dumps(info, JSON_COMPACT);
     json_decref(info);
-    struct lockstore *ls = o->locks;
-    int rc = ls->ops->acquire(ls, name, id, text, owner, &res->lock, &res->err);
+    int rc = acquire_lease(o, a, name, id, text, res);
     free(text);
-    if (rc == 0 && res->lock.outcome == LOCK_TAKEN_OVER)
-        audit_expired(o, a, name, &res->lock.previous, id);
     if (rc != 0 && lease_conflict(res))
         err_set(&res->err, ERR_LOCKED, "%s is locked by ID %.200s: move refused", name,
                 res->lock.holder.id);
@@ -1065,11 +1190,47 @@ static void move_unlease(const struct ops *o, const char *name, const char *id)
     lock_result_cleanup(&lr);
 }
 
+/* The copy, once both names are leased: the move's two events (the old name's, then the new
+ * name's) go ahead of it together (closed mode); when the second cannot be recorded, the
+ * first is followed by its "not applied" event (finish). */
+static void move_copy(const struct ops *o, const struct op_request *q, struct audit_event *ev,
+                      struct audit_event *ev_to, bool *to_ahead, struct op_result *res)
+{
+    if (audit_ahead(o, ev, res) != 0)
+        return;
+    if (ops_audit_ahead(o, ev_to, 200, to_ahead, &res->err) != 0) {
+        res->audit_refused = true;
+        return;
+    }
+    store_move(o->store, q->state, q->to, &res->count, &res->err);
+}
+
+/* The move's events from its result: the old name's (finish) and the new name's, whose trail
+ * starts with where it came from. */
+static int move_record(const struct ops *o, const struct op_actor *a, const struct op_request *q,
+                       struct audit_event *ev, struct audit_event *ev_to, bool to_ahead,
+                       struct op_result *res)
+{
+    bool ok = res->err.code == ERR_OK;
+    note_holder(ev, res);
+    if (ok) {
+        snprintf(ev->detail, sizeof(ev->detail), "to %.200s (%u objects copied)", q->to,
+                 res->count);
+        log_info("req=%s moved %s to %s by %s", a->request_id, q->state, q->to,
+                 a->who != NULL ? a->who->name : "");
+    } else if (!to_ahead) {
+        snprintf(ev_to->detail, sizeof(ev_to->detail), "from %.200s (refused)", q->state);
+    }
+    ops_audit_after(o, ev_to, to_ahead, ok, op_status(res), &res->err, !ok);
+    return finish(o, ev, res, false);
+}
+
 int ops_move(const struct ops *o, const struct op_actor *a, const struct op_request *q,
              struct op_result *res)
 {
     struct audit_event ev, ev_to;
     char lease[LOCK_ID_MAX];
+    bool to_ahead = false;
     op_event(a, q, "state-move", &ev);
     snprintf(ev.detail, sizeof(ev.detail), "to %.200s", q->to != NULL ? q->to : "");
     if (!permitted(a, AUTH_ADMIN, q->state, "move", &ev, res) ||
@@ -1079,28 +1240,18 @@ int ops_move(const struct ops *o, const struct op_actor *a, const struct op_requ
         err_set(&res->err, ERR_INVALID, "a move needs another name: ?to=NEW");
         return finish(o, &ev, res, false);
     }
+    ev_to = ev;
+    snprintf(ev_to.state, sizeof(ev_to.state), "%s", q->to);
+    snprintf(ev_to.detail, sizeof(ev_to.detail), "from %.200s", q->state);
     snprintf(lease, sizeof(lease), "stated-move-%s", a->request_id);
     if (move_lease(o, a, q->state, lease, res) == 0) {
         lock_result_cleanup(&res->lock);
         lock_result_init(&res->lock);
         if (move_lease(o, a, q->to, lease, res) == 0) {
-            store_move(o->store, q->state, q->to, &res->count, &res->err);
+            move_copy(o, q, &ev, &ev_to, &to_ahead, res);
             move_unlease(o, q->to, lease);
         }
         move_unlease(o, q->state, lease);
     }
-    note_holder(&ev, res);
-    if (res->err.code == ERR_OK) {
-        snprintf(ev.detail, sizeof(ev.detail), "to %.200s (%u objects copied)", q->to, res->count);
-        log_info("req=%s moved %s to %s by %s", a->request_id, q->state, q->to,
-                 a->who != NULL ? a->who->name : "");
-    }
-    /* The new name's trail starts with where it came from. */
-    ev_to = ev;
-    snprintf(ev_to.state, sizeof(ev_to.state), "%s", q->to);
-    snprintf(ev_to.detail, sizeof(ev_to.detail), "from %.200s%s", q->state,
-             res->err.code == ERR_OK ? "" : " (refused)");
-    ev_to.status = op_status(res);
-    ops_audit(o, &ev_to, res->err.code != ERR_OK);
-    return finish(o, &ev, res, false);
+    return move_record(o, a, q, &ev, &ev_to, to_ahead, res);
 }

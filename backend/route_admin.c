@@ -4,8 +4,11 @@
  * store, the lock store and the audit log. Every request that reaches a route produces exactly
  * one audit event carrying the status answered, built from the handler's result and appended
  * after the work is done: an export or a verify therefore never contains or checks its own
- * event, which keeps "events exported == requests made" exact for operators. Restore and
- * force-unlock are state operations (ops.c), which record their own event.
+ * event, which keeps "events exported == requests made" exact for operators. A call that
+ * changes something (token create and revoke, a webhook redelivery) appends its event ahead of
+ * the change in closed mode (ops_audit_ahead), as the state operations do. Restore, move,
+ * import, version deletion and force-unlock are state operations (ops.c), which record their
+ * own event.
  *
  * A handler either answers (reply(), or a stream) and returns 0, or returns -1 with err set:
  * then route_admin_handle answers the error and records it. Roles: a read token may list and
@@ -35,6 +38,7 @@ struct admin_call {
     const char *arg;       /* what follows a route ending in '/' (a state or token name) */
     struct audit_event ev; /* status set by reply() or from the error */
     bool recorded;         /* a state operation appended its own event */
+    bool ahead;            /* closed mode: the event went ahead of the change (ops_audit_ahead) */
 };
 
 typedef int (*admin_fn)(struct admin_call *c, struct err *err);
@@ -977,7 +981,8 @@ static int tokens_create(struct admin_call *c, struct err *err)
         goto out;
     snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s role %.8s states %.150s", name, role,
              states);
-    if (auth_token_create(&spec, secret, err) != 0)
+    if (ops_audit_ahead(c->o, &c->ev, 201, &c->ahead, err) != 0 ||
+        auth_token_create(&spec, secret, err) != 0)
         goto out;
     json_t *answer = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "role", role, "states", states,
                                "token", secret);
@@ -1001,7 +1006,8 @@ static int tokens(struct admin_call *c, struct err *err)
 static int tokens_revoke(struct admin_call *c, struct err *err)
 {
     snprintf(c->ev.detail, sizeof(c->ev.detail), "token %.64s", c->arg);
-    if (auth_token_revoke(c->arg, err) != 0)
+    if (ops_audit_ahead(c->o, &c->ev, 200, &c->ahead, err) != 0 ||
+        auth_token_revoke(c->arg, err) != 0)
         return -1;
     reply(c, 200, json_pack("{s:s,s:b}", "name", c->arg, "revoked", 1));
     return 0;
@@ -1065,7 +1071,9 @@ static int webhook_one(struct admin_call *c, struct err *err)
     snprintf(c->ev.detail, sizeof(c->ev.detail), "webhook %.60s delivery %.100s", name,
              id != NULL ? id : "");
     int rc = id == NULL ? err_set(err, ERR_INVALID, "redeliver needs ?id=DELIVERY")
-                        : webhooks_redeliver(c->r->srv->webhooks, name, id, err);
+             : ops_audit_ahead(c->o, &c->ev, 202, &c->ahead, err) != 0
+                 ? -1
+                 : webhooks_redeliver(c->r->srv->webhooks, name, id, err);
     if (rc == 0)
         reply(c, 202, json_pack("{s:s,s:s,s:b}", "webhook", name, "id", id, "queued", 1));
     free(id);
@@ -1175,8 +1183,10 @@ int route_admin_handle(struct backend_req *r)
             snprintf(c.ev.detail, sizeof(c.ev.detail), "%s",
                      e.msg[0] != '\0' ? e.msg : err_text(e.code));
     }
-    /* Listings and reads changed nothing; token changes must be durable like any change. */
+    /* Listings and reads changed nothing: appended after. A change (tokens, a redelivery) went
+     * ahead in closed mode, and gets its "not applied" event when it then failed. */
     if (!c.recorded)
-        ops_audit(c.o, &c.ev, strcmp(r->method, "GET") == 0 || c.ev.status >= 300);
+        ops_audit_after(c.o, &c.ev, c.ahead, c.ev.status < 300, c.ev.status, &e,
+                        strcmp(r->method, "GET") == 0 || c.ev.status >= 300);
     return 0;
 }

@@ -407,8 +407,10 @@ static void share(struct webhooks *wh, struct hook *h, uint64_t cursor)
  * that then fails gets a second event of the same request saying it was not applied
  * (backend/ops.c finish). Such an event announces nothing: it is skipped when its follow-up is
  * among the events after it. */
+/* One request may leave several ahead events (a move's two names, a LOCK's lock-expired
+ * before its own event), so the follow-up must also be of the same action and state. */
 struct followup {
-    const char *request_id;
+    const struct audit_event *ahead;
     bool found;
 };
 
@@ -416,7 +418,8 @@ static int followup_cb(void *ctx, uint64_t seq, const struct audit_event *ev)
 {
     struct followup *f = ctx;
     (void)seq;
-    if (strcmp(ev->request_id, f->request_id) == 0 &&
+    if (strcmp(ev->request_id, f->ahead->request_id) == 0 &&
+        strcmp(ev->action, f->ahead->action) == 0 && strcmp(ev->state, f->ahead->state) == 0 &&
         strncmp(ev->detail, OPS_NOT_APPLIED, strlen(OPS_NOT_APPLIED)) == 0) {
         f->found = true;
         return 1;
@@ -426,7 +429,7 @@ static int followup_cb(void *ctx, uint64_t seq, const struct audit_event *ev)
 
 static bool was_not_applied(struct webhooks *wh, uint64_t seq, const struct audit_event *ev)
 {
-    struct followup f = {.request_id = ev->request_id, .found = false};
+    struct followup f = {.ahead = ev, .found = false};
     struct err e = {0};
     uint64_t head = 0;
     if (ev->request_id[0] == '\0')

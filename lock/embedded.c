@@ -365,8 +365,10 @@ out:
     return rc;
 }
 
-static int emb_get(struct lockstore *ls, const char *state, struct lock_result *res,
-                   struct err *err)
+/* The lease recorded for state when its liveness is want_live: get's live holder, expired's
+ * lapsed one. */
+static int read_entry(struct lockstore *ls, const char *state, bool want_live,
+                      struct lock_holder *out, struct err *err)
 {
     struct embedded *em = (struct embedded *)ls;
     if (state_check(state, err) != 0)
@@ -374,12 +376,25 @@ static int emb_get(struct lockstore *ls, const char *state, struct lock_result *
     int rc = 0;
     pthread_mutex_lock(&em->mu);
     struct entry *e = find(em, state);
-    if (is_live(e, now_us()))
-        lock_holder_copy(&res->holder, &e->h);
+    if (e != NULL && is_live(e, now_us()) == want_live)
+        lock_holder_copy(out, &e->h);
     else
-        rc = err_set(err, ERR_NOT_FOUND, "%s is not locked", state);
+        rc = err_set(err, ERR_NOT_FOUND, want_live ? "%s is not locked" : "%s has no expired lease",
+                     state);
     pthread_mutex_unlock(&em->mu);
     return rc;
+}
+
+static int emb_get(struct lockstore *ls, const char *state, struct lock_result *res,
+                   struct err *err)
+{
+    return read_entry(ls, state, true, &res->holder, err);
+}
+
+static int emb_expired(struct lockstore *ls, const char *state, struct lock_result *res,
+                       struct err *err)
+{
+    return read_entry(ls, state, false, &res->previous, err);
 }
 
 static int cmp_state(const void *a, const void *b)
@@ -470,6 +485,7 @@ static const struct lockstore_ops embedded_ops = {
     .release = emb_release,
     .check_write = emb_check_write,
     .get = emb_get,
+    .expired = emb_expired,
     .list = emb_list,
     .stats = emb_stats,
     .ping = emb_ping,

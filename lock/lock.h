@@ -91,6 +91,11 @@ struct lockstore_ops {
                        struct lock_result *res, struct err *err);
     /* Live holder of state: 0 and res->holder set; ERR_NOT_FOUND when none. */
     int (*get)(struct lockstore *ls, const char *state, struct lock_result *res, struct err *err);
+    /* The expired lease still recorded for state (the one the next acquire would take over):
+     * 0 and res->previous set; ERR_NOT_FOUND when the state has none, or a live one. Lets the
+     * caller record the expiry before the takeover removes it. */
+    int (*expired)(struct lockstore *ls, const char *state, struct lock_result *res,
+                   struct err *err);
     /* Calls cb for every live lease, in state-name order. */
     int (*list)(struct lockstore *ls, int (*cb)(void *ctx, const struct lock_entry *e), void *ctx,
                 struct err *err);

@@ -100,6 +100,10 @@ static const char SQL_STATS[] =
     "SELECT count(*), COALESCE(" PGCONN_US("now()") " - min(" PGCONN_US("l.created_at") "), 0)"
     " FROM locks l WHERE l.expires_at > now()";
 
+/* $1 state. The lease recorded for it, when it has expired. */
+static const char SQL_EXPIRED[] = "SELECT " HOLDER_COLS("l") " FROM locks l"
+                                  " WHERE l.state = $1 AND l.expires_at <= now()";
+
 /* clang-format on */
 
 /* The statements of every lock request, prepared per connection (pg.h). */
@@ -380,11 +384,25 @@ static void pg_free(struct lockstore *ls)
     free(ls);
 }
 
+static int pg_expired(struct lockstore *ls, const char *state, struct lock_result *res,
+                      struct err *err)
+{
+    const char *params[] = {state};
+    PGresult *r =
+        pgconn_exec(pls(ls)->pool, "read expired lock", SQL_EXPIRED, 1, params, true, err);
+    if (!r)
+        return -1;
+    bool found = PQntuples(r) > 0 && read_holder(r, 0, 0, &res->previous);
+    PQclear(r);
+    return found ? 0 : err_set(err, ERR_NOT_FOUND, "%s has no expired lease", state);
+}
+
 static const struct lockstore_ops pg_ops = {
     .acquire = pg_acquire,
     .release = pg_release,
     .check_write = pg_check_write,
     .get = pg_get,
+    .expired = pg_expired,
     .list = pg_list,
     .stats = pg_stats,
     .ping = pg_ping,

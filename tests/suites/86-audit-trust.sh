@@ -8,6 +8,9 @@
 #     that supports it: else SKIPPED),
 #   - s3pg mode, inserts into audit_events refused by a trigger (locks still work, so only the
 #     audit fails), on the shared cluster in the suite's own database,
+#   - in both, every other change in closed mode (UNLOCK, force-unlock, a move, token create
+#     and revoke, an expired lease taken over): 503 and nothing changed while the trail fails,
+#     exactly one event each once it is back; open mode answers an UNLOCK and logs the loss,
 #   - s3pg mode on the suite's own throwaway cluster (tests/env/pg-up.sh), stopped with
 #     tests/env/pg-ctl.sh: the write gets 503 and, once PostgreSQL is back, the state still
 #     has its old serial and no new snapshot.
@@ -157,6 +160,123 @@ pg_stopped_checks() {
 }
 
 
+# --- every change in closed mode, not only writes: UNLOCK, force-unlock, a move, token
+# create and revoke, and a lease expiry each change nothing while the trail refuses appends,
+# and leave exactly one event once it is back (docs/storage.md "When an event cannot be
+# recorded"). KIND: embedded (the audit file immutable) or s3pg (the trigger).
+audit_break() {
+  if [ "$1" = embedded ]; then
+    chattr +i "$STATED_DATA/data/audit.jsonl" 2>/dev/null || return 1
+    IMMUTABLE=$STATED_DATA/data/audit.jsonl
+  else
+    psql "$(locks_conninfo)" -qAt -c "CREATE OR REPLACE FUNCTION t_refuse() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RAISE EXCEPTION 'test: audit refused'; END \$f\$;
+      CREATE TRIGGER t_refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION t_refuse();" >/dev/null
+  fi
+}
+audit_heal() {
+  if [ "$1" = embedded ]; then
+    chattr -i "$IMMUTABLE"; IMMUTABLE=
+  else
+    psql "$(locks_conninfo)" -qAt -c "DROP TRIGGER t_refuse ON audit_events" >/dev/null
+  fi
+}
+# req METHOD PATH [curl args...]: prints the status; headers in $W/h, body in $W/body.
+req() {
+  local m=$1 p=$2; shift 2
+  curl -s -D "$W/h" -o "$W/body" -w '%{http_code}' --max-time 20 -u "ci:$ADMIN_TOKEN" -X "$m" "$@" "$STATED_URL$p"
+}
+lockbody() {
+  printf '{"ID":"%s","Operation":"OperationTypeApply","Who":"t@ci","Info":"","Version":"1.6.0","Path":"","Created":"2026-12-01T10:00:00Z"}' "$1"
+}
+holder() { req GET /v1/locks >/dev/null; jq -r --arg s "$1" '[.[]|select(.state==$s)|.id]|join(",")' "$W/body"; }
+has_token() { req GET /v1/tokens >/dev/null; jq --arg n "$1" '[.[]|select(.name==$n)]|length' "$W/body"; }
+# events ACTION [STATE]: how many events of ACTION (on STATE) the trail holds.
+events() {
+  curl -s --max-time 20 -u "ci:$ADMIN_TOKEN" "$STATED_URL/v1/audit/export" >"$W/trail"
+  jq -s --arg a "$1" --arg s "${2:-}" '[.[]|select(.action==$a and ($s=="" or .state==$s))]|length' "$W/trail"
+}
+
+change_checks() {
+  local kind=$1 t="trust/$1/closed-changes" code
+  stated_start "$kind" || { fail "$t start" "see log"; return; }
+  code=$(put app 1); expect_eq "$t first write" "$code" 200
+  code=$(req LOCK /v1/states/app --data "$(lockbody L1)"); expect_eq "$t LOCK" "$code" 200
+  audit_break "$kind" || { skip "$t" "chattr +i failed (not root, or no immutable flag)"; stated_cleanup; return; }
+  refused "$t UNLOCK" "$(req UNLOCK /v1/states/app --data "$(lockbody L1)")"
+  code=$(req LOCK /v1/states/app --data "$(lockbody L2)"); expect_eq "$t still held: LOCK by another ID" "$code" 423
+  refused "$t force-unlock" "$(req DELETE '/v1/locks/app?reason=test')"
+  refused "$t token create" "$(req POST /v1/tokens -H 'Content-Type: application/json' --data '{"name":"t-new","role":"read","states":"**"}')"
+  audit_heal "$kind"
+  expect_eq "$t still held by L1" "$(holder app)" L1
+  expect_eq "$t no token created" "$(has_token t-new)" 0
+  code=$(req UNLOCK /v1/states/app --data "$(lockbody L1)"); expect_eq "$t UNLOCK once the trail is back" "$code" 200
+  expect_eq "$t one unlock event" "$(events unlock app)" 1
+  code=$(req UNLOCK /v1/states/app --data "$(lockbody L1)"); expect_eq "$t UNLOCK retried: converges" "$code" 200
+  expect_eq "$t the retry: one event more" "$(events unlock app)" 2
+  expect_eq "$t the retry: nothing held" "$(jq -rs '[.[]|select(.action=="unlock")]|last|.detail' "$W/trail")" "nothing held"
+  req LOCK /v1/states/app --data "$(lockbody L3)" >/dev/null
+  code=$(req DELETE '/v1/locks/app?reason=test'); expect_eq "$t force-unlock once the trail is back" "$code" 200
+  expect_eq "$t one force-unlock event" "$(events force-unlock app)" 1
+  expect_eq "$t released" "$(holder app)" ""
+  audit_break "$kind"
+  refused "$t move" "$(req POST '/v1/move/app?to=moved')"
+  audit_heal "$kind"
+  expect_eq "$t old name unchanged" "$(get app)" 200
+  expect_eq "$t new name absent" "$(get moved)" 404
+  code=$(req POST '/v1/move/app?to=moved'); expect_eq "$t move once the trail is back" "$code" 200
+  expect_eq "$t one move event per name" "$(events state-move app),$(events state-move moved)" 1,1
+  code=$(req POST /v1/tokens -H 'Content-Type: application/json' --data '{"name":"t-new","role":"read","states":"**"}')
+  expect_eq "$t token create once the trail is back" "$code" 201
+  expect_eq "$t one token-create event" "$(events token-create)" 1
+  audit_break "$kind"
+  refused "$t token revoke" "$(req DELETE /v1/tokens/t-new)"
+  audit_heal "$kind"
+  expect_eq "$t token not revoked" "$(has_token t-new)" 1
+  code=$(req DELETE /v1/tokens/t-new); expect_eq "$t token revoke once the trail is back" "$code" 200
+  expect_eq "$t one token-revoke event" "$(events token-revoke)" 1
+  expect_eq "$t token revoked" "$(has_token t-new)" 0
+  stated_cleanup
+}
+
+# lease_row KIND STATE: the lease recorded for STATE in the lock store, live or expired.
+lease_row() {
+  if [ "$1" = embedded ]; then
+    jq -r --arg s "$2" '[.locks[]|select(.state==$s)|.id]|join(",")' "$STATED_DATA/data/locks.json"
+  else
+    psql "$(locks_conninfo)" -qAt -c "SELECT id FROM locks WHERE state = '$2'"
+  fi
+}
+
+expiry_checks() {
+  local kind=$1 t="trust/$1/closed-expiry" code
+  stated_start "$kind" --lock-ttl 2s || { fail "$t start" "see log"; return; }
+  code=$(req LOCK /v1/states/exp --data "$(lockbody OLD)"); expect_eq "$t LOCK" "$code" 200
+  sleep 2.5
+  audit_break "$kind" || { skip "$t" "chattr +i failed"; stated_cleanup; return; }
+  refused "$t LOCK over the expired lease" "$(req LOCK /v1/states/exp --data "$(lockbody NEW)")"
+  expect_eq "$t the expired lease stays" "$(lease_row "$kind" exp)" OLD
+  audit_heal "$kind"
+  code=$(req LOCK /v1/states/exp --data "$(lockbody NEW)"); expect_eq "$t LOCK once the trail is back" "$code" 200
+  expect_eq "$t one lock-expired event" "$(events lock-expired exp)" 1
+  expect_eq "$t it names the expired lease" "$(jq -rs '[.[]|select(.action=="lock-expired")][0].lock_id' "$W/trail")" OLD
+  expect_eq "$t the new lease" "$(lease_row "$kind" exp)" NEW
+  stated_cleanup
+}
+
+# open mode: the UNLOCK is answered and the lost event logged
+open_unlock_checks() {
+  local kind=$1 t="trust/$1/open-unlock" code
+  stated_start "$kind" --audit-failure open || { fail "$t start" "see log"; return; }
+  req LOCK /v1/states/app --data "$(lockbody L1)" >/dev/null
+  audit_break "$kind" || { skip "$t" "chattr +i failed"; stated_cleanup; return; }
+  code=$(req UNLOCK /v1/states/app --data "$(lockbody L1)"); expect_eq "$t UNLOCK answered" "$code" 200
+  grep -q 'audit append failed (unlock), answered anyway' "$STATED_LOG" && pass "$t warning logged" || fail "$t warning logged" "$(tail -n 3 "$STATED_LOG")"
+  audit_heal "$kind"
+  expect_eq "$t released" "$(holder app)" ""
+  stated_cleanup
+}
+
+
 # rechain IN OUT SEQ: rewrites event SEQ (its remote) and recomputes every hash from it on, so
 # the result is a valid chain that differs from the original from SEQ.
 rechain() {
@@ -261,10 +381,16 @@ anchor_pg_checks() {
 
 embedded_checks closed
 embedded_checks open
+change_checks embedded
+expiry_checks embedded
+open_unlock_checks embedded
 anchor_embedded_checks
 if mode_available s3pg; then
   pg_trigger_checks closed
   pg_trigger_checks open
+  change_checks s3pg
+  expiry_checks s3pg
+  open_unlock_checks s3pg
   pg_stopped_checks
   anchor_pg_checks
 else

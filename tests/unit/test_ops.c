@@ -933,6 +933,148 @@ static void test_audit_fail_closed(void)
     env_close(&v);
 }
 
+/* event_from_end through the failing audit's real log (it reads what was appended). */
+static bool fa_event(struct env *v, struct failing_audit *fa, int n, struct audit_event *ev)
+{
+    v->o.audit = fa->real;
+    bool found = event_from_end(v, n, ev);
+    v->o.audit = &fa->base;
+    return found;
+}
+
+/* The ID of state's live lease (or of its expired one), "" when there is none. */
+static const char *lease_id(struct env *v, const char *state, bool expired, char id[LOCK_ID_MAX])
+{
+    struct lock_result lr;
+    struct err e = {0};
+    lock_result_init(&lr);
+    struct lockstore *ls = v->o.locks;
+    int rc = expired ? ls->ops->expired(ls, state, &lr, &e) : ls->ops->get(ls, state, &lr, &e);
+    snprintf(id, LOCK_ID_MAX, "%s", rc != 0 ? "" : expired ? lr.previous.id : lr.holder.id);
+    lock_result_cleanup(&lr);
+    return id;
+}
+
+/* Closed mode covers every change, not only writes: an UNLOCK, a force-unlock and a move whose
+ * event cannot be recorded change nothing; once the trail is back each leaves one event. */
+static void test_audit_fail_closed_locks_and_moves(void)
+{
+    struct env v;
+    struct err e = {0};
+    char id[LOCK_ID_MAX];
+    env_open(&v, 60 * 1000000LL);
+    struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
+    v.o.audit = &fa.base;
+    v.o.audit_closed = true;
+    char *s1 = state_json(1, "l-1", "a"), *li = lock_info("L1");
+    CHECK_INT(write_state(&v, "team/app", s1, NULL, NULL), ERR_OK);
+    CHECK_INT(lock_state(&v, "team/app", "L1", NULL), ERR_OK);
+    struct op_request uq = {.state = "team/app", .body = li, .body_len = strlen(li)};
+    struct op_request fq = {.state = "team/app"};
+    struct op_request mq = {.state = "team/app", .to = "team/moved"};
+    fa.fail = true;
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_UNAVAILABLE);
+    CHECK_INT(run(ops_force_unlock, &v, &v.admin, &fq, NULL), ERR_UNAVAILABLE);
+    fa.fail = false;
+    CHECK_STR(lease_id(&v, "team/app", false, id), "L1");
+    /* healthy again: one event per UNLOCK, ahead of the release */
+    int before = fa.appended;
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_OK);
+    CHECK_INT(fa.appended, before + 1);
+    struct audit_event ev;
+    CHECK(fa_event(&v, &fa, 0, &ev));
+    CHECK_STR(ev.action, "unlock");
+    CHECK_STR(ev.lock_id, "L1");
+    CHECK_STR(ev.detail, "released");
+    /* the retried UNLOCK converges: nothing held, one event, nothing announced ahead */
+    CHECK_INT(run(ops_unlock, &v, &v.writer, &uq, NULL), ERR_OK);
+    CHECK_INT(fa.appended, before + 2);
+    CHECK(fa_event(&v, &fa, 0, &ev));
+    CHECK_STR(ev.detail, "nothing held");
+    fa.fail = true;
+    CHECK_INT(run(ops_move, &v, &v.admin, &mq, NULL), ERR_UNAVAILABLE);
+    fa.fail = false;
+    CHECK_INT(current_serial(&v, "team/app"), 1);
+    struct state_meta m;
+    CHECK_INT(store_head(v.o.store, "team/moved", &m, &e), -1);
+    before = fa.appended;
+    CHECK_INT(run(ops_move, &v, &v.admin, &mq, NULL), ERR_OK);
+    CHECK_INT(fa.appended, before + 2); /* both names' events */
+    CHECK_INT(current_serial(&v, "team/moved"), 1);
+    free(s1);
+    free(li);
+    v.o.audit = fa.real;
+    env_close(&v);
+}
+
+/* An expired lease's lock-expired event goes ahead of the takeover: while it cannot be
+ * recorded the expired lease stays; the next LOCK records it. */
+static void test_audit_fail_closed_expiry(void)
+{
+    struct env v;
+    char id[LOCK_ID_MAX];
+    env_open(&v, SHORT_TTL_US);
+    struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
+    v.o.audit = &fa.base;
+    v.o.audit_closed = true;
+    CHECK_INT(lock_state(&v, "team/app", "OLD", NULL), ERR_OK);
+    sleep_ms(SHORT_TTL_US / 1000 + 100);
+    fa.fail = true;
+    CHECK_INT(lock_state(&v, "team/app", "NEW", NULL), ERR_UNAVAILABLE);
+    fa.fail = false;
+    CHECK_STR(lease_id(&v, "team/app", true, id), "OLD");
+    CHECK_INT(lock_state(&v, "team/app", "NEW", NULL), ERR_OK);
+    struct audit_event ev;
+    CHECK(fa_event(&v, &fa, 1, &ev));
+    CHECK_STR(ev.action, "lock-expired");
+    CHECK_STR(ev.lock_id, "OLD");
+    CHECK(fa_event(&v, &fa, 0, &ev));
+    CHECK_STR(ev.action, "lock");
+    v.o.audit = fa.real;
+    env_close(&v);
+}
+
+/* The rule's second half: what ops_audit_after appends, by whether the event went ahead and
+ * the change happened. */
+static void test_audit_after_rule(void)
+{
+    struct env v;
+    env_open(&v, LONG_TTL_US);
+    struct failing_audit fa = {.base.ops = &failing_ops, .real = v.o.audit};
+    v.o.audit = &fa.base;
+    struct op_actor a = as(&v.admin);
+    struct audit_event ev;
+    struct err ok = {0}, bad = {0};
+    err_set(&bad, ERR_LOCKED, "held by X");
+    ops_event_init(&a, &ev, "unlock");
+    CHECK_INT(ops_audit_after(&v.o, &ev, true, true, 200, &ok, false), 0);
+    CHECK_INT(fa.appended, 0); /* went ahead, applied: nothing more */
+    snprintf(ev.detail, sizeof(ev.detail), "nothing held");
+    CHECK_INT(ops_audit_after(&v.o, &ev, true, false, 200, &ok, false), 0);
+    CHECK_STR(ev.detail, OPS_NOT_APPLIED ": nothing held");
+    CHECK_INT(ev.status, 200);
+    ops_event_init(&a, &ev, "unlock");
+    CHECK_INT(ops_audit_after(&v.o, &ev, true, false, 423, &bad, false), 0);
+    CHECK_STR(ev.detail, OPS_NOT_APPLIED ": held by X");
+    CHECK_INT(ev.status, 423);
+    ops_event_init(&a, &ev, "unlock");
+    CHECK_INT(ops_audit_after(&v.o, &ev, false, false, 423, &bad, false), 0);
+    CHECK_STR(ev.detail, "held by X");
+    CHECK_INT(fa.appended, 3);
+    /* ahead only in closed mode */
+    bool ahead = true;
+    CHECK_INT(ops_audit_ahead(&v.o, &ev, 200, &ahead, &bad), 0);
+    CHECK(!ahead);
+    v.o.audit_closed = true;
+    fa.fail = true;
+    struct err e = {0};
+    CHECK_INT(ops_audit_ahead(&v.o, &ev, 200, &ahead, &e), -1);
+    CHECK_INT(e.code, ERR_UNAVAILABLE);
+    CHECK(!ahead);
+    v.o.audit = fa.real;
+    env_close(&v);
+}
+
 int main(void)
 {
     RUN(test_write_read_and_identical_rewrite);
@@ -954,5 +1096,8 @@ int main(void)
     RUN(test_move);
     RUN(test_import_never_rolls_back);
     RUN(test_audit_fail_closed);
+    RUN(test_audit_fail_closed_locks_and_moves);
+    RUN(test_audit_fail_closed_expiry);
+    RUN(test_audit_after_rule);
     return t_report();
 }
