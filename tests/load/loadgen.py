@@ -149,7 +149,9 @@ class Unit:
             self.gen.rec.attempts.append(rec)
             if status is not None and not retryable(status):
                 return status, resp, data
-            if attempt < RETRY_MAX and not self.gen.stopping_hard():
+            if self.gen.stopping_hard():
+                break  # the run is over: give up as a cancelled CI job would
+            if attempt < RETRY_MAX:
                 time.sleep(retry_wait(attempt, resp))
         return None, None, None
 

@@ -12,6 +12,7 @@
 #   --cycles C     cycles per unit, 0 for as many as fit in --duration (default 0)
 #   --faults LIST  comma list of kill,pg,rgw, or none (default kill,pg,rgw: one of each)
 #   --keep DIR     copy the logs, the generator's records and the report to DIR
+# Env: LOAD_SEED (the generator's seed), LOAD_MEMSTORE_BYTES (RGW's in-memory OSD, default 4 GiB).
 # Faults, spread over the run: kill -9 of one instance, restarted after 5 s; PostgreSQL stopped
 # and started again (tests/env/pg-ctl.sh, a `pg_ctl restart`); radosgw SIGSTOPped for 5 s.
 # Each is written to faults.tsv as `KIND START END` for the checker.
@@ -25,6 +26,9 @@ BIN=${BIN:-$TOP/build/bin}
 UNITS=100
 [[ ${1:-} =~ ^[0-9]+$ ]] && { UNITS=$1; shift; }
 DURATION=60 PARALLEL=16 CYCLES=0 FAULTS=kill,pg,rgw KEEP=
+# Every write stores its bytes twice (the snapshot, and current as a copy of it) in the OSD's
+# memory; 1,000 units write about 1.5 GB in 90 s. RAM is only taken as it is written.
+MEMSTORE_BYTES=${LOAD_MEMSTORE_BYTES:-$((4 * 1024 * 1024 * 1024))}
 while [ $# -gt 0 ]; do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -77,7 +81,7 @@ start_services() {
   PG_CONNINFO=$("$TOP/tests/env/pg-up.sh" "$WORK/pg" 2>"$WORK/pg-up.err") ||
     { say "PostgreSQL did not start: $(tail -n 3 "$WORK/pg-up.err")"; return 1; }
   local out
-  out=$(S3_BUCKET=stated-load "$TOP/tests/env/rgw-up.sh" "$WORK/rgw" 2>"$WORK/rgw-up.err") ||
+  out=$(S3_BUCKET=stated-load RGW_MEMSTORE_BYTES=$MEMSTORE_BYTES "$TOP/tests/env/rgw-up.sh" "$WORK/rgw" 2>"$WORK/rgw-up.err") ||
     { say "RGW did not start: $(tail -n 3 "$WORK/rgw-up.err")"; return 1; }
   eval "$out" # S3_ENDPOINT= S3_KEY= S3_SECRET= S3_BUCKET=
   # The conninfo as a URL: one word, for the instances' argument strings.
@@ -225,6 +229,8 @@ python3 "$TOP/tests/load/check.py" --instances "$INSTANCES" --run-dir "$WORK/gen
   --faults "$WORK/faults.tsv" --rss "$WORK/rss.tsv" --units "$UNITS"
 rc=$?
 if [ $rc -ne 0 ]; then
+  grep -q OSD_FULL "$WORK/rgw/log/cluster.log" 2>/dev/null &&
+    say "Ceph's in-memory OSD filled up (OSD_FULL) and blocked writes: raise LOAD_MEMSTORE_BYTES"
   for i in $(seq 0 $((N_INST - 1))); do
     grep -E ' (error|warn)' "$WORK/i$i/stated.log" | tail -n 5 | sed "s/^/  instance $i log: /"
   done
