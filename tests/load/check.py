@@ -7,7 +7,8 @@ over plain HTTP for each state's current bytes, its versions (GET /v1/snapshots/
 audit trail (GET /v1/audit/export), and checks:
 
   lost      an acknowledged write (200 to a POST) that is neither current nor superseded by a
-            later write, or whose bytes (sha256) are not among the state's versions;
+            later write, or whose bytes (sha256) are not among the state's versions; the last
+            acknowledged one is also read back by its version id and hashed here;
   overlaps  two lock holders of one state at once: in the audit trail (lock, unlock,
             force-unlock, lock-expired and write events in seq order), and as the clients saw it
             (from a LOCK's 200 to its UNLOCK being sent, on one monotonic clock);
@@ -149,7 +150,22 @@ def check_state(stated, state, writes):
                                 state, w["serial"], w["sha256"], w["size"], w["unit"],
                                 w["t_done"], len(versions),
                                 "" if v is None else " with that serial and size"))
+    lost += snapshot_bytes_differ(stated, state, versions.get(last["sha256"]), problems)
     return problems, lost
+
+
+def snapshot_bytes_differ(stated, state, version, problems):
+    """1 when the listed version of the last acknowledged write does not read back as the bytes
+    the listing claims: the listing alone is stated's word for it."""
+    if version is None:
+        return 0  # already counted as missing
+    status, body = stated.get("/v1/snapshots/%s?id=%s" % (urllib.parse.quote(state),
+                                                          urllib.parse.quote(version["id"])))
+    if status == 200 and hashlib.sha256(body).hexdigest() == version["sha256"]:
+        return 0
+    problems.append("%s: version %s reads back as HTTP %d, sha256 %s, not %s" % (
+        state, version["id"], status, hashlib.sha256(body).hexdigest(), version["sha256"]))
+    return 1
 
 
 # ------------------------------------------------------------------ locks

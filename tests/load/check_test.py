@@ -111,9 +111,13 @@ class StateTest(unittest.TestCase):
         import hashlib
         import json
         self.sha = {b: hashlib.sha256(b).hexdigest() for b in (b"one", b"two", b"three")}
-        listing = [{"sha256": self.sha[b], "serial": s, "size": 10} for b, s in versions]
-        return FakeStated({"/v1/states/s": (200, current),
-                           "/v1/snapshots/s": (200, json.dumps(listing).encode())})
+        listing = [{"id": "v%d" % s, "sha256": self.sha[b], "serial": s, "size": 10}
+                   for b, s in versions]
+        answers = {"/v1/states/s": (200, current),
+                   "/v1/snapshots/s": (200, json.dumps(listing).encode())}
+        for b, s in versions:
+            answers["/v1/snapshots/s?id=v%d" % s] = (200, b)
+        return FakeStated(answers)
 
     def test_current_is_last_acked(self):
         st = self.stated(b"two", [(b"one", 1), (b"two", 2)])
@@ -127,6 +131,12 @@ class StateTest(unittest.TestCase):
 
     def test_current_went_back(self):
         st = self.stated(b"one", [(b"one", 1), (b"two", 2)])
+        w = [self.write(1, self.sha[b"one"], True, 1), self.write(2, self.sha[b"two"], True, 2)]
+        self.assertEqual(check.check_state(st, "s", w)[1], 1)
+
+    def test_version_reads_back_other_bytes(self):
+        st = self.stated(b"two", [(b"one", 1), (b"two", 2)])
+        st.answers["/v1/snapshots/s?id=v2"] = (200, b"tampered")
         w = [self.write(1, self.sha[b"one"], True, 1), self.write(2, self.sha[b"two"], True, 2)]
         self.assertEqual(check.check_state(st, "s", w)[1], 1)
 
