@@ -12,7 +12,8 @@
 #   --cycles C     cycles per unit, 0 for as many as fit in --duration (default 0)
 #   --faults LIST  comma list of kill,pg,rgw, or none (default kill,pg,rgw: one of each)
 #   --keep DIR     copy the logs, the generator's records and the report to DIR
-# Env: LOAD_SEED (the generator's seed), LOAD_MEMSTORE_BYTES (RGW's in-memory OSD, default 4 GiB).
+# Env: LOAD_SEED (the generator's seed), LOAD_MEMSTORE_BYTES (RGW's in-memory OSD, default 4 GiB),
+# LOAD_GEN_ARGS (more loadgen.py options, e.g. "--shared 1 --apply-share 0.9": more contention).
 # Faults, spread over the run: kill -9 of one instance, restarted after 5 s; PostgreSQL stopped
 # and started again (tests/env/pg-ctl.sh, a `pg_ctl restart`); radosgw SIGSTOPped for 5 s.
 # Each is written to faults.tsv as `KIND START END` for the checker.
@@ -215,7 +216,7 @@ INSTANCES=$(instance_list)
 say "$UNITS units, $PARALLEL at once, ${DURATION}s, instances $INSTANCES, faults $FAULTS"
 python3 "$TOP/tests/load/loadgen.py" --instances "$INSTANCES" --units "$UNITS" \
   --parallel "$PARALLEL" --duration "$DURATION" --cycles "$CYCLES" --out "$WORK/gen" \
-  --seed "${LOAD_SEED:-$RANDOM}" >"$WORK/gen/loadgen.out" 2>&1 &
+  --seed "${LOAD_SEED:-$RANDOM}" ${LOAD_GEN_ARGS:-} >"$WORK/gen/loadgen.out" 2>&1 &
 GEN_PID=$!
 GEN_START=$SECONDS
 run_faults
