@@ -9,7 +9,8 @@
 #   S3_KEY=...
 #   S3_SECRET=...
 #   S3_BUCKET=stated-test
-# Env: RGW_PORT, MON_PORT (default: free ports), S3_BUCKET (default stated-test).
+# Env: RGW_PORT, MON_PORT (default: free ports), S3_BUCKET (default stated-test),
+# RGW_MEMSTORE_BYTES (the in-memory OSD's size, default 1 GiB; a full OSD blocks every write).
 # Exits non-zero with the log tail when RGW is not serving within 60 s.
 #
 # Why this shape: Ceph 16 (Debian 12) has no single-process backend for radosgw, so a monitor
@@ -111,7 +112,7 @@ mon osd min up ratio = 0
 [osd]
 osd data = $DIR/osd.\$id
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = ${RGW_MEMSTORE_BYTES:-1073741824}
 # S3 keys go up to 1024 bytes and RGW prefixes them with the bucket marker; memstore has no
 # file-name limit, so allow RADOS names well past that (the default 460 gives UnknownError).
 osd max object name len = 2048
