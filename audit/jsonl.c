@@ -4,10 +4,10 @@
  * the whole line and writes it with one write(2) to an O_APPEND descriptor, so the event is in
  * the file (and survives a crash of stated) before the request is answered.
  *
- * Durability is a group commit: an append that must be durable waits until an fdatasync that
- * began after its write has finished. Whoever finds no sync running starts one; the others wait
- * for it, so N concurrent appends cost one fdatasync, not N, and the mutex that orders the chain
- * is never held across a disk flush. Events marked `deferred_sync` (requests that changed
+ * Durability is a group commit (common/groupsync.h): an append that must be durable joins the
+ * group after its write, so the fdatasync of its batch began after the write; N concurrent
+ * appends cost one or two fdatasyncs, not N, and the mutex that orders the chain is never held
+ * across a disk flush. Events marked `deferred_sync` (requests that changed
  * nothing, such as reads) do not wait: the flusher thread syncs them within FLUSH_INTERVAL_MS,
  * so only an operating-system crash can lose that last fraction of a second of read events.
  *
@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "audit/audit.h"
 #include "audit/audit_int.h"
 #include "common/file.h"
+#include "common/groupsync.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -47,11 +49,13 @@ struct jsonl {
     char prev[65]; /* its hash */
     off_t size;    /* bytes of complete lines */
 
-    /* Group commit (sync_mu): bytes known durable, whether a sync is running, the flusher. */
-    pthread_mutex_t sync_mu;
-    pthread_cond_t sync_cv;
-    off_t synced;
-    bool syncing, stopping, flusher_started;
+    /* Durability: the group commit, whether deferred lines wait for the flusher (dirty), and
+     * the flusher's wake-up (stop_mu). */
+    struct groupsync sync;
+    atomic_bool dirty;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping, flusher_started;
     pthread_t flusher;
 
     /* read_after's bookmark (mu): where the line after event hint_seq starts, so a reader
@@ -62,41 +66,27 @@ struct jsonl {
 
 #define FLUSH_INTERVAL_MS 100
 
-static off_t written_size(struct jsonl *jl)
+/* groupsync flush: every line of the batch was written before this began. */
+static int sync_lines(void *ctx, struct groupsync_member *batch, struct err *err)
 {
-    pthread_mutex_lock(&jl->mu);
-    off_t size = jl->size;
-    pthread_mutex_unlock(&jl->mu);
-    return size;
+    struct jsonl *jl = ctx;
+    (void)batch;
+    if (fdatasync(jl->fd) != 0)
+        return err_set_errno(err, ERR_UNAVAILABLE, errno, "fdatasync %s", jl->path);
+    return 0;
 }
 
-/* Returns once bytes [0, end) are durable. Called with sync_mu held; drops it while syncing. */
-static int sync_upto_locked(struct jsonl *jl, off_t end, struct err *err)
+/* Returns once every line written so far is durable. */
+static int sync_written(struct jsonl *jl, struct err *err)
 {
-    while (jl->synced < end) {
-        if (jl->syncing) {
-            pthread_cond_wait(&jl->sync_cv, &jl->sync_mu);
-            continue;
-        }
-        jl->syncing = true;
-        off_t target = written_size(jl); /* everything written so far rides on this sync */
-        pthread_mutex_unlock(&jl->sync_mu);
-        int rc = fdatasync(jl->fd), e = errno;
-        pthread_mutex_lock(&jl->sync_mu);
-        jl->syncing = false;
-        if (rc == 0 && target > jl->synced)
-            jl->synced = target;
-        pthread_cond_broadcast(&jl->sync_cv);
-        if (rc != 0)
-            return err_set_errno(err, ERR_UNAVAILABLE, e, "fdatasync %s", jl->path);
-    }
-    return 0;
+    struct groupsync_member me = {0};
+    return groupsync_join(&jl->sync, &me, err);
 }
 
 static void *flusher_main(void *arg)
 {
     struct jsonl *jl = arg;
-    pthread_mutex_lock(&jl->sync_mu);
+    pthread_mutex_lock(&jl->stop_mu);
     while (!jl->stopping) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -105,14 +95,18 @@ static void *flusher_main(void *arg)
             deadline.tv_sec++;
             deadline.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&jl->sync_cv, &jl->sync_mu, &deadline);
+        pthread_cond_timedwait(&jl->stop_cv, &jl->stop_mu, &deadline);
+        if (!atomic_exchange(&jl->dirty, false))
+            continue; /* nothing deferred since the last round: no flush for an idle log */
+        pthread_mutex_unlock(&jl->stop_mu);
         struct err e = {0};
-        if (sync_upto_locked(jl, written_size(jl), &e) != 0) {
+        if (sync_written(jl, &e) != 0) {
             audit_count_append(false);
             log_error("audit: %s", e.msg);
         }
+        pthread_mutex_lock(&jl->stop_mu);
     }
-    pthread_mutex_unlock(&jl->sync_mu);
+    pthread_mutex_unlock(&jl->stop_mu);
     return NULL;
 }
 
@@ -221,14 +215,12 @@ static int jl_append(struct auditlog *al, const struct audit_event *ev, struct e
     jl->seq++;
     memcpy(jl->prev, hash, 65);
     jl->size += (off_t)line.len;
-    off_t end = jl->size;
     pthread_mutex_unlock(&jl->mu);
     rc = 0;
-    if (!ev->deferred_sync) {
-        pthread_mutex_lock(&jl->sync_mu);
-        rc = sync_upto_locked(jl, end, err);
-        pthread_mutex_unlock(&jl->sync_mu);
-    }
+    if (ev->deferred_sync)
+        atomic_store(&jl->dirty, true);
+    else
+        rc = sync_written(jl, err);
     buf_cleanup(&line);
     return rc;
 out:
@@ -501,10 +493,10 @@ static void jl_free(struct auditlog *al)
     if (!jl)
         return;
     if (jl->flusher_started) {
-        pthread_mutex_lock(&jl->sync_mu);
+        pthread_mutex_lock(&jl->stop_mu);
         jl->stopping = true;
-        pthread_cond_broadcast(&jl->sync_cv);
-        pthread_mutex_unlock(&jl->sync_mu);
+        pthread_cond_broadcast(&jl->stop_cv);
+        pthread_mutex_unlock(&jl->stop_mu);
         pthread_join(jl->flusher, NULL);
     }
     if (jl->fd >= 0) {
@@ -513,8 +505,9 @@ static void jl_free(struct auditlog *al)
         close(jl->fd);
     }
     pthread_mutex_destroy(&jl->mu);
-    pthread_mutex_destroy(&jl->sync_mu);
-    pthread_cond_destroy(&jl->sync_cv);
+    groupsync_cleanup(&jl->sync);
+    pthread_mutex_destroy(&jl->stop_mu);
+    pthread_cond_destroy(&jl->stop_cv);
     free(jl->dir);
     free(jl->path);
     free(jl);
@@ -545,8 +538,9 @@ struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
     struct jsonl *jl = xcalloc(1, sizeof(*jl));
     jl->base.ops = &jsonl_ops;
     pthread_mutex_init(&jl->mu, NULL);
-    pthread_mutex_init(&jl->sync_mu, NULL);
-    pthread_cond_init(&jl->sync_cv, NULL);
+    groupsync_init(&jl->sync, sync_lines, jl);
+    pthread_mutex_init(&jl->stop_mu, NULL);
+    pthread_cond_init(&jl->stop_cv, NULL);
     jl->dir = xstrdup(dir);
     jl->path = xasprintf("%s/audit.jsonl", dir);
     bool existed = access(jl->path, F_OK) == 0;
@@ -560,7 +554,6 @@ struct auditlog *auditlog_jsonl_new(const char *dir, struct err *err)
         jl_free(&jl->base);
         return NULL;
     }
-    jl->synced = jl->size; /* recover() read it back from disk */
     if (pthread_create(&jl->flusher, NULL, flusher_main, jl) != 0) {
         err_set(err, ERR_INTERNAL, "cannot start the audit flusher thread");
         jl_free(&jl->base);

@@ -68,53 +68,78 @@ static char *dir_of(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
-/* Writes the temp file: both parts, fsync when durable, the stat when asked. */
-static int write_temp(int fd, const char *tmp, const void *a, size_t alen, const void *b,
-                      size_t blen, const struct file_write_opts *how, struct err *err)
+/* Writes both parts and, when asked, the stat. */
+static int write_parts(struct file_temp *t, const void *a, size_t alen, const void *b, size_t blen,
+                       const struct file_write_opts *how, struct err *err)
 {
-    if (file_write_all(fd, a, alen) != 0 || (blen > 0 && file_write_all(fd, b, blen) != 0))
-        return err_set_errno(err, how->code, errno, "write %s", tmp);
-    if (how->durable && fsync(fd) != 0)
-        return err_set_errno(err, how->code, errno, "fsync %s", tmp);
-    if (how->st != NULL && fstat(fd, how->st) != 0)
-        return err_set_errno(err, how->code, errno, "fstat %s", tmp);
+    if (file_write_all(t->fd, a, alen) != 0 || (blen > 0 && file_write_all(t->fd, b, blen) != 0))
+        return err_set_errno(err, how->code, errno, "write %s", t->tmp);
+    if (how->st != NULL && fstat(t->fd, how->st) != 0)
+        return err_set_errno(err, how->code, errno, "fstat %s", t->tmp);
     return 0;
 }
 
-int file_write_atomic(const char *path, const void *a, size_t alen, const void *b, size_t blen,
-                      const struct file_write_opts *how, struct err *err)
+int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t alen,
+                    const void *b, size_t blen, const struct file_write_opts *how, struct err *err)
 {
     unsigned char rnd[8];
     char rndhex[17];
     random_bytes(rnd, sizeof(rnd));
     hex_encode(rnd, sizeof(rnd), rndhex);
-    char *dir = dir_of(path);
-    char *tmp = xasprintf("%s/" FILE_TEMP_PREFIX "%s", dir, rndhex);
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, how->mode);
-    if (fd < 0) {
-        err_set_errno(err, how->code, errno, "create %s", tmp);
-        goto out;
-    }
-    if (write_temp(fd, tmp, a, alen, b, blen, how, err) != 0) {
-        close(fd);
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        err_set_errno(err, how->code, errno, "close %s", tmp);
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        err_set_errno(err, how->code, errno, "rename to %s", path);
-        goto fail;
-    }
-    rc = how->durable ? fsync_dir(dir, how->code, err) : 0;
-    goto out;
-fail:
-    unlink(tmp);
-out:
-    free(tmp);
-    free(dir);
+    t->path = xstrdup(path);
+    t->dir = dir_of(path);
+    t->tmp = xasprintf("%s/" FILE_TEMP_PREFIX "%s", t->dir, rndhex);
+    t->code = how->code;
+    t->installed = false;
+    t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, how->mode);
+    if (t->fd < 0)
+        return err_set_errno(err, how->code, errno, "create %s", t->tmp);
+    return write_parts(t, a, alen, b, blen, how, err);
+}
+
+int file_temp_sync(struct file_temp *t, struct err *err)
+{
+    if (fsync(t->fd) != 0)
+        return err_set_errno(err, t->code, errno, "fsync %s", t->tmp);
+    return 0;
+}
+
+int file_temp_install(struct file_temp *t, struct err *err)
+{
+    int rc = close(t->fd);
+    t->fd = -1;
+    if (rc != 0)
+        return err_set_errno(err, t->code, errno, "close %s", t->tmp);
+    if (rename(t->tmp, t->path) != 0)
+        return err_set_errno(err, t->code, errno, "rename to %s", t->path);
+    t->installed = true;
+    return 0;
+}
+
+void file_temp_cleanup(struct file_temp *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    if (t->tmp && !t->installed)
+        unlink(t->tmp);
+    free(t->tmp);
+    free(t->dir);
+    free(t->path);
+    *t = (struct file_temp){.fd = -1};
+}
+
+int file_write_atomic(const char *path, const void *a, size_t alen, const void *b, size_t blen,
+                      const struct file_write_opts *how, struct err *err)
+{
+    struct file_temp t;
+    int rc = file_temp_write(&t, path, a, alen, b, blen, how, err);
+    if (rc == 0 && how->durable)
+        rc = file_temp_sync(&t, err);
+    if (rc == 0)
+        rc = file_temp_install(&t, err);
+    if (rc == 0 && how->durable)
+        rc = fsync_dir(t.dir, how->code, err);
+    file_temp_cleanup(&t);
     return rc;
 }
 

@@ -32,6 +32,25 @@ struct file_write_opts {
 /* Replaces path with the bytes of a followed by those of b (blen may be 0), atomically. */
 int file_write_atomic(const char *path, const void *a, size_t alen, const void *b, size_t blen,
                       const struct file_write_opts *how, struct err *err);
+/* A new file's content on its way to path, for writers that share the fsyncs (group commit):
+ * file_temp_write, then file_temp_sync, file_temp_install and fsync_dir(dir), then
+ * file_temp_cleanup, which removes the temp file unless it was installed. */
+struct file_temp {
+    char *path, *tmp, *dir; /* the target, the temp file beside it, their directory */
+    int fd;                 /* the temp file's, until installed */
+    enum err_code code;
+    bool installed;
+};
+
+/* Creates the temp file beside path and writes a then b (how->st gets its stat); no fsync.
+ * Call file_temp_cleanup afterwards, also on failure. */
+int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t alen,
+                    const void *b, size_t blen, const struct file_write_opts *how, struct err *err);
+/* fsync(2) of the temp file's bytes. */
+int file_temp_sync(struct file_temp *t, struct err *err);
+/* Closes the temp file and renames it over path; durable once fsync_dir(t->dir) returns. */
+int file_temp_install(struct file_temp *t, struct err *err);
+void file_temp_cleanup(struct file_temp *t);
 /* Appends the whole file at path to out (under out's ceiling); "-" is standard input, as on
  * command lines. ERR_NOT_FOUND when it cannot be opened, ERR_INTERNAL when reading fails. */
 int file_read(const char *path, struct buf *out, struct err *err);

@@ -10,7 +10,16 @@
  * already held. As in the PostgreSQL driver, an expired lease stays in the table until an
  * acquire takes it over (which reports it as `previous`), or an unlock by its own ID or a
  * force-unlock removes it. If persisting fails, the in-memory change is rolled back and the
- * caller gets ERR_UNAVAILABLE: a lease the file does not record was never granted. */
+ * caller gets ERR_UNAVAILABLE: a lease the file does not record was never granted.
+ *
+ * Persisting is a group commit (common/groupsync.h): a change is made in memory under the
+ * mutex, which is then dropped while the change waits for a rewrite of the file that began
+ * after it; that rewrite serialises the whole table as it is then, so it covers every change
+ * queued with it, and concurrent LOCKs, renewals and UNLOCKs share its two fsyncs instead of
+ * queueing one rewrite each behind the mutex. Until then other requests may already see the
+ * change (a 423 against a lease still being written is harmless). A failed rewrite rolls back
+ * every change of its batch, newest first, before the next rewrite can begin, so no later
+ * file records a change that was answered with an error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +32,7 @@
 #include <jansson.h>
 
 #include "common/file.h"
+#include "common/groupsync.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/util.h"
@@ -40,6 +50,7 @@ struct embedded {
     char *path; /* DIR/locks.json */
     struct entry *v;
     size_t n, cap;
+    struct groupsync persist; /* members' arg: their struct undo */
 };
 
 /* locks.json is JSON, so everything kept in it must be valid UTF-8 (as any JSON lock body
@@ -103,9 +114,17 @@ static bool is_live(const struct entry *e, int64_t now)
     return e && e->h.expires_us > now;
 }
 
+/* Saved copy of one entry so a failed persist can put things back as they were. */
+struct undo {
+    bool existed;
+    char *state;
+    struct lock_holder h;
+};
+
 /* ------------------------------------------------------------------ persistence */
 
-static int persist(struct embedded *em, struct err *err)
+/* The table as locks.json text (em->mu held): a new string, or NULL on invalid UTF-8. */
+static char *table_json(struct embedded *em)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < em->n; i++) {
@@ -124,12 +143,43 @@ static int persist(struct embedded *em, struct err *err)
     json_object_set_new(root, "locks", arr);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
+    return text;
+}
+
+static int write_table(struct embedded *em, struct err *err)
+{
+    pthread_mutex_lock(&em->mu);
+    char *text = table_json(em);
+    pthread_mutex_unlock(&em->mu);
     if (!text)
         return err_set(err, ERR_INTERNAL, "cannot serialise locks (invalid UTF-8 in a lock?)");
     struct file_write_opts how = {.mode = 0600, .durable = true, .code = ERR_UNAVAILABLE};
     int rc = file_write_atomic(em->path, text, strlen(text), NULL, 0, &how, err);
     free(text);
     return rc;
+}
+
+static void undo_apply(struct embedded *em, struct undo *u);
+
+/* groupsync flush: one rewrite of the table covers every change of the batch. */
+static int persist_batch(void *ctx, struct groupsync_member *batch, struct err *err)
+{
+    struct embedded *em = ctx;
+    if (write_table(em, err) == 0)
+        return 0;
+    size_t n = 0;
+    for (struct groupsync_member *m = batch; m; m = m->next)
+        n++;
+    struct undo **newest_first = xmalloc(n * sizeof(*newest_first));
+    size_t i = n;
+    for (struct groupsync_member *m = batch; m; m = m->next)
+        newest_first[--i] = m->arg;
+    pthread_mutex_lock(&em->mu);
+    for (i = 0; i < n; i++)
+        undo_apply(em, newest_first[i]);
+    pthread_mutex_unlock(&em->mu);
+    free(newest_first);
+    return -1;
 }
 
 static int load(struct embedded *em, struct err *err)
@@ -178,13 +228,6 @@ out:
 
 /* ------------------------------------------------------------------ operations */
 
-/* Saved copy of one entry so a failed persist can put things back as they were. */
-struct undo {
-    bool existed;
-    char *state;
-    struct lock_holder h;
-};
-
 static void undo_save(struct undo *u, const struct entry *e, const char *state)
 {
     memset(u, 0, sizeof(*u));
@@ -213,13 +256,16 @@ static void undo_free(struct undo *u)
     lock_holder_cleanup(&u->h);
 }
 
+/* Makes the change u saved durable, or rolls it back (persist_batch). Called with em->mu held,
+ * which it drops while waiting for the rewrite: entry pointers taken before do not survive it. */
 static int commit(struct embedded *em, struct undo *u, struct err *err)
 {
-    int rc = persist(em, err);
-    if (rc != 0) {
+    struct groupsync_member me = {.arg = u};
+    pthread_mutex_unlock(&em->mu);
+    int rc = groupsync_join(&em->persist, &me, err);
+    pthread_mutex_lock(&em->mu);
+    if (rc != 0)
         log_error("embedded locks: %s", err->msg);
-        undo_apply(em, u);
-    }
     undo_free(u);
     return rc;
 }
@@ -475,6 +521,7 @@ static void emb_free(struct lockstore *ls)
     }
     free(em->v);
     pthread_mutex_destroy(&em->mu);
+    groupsync_cleanup(&em->persist);
     free(em->dir);
     free(em->path);
     free(em);
@@ -511,6 +558,7 @@ struct lockstore *lockstore_embedded_new(const char *dir, int64_t ttl_us, struct
     em->base.ops = &embedded_ops;
     em->base.ttl_us = ttl_us;
     pthread_mutex_init(&em->mu, NULL);
+    groupsync_init(&em->persist, persist_batch, em);
     em->dir = xstrdup(dir);
     em->path = xasprintf("%s/locks.json", dir);
     if (load(em, err) != 0) {

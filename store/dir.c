@@ -18,7 +18,13 @@
  * and keys may not end in ".meta", so neither is ever listed as an object. A directory whose
  * name ends in ".meta" is no sidecar, though ("team/x.meta" is a state name): it is walked.
  * The store's layout puts every data file of a state in a name of its own ("@current.tfstate",
- * "@snapshots/…"), so a sidecar never sits where a state's directory could be. */
+ * "@snapshots/…"), so a sidecar never sits where a state's directory could be.
+ *
+ * Durable puts are a group commit (common/groupsync.h): each writer writes its temp file
+ * unsynced, then joins; one leader fsyncs every queued temp file, then renames them, then
+ * fsyncs each distinct directory once, and each writer returns when its own file is durable.
+ * A put still returns only once durable, so the store's order (the snapshot durable before
+ * current is written) is unchanged: a state write's two puts go through two batches. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +39,7 @@
 
 #include "common/blobcache.h"
 #include "common/file.h"
+#include "common/groupsync.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -53,6 +60,7 @@ struct dirstore {
     struct objstore base;
     char *root; /* no trailing '/' */
     struct blobcache *cache;
+    struct groupsync commit; /* durable puts; members' arg: their struct file_temp */
 };
 
 static const char META_SUFFIX[] = ".meta";
@@ -232,6 +240,53 @@ static struct blob *cache_put(struct dirstore *ds, const char *key, const struct
     return blobcache_put(ds->cache, key, validator, data, meta);
 }
 
+/* True when an earlier installed member of the batch than upto shares its directory. */
+static bool dir_seen(struct groupsync_member *batch, struct groupsync_member *upto)
+{
+    const struct file_temp *t = upto->arg;
+    for (struct groupsync_member *m = batch; m != upto; m = m->next) {
+        const struct file_temp *o = m->arg;
+        if (o->installed && strcmp(o->dir, t->dir) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* groupsync flush: every file's bytes, then the renames, then each directory once. A failed
+ * file fsync fails the batch before anything is renamed (nothing changed, for everyone); a
+ * failed rename is its member's alone; a failed directory fsync fails the batch after the
+ * renames, which the store settles by reading current back (docs/storage.md, Failed writes). */
+static int install_batch(void *ctx, struct groupsync_member *batch, struct err *err)
+{
+    (void)ctx;
+    for (struct groupsync_member *m = batch; m; m = m->next)
+        if (file_temp_sync(m->arg, err) != 0)
+            return -1;
+    for (struct groupsync_member *m = batch; m; m = m->next)
+        file_temp_install(m->arg, &m->err);
+    for (struct groupsync_member *m = batch; m; m = m->next) {
+        struct file_temp *t = m->arg;
+        if (t->installed && !dir_seen(batch, m) && fsync_dir(t->dir, t->code, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Writes path durably, sharing the fsyncs with concurrent puts; st gets the new file's stat. */
+static int put_data_file(struct dirstore *ds, const char *path, const void *data, size_t len,
+                         struct stat *st, struct err *err)
+{
+    struct file_write_opts how = {.mode = 0640, .durable = true, .code = ERR_WRITE, .st = st};
+    struct file_temp t;
+    int rc = file_temp_write(&t, path, data, len, NULL, 0, &how, err);
+    if (rc == 0) {
+        struct groupsync_member me = {.arg = &t};
+        rc = groupsync_join(&ds->commit, &me, err);
+    }
+    file_temp_cleanup(&t);
+    return rc;
+}
+
 static int dir_put(struct objstore *os, const char *key, const void *data, size_t len,
                    const char *meta, struct err *err)
 {
@@ -248,8 +303,7 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
     if (make_parents(path, err) != 0)
         goto out;
     /* Data first, then the sidecar naming the new file: see the file comment. */
-    struct file_write_opts data_how = {.mode = 0640, .durable = true, .code = ERR_WRITE, .st = &st};
-    if (file_write_atomic(path, data, len, NULL, 0, &data_how, err) != 0)
+    if (put_data_file(ds, path, data, len, &st, err) != 0)
         goto out;
     blobcache_drop(ds->cache, key); /* stale anyway (new inode); frees the memory now */
     if (mlen == 0) {
@@ -600,6 +654,7 @@ static void dir_free(struct objstore *os)
     if (!ds)
         return;
     blobcache_free(ds->cache);
+    groupsync_cleanup(&ds->commit);
     free(ds->root);
     free(ds);
 }
@@ -651,6 +706,7 @@ static struct objstore *dir_open(const char *root, bool read_only, struct err *e
     ds->base.ops = &dir_ops;
     ds->root = r;
     ds->cache = blobcache_new(CACHE_ENTRIES, CACHE_MAX_BYTES, CACHE_MAX_OBJ);
+    groupsync_init(&ds->commit, install_batch, ds);
     return &ds->base;
 }
 

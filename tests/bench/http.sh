@@ -9,7 +9,8 @@
 #   cycle     LOCK -> POST ?ID= -> UNLOCK on 64 distinct states, one state machine per connection
 # Prints a table and rewrites the HTTP section of docs/BENCHMARKS.md (date, machine, numbers).
 # Nothing here asserts a timing; a run fails only if the server or wrk does not work.
-# BENCH_NO_DOC=1 leaves docs/BENCHMARKS.md alone.
+# BENCH_NO_DOC=1 leaves docs/BENCHMARKS.md alone. BENCH_ONLY="cycle" (names, space-separated) runs
+# only those rows, the others showing n/a; it implies BENCH_NO_DOC.
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/testlib.sh"
@@ -24,6 +25,8 @@ GET_CONNS=${BENCH_CONNS:-32}
 CYCLE_CONNS=8
 NSTATES=64
 DOC=$TOP/docs/BENCHMARKS.md
+ONLY=${BENCH_ONLY:-healthz get1k get100k cycle}
+[ -n "${BENCH_ONLY:-}" ] && BENCH_NO_DOC=1
 
 if ! command -v wrk >/dev/null; then
   skip bench/http "wrk not found (apt-get install wrk)"
@@ -72,6 +75,8 @@ run_wrk() {
 
 declare -A R_RPS R_P50 R_P99 R_ERR
 for what in healthz get1k get100k cycle; do
+  RPS='' P50='' P99='' ERRS=''
+  case " $ONLY " in *" $what "*) ;; *) R_RPS[$what]=n/a R_P50[$what]=n/a R_P99[$what]=n/a R_ERR[$what]=n/a; continue ;; esac
   case $what in
     healthz) run_wrk healthz 2 "$GET_CONNS" "$STATED_URL/healthz" ;;
     get1k) run_wrk get1k 2 "$GET_CONNS" -H "Authorization: $AUTH" "$STATED_URL/v1/states/bench/s1k" ;;
