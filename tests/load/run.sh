@@ -24,6 +24,7 @@
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$TOP/build/bin}
+. "$TOP/tests/lib/testlib.sh" # free_port
 UNITS=100
 [[ ${1:-} =~ ^[0-9]+$ ]] && { UNITS=$1; shift; }
 DURATION=60 PARALLEL=16 CYCLES=0 FAULTS=kill,pg,rgw KEEP=
@@ -87,15 +88,6 @@ start_services() {
   eval "$out" # S3_ENDPOINT= S3_KEY= S3_SECRET= S3_BUCKET=
   # The conninfo as a URL: one word, for the instances' argument strings.
   PG_URL=$(echo "$PG_CONNINFO" | sed -E 's/^host=([^ ]+) port=([0-9]+) user=([^ ]+) dbname=([^ ]+)$/postgresql:\/\/\3@\1:\2\/\4/')
-}
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
 }
 
 # launch_instance I: starts instance I with ARGS[I] and waits until /healthz answers.
