@@ -17,12 +17,12 @@
  * superuser rights may disable them, so it recomputes every hash, follows the prev links, checks
  * seq continuity and that the columns agree with the line. Deleting the newest events leaves a
  * valid shorter chain: the anchors (audit.h) catch that. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "common/groupsync.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "pg/pg.h"
@@ -32,16 +32,11 @@
 struct pg_auditlog {
     struct auditlog base;
     struct pgconn_pool *pool;
-    /* Group commit (pg_append): the queue of appends not yet taken into a batch, and whether
-     * a batch is being written. */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct pending *queue, **tail;
-    bool leading;
+    struct groupsync group; /* group commit (pg_append) */
     /* The chain head this instance last wrote or read, for the fast path (append_at_head);
-     * only the leader touches them. After a conflict (another instance appended) the locked
-     * path is taken until locked_until_ms, so instances that append in turn do not pay a
-     * refused statement per batch. */
+     * only the group's leader (one flush at a time) touches them. After a conflict (another
+     * instance appended) the locked path is taken until locked_until_ms, so instances that append
+     * in turn do not pay a refused statement per batch. */
     bool head_known;
     uint64_t head_seq;
     char head_hash[65];
@@ -53,14 +48,10 @@ static struct pgconn_pool *pool_of(struct auditlog *al)
     return ((struct pg_auditlog *)al)->pool;
 }
 
-/* One queued append (group commit, below). */
+/* One queued append (group commit, below): a groupsync member's arg. */
 struct pending {
     const struct audit_event *ev;
     char hash[65];
-    bool done;
-    int rc;
-    struct err err;
-    struct pending *next;
 };
 
 #define BATCH_MAX 256
@@ -410,49 +401,37 @@ static int append_batch(struct pg_auditlog *p, struct pending **batch, int n, st
     return err_set(err, ERR_UNAVAILABLE, "audit append: contended, retry");
 }
 
-/* Group commit. Concurrent appends of this instance queue up; one of them (the leader) takes
- * every queued event, up to BATCH_MAX, and writes them in one transaction (append_batch)
- * while new ones queue behind it; when it is done it wakes the others, and one whose event is
- * still queued leads the next batch. So an instance takes the chain lock once per batch, not
- * once per event, and the events that arrive while one batch commits make the next: no timer,
- * no added latency when appends are rare. Every event is durable (committed) when its append
- * returns, as before; the chain is the same as with single appends (consecutive seqs, each
- * prev the previous hash), so verify and offline verify are unchanged. */
+/* Group commit (common/groupsync.h). Concurrent appends of this instance queue up; one of
+ * them leads and writes every queued event, BATCH_MAX to a transaction (append_batch), while
+ * new ones queue for the next batch. So an instance takes the chain lock once per batch, not
+ * once per event: no timer, no added latency when appends are rare. Every event is durable
+ * (committed) when its append returns; the chain is the same as with single appends
+ * (consecutive seqs, each prev the previous hash), so verify and offline verify are unchanged.
+ * A failed transaction fails its own events only: the ones committed before it stand. */
+static int flush_appends(void *ctx, struct groupsync_member *queued, struct err *err)
+{
+    struct pg_auditlog *p = ctx;
+    (void)err;
+    while (queued != NULL) {
+        struct pending *batch[BATCH_MAX];
+        struct groupsync_member *first = queued;
+        int n = 0;
+        for (; queued != NULL && n < BATCH_MAX; queued = queued->next)
+            batch[n++] = queued->arg;
+        struct err be = {0};
+        if (append_batch(p, batch, n, &be) != 0)
+            for (struct groupsync_member *m = first; m != queued; m = m->next)
+                m->err = be;
+    }
+    return 0;
+}
+
 static int pg_append(struct auditlog *al, const struct audit_event *ev, struct err *err)
 {
     struct pg_auditlog *p = (struct pg_auditlog *)al;
     struct pending me = {.ev = ev};
-    pthread_mutex_lock(&p->mu);
-    *p->tail = &me;
-    p->tail = &me.next;
-    while (!me.done && p->leading)
-        pthread_cond_wait(&p->cv, &p->mu);
-    if (!me.done) {
-        p->leading = true;
-        struct pending *batch[BATCH_MAX];
-        int n = 0;
-        while (p->queue != NULL && n < BATCH_MAX) {
-            batch[n++] = p->queue;
-            p->queue = p->queue->next;
-        }
-        if (p->queue == NULL)
-            p->tail = &p->queue;
-        pthread_mutex_unlock(&p->mu);
-        struct err be = {0};
-        int rc = append_batch(p, batch, n, &be);
-        pthread_mutex_lock(&p->mu);
-        for (int i = 0; i < n; i++) {
-            batch[i]->rc = rc;
-            batch[i]->err = be;
-            batch[i]->done = true;
-        }
-        p->leading = false;
-        pthread_cond_broadcast(&p->cv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (me.rc != 0)
-        err_set(err, me.err.code, "%s", me.err.msg);
-    return me.rc;
+    struct groupsync_member m = {.arg = &me};
+    return groupsync_join(&p->group, &m, err);
 }
 
 /* A read-only cursor over audit_events in seq order; rows come FETCH_ROWS at a time so an
@@ -761,8 +740,7 @@ static void pg_free(struct auditlog *al)
         return;
     struct pg_auditlog *p = (struct pg_auditlog *)al;
     pgconn_pool_unref(p->pool);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    groupsync_cleanup(&p->group);
     free(al);
 }
 
@@ -786,8 +764,6 @@ struct auditlog *auditlog_pg_new(const char *conninfo, struct err *err)
     struct pg_auditlog *p = xcalloc(1, sizeof(*p));
     p->base.ops = &pg_ops;
     p->pool = pool;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    p->tail = &p->queue;
+    groupsync_init(&p->group, flush_appends, p);
     return &p->base;
 }

@@ -8,8 +8,9 @@
  * every member of its batch and nobody else. N concurrent writers so pay about two flushes
  * (the one running when they arrive, then theirs), not N.
  *
- * Used by the embedded drivers: the audit log's fdatasync, the lock file's rewrite and the
- * directory store's fsyncs and renames. */
+ * Used by the embedded drivers (the audit log's fdatasync, the lock file's rewrite, the
+ * directory store's fsyncs and renames) and by the PostgreSQL audit trail (one transaction per
+ * batch of events). */
 #ifndef STATED_COMMON_GROUPSYNC_H
 #define STATED_COMMON_GROUPSYNC_H
 
