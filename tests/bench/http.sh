@@ -153,17 +153,7 @@ if [ -z "${BENCH_NO_DOC:-}" ]; then
     echo "  ceiling."
     echo "<!-- http-bench:end -->"
   } >"$section"
-  if [ ! -f "$DOC" ]; then
-    printf '# Benchmarks\n\nEvery number here comes from a script under tests/bench/ (`make bench` runs them all),\nwith the date and the machine it ran on.\n\n' >"$DOC"
-  fi
-  if grep -q '<!-- http-bench:start' "$DOC"; then
-    awk -v f="$section" '
-      /<!-- http-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
-      /<!-- http-bench:end -->/ { skip = 0; next }
-      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-  else
-    { echo; cat "$section"; } >>"$DOC"
-  fi
+  doc_section http-bench "$section" "$DOC"
   echo "wrote the HTTP section of $DOC"
 fi
 t_done

@@ -8,6 +8,7 @@
 # Nothing here asserts a timing. BENCH_NO_DOC=1 leaves docs/BENCHMARKS.md alone.
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/testlib.sh" # doc_section
 UNITS=${BENCH_LOAD_UNITS:-1000}
 SECS=${BENCH_LOAD_SECS:-90}
 PARALLEL=${BENCH_LOAD_PARALLEL:-32}
@@ -50,14 +51,7 @@ write_section() {
 
 if [ -z "${BENCH_NO_DOC:-}" ]; then
   write_section >"$OUT/section"
-  if grep -q '<!-- load-bench:start' "$DOC"; then
-    awk -v f="$OUT/section" '
-      /<!-- load-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
-      /<!-- load-bench:end -->/ { skip = 0; next }
-      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-  else
-    { echo; cat "$OUT/section"; } >>"$DOC"
-  fi
+  doc_section load-bench "$OUT/section" "$DOC"
   echo "wrote the load section of $DOC"
 fi
 [ $rc -eq 0 ] && echo "PASS bench/load" || echo "FAIL bench/load: the checker found problems (exit $rc)"

@@ -196,17 +196,7 @@ if [ $rc_ok = 1 ] && [ -z "${BENCH_NO_DOC:-}" ]; then
     echo "  when the run started)."
     echo "<!-- pg-bench:end -->"
   } >"$section"
-  if [ ! -f "$DOC" ]; then
-    printf '# Benchmarks\n\nEvery number here comes from a script under tests/bench/ (`make bench` runs them all),\nwith the date and the machine it ran on.\n\n' >"$DOC"
-  fi
-  if grep -q '<!-- pg-bench:start' "$DOC"; then
-    awk -v f="$section" '
-      /<!-- pg-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
-      /<!-- pg-bench:end/ { skip = 0; next }
-      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-  else
-    { echo; cat "$section"; } >>"$DOC"
-  fi
+  doc_section pg-bench "$section" "$DOC"
   echo "wrote the PostgreSQL section of $DOC"
 fi
 t_done

@@ -163,17 +163,7 @@ if [ -z "${BENCH_NO_DOC:-}" ]; then
     echo "- RGW, stated and curl share the machine's cores; on Scaleway the network dominates."
     echo "<!-- s3-bench:end -->"
   } >"$section"
-  if [ ! -f "$DOC" ]; then
-    printf '# Benchmarks\n\nEvery number here comes from a script under tests/bench/ (`make bench` runs them all),\nwith the date and the machine it ran on.\n\n' >"$DOC"
-  fi
-  if grep -q '<!-- s3-bench:start' "$DOC"; then
-    awk -v f="$section" '
-      /<!-- s3-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
-      /<!-- s3-bench:end/ { skip = 0; next }
-      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-  else
-    { echo; cat "$section"; } >>"$DOC"
-  fi
+  doc_section s3-bench "$section" "$DOC"
   echo "wrote the S3 section of $DOC"
 fi
 t_done

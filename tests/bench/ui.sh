@@ -85,14 +85,7 @@ if [ -z "${BENCH_NO_DOC:-}" ]; then
     echo "  for the versions one after another."
     echo "<!-- ui-bench:end -->"
   } >"$section"
-  if grep -q '<!-- ui-bench:start' "$DOC"; then
-    awk -v f="$section" '
-      /<!-- ui-bench:start/ { while ((getline l < f) > 0) print l; skip = 1; next }
-      /<!-- ui-bench:end/ { skip = 0; next }
-      !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-  else
-    { echo; cat "$section"; } >>"$DOC"
-  fi
+  doc_section ui-bench "$section" "$DOC"
   echo "wrote the console section of $DOC"
 fi
 t_done

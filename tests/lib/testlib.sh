@@ -49,3 +49,22 @@ wait_http() {
   done
   return 1
 }
+
+# doc_section NAME SECTION DOC: puts the file SECTION (from its "<!-- NAME:start" line to its
+# "<!-- NAME:end" line) into DOC in place of the part between the same markers, or at DOC's end
+# when it has none yet; creates DOC when missing. The bench scripts' one way of writing
+# docs/BENCHMARKS.md.
+doc_section() {
+  local name=$1 section=$2 doc=$3
+  if [ ! -f "$doc" ]; then
+    printf '# Benchmarks\n\nEvery number here comes from a script under tests/bench/ (`make bench` runs them all),\nwith the date and the machine it ran on.\n\n' >"$doc"
+  fi
+  if grep -q "<!-- $name:start" "$doc"; then
+    awk -v f="$section" -v start="<!-- $name:start" -v end="<!-- $name:end" '
+      index($0, start) { while ((getline l < f) > 0) print l; skip = 1; next }
+      index($0, end) { skip = 0; next }
+      !skip { print }' "$doc" >"$doc.new" && mv "$doc.new" "$doc"
+  else
+    { echo; cat "$section"; } >>"$doc"
+  fi
+}
