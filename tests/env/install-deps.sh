@@ -5,7 +5,7 @@
 # package-lock.json) with `npm ci`, when npm is there and they are not installed yet.
 set -euo pipefail
 PKGS=(pkg-config libh2o-evloop-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
-      postgresql radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl prometheus
+      postgresql nginx-light radosgw ceph-mon ceph-osd awscli wrk postgresql-contrib curl openssl prometheus
       clang-format cppcheck jq python3 python3-cryptography python3-yaml dpkg-dev lintian systemd
       chromium)
 # node and npm for the browser suite, from Debian (18.x) unless a node is already installed.
