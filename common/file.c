@@ -79,8 +79,8 @@ static int write_parts(struct file_temp *t, const void *a, size_t alen, const vo
     return 0;
 }
 
-int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t alen,
-                    const void *b, size_t blen, const struct file_write_opts *how, struct err *err)
+/* Names the temp file beside path (nothing created yet). */
+static void temp_name(struct file_temp *t, const char *path, enum err_code code)
 {
     unsigned char rnd[8];
     char rndhex[17];
@@ -89,24 +89,44 @@ int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t
     t->path = xstrdup(path);
     t->dir = dir_of(path);
     t->tmp = xasprintf("%s/" FILE_TEMP_PREFIX "%s", t->dir, rndhex);
-    t->code = how->code;
+    t->code = code;
     t->installed = false;
+    t->fd = -1;
+}
+
+int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t alen,
+                    const void *b, size_t blen, const struct file_write_opts *how, struct err *err)
+{
+    temp_name(t, path, how->code);
     t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, how->mode);
     if (t->fd < 0)
         return err_set_errno(err, how->code, errno, "create %s", t->tmp);
     return write_parts(t, a, alen, b, blen, how, err);
 }
 
+int file_temp_link(struct file_temp *t, const char *src, const char *path, enum err_code code,
+                   struct err *err)
+{
+    temp_name(t, path, code);
+    if (link(src, t->tmp) != 0) {
+        int e = errno;
+        free(t->tmp);
+        t->tmp = NULL; /* nothing to remove */
+        return err_set_errno(err, e == ENOENT ? ERR_NOT_FOUND : code, e, "link %s", src);
+    }
+    return 0;
+}
+
 int file_temp_sync(struct file_temp *t, struct err *err)
 {
-    if (fsync(t->fd) != 0)
+    if (t->fd >= 0 && fsync(t->fd) != 0)
         return err_set_errno(err, t->code, errno, "fsync %s", t->tmp);
     return 0;
 }
 
 int file_temp_install(struct file_temp *t, struct err *err)
 {
-    int rc = close(t->fd);
+    int rc = t->fd >= 0 ? close(t->fd) : 0;
     t->fd = -1;
     if (rc != 0)
         return err_set_errno(err, t->code, errno, "close %s", t->tmp);

@@ -46,6 +46,10 @@ struct file_temp {
  * Call file_temp_cleanup afterwards, also on failure. */
 int file_temp_write(struct file_temp *t, const char *path, const void *a, size_t alen,
                     const void *b, size_t blen, const struct file_write_opts *how, struct err *err);
+/* Like file_temp_write, but the temp file is a hard link to the existing file src: no bytes are
+ * written (file_temp_sync then has nothing to do; src must already be durable). */
+int file_temp_link(struct file_temp *t, const char *src, const char *path, enum err_code code,
+                   struct err *err);
 /* fsync(2) of the temp file's bytes. */
 int file_temp_sync(struct file_temp *t, struct err *err);
 /* Closes the temp file and renames it over path; durable once fsync_dir(t->dir) returns. */

@@ -272,6 +272,19 @@ static int install_batch(void *ctx, struct groupsync_member *batch, struct err *
     return 0;
 }
 
+/* Writes the sidecar mpath describing the data file st. The sidecar is a cache: not fsync'ed
+ * (half the fsyncs of a write). After a power loss it may be missing, old or empty, and each
+ * of those reads as "untrusted". */
+static int write_sidecar(const char *mpath, const struct stat *st, const char *meta,
+                         struct err *err)
+{
+    char head[96];
+    int hn = snprintf(head, sizeof(head), "v1 %" PRIu64 " %" PRIu64 " %" PRId64 "\n",
+                      (uint64_t)st->st_size, (uint64_t)st->st_ino, st_mtime_ns(st));
+    struct file_write_opts how = {.mode = 0640, .durable = false, .code = ERR_WRITE};
+    return file_write_atomic(mpath, head, (size_t)hn, meta, strlen(meta), &how, err);
+}
+
 /* Writes path durably, sharing the fsyncs with concurrent puts; st gets the new file's stat. */
 static int put_data_file(struct dirstore *ds, const char *path, const void *data, size_t len,
                          struct stat *st, struct err *err)
@@ -314,16 +327,62 @@ static int dir_put(struct objstore *os, const char *key, const void *data, size_
         rc = 0;
         goto out;
     }
-    char head[96];
-    int hn = snprintf(head, sizeof(head), "v1 %" PRIu64 " %" PRIu64 " %" PRId64 "\n",
-                      (uint64_t)st.st_size, (uint64_t)st.st_ino, st_mtime_ns(&st));
-    /* The sidecar is a cache: not fsync'ed (half the fsyncs of a write). After a power loss
-     * it may be missing, old or empty, and each of those reads as "untrusted". */
-    struct file_write_opts meta_how = {.mode = 0640, .durable = false, .code = ERR_WRITE};
-    rc = file_write_atomic(mpath, head, (size_t)hn, meta, mlen, &meta_how, err);
+    rc = write_sidecar(mpath, &st, meta, err);
 out:
     free(mpath);
     free(path);
+    return rc;
+}
+
+/* Copies by a hard link: the same inode under a second name, no byte written. Safe because no
+ * file here is ever changed in place (every put renames a new inode over its key), and src is
+ * durable (it was put). The sidecar names the inode, so src's sidecar describes dst as well
+ * and is linked too when the metadata is the same. */
+static int dir_copy(struct objstore *os, const char *src, const char *dst, const char *meta,
+                    struct err *err)
+{
+    struct dirstore *ds = (struct dirstore *)os;
+    if (key_check(src, err) != 0 || key_check(dst, err) != 0)
+        return -1;
+    char *spath = key_path(ds, src), *dpath = key_path(ds, dst);
+    char *smeta_path = xasprintf("%s%s", spath, META_SUFFIX);
+    char *dmeta_path = xasprintf("%s%s", dpath, META_SUFFIX);
+    char smeta[OBJ_META_MAX];
+    struct stat st;
+    struct file_temp t = {.fd = -1};
+    int rc = -1;
+    if (stat(spath, &st) != 0) {
+        err_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_UNAVAILABLE, errno, "stat %s",
+                      src);
+        goto out;
+    }
+    read_sidecar(spath, &st, smeta);
+    if (make_parents(dpath, err) != 0 || file_temp_link(&t, spath, dpath, ERR_WRITE, err) != 0)
+        goto out;
+    struct groupsync_member me = {.arg = &t};
+    if (groupsync_join(&ds->commit, &me, err) != 0)
+        goto out;
+    blobcache_drop(ds->cache, dst);
+    const char *want = meta && meta[0] ? meta : smeta;
+    if (!want[0]) {
+        if (unlink(dmeta_path) != 0 && errno != ENOENT)
+            log_warn("dir store: remove stale %s: %s", dmeta_path, strerror(errno));
+        rc = 0;
+    } else if (strcmp(want, smeta) == 0) {
+        struct file_temp mt;
+        rc = file_temp_link(&mt, smeta_path, dmeta_path, ERR_WRITE, err);
+        if (rc == 0)
+            rc = file_temp_install(&mt, err);
+        file_temp_cleanup(&mt);
+    } else {
+        rc = write_sidecar(dmeta_path, &st, want, err);
+    }
+out:
+    file_temp_cleanup(&t);
+    free(dmeta_path);
+    free(smeta_path);
+    free(dpath);
+    free(spath);
     return rc;
 }
 
@@ -669,6 +728,7 @@ static const struct objstore_ops dir_ops = {
     .free = dir_free,
     .kind = "dir",
     .get_shared = dir_get_shared,
+    .copy = dir_copy,
 };
 
 static struct objstore *dir_open(const char *root, bool read_only, struct err *err)

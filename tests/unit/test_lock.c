@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -412,6 +413,48 @@ static void test_stats(void)
     ls->ops->free(ls);
 }
 
+/* The inode of DIR/locks.json: every rewrite renames a new one over it. */
+static ino_t table_inode(const char *dir)
+{
+    char *path = xasprintf("%s/locks.json", dir);
+    struct stat st;
+    CHECK_INT(stat(path, &st), 0);
+    free(path);
+    return st.st_ino;
+}
+
+/* A holder's renewal waits for no rewrite while the file still gives the lease half its length,
+ * rewrites once the file's renewal is older than that, and a lazy renewal rides on the next
+ * rewrite: after a re-open the lease is the one the file last recorded, never a freed one. */
+static void test_lazy_renewal(void)
+{
+    const char *dir = t_tempdir();
+    struct err e = {0};
+    struct lockstore *ls = open_ls(dir);
+    int out;
+    CHECK_INT(do_acquire(ls, "app", "a-1", &out, NULL, NULL, &e), 0);
+    ino_t written = table_inode(dir);
+    CHECK_INT(do_check(ls, "app", "a-1", &out, &e), 0);
+    CHECK_INT(out, LOCK_RENEWED);
+    CHECK(table_inode(dir) == written); /* within half the lease of the acquire: not written */
+    sleep_ms(TTL_US / 1000 / 2 + 30);
+    CHECK_INT(do_check(ls, "app", "a-1", &out, &e), 0);
+    CHECK(table_inode(dir) != written); /* older than half the lease: written */
+    written = table_inode(dir);
+    CHECK_INT(do_check(ls, "app", "a-1", &out, &e), 0);
+    CHECK(table_inode(dir) == written);
+    /* Another change rewrites the whole table, the lazy renewal with it. */
+    CHECK_INT(do_acquire(ls, "other", "b-1", &out, NULL, NULL, &e), 0);
+    ls->ops->free(ls);
+    ls = open_ls(dir);
+    CHECK_INT(do_check(ls, "app", "a-1", &out, &e), 0);
+    CHECK_INT(out, LOCK_RENEWED);
+    CHECK_INT(do_check(ls, "app", "b-1", &out, &e), -1);
+    CHECK_INT(e.code, ERR_LOCKED);
+    err_clear(&e);
+    ls->ops->free(ls);
+}
+
 int main(void)
 {
     RUN(test_acquire_conflict_reenter_release);
@@ -422,5 +465,6 @@ int main(void)
     RUN(test_owner);
     RUN(test_info_json);
     RUN(test_stats);
+    RUN(test_lazy_renewal);
     return t_report();
 }

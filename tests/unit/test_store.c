@@ -285,6 +285,51 @@ static void test_dir_cache_never_stale(void)
     os->ops->free(os);
 }
 
+/* The directory driver copies by a hard link: same bytes and metadata under the new key, and
+ * the copy is unaffected when the source is replaced or deleted afterwards. */
+static void test_dir_copy_is_a_link(void)
+{
+    const char *root = t_tempdir();
+    struct err e = {0};
+    struct objstore *os = objstore_dir_new(root, &e);
+    CHECK(os != NULL && os->ops->copy != NULL);
+    CHECK_INT(os->ops->put(os, "s/snap", "one", 3, "{\"m\":1}", &e), 0);
+    CHECK_INT(os->ops->copy(os, "s/snap", "s/cur", "{\"m\":1}", &e), 0);
+    char *a = xasprintf("%s/s/snap", root), *b = xasprintf("%s/s/cur", root);
+    struct stat sa, sb;
+    CHECK_INT(stat(a, &sa), 0);
+    CHECK_INT(stat(b, &sb), 0);
+    CHECK(sa.st_ino == sb.st_ino);
+    struct buf out;
+    buf_init(&out, 0);
+    struct obj_info info;
+    CHECK_INT(os->ops->get(os, "s/cur", &out, &info, &e), 0);
+    CHECK_MEM(out.data, out.len, "one", 3);
+    CHECK_STR(info.meta, "{\"m\":1}");
+    /* Other metadata: its own sidecar; none given: the source's. */
+    CHECK_INT(os->ops->copy(os, "s/snap", "s/cur2", "{\"m\":2}", &e), 0);
+    CHECK_INT(os->ops->head(os, "s/cur2", &info, &e), 0);
+    CHECK_STR(info.meta, "{\"m\":2}");
+    CHECK_INT(os->ops->copy(os, "s/snap", "s/cur3", NULL, &e), 0);
+    CHECK_INT(os->ops->head(os, "s/cur3", &info, &e), 0);
+    CHECK_STR(info.meta, "{\"m\":1}");
+    /* Replacing or deleting the source leaves the copy as it was. */
+    CHECK_INT(os->ops->put(os, "s/snap", "two", 3, "{\"m\":3}", &e), 0);
+    CHECK_INT(os->ops->del(os, "s/snap", &e), 0);
+    out.len = 0;
+    CHECK_INT(os->ops->get(os, "s/cur", &out, &info, &e), 0);
+    CHECK_MEM(out.data, out.len, "one", 3);
+    CHECK_STR(info.meta, "{\"m\":1}");
+    /* A missing source. */
+    CHECK_INT(os->ops->copy(os, "s/none", "s/cur", NULL, &e), -1);
+    CHECK_INT(e.code, ERR_NOT_FOUND);
+    err_clear(&e);
+    buf_cleanup(&out);
+    free(a);
+    free(b);
+    os->ops->free(os);
+}
+
 /* Parses url; on success returns "kind|where|prefix" (caller frees), else NULL. */
 static char *parse_url(const char *url, struct err *e)
 {
@@ -2277,6 +2322,7 @@ int main(void)
     RUN(test_dir_list_order);
     RUN(test_dir_stale_sidecar_ignored);
     RUN(test_dir_cache_never_stale);
+    RUN(test_dir_copy_is_a_link);
     RUN(test_storage_url);
     RUN(test_store_roundtrip_and_snapshots);
     RUN(test_store_too_large);
