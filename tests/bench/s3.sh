@@ -6,8 +6,8 @@
 #   - GET and PUT of the same bytes straight to RGW (curl --aws-sigv4, with the
 #     x-amz-content-sha256 header curl does not add itself), as the floor stated sits on,
 #   - the ratio stated / direct per operation (a POST is a HEAD of the current object, a
-#     snapshot PUT and a server-side copy of it to current, so one PUT plus one copy is its floor),
-#   - the peak RSS (VmHWM) of a fresh stated while it accepts a 100 MB state.
+#     snapshot PUT and a server-side copy of it to current, so one PUT plus one copy is its floor).
+# The peak memory of a large write is tests/bench/mem.sh's.
 # Uses the RGW from S3_ENDPOINT/S3_KEY/S3_SECRET/S3_BUCKET when set, else starts a private one
 # (tests/env/rgw-up.sh). Prints a table and rewrites the S3 section of docs/BENCHMARKS.md;
 # BENCH_NO_DOC=1 leaves the file alone. Nothing asserts a timing; the run fails only when
@@ -105,21 +105,6 @@ for spec in "100k 102400 $N_SMALL" "10m 10485760 $N_LARGE"; do
 done
 stated_cleanup
 
-# Peak memory of a fresh stated accepting one 100 MB state.
-make_state $((100 * 1024 * 1024)) 1 "$BW/huge.json"
-hwm_before= hwm_after= huge_ms=
-if stated_start s3; then
-  hwm_before=$(awk '/^VmHWM/ {print $2}' "/proc/$STATED_PID/status")
-  r=$(st_post bench/huge "$BW/huge.json")
-  if [ "${r%% *}" = 200 ]; then
-    huge_ms=$(echo "$r" | awk '{printf "%.0f", $2 * 1000}')
-    hwm_after=$(awk '/^VmHWM/ {print $2}' "/proc/$STATED_PID/status")
-  else
-    fail "bench/s3 100 MB POST" "status ${r%% *}"
-  fi
-  stated_cleanup
-fi
-rm -f "$BW/huge.json"
 
 table=$BW/table
 {
@@ -134,11 +119,6 @@ table=$BW/table
 } >"$table"
 cat "$table"
 if grep -q ERR "$results"; then fail bench/s3 "a request failed (see the table)"; else pass bench/s3; fi
-rss_line="not measured (the 100 MB POST failed)"
-if [ -n "$hwm_after" ]; then
-  rss_line="$((hwm_after / 1024)) MB peak RSS (VmHWM) after accepting a 100 MB state in ${huge_ms} ms (fresh process: $((hwm_before / 1024)) MB before)"
-fi
-echo "100 MB state: $rss_line"
 
 if [ -z "${BENCH_NO_DOC:-}" ]; then
   cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
@@ -154,7 +134,7 @@ if [ -z "${BENCH_NO_DOC:-}" ]; then
     echo
     cat "$table"
     echo
-    echo "- Memory: $rss_line."
+    echo "- Memory: see \"Memory accepting a large state\" (tests/bench/mem.sh)."
     echo "- A stated POST is a HEAD of the current object (to skip identical re-POSTs), a snapshot"
     echo "  PUT (the body's SHA-256, computed once, is its x-amz-content-sha256) and a server-side"
     echo "  copy of the snapshot to current (CopyObject: the bytes are uploaded once), plus a"
