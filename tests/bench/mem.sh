@@ -15,10 +15,9 @@ cd "$TOP"
 . tests/lib/testlib.sh
 . tests/lib/stated.sh
 BW=$(mktemp -d /tmp/stated-membench.XXXXXX)
-OWN_RGW=
 cleanup() {
   stated_cleanup 2>/dev/null
-  [ -n "$OWN_RGW" ] && tests/env/rgw-down.sh "$OWN_RGW" >/dev/null 2>&1
+  rgw_private_down
   rm -rf "$BW"
 }
 trap cleanup EXIT
@@ -30,16 +29,7 @@ if ! "$BIN/stated" --help >/dev/null 2>&1; then
   t_done
   exit
 fi
-if [ -z "${S3_ENDPOINT:-}" ]; then
-  OWN_RGW=$BW/rgw
-  if out=$(tests/env/rgw-up.sh "$OWN_RGW" 2>"$BW/rgw.err"); then
-    eval "$out"
-    export S3_ENDPOINT S3_KEY S3_SECRET S3_BUCKET
-  else
-    OWN_RGW=
-    skip "bench/mem s3" "no RGW: $(tail -n 2 "$BW/rgw.err" | tr '\n' ' ')"
-  fi
-fi
+rgw_private "$BW/rgw" || skip "bench/mem s3" "no RGW: $RGW_ERR"
 
 # A valid state of SIZE bytes, random (incompressible) text in one output.
 {

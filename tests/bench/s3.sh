@@ -18,10 +18,9 @@ cd "$TOP"
 . tests/lib/testlib.sh
 . tests/lib/stated.sh
 BW=$(mktemp -d /tmp/stated-s3bench.XXXXXX)
-OWN_RGW=
 cleanup() {
   stated_cleanup 2>/dev/null
-  [ -n "$OWN_RGW" ] && tests/env/rgw-down.sh "$OWN_RGW" >/dev/null 2>&1
+  rgw_private_down
   rm -rf "$BW"
 }
 trap cleanup EXIT
@@ -35,16 +34,10 @@ if ! "$BIN/stated" --help >/dev/null 2>&1; then
   t_done
   exit
 fi
-if [ -z "${S3_ENDPOINT:-}" ]; then
-  OWN_RGW=$BW/rgw
-  if ! out=$(tests/env/rgw-up.sh "$OWN_RGW" 2>"$BW/rgw.err"); then
-    OWN_RGW=
-    skip bench/s3 "no RGW: $(tail -n 2 "$BW/rgw.err" | tr '\n' ' ')"
-    t_done
-    exit
-  fi
-  eval "$out"
-  export S3_ENDPOINT S3_KEY S3_SECRET S3_BUCKET
+if ! rgw_private "$BW/rgw"; then
+  skip bench/s3 "no RGW: $RGW_ERR"
+  t_done
+  exit
 fi
 
 # A valid state of about SIZE bytes; serial makes each one distinct (identical re-POSTs are

@@ -122,3 +122,23 @@ stated_cleanup() {
   stated_stop
   [ -n "${STATED_DATA:-}" ] && rm -rf "$STATED_DATA"
 }
+
+# rgw_private DIR: S3_* from the environment when S3_ENDPOINT is set, else a private RGW under
+# DIR (tests/env/rgw-up.sh) with OWN_RGW=DIR for rgw_private_down. Returns 1 when none can be
+# started, with the reason in RGW_ERR.
+OWN_RGW=
+rgw_private() {
+  [ -n "${S3_ENDPOINT:-}" ] && return 0
+  local out
+  if ! out=$("$TOP/tests/env/rgw-up.sh" "$1" 2>"$1.err"); then
+    RGW_ERR=$(tail -n 2 "$1.err" | tr '\n' ' ')
+    return 1
+  fi
+  OWN_RGW=$1
+  eval "$out"
+  export S3_ENDPOINT S3_KEY S3_SECRET S3_BUCKET
+}
+rgw_private_down() {
+  [ -n "$OWN_RGW" ] && "$TOP/tests/env/rgw-down.sh" "$OWN_RGW" >/dev/null 2>&1
+  OWN_RGW=
+}
