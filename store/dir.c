@@ -368,14 +368,16 @@ static int dir_copy(struct objstore *os, const char *src, const char *dst, const
         if (unlink(dmeta_path) != 0 && errno != ENOENT)
             log_warn("dir store: remove stale %s: %s", dmeta_path, strerror(errno));
         rc = 0;
-    } else if (strcmp(want, smeta) == 0) {
-        struct file_temp mt;
-        rc = file_temp_link(&mt, smeta_path, dmeta_path, ERR_WRITE, err);
-        if (rc == 0)
-            rc = file_temp_install(&mt, err);
-        file_temp_cleanup(&mt);
     } else {
-        rc = write_sidecar(dmeta_path, &st, want, err);
+        /* A sidecar that cannot be linked (src's removed meanwhile) is written instead; one
+         * replaced meanwhile names another inode, so it reads as untrusted for dst: safe. */
+        struct file_temp mt = {.fd = -1};
+        struct err le = {0};
+        bool linked = strcmp(want, smeta) == 0 &&
+                      file_temp_link(&mt, smeta_path, dmeta_path, ERR_WRITE, &le) == 0 &&
+                      file_temp_install(&mt, &le) == 0;
+        file_temp_cleanup(&mt);
+        rc = linked ? 0 : write_sidecar(dmeta_path, &st, want, err);
     }
 out:
     file_temp_cleanup(&t);
